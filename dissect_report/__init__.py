@@ -1,0 +1,27 @@
+"""dissect-report: dissect a GAN's units into concepts and publish the findings as a static site.
+
+Usage::
+
+    import dissect_report as dr
+    images, labels = dr.world.render_scenes(seed=0, indices=range(8))
+
+Submodules load lazily so that ``import dissect_report`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY_MODULES = {"world"}
+_LAZY_ATTRS: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_ATTRS:
+        return getattr(importlib.import_module(_LAZY_ATTRS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

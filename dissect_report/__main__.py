@@ -1,0 +1,3 @@
+from dissect_report.cli import main
+
+raise SystemExit(main())
