@@ -1,0 +1,99 @@
+"""Load the built-in world's shipped models.
+
+Usage::
+
+    from dissect_report.world import load_generator, load_segmenter, load_discriminator
+    gen = load_generator()                      # eval mode, on the CPU
+    seg = load_segmenter()
+    labels = seg.segment(gen(torch.randn(2, gen.z_dim)))
+
+Weights are ``.safetensors`` files in ``dissect_report/world/weights/`` (or a directory you
+pass, e.g. the output of ``dissect-report world train``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from dissect_report.errors import ModelError
+from dissect_report.weights_io import apply_state_dict, load_state_dict
+from dissect_report.world.nets import Discriminator, Generator, SegNet
+from dissect_report.world.scenes import CONCEPTS, PALETTE
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+def _weights_file(name: str, directory: str | Path | None) -> Path:
+    path = Path(directory or WEIGHTS_DIR) / f"{name}.safetensors"
+    if not path.is_file():
+        raise ModelError(f"built-in {name} weights not found at {path}; retrain with 'dissect-report world train'")
+    return path
+
+
+def _meta(directory: str | Path | None) -> dict:
+    path = Path(directory or WEIGHTS_DIR) / "world.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from None
+
+
+def load_generator(directory: str | Path | None = None) -> Generator:
+    """The built-in generator in eval mode: z ``(N, 128)`` -> images ``(N, 3, 64, 64)``."""
+    gen = Generator(int(_meta(directory).get("z_dim", 128)))
+    path = _weights_file("generator", directory)
+    apply_state_dict(gen, load_state_dict(path), path)
+    return gen.eval()
+
+
+def load_discriminator(directory: str | Path | None = None) -> Discriminator:
+    """The built-in discriminator in eval mode: images -> realism logits ``(N,)``."""
+    disc = Discriminator()
+    path = _weights_file("discriminator", directory)
+    apply_state_dict(disc, load_state_dict(path), path)
+    return disc.eval()
+
+
+class WorldSegmenter:
+    """The built-in scenes segmenter, implementing :class:`dissect_report.segmenter.Segmenter`.
+
+    Usage::
+
+        seg = WorldSegmenter(net)
+        seg.segment(images)       # (N, H, W) int64 labels, images in [-1, 1]
+    """
+
+    name = "builtin-world-segmenter"
+
+    def __init__(self, net: SegNet) -> None:
+        self.net = net.eval()
+        self.concepts = list(CONCEPTS)
+        self.colors = [PALETTE[c] for c in CONCEPTS]
+
+    def to(self, device: str | torch.device) -> WorldSegmenter:
+        self.net.to(device)
+        return self
+
+    def class_probs(self, images: torch.Tensor) -> torch.Tensor:
+        """Differentiable per-pixel class probabilities ``(N, C, H, W)``."""
+        return self.net(images).softmax(1)
+
+    @torch.no_grad()
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).argmax(1)
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Penultimate semantic features ``(N, D)``: the bottleneck, averaged over space."""
+        return self.net.forward_features(images)[1].mean((2, 3))
+
+
+def load_segmenter(directory: str | Path | None = None) -> WorldSegmenter:
+    """The built-in segmenter (13 concepts of :data:`dissect_report.world.CONCEPTS`)."""
+    net = SegNet(len(CONCEPTS))
+    path = _weights_file("segmenter", directory)
+    apply_state_dict(net, load_state_dict(path), path)
+    return WorldSegmenter(net)
