@@ -1,0 +1,186 @@
+"""Compare a report directory with a golden report directory.
+
+Usage::
+
+    from dissect_report.compare import Tolerances, compare_reports
+    comparison = compare_reports("tests/golden/builtin", "report", Tolerances(iou_atol=0.05))
+    print(comparison.summary())
+    raise SystemExit(0 if comparison.passed else 1)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from dissect_report.compare.images import IMAGE_SUFFIXES, classify, image_difference
+from dissect_report.compare.model import (
+    Comparison,
+    ImageChange,
+    LayerComparison,
+    TableComparison,
+    Tolerances,
+)
+from dissect_report.compare.reading import (
+    IOU_COLUMNS,
+    UNITS_COLUMNS,
+    list_files,
+    load_manifest,
+    manifest_concepts,
+    manifest_layers,
+    read_table,
+)
+from dissect_report.compare.settings import diff_settings
+from dissect_report.compare.tables import compare_generic, compare_iou, compare_units
+from dissect_report.errors import ReportError
+
+log = logging.getLogger(__name__)
+
+
+def _shape(entry: dict[str, Any]) -> tuple[int, ...] | None:
+    shape = entry.get("shape")
+    return tuple(int(x) for x in shape) if isinstance(shape, list) else None
+
+
+def _compare_layer(
+    golden: Path,
+    new: Path,
+    g_entry: dict[str, Any],
+    n_entry: dict[str, Any],
+    tol: Tolerances,
+    concepts: set[str],
+) -> LayerComparison:
+    g_dir = golden / "layers" / g_entry["slug"]
+    n_dir = new / "layers" / n_entry["slug"]
+    g_units = read_table(g_dir / "units.parquet", UNITS_COLUMNS)
+    n_units = read_table(n_dir / "units.parquet", UNITS_COLUMNS)
+    units = compare_units(g_units, n_units, tol, g_dir / "units.parquet", n_dir / "units.parquet")
+    g_iou = read_table(g_dir / "iou.parquet", IOU_COLUMNS)
+    n_iou = read_table(n_dir / "iou.parquet", IOU_COLUMNS)
+    common_units = set(g_units["unit"]) & set(n_units["unit"])
+    matrix = compare_iou(
+        g_iou, n_iou, tol, g_dir / "iou.parquet", n_dir / "iou.parquet", common_units, concepts
+    )
+    return LayerComparison(
+        name=g_entry["name"],
+        slug=g_entry["slug"],
+        status="compared",
+        golden_shape=_shape(g_entry),
+        new_shape=_shape(n_entry),
+        units=units.units,
+        golden_interpretable=units.golden_interpretable,
+        new_interpretable=units.new_interpretable,
+        units_missing=units.units_missing,
+        units_added=units.units_added,
+        label_changes=units.label_changes,
+        value_changes=units.value_changes,
+        iou_matrix=matrix,
+    )
+
+
+def _compare_images(
+    golden: Path, new: Path, paths: list[str], tol: Tolerances
+) -> list[tuple[str | None, ImageChange]]:
+    from dissect_report.progress import bar
+
+    changes = []
+    for rel in bar(paths, desc="compare images", unit="img", leave=False, delay=2.0):
+        reason, score = image_difference(golden / rel, new / rel, tol.image_tol)
+        if reason is not None:
+            layer, unit, kind = classify(rel)
+            changes.append((layer, ImageChange(rel, reason, unit, kind, score)))
+    return changes
+
+
+def compare_reports(
+    golden: str | os.PathLike[str],
+    new: str | os.PathLike[str],
+    tolerances: Tolerances | None = None,
+) -> Comparison:
+    """Compare report ``new`` with report ``golden`` within ``tolerances``.
+
+    Raises :class:`~dissect_report.errors.ReportError` when either is not a usable report
+    (no or corrupt manifest, a listed layer without its tables, schema versions that
+    cannot be compared). Differences are never errors: they are in the result.
+    """
+    golden, new = Path(golden), Path(new)
+    tol = tolerances or Tolerances()
+    g_manifest = load_manifest(golden, "golden")
+    n_manifest = load_manifest(new, "new")
+    if g_manifest["schema_version"] != n_manifest["schema_version"]:
+        raise ReportError(
+            f"cannot compare schema_version {g_manifest['schema_version']} (golden "
+            f"{str(golden)!r}) with schema_version {n_manifest['schema_version']} "
+            f"(new {str(new)!r}); regenerate the golden report"
+        )
+    g_concepts = manifest_concepts(g_manifest, golden / "manifest.json")
+    n_concepts = manifest_concepts(n_manifest, new / "manifest.json")
+    common_concepts = set(g_concepts) & set(n_concepts)
+    g_layers = manifest_layers(g_manifest, golden / "manifest.json")
+    n_layers = manifest_layers(n_manifest, new / "manifest.json")
+
+    layers: dict[str, LayerComparison] = {}
+    for name, entry in g_layers.items():
+        if name not in n_layers:
+            layers[name] = LayerComparison(name, entry["slug"], "missing", _shape(entry))
+        else:
+            layers[name] = _compare_layer(golden, new, entry, n_layers[name], tol, common_concepts)
+    for name, entry in n_layers.items():
+        if name not in g_layers:
+            layers[name] = LayerComparison(name, entry["slug"], "added", None, _shape(entry))
+
+    g_files, n_files = list_files(golden), list_files(new)
+    common = sorted(g_files & n_files)
+    images = [rel for rel in common if rel.lower().endswith(IMAGE_SUFFIXES)]
+    by_slug = {layer.slug: name for name, layer in layers.items() if layer.status == "compared"}
+    other_images: list[ImageChange] = []
+    layer_images: dict[str, list[ImageChange]] = {}
+    for slug, change in _compare_images(golden, new, images, tol):
+        if slug in by_slug:
+            layer_images.setdefault(by_slug[slug], []).append(change)
+        else:
+            other_images.append(change)
+    for name, changes in layer_images.items():
+        layers[name] = _with_images(layers[name], changes)
+
+    compared_tables = {
+        f"layers/{layer.slug}/{table}.parquet"
+        for layer in layers.values()
+        if layer.status == "compared"
+        for table in ("units", "iou")
+    }
+    tables: list[TableComparison] = []
+    for rel in common:
+        if rel.endswith(".parquet") and rel not in compared_tables:
+            tables.append(
+                compare_generic(read_table(golden / rel), read_table(new / rel), tol, rel)
+            )
+
+    comparison = Comparison(
+        golden=golden,
+        new=new,
+        tolerances=tol,
+        schema_version=g_manifest["schema_version"],
+        settings=diff_settings(g_manifest, n_manifest),
+        concepts_missing=tuple(sorted(set(g_concepts) - set(n_concepts))),
+        concepts_added=tuple(sorted(set(n_concepts) - set(g_concepts))),
+        layers=tuple(layers.values()),
+        files_missing=tuple(sorted(g_files - n_files)),
+        files_added=tuple(sorted(n_files - g_files)),
+        tables=tuple(t for t in tables if t.failures),
+        images=tuple(other_images),
+    )
+    log.debug("compared %s with %s: %d failures", new, golden, comparison.failures)
+    return comparison
+
+
+def _with_images(layer: LayerComparison, changes: list[ImageChange]) -> LayerComparison:
+    from dataclasses import replace
+
+    return replace(layer, image_changes=tuple(sorted(changes, key=_image_order)))
+
+
+def _image_order(change: ImageChange) -> tuple[int, str, str]:
+    return (-1 if change.unit is None else change.unit, change.kind, change.path)

@@ -1,0 +1,223 @@
+"""Compare the tables of two reports column by column, each column with its own tolerance.
+
+Usage::
+
+    from dissect_report.compare.tables import compare_units
+    result = compare_units(golden_units, new_units, Tolerances(), path)
+    result.label_changes   # units whose best concept changed
+
+``units.parquet`` is compared per unit (label, IoU, IQR, threshold, interpretable flag,
+top-k samples and activations), ``iou.parquet`` per (unit, concept), and any other table
+(interventions, artifacts) row by row with the generic ``table_atol``/``table_rtol``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+from dissect_report.compare.model import (
+    LabelChange,
+    MatrixSummary,
+    TableComparison,
+    Tolerances,
+    ValueChange,
+)
+from dissect_report.errors import ReportError
+
+# Stored examples per table; counts always cover everything.
+MAX_STORED = 50
+
+# Derived from iou.parquet (compared there); comparing them again would double-count.
+_DERIVED_COLUMNS = frozenset({"unit", "concept", "top_concepts", "top_ious"})
+
+
+def _close(golden: Any, new: Any, rtol: float, atol: float) -> bool:
+    """Equal within ``atol + rtol * |golden|`` for numbers (NaN equals NaN), exact otherwise."""
+    if isinstance(golden, bool) or isinstance(new, bool):
+        return golden == new
+    if isinstance(golden, Real) and isinstance(new, Real):
+        g, n = float(golden), float(new)
+        if math.isnan(g) or math.isnan(n):
+            return math.isnan(g) and math.isnan(n)
+        if math.isinf(g) or math.isinf(n):
+            return g == n
+        return abs(n - g) <= atol + rtol * abs(g)
+    if isinstance(golden, list | tuple) and isinstance(new, list | tuple):
+        return len(golden) == len(new) and all(
+            _close(g, n, rtol, atol) for g, n in zip(golden, new, strict=True)
+        )
+    return bool(golden == new)
+
+
+def _index(table: dict[str, list[Any]], path: Path) -> dict[int, int]:
+    index: dict[int, int] = {}
+    for row, unit in enumerate(table["unit"]):
+        if unit is None or unit in index:
+            raise ReportError(f"table {str(path)!r} has a missing or repeated unit {unit!r}")
+        index[int(unit)] = row
+    return index
+
+
+@dataclass(frozen=True)
+class UnitsResult:
+    units: int
+    units_missing: tuple[int, ...]
+    units_added: tuple[int, ...]
+    label_changes: tuple[LabelChange, ...]
+    value_changes: tuple[ValueChange, ...]
+    golden_interpretable: int
+    new_interpretable: int
+
+
+def _overlap(golden: list[Any] | None, new: list[Any] | None) -> float:
+    if not golden:
+        return 1.0
+    return len(set(golden) & set(new or ())) / len(set(golden))
+
+
+def compare_units(
+    golden: dict[str, list[Any]],
+    new: dict[str, list[Any]],
+    tol: Tolerances,
+    golden_path: Path,
+    new_path: Path,
+) -> UnitsResult:
+    """Per-unit comparison of two ``units.parquet`` tables."""
+    gi, ni = _index(golden, golden_path), _index(new, new_path)
+    common = sorted(gi.keys() & ni.keys())
+    # Column -> (rtol, atol, how the tolerance reads in the summary).
+    rules: dict[str, tuple[float, float, str]] = {
+        "iou": (0.0, tol.iou_atol, f"±{tol.iou_atol:g}"),
+        "iqr": (0.0, tol.iqr_atol, f"±{tol.iqr_atol:g}"),
+        "threshold": (tol.threshold_rtol, tol.threshold_atol, f"rtol {tol.threshold_rtol:g}"),
+        "top_activations": (
+            tol.activation_rtol,
+            tol.threshold_atol,
+            f"rtol {tol.activation_rtol:g}",
+        ),
+        "interpretable": (0.0, 0.0, "exact"),
+    }
+    generic = (tol.table_rtol, tol.table_atol, f"±{tol.table_atol:g} or rtol {tol.table_rtol:g}")
+    labels: list[LabelChange] = []
+    values: list[ValueChange] = []
+    for column in sorted(golden.keys() - new.keys() - _DERIVED_COLUMNS):
+        values.append(ValueChange(column, None, "present", "missing", "column"))
+    columns = sorted((golden.keys() & new.keys()) - _DERIVED_COLUMNS)
+    for unit in common:
+        g_row, n_row = gi[unit], ni[unit]
+        g_concept, n_concept = golden["concept"][g_row], new["concept"][n_row]
+        if g_concept != n_concept:
+            labels.append(
+                LabelChange(
+                    unit, str(g_concept), str(n_concept), golden["iou"][g_row], new["iou"][n_row]
+                )
+            )
+        for column in columns:
+            g, n = golden[column][g_row], new[column][n_row]
+            if column == "top_samples":
+                share = _overlap(g, n)
+                if share < tol.top_overlap:
+                    text = f"overlap {share:.2f} < {tol.top_overlap:g}"
+                    values.append(ValueChange(column, unit, g, n, text))
+                continue
+            rtol, atol, text = rules.get(column, generic)
+            if not _close(g, n, rtol, atol):
+                values.append(ValueChange(column, unit, g, n, text))
+    return UnitsResult(
+        units=len(gi),
+        units_missing=tuple(sorted(gi.keys() - ni.keys())),
+        units_added=tuple(sorted(ni.keys() - gi.keys())),
+        label_changes=tuple(labels),
+        value_changes=tuple(values),
+        golden_interpretable=sum(bool(x) for x in golden["interpretable"]),
+        new_interpretable=sum(bool(x) for x in new["interpretable"]),
+    )
+
+
+def _matrix(table: dict[str, list[Any]], path: Path) -> dict[tuple[int, str], int]:
+    index: dict[tuple[int, str], int] = {}
+    for row, (unit, concept) in enumerate(zip(table["unit"], table["concept"], strict=True)):
+        key = (int(unit), str(concept))
+        if key in index:
+            raise ReportError(f"table {str(path)!r} repeats unit {unit} / concept {concept!r}")
+        index[key] = row
+    return index
+
+
+def compare_iou(
+    golden: dict[str, list[Any]],
+    new: dict[str, list[Any]],
+    tol: Tolerances,
+    golden_path: Path,
+    new_path: Path,
+    units: set[int],
+    concepts: set[str],
+) -> MatrixSummary:
+    """Compare the long unit x concept tables on the units and concepts both reports have."""
+    gi, ni = _matrix(golden, golden_path), _matrix(new, new_path)
+    keys = sorted(k for k in gi if k[0] in units and k[1] in concepts)
+    changes: list[tuple[float, ValueChange]] = []
+    outside, max_delta = 0, 0.0
+    for key in keys:
+        g_row = gi[key]
+        if key not in ni:
+            outside += 1
+            changes.append(
+                (math.inf, ValueChange("iou", key[0], golden["iou"][g_row], None, "row", key[1]))
+            )
+            continue
+        n_row = ni[key]
+        bad = False
+        for column, atol in (("iou", tol.iou_atol), ("iqr", tol.iqr_atol)):
+            g, n = golden[column][g_row], new[column][n_row]
+            if column == "iou" and g is not None and n is not None:
+                delta = abs(float(n) - float(g))
+                if not math.isnan(delta):
+                    max_delta = max(max_delta, delta)
+            if not _close(g, n, 0.0, atol):
+                bad = True
+                delta = abs(float(n) - float(g)) if g is not None and n is not None else math.inf
+                changes.append(
+                    (
+                        delta if not math.isnan(delta) else math.inf,
+                        ValueChange(column, key[0], g, n, f"±{atol:g}", key[1]),
+                    )
+                )
+        outside += bad
+    changes.sort(key=lambda item: (-item[0], item[1].unit or 0, item[1].concept or ""))
+    return MatrixSummary(
+        compared=len(keys),
+        outside=outside,
+        max_abs_delta=max_delta,
+        worst=tuple(change for _, change in changes[:MAX_STORED]),
+    )
+
+
+def compare_generic(
+    golden: dict[str, list[Any]], new: dict[str, list[Any]], tol: Tolerances, rel: str
+) -> TableComparison:
+    """Row-by-row comparison of any other table (same columns, same row order)."""
+    if set(golden) != set(new):
+        missing = sorted(set(golden) - set(new))
+        added = sorted(set(new) - set(golden))
+        return TableComparison(rel, f"columns differ: missing {missing}, added {added}")
+    rows = len(next(iter(golden.values()), []))
+    new_rows = len(next(iter(new.values()), []))
+    if rows != new_rows:
+        return TableComparison(rel, f"{rows} rows in golden, {new_rows} in new")
+    text = f"±{tol.table_atol:g} or rtol {tol.table_rtol:g}"
+    changes: list[ValueChange] = []
+    outside = 0
+    for column in sorted(golden):
+        for row, (g, n) in enumerate(zip(golden[column], new[column], strict=True)):
+            if not _close(g, n, tol.table_rtol, tol.table_atol):
+                outside += 1
+                if len(changes) < MAX_STORED:
+                    unit = new["unit"][row] if "unit" in new else None
+                    unit = unit if isinstance(unit, int) and not isinstance(unit, bool) else None
+                    changes.append(ValueChange(column, unit, g, n, text, row=row))
+    return TableComparison(rel, None, tuple(changes), outside)
