@@ -16,7 +16,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY_MODULES = {"world"}
-_LAZY_ATTRS: dict[str, str] = {}
+_LAZY_ATTRS: dict[str, str] = {"compare_reports": "dissect_report.compare"}
 
 
 def __getattr__(name: str) -> Any:
