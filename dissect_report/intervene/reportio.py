@@ -1,0 +1,130 @@
+"""Reading a report directory and writing into it atomically (temp file + rename).
+
+Usage::
+
+    from dissect_report.intervene import reportio
+    manifest = reportio.read_manifest(report)
+    reportio.write_parquet(report / "concepts" / "index.parquet", table)
+    reportio.update_manifest(report, {"sections": {"interventions": True}})
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from dissect_report.errors import ReportError
+from dissect_report.slug import slugify
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a crash leaves the old file or none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN; readers treat null as "not measured"
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_bytes(path, (json.dumps(_jsonable(data), indent=2, allow_nan=False) + "\n").encode())
+
+
+def write_parquet(path: Path, table: pa.Table, csv: bool = False) -> None:
+    """Atomic Parquet (and, with ``csv``, a sibling .csv with list columns joined by ';')."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    write_bytes(path, sink.getvalue().to_pybytes())
+    if csv:
+        flat = table
+        for i, f in enumerate(table.schema):
+            if pa.types.is_list(f.type):
+                joined = pc.binary_join(pc.cast(table.column(i), pa.list_(pa.string())), ";")
+                flat = flat.set_column(i, f.name, joined)
+        out = pa.BufferOutputStream()
+        pacsv.write_csv(flat, out)
+        write_bytes(path.with_suffix(".csv"), out.getvalue().to_pybytes())
+
+
+def read_manifest(report: Path) -> dict[str, Any]:
+    path = Path(report) / "manifest.json"
+    if not path.is_file():
+        raise ReportError(f"no manifest.json in {str(report)!r}: not a (complete) report")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ReportError(f"{str(path)!r} is not a JSON object")
+    return data
+
+
+def update_manifest(report: Path, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``changes`` into the manifest (one level deep for dicts) and rewrite it atomically."""
+    manifest = read_manifest(report)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(manifest.get(key), dict):
+            manifest[key] = {**manifest[key], **value}
+        else:
+            manifest[key] = value
+    write_json(Path(report) / "manifest.json", manifest)
+    return manifest
+
+
+def layer_names(manifest: dict[str, Any]) -> list[str]:
+    return [str(layer["name"]) for layer in manifest.get("layers", [])]
+
+
+def layer_slug(manifest: dict[str, Any], layer: str) -> str:
+    for entry in manifest.get("layers", []):
+        if entry.get("name") == layer:
+            return str(entry.get("slug") or slugify(layer))
+    raise ReportError(
+        f"layer {layer!r} is not in the report; layers: {', '.join(layer_names(manifest))}"
+    )
+
+
+def read_table(path: Path) -> pa.Table:
+    if not path.is_file():
+        raise ReportError(f"missing {str(path)!r}")
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ReportError(f"cannot read {str(path)!r}: {exc}") from exc
+
+
+def read_units(report: Path, manifest: dict[str, Any], layer: str) -> list[dict[str, Any]]:
+    """The layer's units.parquet as a list of row dicts, sorted by unit."""
+    table = read_table(Path(report) / "layers" / layer_slug(manifest, layer) / "units.parquet")
+    missing = {"unit", "concept", "iou", "interpretable"} - set(table.column_names)
+    if missing:
+        raise ReportError(f"units.parquet of layer {layer!r} lacks columns {sorted(missing)}")
+    return sorted(table.to_pylist(), key=lambda r: int(r["unit"]))
+
+
+def read_iou(report: Path, manifest: dict[str, Any], layer: str) -> pa.Table | None:
+    path = Path(report) / "layers" / layer_slug(manifest, layer) / "iou.parquet"
+    return read_table(path) if path.is_file() else None

@@ -1,0 +1,381 @@
+"""The intervention stage: ACE curves, insertion with context, optimized unit sets, pictures.
+
+Usage::
+
+    from dissect_report.intervene import InterventionConfig, intervene
+    result = intervene(InterventionConfig(samples=64, max_concepts=4), "report")
+    for c in result.concepts:
+        print(c.concept, c.share, c.share_random)   # share of the concept removed vs control
+
+Reads the report's units tables, regenerates held-out samples (seed distinct from the
+dissection's), writes ``concepts/`` and updates the manifest last (docs/report-format.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dissect_report.errors import ConfigError, ReportError
+from dissect_report.intervene import reportio, write
+from dissect_report.intervene.ace import Ablator, AceRow, ace_curve, random_order
+from dissect_report.intervene.bundle import ModelBundle, frozen
+from dissect_report.intervene.edit import ablate, edit, insert
+from dissect_report.intervene.heldout import HeldOut, heldout_pass
+from dissect_report.intervene.insertion import (
+    ContextRow,
+    Site,
+    by_context,
+    candidate_sites,
+    image_box,
+    insertion_sites,
+)
+from dissect_report.intervene.optimize import alpha_order, optimize_alpha
+from dissect_report.intervene.pictures import outline, tile_grid, to_uint8
+from dissect_report.progress import bar
+from dissect_report.slug import unique_slugs
+
+log = logging.getLogger(__name__)
+
+INSERT_LEVELS = ("quantile", "concept_mean")
+
+
+@dataclass(frozen=True)
+class InterventionConfig:
+    """Settings of the intervention stage (all sizes small by default; flags do more)."""
+
+    layer: str | None = None  # None: the dissected layer with the most interpretable units
+    concepts: tuple[str, ...] = ()  # empty: the `max_concepts` with most interpretable units
+    max_concepts: int = 4
+    samples: int = 64  # held-out samples for ACE
+    seed: int | None = None  # None: the dissection seed + 1
+    max_units: int = 32
+    random_trials: int = 2
+    insert_level: str = "quantile"
+    quantile: float = 0.995
+    insert_samples: int = 16
+    grid: int = 4
+    patch: int | None = None  # side in layer pixels; None: a quarter of the layer's side
+    compare_samples: int = 4
+    optimize: bool = True
+    optimize_steps: int = 30
+    optimize_batch: int = 8
+    lr: float = 0.05
+    l2: float = 1e-3
+    batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_concepts",
+            "samples",
+            "max_units",
+            "insert_samples",
+            "grid",
+            "optimize_batch",
+            "batch_size",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(
+                    f"intervention setting {name} must be >= 1; got {getattr(self, name)}"
+                )
+        for name in ("random_trials", "compare_samples", "optimize_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(
+                    f"intervention setting {name} must be >= 0; got {getattr(self, name)}"
+                )
+        if self.insert_level not in INSERT_LEVELS:
+            raise ConfigError(
+                f"unknown insert level {self.insert_level!r}; choose {' or '.join(INSERT_LEVELS)}"
+            )
+        if not 0.0 < self.quantile < 1.0:
+            raise ConfigError(f"quantile must be in (0, 1); got {self.quantile}")
+        if self.patch is not None and self.patch < 1:
+            raise ConfigError(f"patch must be >= 1; got {self.patch}")
+        if self.l2 < 0 or self.lr <= 0:
+            raise ConfigError(f"need l2 >= 0 and lr > 0; got l2={self.l2}, lr={self.lr}")
+
+
+@dataclass(frozen=True)
+class ConceptResult:
+    """Everything measured for one concept (the row of concepts/index.parquet and its files)."""
+
+    concept: str
+    slug: str
+    layer: str
+    units: int
+    top_units: list[int]
+    n_max: int
+    fraction: float
+    ace: float
+    share: float
+    ace_random: float
+    share_random: float
+    ace_optimized: float
+    share_optimized: float
+    insert_sites: int
+    insert_added: float
+    insert_success: float
+    compare_samples: list[int]
+    curve: tuple[AceRow, ...] = field(repr=False)
+    insertion: tuple[ContextRow, ...] = field(repr=False)
+    sites: tuple[Site, ...] = field(repr=False)
+    alpha: tuple[float, ...] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class InterventionResult:
+    report: Path
+    layer: str
+    seed: int
+    concepts: tuple[ConceptResult, ...]
+    settings: dict[str, Any]
+    seconds: float
+
+
+def choose_layer(manifest: dict[str, Any], requested: str | None) -> str:
+    layers = manifest.get("layers", [])
+    names = reportio.layer_names(manifest)
+    if not names:
+        raise ReportError("the report lists no dissected layers")
+    if requested is not None:
+        if requested not in names:
+            raise ConfigError(
+                f"layer {requested!r} was not dissected in this report; layers: {', '.join(names)}"
+            )
+        return requested
+    best = max(layers, key=lambda e: (int(e.get("interpretable", 0) or 0), -names.index(e["name"])))
+    return str(best["name"])
+
+
+def concept_units(units: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """Interpretable units per concept, best IoU first: {concept: [(unit, iou), ...]}."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    for row in units:
+        if row["interpretable"] and row["concept"] is not None:
+            out.setdefault(str(row["concept"]), []).append((int(row["unit"]), float(row["iou"])))
+    return {c: sorted(v, key=lambda t: (-t[1], t[0])) for c, v in out.items()}
+
+
+def choose_concepts(
+    by_concept: dict[str, list[tuple[int, float]]],
+    names: list[str],
+    config: InterventionConfig,
+    layer: str,
+) -> list[str]:
+    if config.concepts:
+        for c in config.concepts:
+            if c not in names:
+                raise ConfigError(f"unknown concept {c!r}; concepts: {', '.join(names)}")
+            if c not in by_concept:
+                raise ConfigError(f"concept {c!r} has no interpretable units in layer {layer!r}")
+        return list(dict.fromkeys(config.concepts))
+    ranked = sorted(
+        by_concept, key=lambda c: (-len(by_concept[c]), names.index(c) if c in names else 1 << 30)
+    )
+    return [c for c in ranked if c in names][: config.max_concepts]
+
+
+def _iou_ranks(iou_table: Any, concept: str, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit IoU with ``concept`` and rank by it (1 = best); NaN / 0 when unknown."""
+    ious = np.full(total, np.nan)
+    if iou_table is not None:
+        for r in iou_table.to_pylist():
+            if r["concept"] == concept and 0 <= int(r["unit"]) < total:
+                ious[int(r["unit"])] = float(r["iou"])
+    order = sorted(range(total), key=lambda u: (-(ious[u] if np.isfinite(ious[u]) else -1.0), u))
+    ranks = np.zeros(total, np.int32)
+    for rank, u in enumerate(order, start=1):
+        ranks[u] = rank
+    return ious, ranks
+
+
+def _compare(
+    models: ModelBundle,
+    layer: str,
+    held: HeldOut,
+    c: int,
+    units: list[int],
+    level: torch.Tensor,
+    rows: list[ContextRow],
+    config: InterventionConfig,
+    patch: int,
+) -> tuple[bytes | None, list[int]]:
+    """compare.png: the samples with the most concept, original | ablated | inserted (outlined)."""
+    if config.compare_samples == 0:
+        return None, []
+    pick = sorted(range(held.count), key=lambda j: (-int(held.counts[j, c]), j))[
+        : config.compare_samples
+    ]
+    pick.sort()
+    success = {r.context: (r.success, r.added) for r in rows}
+    names = models.concepts
+    _, h, w = held.shape
+    masks = torch.zeros(len(pick), 1, h, w)
+    boxes = []
+    for k, j in enumerate(pick):
+        cands = candidate_sites(held, c, [j], config.grid, patch)
+        if cands:  # the site whose context insertion works best in (ties: first on the lattice)
+            _, r, col, _ = max(cands, key=lambda s: success.get(names[s[3]], (-1.0, -1.0)))
+        else:
+            r, col = (h - patch) // 2, (w - patch) // 2
+        masks[k, 0, r : r + patch, col : col + patch] = 1.0
+        boxes.append(image_box(r, col, patch, (h, w), (held.labels.shape[1], held.labels.shape[2])))
+    z = held.z[pick]
+    with frozen(models.generator):
+        original = to_uint8(models.generate(z))
+        with edit(models.generator, layer, ablate(units)):
+            ablated = to_uint8(models.generate(z))
+        with edit(models.generator, layer, insert(units, level, region=masks)):
+            inserted = to_uint8(models.generate(z))
+    grid = [[original[k], ablated[k], outline(inserted[k], boxes[k])] for k in range(len(pick))]
+    return tile_grid(grid), [held.ids[j] for j in pick]
+
+
+def intervene(
+    config: InterventionConfig, report: str | Path, models: ModelBundle | None = None
+) -> InterventionResult:
+    """Run every intervention on ``report`` and write ``concepts/`` plus the manifest."""
+    start = time.perf_counter()
+    report = Path(report)
+    manifest = reportio.read_manifest(report)
+    if models is None:
+        from dissect_report.intervene.loading import bundle_from_manifest
+
+        models = bundle_from_manifest(manifest)
+    layer = choose_layer(manifest, config.layer)
+    names = models.concepts
+    units_table = reportio.read_units(report, manifest, layer)
+    by_concept = concept_units(units_table)
+    chosen = choose_concepts(by_concept, names, config, layer)
+    dissect_seed = int(
+        manifest.get("samples", {}).get("seed", manifest.get("config", {}).get("seed", 0))
+    )
+    seed = dissect_seed + 1 if config.seed is None else config.seed
+    if seed == dissect_seed:
+        raise ConfigError(
+            f"intervention seed {seed} equals the dissection seed; held-out samples need another"
+        )
+
+    reportio.update_manifest(report, {"sections": {"interventions": False}})
+    shutil.rmtree(report / "concepts", ignore_errors=True)
+
+    held = heldout_pass(models, layer, seed, config.samples, config.batch_size, config.quantile)
+    units_total, h, _ = held.shape
+    patch = config.patch if config.patch is not None else max(1, h // 4)
+    if patch > min(held.shape[1:]):
+        raise ConfigError(f"patch {patch} is larger than layer {layer!r} ({h}x{held.shape[2]})")
+    ablator = Ablator(models, layer, held, config.batch_size)
+    randoms = [random_order(seed, t, units_total) for t in range(config.random_trials)]
+    slugs = unique_slugs(chosen)
+    iou_table = reportio.read_iou(report, manifest, layer)
+    optimize = config.optimize and config.optimize_steps > 0 and models.has_probs()
+    if config.optimize and not models.has_probs():
+        log.warning("segmenter has no class_probs(); skipping optimized unit sets")
+
+    results = []
+    for name in bar(chosen, desc="intervene", unit="concept"):
+        c = names.index(name)
+        ranked = [u for u, _ in by_concept[name]]
+        n_max = min(config.max_units, len(ranked))
+        level = held.levels(config.insert_level, c)
+        orderings = {"iou": ranked}
+        alpha = None
+        if optimize:
+            alpha = optimize_alpha(
+                models,
+                layer,
+                held,
+                c,
+                level,
+                config.optimize_steps,
+                config.lr,
+                config.l2,
+                config.optimize_batch,
+                config.grid,
+                patch,
+                desc=f"optimize {name}",
+            )
+            orderings["optimized"] = alpha_order(alpha)
+        curve = ace_curve(ablator, c, orderings, randoms, n_max)
+        top = ranked[:n_max]
+        sites = insertion_sites(
+            models,
+            layer,
+            held,
+            c,
+            top,
+            level,
+            config.insert_samples,
+            config.grid,
+            patch,
+            config.batch_size,
+        )
+        ctx_rows = by_context(sites, names)
+        png, compare_ids = _compare(models, layer, held, c, top, level, ctx_rows, config, patch)
+        last = {r.method: r for r in curve if r.n == n_max}
+        added = np.array([s.added for s in sites]) if sites else np.zeros(0)
+        opt = last.get("optimized")
+        rnd = last.get("random")
+        result = ConceptResult(
+            concept=name,
+            slug=slugs[name],
+            layer=layer,
+            units=len(ranked),
+            top_units=top,
+            n_max=n_max,
+            fraction=held.fraction(c),
+            ace=last["iou"].ace,
+            share=last["iou"].share,
+            ace_random=rnd.ace if rnd else math.nan,
+            share_random=rnd.share if rnd else math.nan,
+            ace_optimized=opt.ace if opt else math.nan,
+            share_optimized=opt.share if opt else math.nan,
+            insert_sites=len(sites),
+            insert_added=float(added.mean()) if len(added) else math.nan,
+            insert_success=float((added >= 0.05).mean()) if len(added) else math.nan,
+            compare_samples=compare_ids,
+            curve=tuple(curve),
+            insertion=tuple(ctx_rows),
+            sites=tuple(sites),
+            alpha=tuple(float(a) for a in alpha) if alpha is not None else None,
+        )
+        ious, ranks = _iou_ranks(iou_table, name, units_total)
+        write.concept_files(report / "concepts" / result.slug, result, png, ious, ranks, names)
+        results.append(result)
+        log.info(
+            "%s: removed %.0f%% (random %.0f%%) with %d units; insertion added %.2f/patch",
+            name,
+            100 * result.share,
+            100 * result.share_random,
+            n_max,
+            result.insert_added,
+        )
+
+    write.concept_index(report / "concepts" / "index.parquet", results)
+    settings = {
+        **asdict(config),
+        "layer": layer,
+        "seed": seed,
+        "concepts": chosen,
+        "patch": patch,
+        "optimize": optimize,
+    }
+    seconds = time.perf_counter() - start
+    reportio.update_manifest(
+        report,
+        {
+            "sections": {"interventions": True},
+            "interventions": settings,
+            "timings": {"intervene_s": round(seconds, 3)},
+        },
+    )
+    log.info("interventions: %d ablation passes, %.1f s", ablator.passes, seconds)
+    return InterventionResult(report, layer, seed, tuple(results), settings, seconds)

@@ -1,0 +1,169 @@
+"""Write the intervention results into the report (formats in docs/report-format.md).
+
+Usage::
+
+    concept_files(report / "concepts" / "tree", result, png, ious, ranks)
+    concept_index(report / "concepts" / "index.parquet", results)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from dissect_report.intervene import reportio
+from dissect_report.intervene.pictures import line_chart
+
+if TYPE_CHECKING:
+    from dissect_report.intervene.stage import ConceptResult
+
+I32, I64, F64, STR = pa.int32(), pa.int64(), pa.float64(), pa.string()
+
+
+def ace_table(result: ConceptResult) -> pa.Table:
+    rows = result.curve
+    return pa.table(
+        {
+            "method": pa.array([r.method for r in rows], STR),
+            "n": pa.array([r.n for r in rows], I32),
+            "units": pa.array([r.units for r in rows], pa.list_(I32)),
+            "trials": pa.array([r.trials for r in rows], I32),
+            "fraction_before": pa.array([r.fraction_before for r in rows], F64),
+            "fraction_after": pa.array([r.fraction_after for r in rows], F64),
+            "ace": pa.array([r.ace for r in rows], F64),
+            "ace_std": pa.array([r.ace_std for r in rows], F64),
+            "share": pa.array([r.share for r in rows], F64),
+        }
+    )
+
+
+def ace_json(result: ConceptResult) -> dict[str, object]:
+    ns = sorted({r.n for r in result.curve})
+
+    def series(method: str) -> list[float] | None:
+        by_n = {r.n: r for r in result.curve if r.method == method}
+        return [by_n[n].ace for n in ns] if by_n else None
+
+    random_std = {r.n: r.ace_std for r in result.curve if r.method == "random"}
+    return {
+        "concept": result.concept,
+        "layer": result.layer,
+        "fraction": result.fraction,
+        "n": ns,
+        "iou": series("iou"),
+        "random": series("random"),
+        "random_std": [random_std[n] for n in ns] if random_std else None,
+        "optimized": series("optimized"),
+    }
+
+
+def ace_svg(result: ConceptResult) -> str:
+    series: dict[str, list[tuple[float, float]]] = {}
+    for method in ("iou", "optimized", "random"):
+        pts = [(float(r.n), r.ace) for r in result.curve if r.method == method]
+        if pts:
+            series[method] = pts
+    return line_chart(
+        series,
+        x_label=f"units ablated in {result.layer}",
+        y_label="ACE (pixel fraction removed)",
+        title=f"{result.concept}: ablation ACE",
+    )
+
+
+def insertion_tables(
+    result: ConceptResult, concepts: Sequence[str] | None = None
+) -> tuple[pa.Table, pa.Table]:
+    ctx = result.insertion
+    by_context = pa.table(
+        {
+            "context": pa.array([r.context for r in ctx], STR),
+            "sites": pa.array([r.sites for r in ctx], I64),
+            "added": pa.array([r.added for r in ctx], F64),
+            "success": pa.array([r.success for r in ctx], F64),
+        }
+    )
+    names = concepts or []
+    sites = result.sites
+    raw = pa.table(
+        {
+            "sample": pa.array([s.sample for s in sites], I64),
+            "row": pa.array([s.row for s in sites], I32),
+            "col": pa.array([s.col for s in sites], I32),
+            "context": pa.array(
+                [names[s.context] if names else str(s.context) for s in sites], STR
+            ),
+            "added": pa.array([s.added for s in sites], F64),
+        }
+    )
+    return by_context, raw
+
+
+def optimized_table(alpha: Sequence[float], ious: np.ndarray, ranks: np.ndarray) -> pa.Table:
+    order = sorted(range(len(alpha)), key=lambda u: (-alpha[u], u))
+    rank = np.zeros(len(alpha), np.int32)
+    for r, u in enumerate(order, start=1):
+        rank[u] = r
+    return pa.table(
+        {
+            "unit": pa.array(order, I32),
+            "alpha": pa.array([float(alpha[u]) for u in order], F64),
+            "rank": pa.array([int(rank[u]) for u in order], I32),
+            "iou": pa.array([float(ious[u]) for u in order], F64),
+            "iou_rank": pa.array([int(ranks[u]) for u in order], I32),
+        }
+    )
+
+
+def concept_files(
+    directory: Path,
+    result: ConceptResult,
+    png: bytes | None,
+    ious: np.ndarray,
+    ranks: np.ndarray,
+    concepts: Sequence[str] | None = None,
+) -> None:
+    reportio.write_parquet(directory / "ace.parquet", ace_table(result))
+    reportio.write_json(directory / "ace.json", ace_json(result))
+    reportio.write_bytes(directory / "ace.svg", ace_svg(result).encode())
+    by_context, raw = insertion_tables(result, concepts)
+    reportio.write_parquet(directory / "insertion.parquet", by_context)
+    reportio.write_parquet(directory / "insertion_sites.parquet", raw)
+    if result.alpha is not None:
+        reportio.write_parquet(
+            directory / "optimized.parquet", optimized_table(result.alpha, ious, ranks)
+        )
+    if png is not None:
+        reportio.write_bytes(directory / "compare.png", png)
+
+
+def concept_index(path: Path, results: Sequence[ConceptResult]) -> None:
+    def col(name: str, typ: pa.DataType) -> pa.Array:
+        return pa.array([getattr(r, name) for r in results], typ)
+
+    table = pa.table(
+        {
+            "concept": col("concept", STR),
+            "slug": col("slug", STR),
+            "layer": col("layer", STR),
+            "units": col("units", I32),
+            "top_units": col("top_units", pa.list_(I32)),
+            "n_max": col("n_max", I32),
+            "fraction": col("fraction", F64),
+            "ace": col("ace", F64),
+            "share": col("share", F64),
+            "ace_random": col("ace_random", F64),
+            "share_random": col("share_random", F64),
+            "ace_optimized": col("ace_optimized", F64),
+            "share_optimized": col("share_optimized", F64),
+            "insert_sites": col("insert_sites", I64),
+            "insert_added": col("insert_added", F64),
+            "insert_success": col("insert_success", F64),
+            "compare_samples": col("compare_samples", pa.list_(I64)),
+        }
+    )
+    reportio.write_parquet(path, table, csv=True)
