@@ -197,27 +197,55 @@ def compare_iou(
     )
 
 
+# Columns that identify a row, tried in order; the first unique in both tables aligns them.
+_ROW_KEYS = (("unit",), ("concept",), ("method", "n"), ("context",), ("sample", "row", "col"))
+
+
+def _row_key(golden: dict[str, list[Any]], new: dict[str, list[Any]]) -> tuple[str, ...] | None:
+    for key in _ROW_KEYS:
+        if all(k in golden for k in key):
+            g = list(zip(*(golden[k] for k in key), strict=True))
+            n = list(zip(*(new[k] for k in key), strict=True))
+            if len(set(g)) == len(g) and len(set(n)) == len(n):
+                return key
+    return None
+
+
 def compare_generic(
     golden: dict[str, list[Any]], new: dict[str, list[Any]], tol: Tolerances, rel: str
 ) -> TableComparison:
-    """Row-by-row comparison of any other table (same columns, same row order)."""
+    """Compare any other table: rows aligned by a key column (unit, concept...) or by order."""
     if set(golden) != set(new):
         missing = sorted(set(golden) - set(new))
         added = sorted(set(new) - set(golden))
         return TableComparison(rel, f"columns differ: missing {missing}, added {added}")
     rows = len(next(iter(golden.values()), []))
-    new_rows = len(next(iter(new.values()), []))
-    if rows != new_rows:
-        return TableComparison(rel, f"{rows} rows in golden, {new_rows} in new")
+    key = _row_key(golden, new)
+    if key is None:
+        new_rows = len(next(iter(new.values()), []))
+        if rows != new_rows:
+            return TableComparison(rel, f"{rows} rows in golden, {new_rows} in new")
+        pairs = [(i, i) for i in range(rows)]
+    else:
+        g_keys = list(zip(*(golden[k] for k in key), strict=True))
+        n_index = {k: i for i, k in enumerate(zip(*(new[k] for k in key), strict=True))}
+        if set(g_keys) != set(n_index):
+            lost = sorted(set(g_keys) - set(n_index), key=str)[:5]
+            extra = sorted(set(n_index) - set(g_keys), key=str)[:5]
+            return TableComparison(
+                rel, f"rows differ by {', '.join(key)}: missing {lost}, added {extra}"
+            )
+        pairs = [(i, n_index[k]) for i, k in enumerate(g_keys)]
     text = f"±{tol.table_atol:g} or rtol {tol.table_rtol:g}"
     changes: list[ValueChange] = []
     outside = 0
     for column in sorted(golden):
-        for row, (g, n) in enumerate(zip(golden[column], new[column], strict=True)):
+        for g_row, n_row in pairs:
+            g, n = golden[column][g_row], new[column][n_row]
             if not _close(g, n, tol.table_rtol, tol.table_atol):
                 outside += 1
                 if len(changes) < MAX_STORED:
-                    unit = new["unit"][row] if "unit" in new else None
+                    unit = golden["unit"][g_row] if "unit" in golden else None
                     unit = unit if isinstance(unit, int) and not isinstance(unit, bool) else None
-                    changes.append(ValueChange(column, unit, g, n, text, row=row))
+                    changes.append(ValueChange(column, unit, g, n, text, row=g_row))
     return TableComparison(rel, None, tuple(changes), outside)
