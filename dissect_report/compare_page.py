@@ -1,0 +1,280 @@
+"""The site's "Compare" pages: what changed against a golden report, per layer, with the
+golden and new strips of every changed unit side by side.
+
+Usage::
+
+    from dissect_report.compare import compare_reports
+    from dissect_report.compare_page import write_compare_page
+    comparison = compare_reports(golden_dir, report_dir)
+    nav = write_compare_page(comparison, docs_dir)
+    # nav == ["compare/index.md", "compare/layers/layer3.md", ...]; list them under "Compare"
+
+``write_compare_page`` owns ``docs_dir/compare/``: it replaces it, writes the Markdown pages
+there and copies the strips they show into ``compare/strips/{golden,new}/<layer>/<n>.png``,
+so the pages need nothing else from either report. Every model-supplied string (layer and
+concept names, settings, paths) is escaped; image links are plain Markdown, so MkDocs
+rewrites them for any ``use_directory_urls``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from dissect_report.compare.model import Comparison, LayerComparison
+from dissect_report.compare.output import write_atomic
+from dissect_report.compare.text import (
+    describe_image,
+    describe_value,
+    fmt,
+    layer_headline,
+    md,
+)
+from dissect_report.slug import slugify
+
+PAGE_DIR = "compare"
+MAX_CARDS = 200  # per layer page; the JSON diff lists everything
+
+
+@dataclass(frozen=True)
+class UnitCard:
+    """One changed unit: its label in both reports, what changed, its two strips."""
+
+    unit: int
+    golden_label: str
+    new_label: str
+    changes: tuple[str, ...]
+    golden_strip: str | None  # path relative to the layer page, None when absent
+    new_strip: str | None
+
+
+@dataclass(frozen=True)
+class LayerView:
+    name: str
+    slug: str
+    headline: str
+    failures: int
+    page: str | None  # docs-relative page path; None when nothing to show
+    notes: tuple[str, ...]
+    cards: tuple[UnitCard, ...]
+    more_units: int  # changed units beyond MAX_CARDS
+
+
+@dataclass(frozen=True)
+class CompareView:
+    """Everything the Compare pages print, already formatted (raw strings, escaped on output)."""
+
+    passed: bool
+    verdict: str
+    golden: str
+    new: str
+    causes: tuple[tuple[str, str, str], ...]
+    inert: tuple[str, ...]
+    structure: tuple[str, ...]
+    layers: tuple[LayerView, ...]
+    other: tuple[str, ...]
+
+
+def _labels(report: Path, slug: str) -> dict[int, str]:
+    """``unit -> "tree (IoU 0.21)"`` from a layer's units table ({} when unreadable)."""
+    from dissect_report.compare.reading import read_table
+    from dissect_report.errors import ReportError
+
+    try:
+        table = read_table(report / "layers" / slug / "units.parquet", ("unit", "concept", "iou"))
+    except ReportError:
+        return {}
+    return {
+        int(u): f"{c} (IoU {fmt(i)})"
+        for u, c, i in zip(table["unit"], table["concept"], table["iou"], strict=True)
+    }
+
+
+def _unit_changes(layer: LayerComparison) -> dict[int, list[str]]:
+    changes: dict[int, list[str]] = {}
+    for label in layer.label_changes:
+        changes.setdefault(label.unit, []).append(f"concept {label.golden} -> {label.new}")
+    for value in layer.value_changes:
+        if value.unit is not None:
+            changes.setdefault(value.unit, []).append(describe_value(value))
+    if layer.iou_matrix:
+        for value in layer.iou_matrix.worst:
+            if value.unit is not None:
+                changes.setdefault(value.unit, []).append("iou.parquet " + describe_value(value))
+    for image in layer.image_changes:
+        if image.unit is not None:
+            changes.setdefault(image.unit, []).append(f"{image.kind} image: {image.reason}")
+    return changes
+
+
+def _layer_view(c: Comparison, layer: LayerComparison, docs: Path | None) -> LayerView:
+    slug = slugify(layer.slug)
+    page = f"{PAGE_DIR}/layers/{slug}.md"
+    notes: list[str] = []
+    if layer.golden_shape != layer.new_shape and layer.status == "compared":
+        notes.append(f"shape {fmt(layer.golden_shape)} -> {fmt(layer.new_shape)}")
+    if layer.units_missing:
+        notes.append(f"units missing in new: {fmt(layer.units_missing, 300)}")
+    if layer.units_added:
+        notes.append(f"units only in new: {fmt(layer.units_added, 300)}")
+    m = layer.iou_matrix
+    if m and m.outside:
+        notes.append(
+            f"iou.parquet: {m.outside} of {m.compared} (unit, concept) entries outside "
+            f"tolerance, max |iou diff| {m.max_abs_delta:.3g}"
+        )
+    notes += [describe_image(i) for i in layer.image_changes if i.unit is None]
+    changes = _unit_changes(layer)
+    units = sorted(changes)
+    cards: list[UnitCard] = []
+    if units:
+        g_labels, n_labels = _labels(c.golden, layer.slug), _labels(c.new, layer.slug)
+        for unit in units[:MAX_CARDS]:
+            strips = []
+            for role, report in (("golden", c.golden), ("new", c.new)):
+                source = report / "layers" / layer.slug / "units" / f"{unit}-strip.png"
+                target = f"strips/{role}/{slug}/{unit}.png"
+                if not source.is_file():
+                    strips.append(None)
+                    continue
+                if docs is not None:
+                    dest = docs / PAGE_DIR / target
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, dest)
+                strips.append(f"../{target}")
+            cards.append(
+                UnitCard(
+                    unit=unit,
+                    golden_label=g_labels.get(unit, "not in golden"),
+                    new_label=n_labels.get(unit, "not in new"),
+                    changes=tuple(changes[unit]),
+                    golden_strip=strips[0],
+                    new_strip=strips[1],
+                )
+            )
+    has_page = layer.status == "compared" and bool(layer.failures)
+    return LayerView(
+        name=layer.name,
+        slug=slug,
+        headline=layer_headline(layer),
+        failures=layer.failures,
+        page=page if has_page else None,
+        notes=tuple(notes),
+        cards=tuple(cards),
+        more_units=max(len(units) - MAX_CARDS, 0),
+    )
+
+
+def compare_view(
+    comparison: Comparison, docs_dir: str | os.PathLike[str] | None = None
+) -> CompareView:
+    """The view model of the Compare pages; copies strips into ``docs_dir`` when given."""
+    c = comparison
+    docs = Path(docs_dir) if docs_dir is not None else None
+    structure = [f"concept missing in new: {x}" for x in c.concepts_missing]
+    structure += [f"concept only in new: {x}" for x in c.concepts_added]
+    structure += [f"file missing in new: {x}" for x in c.files_missing[:MAX_CARDS]]
+    if len(c.files_missing) > MAX_CARDS:
+        structure.append(f"... and {len(c.files_missing) - MAX_CARDS} more missing files")
+    if c.files_added:
+        structure.append(f"files only in new, not compared: {len(c.files_added)}")
+    other = [
+        f"table {t.path}: {t.problem or f'{t.outside} value(s) outside tolerance'}"
+        for t in c.tables
+    ]
+    other += [describe_image(i) for i in c.images]
+    return CompareView(
+        passed=c.passed,
+        verdict="PASS" if c.passed else f"FAIL: {c.failures} difference(s) outside tolerance",
+        golden=str(c.golden),
+        new=str(c.new),
+        causes=tuple((s.key, fmt(s.golden), fmt(s.new)) for s in c.probable_causes),
+        inert=tuple(s.key for s in c.settings if not s.relevant),
+        structure=tuple(structure),
+        layers=tuple(_layer_view(c, layer, docs) for layer in c.layers),
+        other=tuple(other),
+    )
+
+
+def _index_md(view: CompareView) -> str:
+    out = [
+        "# Compare with the golden report",
+        "",
+        f"**{md(view.verdict)}**",
+        "",
+        f"- golden report: {md(view.golden)}",
+        f"- this report: {md(view.new)}",
+        "",
+    ]
+    if view.causes:
+        out += ["## Probable cause", "", "These settings differ between the two reports:", ""]
+        out += ["| setting | golden | new |", "|---|---|---|"]
+        out += [f"| {md(k)} | {md(g)} | {md(n)} |" for k, g, n in view.causes] + [""]
+    if view.inert:
+        out += [
+            "Settings that differ but do not change findings: "
+            + ", ".join(md(k) for k in view.inert),
+            "",
+        ]
+    if view.structure:
+        out += ["## Structure", ""] + [f"- {md(s)}" for s in view.structure] + [""]
+    out += ["## Layers", "", "| layer | result | changed units |", "|---|---|---|"]
+    for layer in view.layers:
+        name = md(layer.name)
+        link = f"[{name}](layers/{layer.slug}.md)" if layer.page else name
+        units = ", ".join(str(card.unit) for card in layer.cards[:20])
+        if len(layer.cards) > 20 or layer.more_units:
+            units += ", ..."
+        out.append(f"| {link} | {md(layer.headline)} | {units} |")
+    out.append("")
+    if view.other:
+        out += ["## Other sections", ""] + [f"- {md(s)}" for s in view.other] + [""]
+    return "\n".join(out)
+
+
+def _strip(path: str | None, alt: str) -> str:
+    # ``path`` is built from a slug and an integer; only the alt text is model-supplied.
+    return f"![{md(alt)}]({path})" if path else "*(no strip)*"
+
+
+def _layer_md(layer: LayerView) -> str:
+    out = [f"# Compare: layer {md(layer.name)}", "", md(layer.headline), ""]
+    out += [f"- {md(note)}" for note in layer.notes] + ([""] if layer.notes else [])
+    out += ["[All layers](../index.md)", ""]
+    for card in layer.cards:
+        out += [
+            f"## Unit {card.unit}",
+            "",
+            "| golden | new |",
+            "|---|---|",
+            f"| {_strip(card.golden_strip, f'golden unit {card.unit}')} "
+            f"| {_strip(card.new_strip, f'new unit {card.unit}')} |",
+            f"| {md(card.golden_label)} | {md(card.new_label)} |",
+            "",
+        ]
+        out += [f"- {md(change)}" for change in card.changes] + [""]
+    if layer.more_units:
+        out += [f"*... and {layer.more_units} more changed units (see the JSON diff)*", ""]
+    return "\n".join(out)
+
+
+def write_compare_page(comparison: Comparison, docs_dir: str | os.PathLike[str]) -> list[str]:
+    """Write the Compare pages into ``docs_dir/compare/``; return their docs-relative paths.
+
+    The first entry is the overview page (``compare/index.md``); one page follows per layer
+    with differences. Images are copied, so the site does not depend on the golden report.
+    """
+    docs = Path(docs_dir)
+    root = docs / PAGE_DIR
+    if root.exists():
+        shutil.rmtree(root)  # stale pages of a previous comparison must not survive
+    view = compare_view(comparison, docs)
+    write_atomic(root / "index.md", _index_md(view))
+    pages = [f"{PAGE_DIR}/index.md"]
+    for layer in view.layers:
+        if layer.page:
+            write_atomic(docs / layer.page, _layer_md(layer))
+            pages.append(layer.page)
+    return pages
