@@ -8,29 +8,32 @@ Usage::
     with edit(generator, "layer4", ablate([3, 17])):
         images = generator(z)
     result = intervene(InterventionConfig(), "report")     # ACE, insertion, pictures -> concepts/
+
+Names load lazily so that reading the settings (the CLI's defaults) does not import torch.
 """
 
 from __future__ import annotations
 
-from dissect_report.intervene.bundle import ModelBundle
-from dissect_report.intervene.edit import ablate, blend, edit, insert, patch_mask, trace
-from dissect_report.intervene.stage import (
-    ConceptResult,
-    InterventionConfig,
-    InterventionResult,
-    intervene,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "ConceptResult",
-    "InterventionConfig",
-    "InterventionResult",
-    "ModelBundle",
-    "ablate",
-    "blend",
-    "edit",
-    "insert",
-    "intervene",
-    "patch_mask",
-    "trace",
-]
+_ATTRS = {
+    "InterventionConfig": "settings",
+    "ConceptResult": "stage",
+    "InterventionResult": "stage",
+    "intervene": "stage",
+    "ModelBundle": "bundle",
+    "ablate": "edit",
+    "blend": "edit",
+    "edit": "edit",
+    "insert": "edit",
+    "patch_mask": "edit",
+    "trace": "edit",
+}
+__all__ = sorted(_ATTRS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ATTRS:
+        return getattr(importlib.import_module(f"{__name__}.{_ATTRS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
