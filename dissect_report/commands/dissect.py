@@ -1,0 +1,171 @@
+"""``dissect-report dissect``: the one-pass dissection of chosen layers into a report.
+
+Usage::
+
+    dissect-report dissect --layers layer3,layer4 --samples 2000 --out report
+    dissect-report dissect --config dissect.toml --out report --resume
+    dissect-report dissect --shard 1/4 --out part1   # then: dissect-report merge part* --out r
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+from dissect_report.config import DissectConfig, load_config
+from dissect_report.sampler import parse_shard
+
+_FIELDS = DissectConfig.model_fields
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that set config fields (each overrides the --config file)."""
+    g = parser.add_argument_group("model and data")
+    g.add_argument(
+        "--config", metavar="FILE", help="TOML file of config fields (flags override it)"
+    )
+    g.add_argument(
+        "--generator", metavar="PKG.MOD:FACTORY", help="generator factory (default: built-in world)"
+    )
+    g.add_argument(
+        "--weights", metavar="FILE", help="generator weights: .safetensors or .pt state dict"
+    )
+    g.add_argument(
+        "--z-dim", type=int, metavar="N", help="latent size, if the generator has no z_dim"
+    )
+    g.add_argument("--segmenter", metavar="SPEC", help="'builtin' or a factory PKG.MOD:FACTORY")
+    g.add_argument(
+        "--layers",
+        metavar="A,B,...",
+        help=f"layers to dissect (default: {','.join(_FIELDS['layers'].default)})",
+    )
+    g.add_argument(
+        "--samples", type=int, metavar="N", help=f"samples (default: {_FIELDS['samples'].default})"
+    )
+    g.add_argument(
+        "--batch-size", type=int, metavar="N", help="batch size (does not change results)"
+    )
+    g.add_argument("--seed", type=int, help="sample i's latent is a function of (seed, i)")
+    g.add_argument("--device", help="torch device (default: cpu)")
+    s = parser.add_argument_group("statistics")
+    s.add_argument(
+        "--policy",
+        choices=["quantile", "iqr", "max-iou"],
+        help="threshold policy (default: quantile)",
+    )
+    s.add_argument(
+        "--level", type=float, help="quantile level of the quantile policy (default: 0.99)"
+    )
+    s.add_argument(
+        "--iou-floor",
+        type=float,
+        help="IoU at which a unit counts as interpretable (default: 0.04)",
+    )
+    s.add_argument("--top-k", type=int, metavar="K", help="top samples kept per unit (default: 12)")
+    s.add_argument("--bins", type=int, help="histogram bins per unit (default: 256)")
+    s.add_argument(
+        "--resolve-level",
+        type=float,
+        help="calibration quantile below which pixels are not split by concept "
+        "(default: 0.9 for quantile, 0 for iqr/max-iou)",
+    )
+    s.add_argument(
+        "--calibration-samples",
+        type=int,
+        metavar="N",
+        help="samples that fix the bin edges (default: 128)",
+    )
+    s.add_argument(
+        "--downsample-segmentation",
+        action="store_true",
+        default=None,
+        help="downsample labels to each layer's size instead of upsampling activations",
+    )
+    s.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="BATCHES",
+        help="checkpoint interval; 0 = never (default: 10)",
+    )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, default_out: str | None = None) -> None:
+    o = parser.add_argument_group("output")
+    o.add_argument(
+        "--out",
+        required=default_out is None,
+        default=default_out,
+        metavar="REPORT",
+        help="report directory" + (f" (default: {default_out})" if default_out else ""),
+    )
+    mode = o.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--overwrite", action="store_true", help="replace an existing report in REPORT"
+    )
+    mode.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run from its last checkpoint"
+    )
+    o.add_argument(
+        "--no-images", dest="images", action="store_false", help="skip the per-unit image grids"
+    )
+
+
+def config_from_args(args: argparse.Namespace, **defaults: Any) -> DissectConfig:
+    """Field defaults < ``defaults`` (a command's own) < ``--config`` file < flags."""
+    overrides = {name: getattr(args, name, None) for name in _FIELDS}
+    return load_config(args.config, overrides, defaults)
+
+
+def command_line() -> str:
+    return "dissect-report " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "dissect",
+        help="dissect layers into concepts (one pass) and write a report",
+        description=(
+            "Run the generator over N samples, segment each image, and keep per layer a joint "
+            "histogram of unit activation vs concept plus each unit's top samples. Then pick each "
+            "unit's threshold by policy, score its IoU/IQR with every concept, and write "
+            "units.parquet, iou.parquet, stats.npz, concepts.svg and per-unit image grids."
+        ),
+        epilog="Example: dissect-report dissect --layers layer3,layer4 --samples 2000 --out report",
+    )
+    add_config_arguments(parser)
+    add_output_arguments(parser)
+    parser.add_argument(
+        "--shard", metavar="I/N", help="process only shard I of N (1-based); combine with 'merge'"
+    )
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from dissect_report.dissect import dissect
+
+    config = config_from_args(args)
+    shard = parse_shard(args.shard) if args.shard else None
+    result = dissect(
+        config,
+        args.out,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        shard=shard,
+        images=args.images,
+        command=command_line(),
+    )
+    if shard is not None and shard[1] > 1:
+        print(
+            f"shard {shard[0]}/{shard[1]} written to {args.out}; "
+            "combine the shards with: dissect-report merge SHARD... --out REPORT"
+        )
+        return 0
+    for layer in result.layers:
+        print(
+            f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable, "
+            f"{layer.concepts_covered} concepts covered"
+        )
+    print(f"report written to {args.out}")
+    return 0

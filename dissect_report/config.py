@@ -1,0 +1,151 @@
+"""The resolved configuration of a dissection: defaults < TOML file < command-line flags.
+
+Usage::
+
+    from dissect_report.config import DissectConfig, load_config
+    config = load_config("dissect.toml", overrides={"samples": 500, "layers": ["layer3"]})
+    config = DissectConfig(layers=("layer4",), samples=200)   # or build it directly
+
+The resolved config is frozen and written, every field, into the report's manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dissect_report.errors import ConfigError
+
+BUILTIN_GENERATOR = "dissect_report.world:load_generator"
+BUILTIN_SEGMENTER = "builtin"
+Policy = Literal["quantile", "iqr", "max-iou"]
+
+
+class DissectConfig(BaseModel):
+    """Everything that determines a dissection's tables (plus ``device``, which must not)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    generator: str = Field(
+        BUILTIN_GENERATOR, description="factory import path 'pkg.module:make_generator'"
+    )
+    weights: str | None = Field(None, description="optional .safetensors or .pt state dict")
+    z_dim: int | None = Field(None, ge=1, description="latent size if the generator lacks z_dim")
+    segmenter: str = Field(
+        BUILTIN_SEGMENTER, description="'builtin' or a factory path 'pkg.module:make_segmenter'"
+    )
+    layers: tuple[str, ...] = Field(("layer2", "layer3", "layer4"), min_length=1)
+    samples: int = Field(2000, ge=1)
+    batch_size: int = Field(64, ge=1)
+    seed: int = Field(1, ge=0)
+    top_k: int = Field(12, ge=1)
+    policy: Policy = "quantile"
+    level: float = Field(0.99, gt=0.0, lt=1.0, description="quantile level of the quantile policy")
+    iou_floor: float = Field(0.04, ge=0.0, le=1.0)
+    bins: int = Field(256, ge=8, le=65536, description="histogram bins per unit")
+    resolve_level: float | None = Field(
+        None,
+        ge=0.0,
+        lt=1.0,
+        description=(
+            "calibration quantile below which pixels are counted but not split by concept; "
+            "default: 0.9 (or lower for low quantile levels) for quantile, 0 for iqr / max-iou"
+        ),
+    )
+    calibration_samples: int = Field(128, ge=1)
+    downsample_segmentation: bool = False
+    checkpoint_every: int = Field(10, ge=0, description="batches between checkpoints; 0 = never")
+    device: str = "cpu"
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _split_layers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if isinstance(value, list | tuple) and any(not str(v).strip() for v in value):
+            raise ValueError(f"empty layer name in {value!r}")
+        return value
+
+    @field_validator("generator", "segmenter")
+    @classmethod
+    def _check_factory(cls, value: str) -> str:
+        if value != BUILTIN_SEGMENTER and (value.count(":") != 1 or not all(value.split(":"))):
+            raise ValueError(f"{value!r} is not an import path of the form 'pkg.module:factory'")
+        return value
+
+    @property
+    def effective_resolve_level(self) -> float:
+        """Thresholds can only fall at or above this level, so it must stay below them."""
+        if self.resolve_level is not None:
+            return self.resolve_level
+        if self.policy != "quantile":
+            return 0.0  # iqr / max-iou may pick a low threshold for a large concept
+        return max(0.0, min(0.9, self.level - 2 * (1.0 - self.level)))
+
+    @property
+    def generator_name(self) -> str:
+        return "builtin" if self.generator == BUILTIN_GENERATOR else self.generator
+
+    def table_key(self) -> str:
+        """A hash of every field that changes the tables (not device, not checkpointing)."""
+        fields = self.model_dump(mode="json", exclude={"device", "checkpoint_every"})
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _format_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "config"
+    value = err.get("input")
+    return f"invalid config value {where} = {value!r}: {err['msg']}"
+
+
+def make_config(values: dict[str, Any]) -> DissectConfig:
+    """Validate ``values`` into a config; a bad value is a one-line :class:`ConfigError`."""
+    try:
+        return DissectConfig(**values)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+    except TypeError as exc:  # a non-string key
+        raise ConfigError(f"invalid config: {exc}") from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The config fields in a TOML file: at top level or under a ``[dissect]`` table::
+
+    layers = ["layer3", "layer4"]
+    samples = 1000
+    policy = "iqr"
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(p)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {str(p)!r}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
+    section = data.get("dissect", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {str(p)!r}: [dissect] must be a table")
+    return {k.replace("-", "_"): v for k, v in section.items() if k != "dissect"}
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> DissectConfig:
+    """Field defaults < ``defaults`` < the TOML file at ``path`` < non-None ``overrides``."""
+    values: dict[str, Any] = dict(defaults or {})
+    if path is not None:
+        values.update(read_config_file(path))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    return make_config(values)

@@ -1,0 +1,247 @@
+"""Load the generator and segmenter a config names, and check what they return.
+
+Usage::
+
+    from dissect_report.config import DissectConfig
+    from dissect_report.models import load_models
+    models = load_models(DissectConfig())          # the built-in world
+    images = models.generate(range(8))             # (8, 3, 64, 64), sample i = f(seed, i)
+    labels = models.segment(images)                # (8, 64, 64) int64, checked
+
+A generator is a factory import path ``pkg.module:make_generator`` (called with no
+arguments) plus an optional weights file: ``.safetensors``, or a ``.pt``/``.pth`` state dict
+read with ``torch.load(weights_only=True)``. Nothing is ever unpickled or evaluated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dissect_report.config import BUILTIN_SEGMENTER, DissectConfig
+from dissect_report.errors import ConfigError, ModelError
+from dissect_report.sampler import latents
+from dissect_report.segmenter import Segmenter
+
+
+def import_factory(path: str) -> Callable[[], Any]:
+    """The callable at ``pkg.module:name``; a wrong path is a one-line :class:`ConfigError`."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"{path!r} is not an import path of the form 'pkg.module:factory'")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"cannot import {module_name!r} (from {path!r}): {exc}") from None
+    except Exception as exc:  # the user's module failed while importing
+        raise ConfigError(f"importing {module_name!r} (from {path!r}) failed: {exc!r}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"module {module_name!r} has no attribute {attr!r} (from {path!r})")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ConfigError(f"{path!r} is not callable")
+    return obj
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def state_sha256(module: nn.Module) -> str:
+    """A hash of a module's parameters and buffers (names, shapes, dtypes, bytes)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors from a ``.safetensors`` file or a ``.pt`` state dict, safely."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"weights file {str(p)!r} does not exist")
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(p), device="cpu")
+        else:
+            state = torch.load(str(p), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot read weights file {str(p)!r}: {first}") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError(f"weights file {str(p)!r} does not hold a state dict of tensors")
+    return state
+
+
+def _names(keys: Iterable[str], limit: int = 8) -> str:
+    keys = sorted(keys)
+    return ", ".join(keys[:limit]) + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
+
+
+def load_weights(model: nn.Module, path: str | Path) -> None:
+    """Load a state dict into ``model``; mismatched keys and shapes are named in the error."""
+    state = read_state_dict(path)
+    own = model.state_dict()
+    missing = own.keys() - state.keys()
+    unexpected = state.keys() - own.keys()
+    wrong = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in sorted(own.keys() & state.keys())
+        if state[k].shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_names(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_names(unexpected)}")
+    if wrong:
+        problems.append(f"wrong shapes: {', '.join(wrong[:8])}")
+    if problems:
+        raise ModelError(f"weights {str(path)!r} do not fit the generator; " + "; ".join(problems))
+    model.load_state_dict(state, strict=True)
+
+
+@dataclass(frozen=True)
+class Models:
+    """The generator (eval mode), its latent size and a checked segmenter."""
+
+    generator: nn.Module
+    z_dim: int
+    segmenter: Segmenter
+    seed: int
+    device: torch.device
+    identity: dict[str, Any]
+
+    @property
+    def concepts(self) -> list[str]:
+        return list(self.segmenter.concepts)
+
+    def latents(self, ids: Iterable[int]) -> torch.Tensor:
+        return latents(self.seed, ids, self.z_dim).to(self.device)
+
+    @torch.no_grad()
+    def generate(self, ids: Iterable[int]) -> torch.Tensor:
+        return self.generator(self.latents(ids))
+
+    @torch.no_grad()
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        """The segmenter's labels, checked: shape ``(N, H, W)``, integer, within its concepts."""
+        labels = self.segmenter.segment(images)
+        n = images.shape[0]
+        if not isinstance(labels, torch.Tensor) or labels.dim() != 3 or labels.shape[0] != n:
+            shape = (
+                tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+            )
+            raise ModelError(
+                f"segmenter returned {shape} for {n} images; "
+                f"expected labels (N, H, W) = ({n}, H, W)"
+            )
+        if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+            raise ModelError(f"segmenter returned {labels.dtype} labels; expected integers")
+        labels = labels.to(torch.int64)
+        count = len(self.segmenter.concepts)
+        if labels.numel():
+            lo, hi = int(labels.min()), int(labels.max())
+            if lo < 0 or hi >= count:
+                bad = lo if lo < 0 else hi
+                raise ModelError(
+                    f"segmenter returned label {bad} outside its {count} concepts (0..{count - 1})"
+                )
+        return labels
+
+
+def _check_segmenter(seg: Any, spec: str) -> Segmenter:
+    concepts = getattr(seg, "concepts", None)
+    colors = getattr(seg, "colors", None)
+    if not callable(getattr(seg, "segment", None)) or not concepts:
+        raise ModelError(f"segmenter {spec!r} lacks concepts or a segment(images) method")
+    if colors is None or len(colors) != len(concepts):
+        raise ModelError(f"segmenter {spec!r} has {len(concepts)} concepts but no color for each")
+    if len(set(concepts)) != len(concepts):
+        raise ModelError(f"segmenter {spec!r} has duplicate concept names")
+    return seg
+
+
+def load_segmenter(spec: str = BUILTIN_SEGMENTER, device: torch.device | str = "cpu") -> Segmenter:
+    """``"builtin"`` (the world's segmenter) or a factory path returning a segmenter."""
+    if spec == BUILTIN_SEGMENTER:
+        from dissect_report import world
+
+        seg = world.load_segmenter()
+    else:
+        factory = import_factory(spec)
+        try:
+            seg = factory()
+        except Exception as exc:
+            raise ModelError(f"segmenter factory {spec!r} failed: {exc!r}") from None
+    if isinstance(seg, nn.Module):
+        seg.eval().to(device)
+    return _check_segmenter(seg, spec)
+
+
+def load_generator(
+    factory_path: str, weights: str | None = None, device: torch.device | str = "cpu"
+) -> nn.Module:
+    """Call the factory, load ``weights`` if given, and return the model in eval mode."""
+    factory = import_factory(factory_path)
+    try:
+        model = factory()
+    except Exception as exc:
+        raise ModelError(f"generator factory {factory_path!r} failed: {exc!r}") from None
+    if not isinstance(model, nn.Module):
+        raise ModelError(
+            f"generator factory {factory_path!r} returned {type(model).__name__}, "
+            "not a torch Module"
+        )
+    if weights is not None:
+        load_weights(model, weights)
+    return model.eval().to(device)
+
+
+def load_models(config: DissectConfig) -> Models:
+    """The generator and segmenter of ``config``, with their identity for the manifest."""
+    try:
+        device = torch.device(config.device)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {config.device!r}") from None
+    generator = load_generator(config.generator, config.weights, device)
+    z_dim = config.z_dim or getattr(generator, "z_dim", None)
+    if not isinstance(z_dim, int) or z_dim < 1:
+        raise ModelError(
+            f"generator {config.generator!r} has no integer z_dim; set z_dim in the config"
+        )
+    segmenter = load_segmenter(config.segmenter, device)
+    identity = {
+        "model": {
+            "name": config.generator_name,
+            "factory": config.generator,
+            "weights": config.weights,
+            "weights_sha256": file_sha256(config.weights) if config.weights else None,
+            "state_sha256": state_sha256(generator),
+            "z_dim": z_dim,
+        },
+        "segmenter": {
+            "name": config.segmenter,
+            "weights_sha256": state_sha256(segmenter) if isinstance(segmenter, nn.Module) else None,
+        },
+    }
+    return Models(generator, z_dim, segmenter, config.seed, device, identity)

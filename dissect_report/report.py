@@ -1,0 +1,234 @@
+"""Write the report directory of docs/report-format.md: atomic files, manifest last.
+
+Usage::
+
+    from dissect_report.report import prepare_output, write_layer, write_manifest
+    created = prepare_output(out, overwrite=False, resume=False)  # checks, nothing written yet
+    write_layer(out / "layers" / "layer4", layer_result, concepts, colors)
+    write_manifest(out, manifest)                                   # always last
+
+Every file goes to a temporary name in its directory and is renamed into place, so a
+killed run never leaves a truncated file, and a directory without ``manifest.json`` is an
+incomplete report.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from dissect_report.charts import bar_chart_svg
+from dissect_report.errors import ReportError
+from dissect_report.stats import LayerState
+
+if TYPE_CHECKING:
+    from dissect_report.dissect import LayerResult
+
+MANIFEST = "manifest.json"
+SHARD_MANIFEST = "shard.json"
+PARTIAL = ".partial"  # checkpoints of an unfinished pass
+_OWNED = ("layers", "concepts", "artifacts", "site", PARTIAL, SHARD_MANIFEST)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    write_bytes(path, buf.getvalue())
+
+
+def write_parquet(path: Path, table: pa.Table) -> None:
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _writable_ancestor(path: Path) -> None:
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ReportError(f"cannot write report {str(path)!r}: {str(probe)!r} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ReportError(f"cannot write report {str(path)!r}: {str(probe)!r} is not writable")
+
+
+def prepare_output(out: Path, *, overwrite: bool, resume: bool, marker: str = MANIFEST) -> None:
+    """Check that ``out`` may be written; with ``overwrite``, clear a previous report.
+
+    An existing non-empty directory needs ``overwrite`` or ``resume``; ``overwrite`` refuses
+    a directory that does not look like a report, so a typo cannot wipe unrelated files.
+    """
+    if overwrite and resume:
+        raise ReportError("use --overwrite or --resume, not both")
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"output {str(out)!r} exists and is not a directory")
+    _writable_ancestor(out)
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if resume:
+        if (out / marker).exists():
+            raise ReportError(
+                f"report {str(out)!r} is already complete; use --overwrite to redo it"
+            )
+        return
+    if not overwrite:
+        raise ReportError(f"output directory {str(out)!r} exists; use --overwrite or --resume")
+    names = {p.name for p in out.iterdir()}
+    if not names & {MANIFEST, *_OWNED}:
+        raise ReportError(f"refusing to overwrite {str(out)!r}: it does not look like a report")
+    (out / MANIFEST).unlink(missing_ok=True)  # first, so the old report never looks complete
+    for name in _OWNED:
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+
+
+def make_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe."):
+            pass
+    except OSError as exc:
+        raise ReportError(f"cannot write report {str(out)!r}: {exc.strerror or exc}") from None
+
+
+def units_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
+    """One row per unit, the columns of docs/report-format.md."""
+    scores, state = layer.scores, layer.state
+    best = scores.best
+    rows = np.arange(state.units)
+    order = np.argsort(-scores.iou, axis=1, kind="stable")[:, :5]
+    topk = state.topk()
+    return pa.table(
+        {
+            "unit": pa.array(rows, pa.int32()),
+            "threshold": pa.array(scores.threshold, pa.float64()),
+            "concept": pa.array([concepts[c] for c in best], pa.string()),
+            "iou": pa.array(scores.iou[rows, best], pa.float64()),
+            "iqr": pa.array(scores.iqr[rows, best], pa.float64()),
+            "interpretable": pa.array(layer.interpretable_mask, pa.bool_()),
+            "top_samples": pa.array([[i for i, _ in t] for t in topk], pa.list_(pa.int64())),
+            "top_activations": pa.array([[v for _, v in t] for t in topk], pa.list_(pa.float64())),
+            "top_concepts": pa.array(
+                [[concepts[c] for c in o] for o in order], pa.list_(pa.string())
+            ),
+            "top_ious": pa.array(
+                [list(scores.iou[u, o]) for u, o in enumerate(order)], pa.list_(pa.float64())
+            ),
+        }
+    )
+
+
+def iou_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
+    """Every unit x concept, long format: unit, concept, iou, iqr."""
+    units, count = layer.scores.iou.shape
+    return pa.table(
+        {
+            "unit": pa.array(np.repeat(np.arange(units), count), pa.int32()),
+            "concept": pa.array(concepts * units, pa.string()),
+            "iou": pa.array(layer.scores.iou.reshape(-1), pa.float64()),
+            "iqr": pa.array(layer.scores.iqr.reshape(-1), pa.float64()),
+        }
+    )
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    """The table as CSV, list columns joined with ';'."""
+    cols = {}
+    for name in table.column_names:
+        col = table[name]
+        if pa.types.is_list(col.type):
+            cols[name] = pa.array(
+                [
+                    ";".join(repr(v) if isinstance(v, float) else str(v) for v in row)
+                    for row in col.to_pylist()
+                ]
+            )
+        else:
+            cols[name] = col
+    buf = io.BytesIO()
+    pacsv.write_csv(pa.table(cols), buf)
+    return buf.getvalue()
+
+
+def write_stats(path: Path, state: LayerState) -> None:
+    write_npz(path, state.arrays())
+
+
+def write_layer(
+    layer_dir: Path, layer: LayerResult, concepts: list[str], colors: list[str]
+) -> None:
+    """units.parquet, units.csv, iou.parquet, stats.npz and concepts.svg of one layer."""
+    table = units_table(layer, concepts)
+    write_parquet(layer_dir / "units.parquet", table)
+    write_bytes(layer_dir / "units.csv", csv_bytes(table))
+    write_parquet(layer_dir / "iou.parquet", iou_table(layer, concepts))
+    write_stats(layer_dir / "stats.npz", layer.state)
+    per_concept = layer.units_per_concept()
+    bars = [
+        (concepts[c], colors[c], n)
+        for c, n in sorted(enumerate(per_concept), key=lambda cn: (-cn[1], cn[0]))
+        if n > 0
+    ]
+    title = f"{layer.name}: interpretable units per concept"
+    write_text(layer_dir / "concepts.svg", bar_chart_svg(bars, title=title))
+
+
+def write_manifest(out: Path, manifest: dict[str, Any], name: str = MANIFEST) -> None:
+    """Write the manifest (the last file of a report) and drop any leftover checkpoint."""
+    write_json(out / name, manifest)
+    shutil.rmtree(out / PARTIAL, ignore_errors=True)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{str(path)!r} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {str(path)!r}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{str(path)!r} is not a JSON object")
+    return data

@@ -1,0 +1,122 @@
+"""Thresholds, IoU and IQR from a :class:`~dissect_report.stats.LayerState`, exact at bin edges.
+
+Usage::
+
+    from dissect_report.thresholds import score_units
+    scores = score_units(state, policy="quantile", level=0.99)
+    scores.threshold      # (U,) the unit's threshold: its mask is ``activation >= threshold``
+    scores.iou            # (U, C) IoU of every unit x concept at the unit's threshold
+    scores.iqr            # (U, C) information quality ratio (mutual information / joint entropy)
+
+Every candidate threshold is a bin edge ``edges[u, b]`` with ``b >= 1``; the pixels at or
+above it are exactly the bins ``b..B-1``, so the counts give IoU and IQR without rounding.
+Non-finite activations count as below every threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dissect_report.stats import LayerState
+
+POLICIES = ("quantile", "iqr", "max-iou")
+
+
+@dataclass(frozen=True)
+class UnitScores:
+    """Per-unit threshold and unit x concept scores at it."""
+
+    bin: np.ndarray  # (U,) int64, index of the threshold edge
+    threshold: np.ndarray  # (U,) float64
+    iou: np.ndarray  # (U, C) float64
+    iqr: np.ndarray  # (U, C) float64
+
+    @property
+    def best(self) -> np.ndarray:
+        """(U,) index of the best concept by IoU (ties: lowest index)."""
+        return np.argmax(self.iou, axis=1)
+
+
+def tails(state: LayerState) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels at or above each edge: ``(U, B, C)`` by concept and ``(U, B)`` in all."""
+    inter = np.flip(np.cumsum(np.flip(state.counts, 1), axis=1), 1)
+    mask = np.flip(np.cumsum(np.flip(state.unit_hist, 1), axis=1), 1)
+    return inter, mask
+
+
+def _xlogx_ratio(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, p * np.log(np.where(p > 0, p, 1) / np.where(q > 0, q, 1)), 0.0)
+
+
+def iou_iqr(
+    inter: np.ndarray, mask: np.ndarray, concept: np.ndarray, total: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """IoU and IQR from pixel counts (broadcasting): intersection, mask size, concept size.
+
+    IQR = I(M; L) / H(M, L) of the binary unit mask ``M`` and concept mask ``L`` over all
+    ``total`` pixels, as in GAN Dissection; 0 where the joint entropy is 0.
+    """
+    inter = inter.astype(np.float64)
+    mask = np.broadcast_to(mask, inter.shape).astype(np.float64)
+    concept = np.broadcast_to(concept, inter.shape).astype(np.float64)
+    union = mask + concept - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    p11 = inter / total
+    p10 = (mask - inter) / total
+    p01 = (concept - inter) / total
+    p00 = (total - mask - concept + inter) / total
+    pm1, pl1 = mask / total, concept / total
+    pm0, pl0 = 1.0 - pm1, 1.0 - pl1
+    mi = (
+        _xlogx_ratio(p11, pm1 * pl1)
+        + _xlogx_ratio(p10, pm1 * pl0)
+        + _xlogx_ratio(p01, pm0 * pl1)
+        + _xlogx_ratio(p00, pm0 * pl0)
+    )
+    one = np.ones_like(p11)
+    joint = -(
+        _xlogx_ratio(p11, one)
+        + _xlogx_ratio(p10, one)
+        + _xlogx_ratio(p01, one)
+        + _xlogx_ratio(p00, one)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iqr = np.where(joint > 1e-15, mi / np.where(joint > 1e-15, joint, 1), 0.0)
+    return iou, np.clip(iqr, 0.0, 1.0)
+
+
+def choose_bins(state: LayerState, policy: str, level: float = 0.99) -> np.ndarray:
+    """The threshold edge index ``b >= 1`` per unit under ``policy``.
+
+    ``quantile``: the lowest edge whose mask holds at most ``1 - level`` of the unit's finite
+    pixels. ``iqr`` / ``max-iou``: the edge maximizing the best concept's IQR / IoU.
+    Ties go to the lowest edge.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}")
+    inter, mask = tails(state)
+    if policy == "quantile":
+        finite = state.unit_hist.sum(axis=1, keepdims=True).astype(np.float64)
+        ok = mask[:, 1:] <= (1.0 - level) * finite
+        ok[:, -1] = True  # the top bin is the last resort
+        return (np.argmax(ok, axis=1) + 1).astype(np.int64)
+    total = float(state.concept_totals.sum())
+    iou, iqr = iou_iqr(inter[:, 1:], mask[:, 1:, None], state.concept_totals[None, None, :], total)
+    score = (iqr if policy == "iqr" else iou).max(axis=2)  # (U, B-1)
+    return (np.argmax(score, axis=1) + 1).astype(np.int64)
+
+
+def score_units(state: LayerState, policy: str = "quantile", level: float = 0.99) -> UnitScores:
+    """Thresholds by ``policy`` and every unit x concept IoU / IQR at them."""
+    bins = choose_bins(state, policy, level)
+    inter, mask = tails(state)
+    rows = np.arange(state.units)
+    total = float(state.concept_totals.sum())
+    iou, iqr = iou_iqr(
+        inter[rows, bins], mask[rows, bins][:, None], state.concept_totals[None, :], total
+    )
+    return UnitScores(bin=bins, threshold=state.edges[rows, bins], iou=iou, iqr=iqr)

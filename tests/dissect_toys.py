@@ -1,0 +1,170 @@
+"""Tiny hand-set generators and segmenters for the dissection tests (import paths for the CLI).
+
+Usage::
+
+    dissect-report dissect --generator dissect_toys:planted_generator \
+        --segmenter dissect_toys:planted_segmenter --layers features ...
+
+with ``tests/`` on ``PYTHONPATH``.
+
+The planted generator draws a 3x3-cell "tree" square on a "sky" background of a 32x32 image;
+its ``features`` layer (4 units, 8x8) has unit 0 = the square's indicator, unit 1 = the sky's,
+unit 2 = a fixed horizontal ramp that ignores the scene, unit 3 = dead (all zeros).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+CONCEPTS = ["sky", "tree"]
+COLORS = [(120, 190, 240), (30, 140, 40)]
+
+
+class Features(nn.Module):
+    """z (N, 4) -> (N, 4, 8, 8): the planted units."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        n = z.shape[0]
+        pos = (torch.sigmoid(z[:, :2]) * 6).long().clamp(0, 5)  # top-left cell of the square
+        rows = torch.arange(8).view(1, 8, 1)
+        cols = torch.arange(8).view(1, 1, 8)
+        r, c = pos[:, 0].view(n, 1, 1), pos[:, 1].view(n, 1, 1)
+        square = ((rows >= r) & (rows < r + 3) & (cols >= c) & (cols < c + 3)).float()
+        ramp = (cols.float() / 7.0).expand(n, 8, 8)
+        gain = 1.0 + 0.1 * torch.tanh(z[:, 2]).view(n, 1, 1)  # peaks differ between samples
+        return torch.stack([square * gain, 1.0 - square, ramp, torch.zeros(n, 8, 8)], dim=1)
+
+
+class Render(nn.Module):
+    """Features -> image (N, 3, 32, 32) in [-1, 1]: tree green where unit 0 is on, sky blue."""
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        tree = F.interpolate((f[:, :1] > 0.5).float(), scale_factor=4, mode="nearest")
+        sky = torch.tensor([c / 127.5 - 1 for c in COLORS[0]]).view(1, 3, 1, 1)
+        green = torch.tensor([c / 127.5 - 1 for c in COLORS[1]]).view(1, 3, 1, 1)
+        return sky * (1 - tree) + green * tree
+
+
+class Planted(nn.Module):
+    z_dim = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = Features()
+        self.render = Render()
+        self.scale = nn.Parameter(torch.ones(1))  # something for weights files to fit
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.render(self.features(z) * self.scale)
+
+
+def planted_generator() -> Planted:
+    return Planted()
+
+
+class Flat(nn.Module):
+    z_dim = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3 * 32 * 32)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.fc(z)).view(-1, 3, 32, 32)
+
+
+def flat_generator() -> Flat:
+    torch.manual_seed(0)
+    return Flat()
+
+
+class NanFeatures(Features):
+    """The planted units, with unit 2 NaN/Inf at one cell of every sample."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        f = super().forward(z).clone()
+        f[:, 2, 0, 0] = float("nan")
+        f[:, 2, 7, 7] = float("inf")
+        return f
+
+
+def nan_generator() -> Planted:
+    g = Planted()
+    g.features = NanFeatures()
+    return g
+
+
+class PlantedSegmenter:
+    """Labels by color: green-dominant pixels are tree, the rest sky."""
+
+    concepts = CONCEPTS
+    colors = COLORS
+
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        return (images[:, 1] > images[:, 2]).long()
+
+
+def planted_segmenter() -> PlantedSegmenter:
+    return PlantedSegmenter()
+
+
+class SlowSegmenter(PlantedSegmenter):
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.05)
+        return super().segment(images)
+
+
+def slow_segmenter() -> SlowSegmenter:
+    return SlowSegmenter()
+
+
+class WrongShapeSegmenter(PlantedSegmenter):
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        return super().segment(images)[:, None]
+
+
+def wrong_shape_segmenter() -> WrongShapeSegmenter:
+    return WrongShapeSegmenter()
+
+
+class WrongLabelSegmenter(PlantedSegmenter):
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        return super().segment(images) * 7
+
+
+def wrong_label_segmenter() -> WrongLabelSegmenter:
+    return WrongLabelSegmenter()
+
+
+def world_generator() -> nn.Module:
+    """The built-in architecture with seeded random weights (no trained weights needed)."""
+    from dissect_report.world.nets import Generator
+
+    torch.manual_seed(0)
+    return Generator().eval()
+
+
+class WorldSegmenter:
+    """The built-in segmenter architecture, seeded, untrained: argmax of its logits."""
+
+    def __init__(self) -> None:
+        from dissect_report.world import CONCEPTS as WORLD_CONCEPTS
+        from dissect_report.world import PALETTE
+        from dissect_report.world.nets import SegNet
+
+        torch.manual_seed(1)
+        self.net = SegNet(len(WORLD_CONCEPTS)).eval()
+        self.concepts = list(WORLD_CONCEPTS)
+        self.colors = [PALETTE[c] for c in WORLD_CONCEPTS]
+
+    @torch.no_grad()
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).argmax(1)
+
+
+def world_segmenter() -> WorldSegmenter:
+    return WorldSegmenter()
