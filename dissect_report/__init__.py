@@ -16,7 +16,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY_MODULES = {"world"}
-_LAZY_ATTRS: dict[str, str] = {"compare_reports": "dissect_report.compare"}
+_LAZY_ATTRS: dict[str, str] = {
+    "compare_reports": "dissect_report.compare",
+    "dissect": "dissect_report.dissect",
+    "merge_shards": "dissect_report.dissect",
+    "DissectResult": "dissect_report.dissect",
+    "DissectConfig": "dissect_report.config",
+    "load_config": "dissect_report.config",
+}
 
 
 def __getattr__(name: str) -> Any:
