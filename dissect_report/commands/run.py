@@ -1,0 +1,83 @@
+"""``dissect-report run``: the main job — dissect, draw the unit grids, render the site.
+
+Usage::
+
+    dissect-report run                       # the built-in world, into ./report
+    dissect-report run --out out/report --samples 2000 --overwrite
+    dissect-report run --generator mypkg.models:make_generator --weights g.safetensors
+
+It takes every flag of ``dissect`` (see ``dissect-report dissect --help``) with defaults
+sized so the whole run on the built-in world stays within a few minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+from pathlib import Path
+
+from dissect_report.commands.dissect import (
+    add_config_arguments,
+    add_output_arguments,
+    command_line,
+    config_from_args,
+)
+
+log = logging.getLogger(__name__)
+RUN_DEFAULTS = {"samples": 1000}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="dissect the generator and publish the report as a static site",
+        description=(
+            "The main job: dissect the chosen layers (default: the built-in world's layer2, "
+            f"layer3, layer4 over {RUN_DEFAULTS['samples']} samples), draw each unit's image "
+            "grid, and render the report into an offline static site at REPORT/site."
+        ),
+        epilog="Example: dissect-report run --out report --overwrite",
+    )
+    add_config_arguments(parser)
+    add_output_arguments(parser, default_out="report")
+    parser.add_argument("--no-site", dest="site", action="store_false", help="skip rendering")
+    parser.set_defaults(func=handle)
+
+
+def render_if_available(report: Path) -> Path | None:
+    """Render the site if the render stage is installed; returns the site's directory."""
+    if importlib.util.find_spec("dissect_report.render") is None:
+        log.warning("the render stage is not available; skipping the site")
+        return None
+    from dissect_report.render import render_site
+
+    result = render_site(report)
+    site = getattr(result, "site_dir", None) or getattr(result, "out", None)
+    return Path(site) if site is not None else report / "site"
+
+
+def handle(args: argparse.Namespace) -> int:
+    from dissect_report.dissect import dissect
+
+    config = config_from_args(args, **RUN_DEFAULTS)
+    out = Path(args.out)
+    result = dissect(
+        config,
+        out,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        images=args.images,
+        command=command_line(),
+    )
+    for layer in result.layers:
+        print(
+            f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable, "
+            f"{layer.concepts_covered} concepts covered"
+        )
+    print(f"report: {out}")
+    site = render_if_available(out) if args.site else None
+    if site is not None:
+        print(f"site:   {site}")
+        print(f"open:   dissect-report serve {out}   (or open {site / 'index.html'} in a browser)")
+    return 0
