@@ -236,8 +236,8 @@ class LayerStats:
             a, lab = acts[i : i + step], labels[i : i + step]
             if (h, w) == (S, T):
                 vals, unit, lbl, nfpix = self._resolve_same(a, lab, bad > 0)
-            elif S % h == 0 and T % w == 0 and S // h == T // w and (S // h) % 2 == 0:
-                vals, unit, lbl, nfpix = self._resolve_cells(a, lab, S // h, bad > 0)
+            elif (s := even_factor(h, w, (S, T))) is not None:
+                vals, unit, lbl, nfpix = self._resolve_cells(a, lab, s, bad > 0)
             else:  # any other size ratio: upsample everything, then as if same size
                 up = F.interpolate(a, size=(S, T), mode="bilinear", align_corners=False)
                 vals, unit, lbl, nfpix = self._resolve_same(up, lab, bad > 0)
@@ -335,6 +335,39 @@ class LayerStats:
         self._counts += torch.bincount(
             (unit * nb + b) * self.concepts + lbl, minlength=self._counts.numel()
         )
+
+
+def even_factor(h: int, w: int, size: tuple[int, int]) -> int | None:
+    """The upsampling factor when ``size`` is an even multiple of ``(h, w)``, else None."""
+    S, T = size
+    if S % h == 0 and T % w == 0 and S // h == T // w and (S // h) % 2 == 0:
+        return S // h
+    return None
+
+
+def bilinear_upsample(acts: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Dense bilinear upsampling with exactly the rounding of the statistics pass.
+
+    For even factors this is the cell formula of :meth:`LayerStats._resolve_cells` (equal to
+    ``F.interpolate(..., align_corners=False)`` within float32 rounding); otherwise it is
+    ``F.interpolate``. Use it to reproduce a unit's thresholded mask exactly.
+    """
+    n, units, h, w = acts.shape
+    if (h, w) == tuple(size):
+        return acts
+    s = even_factor(h, w, size)
+    if s is None:
+        return F.interpolate(acts, size=size, mode="bilinear", align_corners=False)
+    pad = F.pad(acts, (1, 1, 1, 1), mode="replicate")
+    f = (torch.arange(s, dtype=acts.dtype) + 0.5) / s
+    g = 1.0 - f
+    corners = [pad[..., :-1, :-1], pad[..., :-1, 1:], pad[..., 1:, :-1], pad[..., 1:, 1:]]
+    p00, p01, p10, p11 = (c[..., None, None] for c in corners)
+    top = g * p00 + f * p01  # (n, U, h+1, w+1, 1, s) along x
+    bot = g * p10 + f * p11
+    v = g.view(s, 1) * top + f.view(s, 1) * bot  # (n, U, h+1, w+1, s, s)
+    v = v.permute(0, 1, 2, 4, 3, 5).reshape(n, units, (h + 1) * s, (w + 1) * s)
+    return v[..., s // 2 : s // 2 + h * s, s // 2 : s // 2 + w * s]
 
 
 def downsample_labels(labels: torch.Tensor, size: tuple[int, int], concepts: int) -> torch.Tensor:

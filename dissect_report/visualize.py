@@ -27,6 +27,7 @@ from PIL import Image
 
 from dissect_report.progress import bar
 from dissect_report.report import write_bytes
+from dissect_report.stats import bilinear_upsample
 from dissect_report.trace import TraceDict
 
 if TYPE_CHECKING:
@@ -148,9 +149,7 @@ def write_unit_images(
                 continue
             rows = [where[i] for i, _ in top[u]]
             act = torch.from_numpy(maps[layer.name][u, :count])[:, None]
-            up = F.interpolate(act, size=(height, width), mode="bilinear", align_corners=False)[
-                :, 0
-            ]
+            up = bilinear_upsample(act, (height, width))[:, 0]  # the pass's exact rounding
             mask = up >= float(layer.scores.threshold[u])
             shown = highlight(images[rows], mask)
             seg = colorize(labels[rows], palette)
