@@ -23,6 +23,12 @@ _LAZY_ATTRS: dict[str, str] = {
     "DissectResult": "dissect_report.dissect",
     "DissectConfig": "dissect_report.config",
     "load_config": "dissect_report.config",
+    "intervene": "dissect_report.intervene",
+    "InterventionConfig": "dissect_report.intervene",
+    "InterventionResult": "dissect_report.intervene",
+    "find_artifacts": "dissect_report.artifacts",
+    "ArtifactConfig": "dissect_report.artifacts",
+    "ArtifactResult": "dissect_report.artifacts",
 }
 
 
