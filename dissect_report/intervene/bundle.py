@@ -50,17 +50,17 @@ def default_latents() -> LatentFn:
 
 
 @contextmanager
-def frozen(*modules: nn.Module | None) -> Iterator[None]:
+def frozen(*modules: object) -> Iterator[None]:
     """Eval mode and ``requires_grad=False`` on every parameter inside the block; restored after.
 
-    Eval mode makes each sample's output independent of its batch (BatchNorm uses its running
+    Objects that are not modules are skipped. Eval mode makes each sample's output independent of its batch (BatchNorm uses its running
     statistics); frozen parameters keep gradient graphs (alpha optimization) off the weights.
     """
     saved: list[tuple[nn.Module, bool]] = []
     grads: list[tuple[nn.Parameter, bool]] = []
     try:
         for m in modules:
-            if m is None:
+            if not isinstance(m, nn.Module):
                 continue
             saved.append((m, m.training))
             m.eval()

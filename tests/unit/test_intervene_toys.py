@@ -120,8 +120,8 @@ class RoughnessDiscriminator(nn.Module):
 
 
 def toy_features(images: torch.Tensor) -> torch.Tensor:
-    """(N, 4): mean color and roughness."""
-    return torch.cat([images.mean(dim=(2, 3)), roughness(images)[:, None]], 1)
+    """(N, 4): mean color and roughness (weighted up: to this feature model, noise is salient)."""
+    return torch.cat([images.mean(dim=(2, 3)), 4 * roughness(images)[:, None]], 1)
 
 
 def write_report(

@@ -1,0 +1,47 @@
+"""Settings of the artifact stage (no heavy imports: the CLI reads the defaults).
+
+Usage::
+
+    from dissect_report.artifacts.settings import ArtifactConfig
+    config = ArtifactConfig(samples=512, repair_units=8)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dissect_report.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ArtifactConfig:
+    """Sizes are small by default so that ``dissect-report run`` stays quick; flags do more."""
+
+    layer: str | None = None  # None: the interventions' layer, else the last dissected layer
+    samples: int = 256  # scoring samples (rank the units)
+    repair_samples: int = 128  # held-out samples to measure the repair on
+    score_seed: int | None = None  # None: dissection seed + 2
+    repair_seed: int | None = None  # None: dissection seed + 3
+    top_k: int = 12  # top-activating images per unit
+    repair_units: int = 4  # worst units ablated by the repair
+    show_units: int = 8  # worst units drawn in artifacts/units/<n>.png
+    worst_samples: int = 6  # rows of before_after.png
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("samples", "repair_samples", "top_k", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(
+                    f"artifact setting {name} must be >= 1; got {getattr(self, name)}"
+                )
+        for name in ("repair_units", "show_units", "worst_samples"):
+            if getattr(self, name) < 0:
+                raise ConfigError(
+                    f"artifact setting {name} must be >= 0; got {getattr(self, name)}"
+                )
+        if self.top_k > self.samples:
+            raise ConfigError(
+                f"top_k ({self.top_k}) cannot exceed the scoring samples ({self.samples})"
+            )
+        if self.top_k < 2:
+            raise ConfigError(f"top_k must be >= 2 for a Frechet distance; got {self.top_k}")

@@ -1,0 +1,219 @@
+"""The artifact stage: rank units by the quality of their top images, repair by ablation.
+
+Usage::
+
+    from dissect_report.artifacts import ArtifactConfig, find_artifacts
+    result = find_artifacts(ArtifactConfig(samples=256, repair_units=4), "report")
+    result.units[0].unit                        # the worst unit
+    result.repair.realism_before, result.repair.realism_after
+
+Writes ``artifacts/`` and updates the manifest last (docs/report-format.md, "Artifacts").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from dissect_report.artifacts.repair import Repair, measure_repair, strip
+from dissect_report.artifacts.score import UnitScore, scan_samples, score_units
+from dissect_report.artifacts.settings import ArtifactConfig
+from dissect_report.errors import ConfigError, ReportError
+from dissect_report.intervene import reportio
+from dissect_report.intervene.bundle import ModelBundle
+from dissect_report.intervene.pictures import bar_chart
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArtifactResult:
+    report: Path
+    layer: str
+    units: tuple[UnitScore, ...]  # worst first
+    repair: Repair
+    settings: dict[str, Any]
+    seconds: float
+
+
+def choose_layer(manifest: dict[str, Any], requested: str | None) -> str:
+    names = reportio.layer_names(manifest)
+    if not names:
+        raise ReportError("the report lists no dissected layers")
+    if requested is not None:
+        if requested not in names:
+            raise ConfigError(
+                f"layer {requested!r} was not dissected in this report; layers: {', '.join(names)}"
+            )
+        return requested
+    chosen = (
+        manifest.get("interventions", {}).get("layer")
+        if manifest.get("sections", {}).get("interventions")
+        else None
+    )
+    return str(chosen) if chosen in names else names[-1]
+
+
+def _unit_labels(
+    report: Path, manifest: dict[str, Any], layer: str
+) -> dict[int, tuple[str | None, float]]:
+    try:
+        rows = reportio.read_units(report, manifest, layer)
+    except ReportError:
+        return {}
+    return {
+        int(r["unit"]): (r["concept"], float(r["iou"]) if r["iou"] is not None else math.nan)
+        for r in rows
+    }
+
+
+def _units_table(
+    scores: list[UnitScore], labels: dict[int, tuple[str | None, float]], repaired: set[int]
+) -> pa.Table:
+    return pa.table(
+        {
+            "unit": pa.array([s.unit for s in scores], pa.int32()),
+            "rank": pa.array([s.rank for s in scores], pa.int32()),
+            "score": pa.array([s.score for s in scores], pa.float64()),
+            "fsd": pa.array([s.fsd for s in scores], pa.float64()),
+            "realism": pa.array([s.realism for s in scores], pa.float64()),
+            "top_samples": pa.array([s.top_samples for s in scores], pa.list_(pa.int64())),
+            "repaired": pa.array([s.unit in repaired for s in scores], pa.bool_()),
+            "concept": pa.array(
+                [labels.get(s.unit, (None, math.nan))[0] for s in scores], pa.string()
+            ),
+            "iou": pa.array(
+                [labels.get(s.unit, (None, math.nan))[1] for s in scores], pa.float64()
+            ),
+        }
+    )
+
+
+def _repair_table(rep: Repair) -> pa.Table:
+    rows = []
+    if math.isfinite(rep.fsd_before):
+        rows.append(("fsd", rep.fsd_before, rep.fsd_after, rep.fsd_after < rep.fsd_before))
+    if math.isfinite(rep.realism_before):
+        rows.append(
+            (
+                "realism",
+                rep.realism_before,
+                rep.realism_after,
+                rep.realism_after > rep.realism_before,
+            )
+        )
+    return pa.table(
+        {
+            "metric": pa.array([r[0] for r in rows], pa.string()),
+            "before": pa.array([r[1] for r in rows], pa.float64()),
+            "after": pa.array([r[2] for r in rows], pa.float64()),
+            "improved": pa.array([r[3] for r in rows], pa.bool_()),
+        }
+    )
+
+
+def find_artifacts(
+    config: ArtifactConfig, report: str | Path, models: ModelBundle | None = None
+) -> ArtifactResult:
+    """Score the units of one layer, repair the worst, write ``artifacts/`` and the manifest."""
+    start = time.perf_counter()
+    report = Path(report)
+    manifest = reportio.read_manifest(report)
+    if models is None:
+        from dissect_report.intervene.loading import bundle_from_manifest
+
+        models = bundle_from_manifest(manifest)
+    layer = choose_layer(manifest, config.layer)
+    dissect_seed = int(
+        manifest.get("samples", {}).get("seed", manifest.get("config", {}).get("seed", 0))
+    )
+    score_seed = dissect_seed + 2 if config.score_seed is None else config.score_seed
+    repair_seed = dissect_seed + 3 if config.repair_seed is None else config.repair_seed
+    if score_seed == repair_seed:
+        raise ConfigError(
+            f"score seed and repair seed are both {score_seed}; the repair needs its own samples"
+        )
+
+    reportio.update_manifest(report, {"sections": {"artifacts": False}})
+    out = report / "artifacts"
+    shutil.rmtree(out, ignore_errors=True)
+
+    scan = scan_samples(
+        models, layer, score_seed, config.samples, config.batch_size, desc="artifact scan"
+    )
+    scores = score_units(scan, config.top_k)
+    repaired = [s.unit for s in scores[: config.repair_units]]
+    rep = measure_repair(
+        models,
+        layer,
+        repaired,
+        repair_seed,
+        config.repair_samples,
+        config.batch_size,
+        config.worst_samples,
+    )
+
+    labels = _unit_labels(report, manifest, layer)
+    reportio.write_parquet(
+        out / "units.parquet", _units_table(scores, labels, set(repaired)), csv=True
+    )
+    worst = scores[: max(config.show_units, 20)]
+    svg = bar_chart(
+        [f"unit {s.unit}" for s in worst],
+        [s.score for s in worst],
+        x_label="artifact score (higher = worse)",
+        title=f"{layer}: worst units",
+    )
+    reportio.write_bytes(out / "scores.svg", svg.encode())
+    for s in scores[: config.show_units]:
+        reportio.write_bytes(
+            out / "units" / f"{s.unit}.png", strip(models, score_seed, s.top_samples)
+        )
+    reportio.write_parquet(out / "repair.parquet", _repair_table(rep))
+    metrics: dict[str, dict[str, float]] = {}
+    if math.isfinite(rep.fsd_before):
+        metrics["fsd"] = {"before": rep.fsd_before, "after": rep.fsd_after}
+    if math.isfinite(rep.realism_before):
+        metrics["realism"] = {"before": rep.realism_before, "after": rep.realism_after}
+    reportio.write_json(
+        out / "repair.json",
+        {"layer": layer, "units": repaired, "metrics": metrics, "worst_samples": rep.worst_samples},
+    )
+    if rep.picture is not None:
+        reportio.write_bytes(out / "before_after.png", rep.picture)
+
+    settings = {
+        **asdict(config),
+        "layer": layer,
+        "score_seed": score_seed,
+        "repair_seed": repair_seed,
+        "features": models.feature_kind(),
+        "discriminator": models.discriminator is not None,
+        "reference": "builtin" if models.reference is not None else None,
+    }
+    seconds = time.perf_counter() - start
+    reportio.update_manifest(
+        report,
+        {
+            "sections": {"artifacts": True},
+            "artifacts": settings,
+            "timings": {"artifacts_s": round(seconds, 3)},
+        },
+    )
+    log.info(
+        "artifacts on %s: repaired units %s; fsd %.3g -> %.3g, realism %.3g -> %.3g",
+        layer,
+        repaired,
+        rep.fsd_before,
+        rep.fsd_after,
+        rep.realism_before,
+        rep.realism_after,
+    )
+    return ArtifactResult(report, layer, tuple(scores), rep, settings, seconds)

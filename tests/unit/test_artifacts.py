@@ -1,0 +1,159 @@
+"""Artifact units on the planted world: unit 5 writes a checkerboard into the sky when active."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from PIL import Image
+from test_intervene_toys import (
+    PaletteSegmenter,
+    PlantedGenerator,
+    RoughnessDiscriminator,
+    toy_features,
+    write_report,
+)
+
+from dissect_report.artifacts import ArtifactConfig, find_artifacts
+from dissect_report.artifacts.frechet import frechet_distance
+from dissect_report.errors import ConfigError
+from dissect_report.intervene import ModelBundle
+from dissect_report.sampler import latents
+
+
+def clean_reference(seed: int, ids: Sequence[int]) -> torch.Tensor:
+    """'Real' images: the planted world without the noise unit."""
+    with torch.no_grad():
+        return PlantedGenerator(noise=False)(latents(seed + 1000, list(ids), 6))
+
+
+def _models(discriminator: bool = True) -> ModelBundle:
+    return ModelBundle(
+        generator=PlantedGenerator(noise=True),
+        segmenter=PaletteSegmenter(),
+        discriminator=RoughnessDiscriminator() if discriminator else None,
+        features=toy_features,
+        reference=clean_reference,
+    )
+
+
+SMALL = dict(samples=48, repair_samples=40, top_k=6, repair_units=1, show_units=3, worst_samples=3)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    report = write_report(tmp_path_factory.mktemp("artifacts"))
+    return report, find_artifacts(ArtifactConfig(**SMALL, batch_size=5), report, models=_models())
+
+
+def test_the_noise_unit_ranks_worst_and_is_repaired(run: tuple[Path, object]) -> None:
+    report, result = run
+    assert result.layer == "layer"
+    rows = pq.read_table(report / "artifacts" / "units.parquet").to_pylist()
+    assert rows[0]["unit"] == 5 and rows[0]["rank"] == 1 and rows[0]["repaired"]
+    assert [r["rank"] for r in rows] == list(range(1, 7))
+    assert rows[0]["realism"] == min(r["realism"] for r in rows)
+    assert rows[0]["fsd"] == max(r["fsd"] for r in rows)
+    assert rows[0]["concept"] == "sky" and not any(r["repaired"] for r in rows[1:])
+    repair = {
+        r["metric"]: r for r in pq.read_table(report / "artifacts" / "repair.parquet").to_pylist()
+    }
+    z = latents(4, range(40), 6)  # repair seed = dissection seed 1 + 3
+    z[:, 5] = 0.0  # ablating unit 5 = its latent switched off
+    with torch.no_grad():
+        clean = RoughnessDiscriminator()(PlantedGenerator(noise=True)(z))
+    assert repair["realism"]["improved"]
+    assert repair["realism"]["after"] == pytest.approx(float(clean.double().mean()), rel=1e-6)
+    assert repair["fsd"]["improved"] and repair["fsd"]["after"] < 0.5 * repair["fsd"]["before"]
+
+
+def test_scores_match_a_direct_computation(run: tuple[Path, object]) -> None:
+    report, _ = run
+    gen = PlantedGenerator(noise=True)
+    z = latents(3, range(48), 6)  # score seed = dissection seed 1 + 2
+    with torch.no_grad():
+        acts = gen.layer(z)
+        images = gen(z)
+    peaks = acts.flatten(2).amax(2).numpy()
+    feats = toy_features(images).double().numpy()
+    row5 = next(
+        r
+        for r in pq.read_table(report / "artifacts" / "units.parquet").to_pylist()
+        if r["unit"] == 5
+    )
+    top = sorted(range(48), key=lambda i: (-peaks[i, 5], i))[:6]
+    assert row5["top_samples"] == top
+    assert row5["fsd"] == pytest.approx(frechet_distance(feats[top], feats))
+    real = RoughnessDiscriminator()(images).double().numpy()
+    assert row5["realism"] == pytest.approx(real[top].mean())
+
+
+def test_files_and_manifest(run: tuple[Path, object]) -> None:
+    report, _ = run
+    out = report / "artifacts"
+    info = json.loads((out / "repair.json").read_text())
+    assert info["units"] == [5] and len(info["worst_samples"]) == 3
+    assert info["metrics"]["realism"]["after"] > info["metrics"]["realism"]["before"]
+    with Image.open(out / "before_after.png") as im:
+        assert im.size == (2 * 32 + 4, 3 * 32 + 2 * 4)  # 3 worst samples x (before | after)
+        pixels = np.asarray(im.convert("RGB"))
+    before, after = pixels[:32, :32].astype(int), pixels[:32, 36:68].astype(int)
+    assert np.abs(np.diff(before, axis=1)).mean() > np.abs(np.diff(after, axis=1)).mean()
+    assert sorted(p.name for p in (out / "units").iterdir()) == sorted(
+        f"{r['unit']}.png" for r in pq.read_table(out / "units.parquet").to_pylist()[:3]
+    )
+    assert (out / "scores.svg").read_text().startswith("<svg") and (out / "units.csv").is_file()
+    manifest = json.loads((report / "manifest.json").read_text())
+    assert manifest["sections"]["artifacts"] is True
+    settings = manifest["artifacts"]
+    assert (
+        settings["layer"] == "layer"
+        and settings["score_seed"] == 3
+        and settings["repair_seed"] == 4
+    )
+    assert settings["features"] == "user" and settings["discriminator"] is True
+    assert "artifacts_s" in manifest["timings"]
+
+
+def test_independent_of_batch_size(run: tuple[Path, object], tmp_path: Path) -> None:
+    report, _ = run
+    other = write_report(tmp_path)
+    find_artifacts(ArtifactConfig(**SMALL, batch_size=64), other, models=_models())
+    for rel in ("units.parquet", "repair.parquet", "repair.json", "before_after.png"):
+        assert (report / "artifacts" / rel).read_bytes() == (
+            other / "artifacts" / rel
+        ).read_bytes(), rel
+
+
+def test_without_discriminator_fsd_alone_still_finds_the_unit(tmp_path: Path) -> None:
+    report = write_report(tmp_path)
+    result = find_artifacts(ArtifactConfig(**SMALL), report, models=_models(discriminator=False))
+    assert result.units[0].unit == 5 and np.isnan(result.units[0].realism)
+    repair = pq.read_table(report / "artifacts" / "repair.parquet").to_pylist()
+    assert [r["metric"] for r in repair] == ["fsd"] and repair[0]["improved"]
+
+
+def test_bad_settings(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="top_k \\(50\\) cannot exceed"):
+        ArtifactConfig(samples=10, top_k=50)
+    report = write_report(tmp_path)
+    with pytest.raises(ConfigError, match="both 7"):
+        find_artifacts(ArtifactConfig(score_seed=7, repair_seed=7), report, models=_models())
+    with pytest.raises(ConfigError, match="'layer2' was not dissected"):
+        find_artifacts(ArtifactConfig(layer="layer2"), report, models=_models())
+
+
+def test_frechet_distance_of_known_gaussians() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 3))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    shift = np.array([1.0, 0.0, 0.0])
+    b = a * 2 + shift  # C_b = 4 C_a: |mu_a + shift|^2 + tr(C_a) + tr(4 C_a) - 2 tr(2 C_a)
+    expect = float(np.sum((a.mean(0) + shift) ** 2) + np.trace(np.cov(a, rowvar=False)))
+    assert frechet_distance(a, b) == pytest.approx(expect, rel=1e-9)
+    assert expect == pytest.approx(4.0, rel=0.05)  # 1 + tr(I)
