@@ -1,0 +1,96 @@
+"""Run MkDocs (Material) on the generated pages, in-process.
+
+Usage::
+
+    from dissect_report.render.build import NavEntry, build_mkdocs
+    build_mkdocs(pages, work_dir, site_dir, site_name="model", layers=[], concepts=[], sections=[])
+
+``pages`` maps docs-relative paths to Markdown; they and the scaffold (CSS, JS) reach MkDocs
+from memory through :class:`~dissect_report.render.plugin.PagesPlugin`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dissect_report.errors import ReportError
+from dissect_report.render.pages import write_mkdocs_yml
+
+SCAFFOLD = Path(__file__).resolve().parent.parent / "site"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """A nav line: an already HTML-escaped title and a docs-relative path."""
+
+    title: str
+    path: str
+
+
+def _nav(entries: Sequence[NavEntry]) -> list[dict[str, str]]:
+    return [{"title": json.dumps(e.title), "path": json.dumps(e.path)} for e in entries]
+
+
+def build_mkdocs(
+    pages: dict[str, str],
+    work_dir: Path,
+    site_dir: Path,
+    *,
+    site_name: str,
+    layers: Sequence[NavEntry],
+    concepts: Sequence[NavEntry],
+    sections: Sequence[NavEntry],
+) -> None:
+    """Write mkdocs.yml into ``work_dir`` and build ``pages`` into ``site_dir``."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    from dissect_report.render.plugin import PagesPlugin
+
+    docs = work_dir / "docs"  # stays empty: every page and asset is served from memory
+    docs.mkdir(parents=True, exist_ok=True)
+    assets = {
+        path.relative_to(SCAFFOLD).as_posix(): path
+        for path in sorted((SCAFFOLD / "assets").rglob("*"))
+        if path.is_file()
+    }
+    config_file = work_dir / "mkdocs.yml"
+    write_mkdocs_yml(
+        config_file,
+        site_name=json.dumps(site_name),
+        docs_dir=json.dumps(str(docs)),
+        site_dir=json.dumps(str(site_dir)),
+        overrides=json.dumps(str(SCAFFOLD / "overrides")),
+        layers=_nav(layers),
+        concepts=_nav(concepts),
+        sections=_nav(sections),
+    )
+    mk_log = logging.getLogger("mkdocs")
+    level = mk_log.level
+    # MkDocs reports every page at INFO; our own log line says what happened.
+    mk_log.setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+    try:
+        config = load_config(config_file=str(config_file))
+        config.plugins["dissect-report/pages"] = PagesPlugin(pages, assets)
+        build(config)
+    except MkDocsException as exc:
+        raise ReportError(f"mkdocs build failed: {exc}") from exc
+    finally:
+        mk_log.setLevel(level)
+    _prune_theme_assets(site_dir)
+
+
+def _prune_theme_assets(site_dir: Path) -> None:
+    """Drop theme files an offline English site never loads: source maps, lunr languages."""
+    js = site_dir / "assets" / "javascripts"
+    shutil.rmtree(js / "lunr", ignore_errors=True)  # only fetched for non-English search
+    for pattern in ("javascripts/**/*.map", "stylesheets/*.map"):
+        for path in (site_dir / "assets").glob(pattern):
+            path.unlink()

@@ -1,0 +1,344 @@
+"""View models: the report turned into final, escaped, formatted values for the templates.
+
+Usage::
+
+    from dissect_report.render.context import build_pages
+    for page in build_pages(report, interventions, artifacts):
+        print(page.path, page.template)
+
+Templates only loop and print; every string a template prints is either static or arrives
+here already escaped (``markupsafe.Markup``), and the Jinja environment escapes the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from markupsafe import Markup
+
+from dissect_report.render.fmt import DASH, esc, fixed, pct, pretty_json, seconds, yaml_str
+from dissect_report.render.report import LayerData, Report, UnitRow
+from dissect_report.render.sections import Artifacts, Interventions
+from dissect_report.render.svg import heatmap_svg, safe_color
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    label: Markup
+
+
+@dataclass(frozen=True)
+class Row:
+    """A label/value pair for a two-column table."""
+
+    label: Markup | str
+    value: Markup | str
+
+
+@dataclass(frozen=True)
+class Card:
+    """A unit as a gallery card or a ranked list entry."""
+
+    unit: int
+    href: str
+    strip: str
+    title: Markup
+    concept: Markup
+    iou: str
+    iou_sort: str
+    css: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One Markdown page to write: docs-relative path, template name and its view model."""
+
+    path: str
+    template: str
+    view: Any
+
+
+@dataclass
+class Site:
+    """Names and URLs shared by all views (slugs come from the validated manifest)."""
+
+    report: Report
+    concept_slug: dict[str, str] = field(default_factory=dict)
+    concept_color: dict[str, str] = field(default_factory=dict)
+    layer_by_name: dict[str, LayerData] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for c in self.report.manifest.concepts:
+            self.concept_slug[c.name] = c.slug
+            self.concept_color[c.name] = safe_color(c.color)
+        for layer in self.report.layers:
+            self.layer_by_name[layer.entry.name] = layer
+
+    def concept_href(self, name: str) -> str | None:
+        slug = self.concept_slug.get(name)
+        return f"concepts/{slug}/index.html" if slug else None
+
+    def concept_link(self, name: str, root: str) -> Markup:
+        href = self.concept_href(name)
+        if href is None:
+            return esc(name)
+        return Markup('<a href="{}{}">{}</a>').format(Markup(root), Markup(href), name)
+
+
+def unit_href(layer: LayerData, unit: int) -> str:
+    return f"layers/{layer.entry.slug}/units/{unit}/index.html"
+
+
+def card(layer: LayerData, row: UnitRow, root: str, with_layer: bool = False) -> Card:
+    base = f"{root}layers/{layer.entry.slug}/units/"
+    title = f"{layer.entry.name} #{row.unit}" if with_layer else f"#{row.unit}"
+    return Card(
+        unit=row.unit,
+        href=f"{base}{row.unit}/index.html",
+        strip=f"{base}{row.unit}-strip.png",
+        title=esc(title),
+        concept=esc(row.concept),
+        iou=fixed(row.iou, 3),
+        iou_sort=f"{row.iou:.6f}" if np.isfinite(row.iou) else "-1",
+        css="dr-card" if row.interpretable else "dr-card dr-dim",
+    )
+
+
+# --- overview --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    link: Link
+    shape: str
+    units: str
+    interpretable: str
+    covered: str
+
+
+@dataclass(frozen=True)
+class ConceptSummary:
+    link: Link
+    color: str
+    total: str
+    best: tuple[Card, ...]
+
+
+@dataclass(frozen=True)
+class OverviewView:
+    title: Markup
+    title_yaml: Markup
+    model: tuple[Row, ...]
+    run: tuple[Row, ...]
+    layers: tuple[LayerSummary, ...]
+    heatmap: Markup
+    concepts: tuple[ConceptSummary, ...]
+    sections: tuple[Link, ...]
+
+
+def interpretable_counts(site: Site) -> np.ndarray:
+    """(concepts, layers) counts of interpretable units whose best concept is the row's."""
+    names = [c.name for c in site.report.manifest.concepts]
+    index = {n: i for i, n in enumerate(names)}
+    counts = np.zeros((len(names), len(site.report.layers)), np.int64)
+    for j, layer in enumerate(site.report.layers):
+        for row in layer.units:
+            if row.interpretable and row.concept in index:
+                counts[index[row.concept], j] += 1
+    return counts
+
+
+def _run_rows(m: Any) -> list[Row]:
+    rows = [
+        Row("samples", esc(m.samples.get("count", DASH))),
+        Row("seed", esc(m.samples.get("seed", DASH))),
+        Row("top-k per unit", esc(m.samples.get("top_k", DASH))),
+        Row(
+            "threshold policy",
+            esc(f"{m.threshold.get('policy', DASH)} (level {m.threshold.get('level', DASH)})"),
+        ),
+        Row("interpretable if IoU \u2265", esc(m.threshold.get("iou_floor", DASH))),
+        Row("created", esc(m.created or DASH)),
+    ]
+    rows += [Row(f"time: {esc(k)}", seconds(v)) for k, v in m.timings.items()]
+    return rows
+
+
+def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
+    m = site.report.manifest
+    model_name = str(m.model.get("name", "model"))
+    title = esc(f"{model_name}: dissection")
+    model = [
+        Row("model", esc(model_name)),
+        Row("factory", esc(m.model.get("factory", DASH))),
+        Row("weights", esc(m.model.get("weights") or DASH)),
+        Row(
+            "weights sha256",
+            Markup("<code>{}</code>").format(m.model.get("weights_sha256") or DASH),
+        ),
+        Row("latent size", esc(m.model.get("z_dim", DASH))),
+        Row("segmenter", esc(m.segmenter.get("name", DASH))),
+        Row("concepts", esc(len(m.concepts))),
+    ]
+    layers = []
+    for layer in site.report.layers:
+        e = layer.entry
+        n_int = sum(r.interpretable for r in layer.units)
+        n = len(layer.units)
+        layers.append(
+            LayerSummary(
+                link=Link(f"layers/{e.slug}/index.html", esc(e.name)),
+                shape=esc(" \u00d7 ".join(map(str, e.shape))),
+                units=str(n),
+                interpretable=f"{n_int} ({pct(n_int / n) if n else DASH})",
+                covered=str(len({r.concept for r in layer.units if r.interpretable})),
+            )
+        )
+    counts = interpretable_counts(site)
+    concepts = [(c.name, site.concept_color[c.name]) for c in m.concepts]
+    order = [i for i in np.argsort(-counts.sum(axis=1), kind="stable") if counts[i].sum() > 0]
+    heat = heatmap_svg(
+        [concepts[i] for i in order],
+        [layer.entry.name for layer in site.report.layers],
+        counts[order] if order else counts[:0],
+    )
+    summaries = []
+    for i in order[:12]:
+        name = concepts[i][0]
+        best = sorted(
+            (
+                (row.iou, layer, row)
+                for layer in site.report.layers
+                for row in layer.units
+                if row.interpretable and row.concept == name
+            ),
+            key=lambda t: -t[0],
+        )[:4]
+        summaries.append(
+            ConceptSummary(
+                link=Link(site.concept_href(name) or "", esc(name)),
+                color=concepts[i][1],
+                total=str(int(counts[i].sum())),
+                best=tuple(card(layer, row, "", with_layer=True) for _, layer, row in best),
+            )
+        )
+    return OverviewView(
+        title=title,
+        title_yaml=yaml_str(title),
+        model=tuple(model),
+        run=tuple(_run_rows(m)),
+        layers=tuple(layers),
+        heatmap=heat,
+        concepts=tuple(summaries),
+        sections=sections,
+    )
+
+
+# --- run page --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunView:
+    command: Markup
+    config: Markup
+    versions: tuple[Row, ...]
+    nonfinite: tuple[Row, ...]
+    timings: tuple[Row, ...]
+
+
+def run_view(site: Site, renderer_versions: dict[str, str]) -> RunView:
+    m = site.report.manifest
+    versions = [
+        Row("report schema", esc(m.schema_version)),
+        Row("written by", esc(f"{m.tool.get('name', DASH)} {m.tool.get('version', '')}")),
+    ]
+    versions += [Row(f"rendered with {esc(k)}", esc(v)) for k, v in renderer_versions.items()]
+    return RunView(
+        command=esc(m.command or DASH),
+        config=pretty_json(m.config),
+        versions=tuple(versions),
+        nonfinite=tuple(Row(esc(k), esc(v)) for k, v in m.nonfinite.items()),
+        timings=tuple(Row(esc(k), seconds(v)) for k, v in m.timings.items()),
+    )
+
+
+# --- concepts index ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConceptIndexRow:
+    link: Link
+    color: str
+    per_layer: tuple[str, ...]
+    total: str
+
+
+@dataclass(frozen=True)
+class ConceptIndexView:
+    layers: tuple[Markup, ...]
+    rows: tuple[ConceptIndexRow, ...]
+
+
+def concept_index(site: Site) -> ConceptIndexView:
+    counts = interpretable_counts(site)
+    rows = []
+    for i in np.argsort(-counts.sum(axis=1), kind="stable"):
+        c = site.report.manifest.concepts[i]
+        rows.append(
+            ConceptIndexRow(
+                link=Link(f"{c.slug}/index.html", esc(c.name)),
+                color=site.concept_color[c.name],
+                per_layer=tuple(str(int(v)) for v in counts[i]),
+                total=str(int(counts[i].sum())),
+            )
+        )
+    return ConceptIndexView(
+        layers=tuple(esc(layer.entry.name) for layer in site.report.layers), rows=tuple(rows)
+    )
+
+
+def iter_pages(
+    site: Site,
+    interventions: Interventions | None,
+    artifacts: Artifacts | None,
+    renderer_versions: dict[str, str],
+) -> Iterator[Page]:
+    """Every page of the site, in nav order, followed by the unit pages."""
+    from dissect_report.render import detail
+
+    sections = [
+        Link("concepts/index.html", Markup("Concepts")),
+        Link("run/index.html", Markup("Run")),
+    ]
+    if interventions is not None:
+        sections.append(Link("interventions/index.html", Markup("Interventions")))
+    if artifacts is not None:
+        sections.append(Link("artifacts/index.html", Markup("Artifacts")))
+    yield Page("index.md", "overview.md.j2", overview(site, tuple(sections)))
+    yield Page("run/index.md", "run.md.j2", run_view(site, renderer_versions))
+    yield Page("concepts/index.md", "concepts.md.j2", concept_index(site))
+    if interventions is not None:
+        yield Page(
+            "interventions/index.md",
+            "interventions.md.j2",
+            detail.interventions_view(site, interventions),
+        )
+    if artifacts is not None:
+        yield Page("artifacts/index.md", "artifacts.md.j2", detail.artifacts_view(site, artifacts))
+    for c in site.report.manifest.concepts:
+        view = detail.concept_view(site, c.name, interventions)
+        yield Page(f"concepts/{c.slug}/index.md", "concept.md.j2", view)
+    for layer in site.report.layers:
+        yield Page(
+            f"layers/{layer.entry.slug}/index.md", "layer.md.j2", detail.layer_view(site, layer)
+        )
+    for layer in site.report.layers:
+        extras = detail.unit_extras(site, layer, interventions, artifacts)
+        hists = detail.layer_histograms(layer)
+        for i, row in enumerate(layer.units):
+            view = detail.unit_view(site, layer, i, hists[i], extras.get(row.unit, ()))
+            yield Page(f"layers/{layer.entry.slug}/units/{row.unit}/index.md", "unit.md.j2", view)

@@ -1,0 +1,349 @@
+"""View models of the detail pages: layers, units, concepts, interventions, artifacts.
+
+Usage::
+
+    from dissect_report.render.context import Site
+    from dissect_report.render.detail import layer_view
+    view = layer_view(Site(report), report.layers[0])
+    view.cards[0].concept          # Markup('tree')
+
+Values arrive escaped and formatted; templates only loop and print them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+
+from dissect_report.render.context import Card, Link, Row, Site, card
+from dissect_report.render.fmt import DASH, esc, fixed, num, pct, yaml_str
+from dissect_report.render.report import LayerData
+from dissect_report.render.sections import Artifacts, Interventions
+from dissect_report.render.svg import histogram_svg
+
+UNIT_ROOT = "../../../../"  # from layers/<l>/units/<n>/index.html back to the site root
+
+
+@dataclass(frozen=True)
+class Option:
+    value: Markup
+    label: Markup
+
+
+@dataclass(frozen=True)
+class LayerView:
+    title: Markup
+    title_yaml: Markup
+    facts: tuple[Row, ...]
+    chart: str
+    options: tuple[Option, ...]
+    cards: tuple[Card, ...]
+
+
+def layer_view(site: Site, layer: LayerData) -> LayerView:
+    e = layer.entry
+    n_int = sum(r.interpretable for r in layer.units)
+    per: dict[str, int] = {}
+    for r in layer.units:
+        per[r.concept] = per.get(r.concept, 0) + 1
+    title = esc(f"Layer {e.name}")
+    facts = (
+        Row("output shape", esc(" \u00d7 ".join(map(str, e.shape)))),
+        Row("units", str(len(layer.units))),
+        Row("interpretable", f"{n_int} ({pct(n_int / len(layer.units)) if layer.units else DASH})"),
+        Row("concepts covered", str(len({r.concept for r in layer.units if r.interpretable}))),
+    )
+    options = tuple(
+        Option(esc(name), esc(f"{name} ({count})"))
+        for name, count in sorted(per.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    return LayerView(
+        title=title,
+        title_yaml=yaml_str(title),
+        facts=facts,
+        chart="concepts.svg" if (layer.dir / "concepts.svg").is_file() else "",
+        options=options,
+        cards=tuple(card(layer, r, "../../") for r in layer.units),
+    )
+
+
+@dataclass(frozen=True)
+class TopConcept:
+    concept: Markup
+    iou: str
+    iqr: str
+    width: str
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A block of results about one unit from another stage (interventions, artifacts)."""
+
+    heading: str
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class UnitView:
+    title: Markup
+    title_yaml: Markup
+    layer: Link
+    prev: str
+    next: str
+    facts: tuple[Row, ...]
+    grid: str
+    top: tuple[TopConcept, ...]
+    histogram: Markup
+    extras: tuple[Extra, ...]
+
+
+def layer_histograms(layer: LayerData) -> list[Markup]:
+    """The activation histogram of every unit of ``layer`` (empty when stats.npz is absent)."""
+    if layer.edges is None or layer.unit_hist is None:
+        return [Markup("")] * len(layer.units)
+    return [
+        histogram_svg(layer.edges[i], layer.unit_hist[i], row.threshold)
+        for i, row in enumerate(layer.units)
+    ]
+
+
+def unit_view(
+    site: Site, layer: LayerData, index: int, hist: Markup, extras: tuple[Extra, ...]
+) -> UnitView:
+    row = layer.units[index]
+    units = layer.units
+    title = esc(f"{layer.entry.name} \u00b7 unit {row.unit} \u00b7 {row.concept}")
+    top = []
+    best = max([v for v in row.top_ious if v == v] + [1e-9])
+    for name, iou in zip(row.top_concepts, row.top_ious, strict=False):
+        top.append(
+            TopConcept(
+                concept=site.concept_link(name, UNIT_ROOT),
+                iou=fixed(iou, 3),
+                iqr=fixed(layer.iqr.get((row.unit, name), float("nan")), 3),
+                width=f"{max(0.0, 100 * iou / best):.0f}" if iou == iou else "0",
+            )
+        )
+    facts = (
+        Row("concept", site.concept_link(row.concept, UNIT_ROOT)),
+        Row("IoU", fixed(row.iou, 3)),
+        Row("IQR", fixed(row.iqr, 3)),
+        Row("threshold", num(row.threshold, 4)),
+        Row("interpretable", "yes" if row.interpretable else "no"),
+        Row("top samples", esc(", ".join(map(str, row.top_samples[:12])) or DASH)),
+    )
+    return UnitView(
+        title=title,
+        title_yaml=yaml_str(title),
+        layer=Link("../../index.html", esc(layer.entry.name)),
+        prev=f"../{units[index - 1].unit}/index.html" if index > 0 else "",
+        next=f"../{units[index + 1].unit}/index.html" if index + 1 < len(units) else "",
+        facts=facts,
+        grid=f"../{row.unit}.png",
+        top=tuple(top),
+        histogram=hist,
+        extras=extras,
+    )
+
+
+def _find_layer(site: Site, name: str) -> LayerData | None:
+    if name in site.layer_by_name:
+        return site.layer_by_name[name]
+    return next((lyr for lyr in site.report.layers if lyr.entry.slug == name), None)
+
+
+def unit_extras(
+    site: Site, layer: LayerData, iv: Interventions | None, art: Artifacts | None
+) -> dict[int, tuple[Extra, ...]]:
+    """Intervention and artifact results per unit of ``layer`` (only where they exist)."""
+    out: dict[int, list[Extra]] = {}
+    if iv is not None and _find_layer(site, iv.layer) is layer:
+        for c in iv.concepts:
+            for rank, unit in enumerate(c.top_units, start=1):
+                rows = (
+                    Row("concept", site.concept_link(c.concept, UNIT_ROOT)),
+                    Row("rank among its top units", f"{rank} of {len(c.top_units)}"),
+                    Row(f"ACE of ablating the top {c.n_max}", num(c.ace)),
+                    Row("share of the concept removed", pct(c.share)),
+                )
+                out.setdefault(unit, []).append(Extra("Intervention", rows))
+    if art is not None and _find_layer(site, art.layer) is layer:
+        for u in art.units:
+            rows = (
+                Row("artifact rank", f"{u.rank} (1 = worst)"),
+                Row("artifact score", num(u.score)),
+                Row("FSD", num(u.fsd)),
+                Row("realism", num(u.realism)),
+                Row("ablated in the repair", "yes" if u.repaired else "no"),
+            )
+            out.setdefault(u.unit, []).append(Extra("Artifacts", rows))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+# --- concepts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConceptLayer:
+    link: Link
+    summary: str
+    filter_href: str
+    cards: tuple[Card, ...]
+
+
+@dataclass(frozen=True)
+class InterventionBlock:
+    facts: tuple[Row, ...]
+    insertion: tuple[tuple[Markup, str, str, str], ...]
+    ace_svg: str
+    compare_png: str
+
+
+@dataclass(frozen=True)
+class ConceptView:
+    title: Markup
+    title_yaml: Markup
+    color: str
+    layers: tuple[ConceptLayer, ...]
+    intervention: tuple[InterventionBlock, ...]
+
+
+def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView:
+    from urllib.parse import quote
+
+    groups = []
+    for layer in site.report.layers:
+        mine = sorted((r for r in layer.units if r.concept == name), key=lambda r: (-r.iou, r.unit))
+        good = [r for r in mine if r.interpretable]
+        groups.append(
+            ConceptLayer(
+                link=Link(f"../../layers/{layer.entry.slug}/index.html", esc(layer.entry.name)),
+                summary=f"{len(good)} interpretable, {len(mine) - len(good)} more below the floor",
+                filter_href=f"../../layers/{layer.entry.slug}/index.html#concept="
+                + quote(name, safe=""),
+                cards=tuple(card(layer, r, "../../") for r in good),
+            )
+        )
+    blocks = []
+    if iv is not None:
+        for c in iv.concepts:
+            if c.concept != name:
+                continue
+            facts = (
+                Row("layer", esc(c.layer)),
+                Row("interpretable units in the layer", str(c.units)),
+                Row("top units ablated", esc(", ".join(map(str, c.top_units)) or DASH)),
+                Row("concept pixel fraction", pct(c.fraction)),
+                Row(f"ACE, top {c.n_max} units", f"{num(c.ace)} ({pct(c.share)} removed)"),
+                Row(f"ACE, {c.n_max} random units", f"{num(c.ace_random)} ({pct(c.share_random)})"),
+                Row("ACE, optimized units", num(c.ace_optimized)),
+                Row("insertion sites", str(c.insert_sites)),
+                Row("insertion success", pct(c.insert_success)),
+            )
+            ins = tuple(
+                (esc(r.context), str(r.sites), num(r.added), pct(r.success)) for r in c.insertion
+            )
+            blocks.append(
+                InterventionBlock(
+                    facts=facts,
+                    insertion=ins,
+                    ace_svg="ace.svg" if c.has_ace_svg else "",
+                    compare_png="compare.png" if c.has_compare_png else "",
+                )
+            )
+    title = esc(f"Concept {name}")
+    return ConceptView(
+        title=title,
+        title_yaml=yaml_str(title),
+        color=site.concept_color.get(name, "#9e9e9e"),
+        layers=tuple(groups),
+        intervention=tuple(blocks),
+    )
+
+
+# --- sections ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InterventionsView:
+    facts: tuple[Row, ...]
+    rows: tuple[tuple[Markup, ...], ...]
+
+
+def _settings(settings: dict[str, Any]) -> tuple[Row, ...]:
+    return tuple(Row(esc(k), esc(v)) for k, v in settings.items() if not isinstance(v, dict | list))
+
+
+def interventions_view(site: Site, iv: Interventions) -> InterventionsView:
+    rows = tuple(
+        (
+            site.concept_link(c.concept, "../"),
+            esc(c.units),
+            esc(c.n_max),
+            Markup(pct(c.fraction)),
+            Markup(num(c.ace)),
+            Markup(pct(c.share)),
+            Markup(pct(c.share_random)),
+            Markup(pct(c.insert_success)),
+        )
+        for c in iv.concepts
+    )
+    return InterventionsView(facts=_settings(iv.settings), rows=rows)
+
+
+@dataclass(frozen=True)
+class ArtifactRow:
+    rank: str
+    unit: Markup
+    score: str
+    fsd: str
+    realism: str
+    repaired: str
+    strip: str
+
+
+@dataclass(frozen=True)
+class ArtifactsView:
+    facts: tuple[Row, ...]
+    scores_svg: str
+    units: tuple[ArtifactRow, ...]
+    repair: tuple[tuple[Markup, str, str, str], ...]
+    repaired: Markup
+    before_after: str
+
+
+def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
+    layer = _find_layer(site, art.layer)
+
+    def unit_link(unit: int) -> Markup:
+        if layer is None:
+            return esc(f"#{unit}")
+        href = f"../layers/{layer.entry.slug}/units/{unit}/index.html"
+        return Markup('<a href="{}">#{}</a>').format(Markup(href), unit)
+
+    units = tuple(
+        ArtifactRow(
+            rank=str(u.rank),
+            unit=unit_link(u.unit),
+            score=num(u.score),
+            fsd=num(u.fsd),
+            realism=num(u.realism),
+            repaired="yes" if u.repaired else "no",
+            strip=f"units/{u.unit}.png" if u.has_strip else "",
+        )
+        for u in art.units
+    )
+    repair = tuple(
+        (esc(r.metric), num(r.before), num(r.after), "yes" if r.improved else "no")
+        for r in art.repair
+    )
+    return ArtifactsView(
+        facts=_settings(art.settings),
+        scores_svg="scores.svg" if art.has_scores_svg else "",
+        units=units,
+        repair=repair,
+        repaired=Markup(", ").join(unit_link(u) for u in art.repaired_units) or Markup(DASH),
+        before_after="before_after.png" if art.has_before_after else "",
+    )

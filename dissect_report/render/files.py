@@ -1,0 +1,75 @@
+"""Small file helpers for the renderer: atomic writes and cheap copies of images.
+
+Usage::
+
+    from dissect_report.render.files import atomic_write_text, link_or_copy
+    atomic_write_text(Path("out/page.md"), "# hi\\n")
+    link_or_copy(Path("report/layers/l/units/3.png"), Path("site/layers/l/units/3.png"))
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """UTF-8 text variant of :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` (no bytes copied), falling back to a copy across devices."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def link_tree(src: Path, dst: Path, suffixes: tuple[str, ...]) -> int:
+    """Link every file under ``src`` whose name ends in one of ``suffixes``; returns the count.
+
+    Symbolic links are skipped so that a report cannot pull files from outside itself.
+    """
+    count = 0
+    if not src.is_dir():
+        return 0
+    for root, dirs, names in os.walk(src):
+        dirs[:] = [d for d in dirs if not (Path(root) / d).is_symlink()]
+        target = dst / Path(root).relative_to(src)
+        wanted = [n for n in names if n.endswith(suffixes) and not (Path(root) / n).is_symlink()]
+        if wanted:
+            target.mkdir(parents=True, exist_ok=True)  # once per folder, not per file
+        for name in wanted:
+            try:
+                os.link(Path(root) / name, target / name)
+            except OSError:
+                shutil.copyfile(Path(root) / name, target / name)
+            count += 1
+    return count
+
+
+def dir_bytes(path: Path, suffixes: tuple[str, ...] | None = None) -> int:
+    """Sum of file sizes under ``path`` (apparent size), optionally only some suffixes."""
+    total = 0
+    for root, _dirs, names in os.walk(path):
+        for name in names:
+            if suffixes is None or name.endswith(suffixes):
+                total += (Path(root) / name).stat().st_size
+    return total

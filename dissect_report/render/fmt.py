@@ -1,0 +1,63 @@
+"""Formatting and escaping for view models: every value leaves here as safe, final text.
+
+Usage::
+
+    from dissect_report.render.fmt import esc, num, pct
+    esc("<b>")        # Markup('&lt;b&gt;')
+    num(0.12345)      # '0.123'
+    pct(0.5)          # '50%'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from markupsafe import Markup, escape
+
+DASH = "\u2013"
+
+
+def esc(value: Any) -> Markup:
+    """HTML-escape any model- or user-supplied value (quotes included)."""
+    return escape(str(value))
+
+
+def num(value: float, digits: int = 3) -> str:
+    """A float with ``digits`` significant digits; a dash for NaN/None."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return DASH
+    return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def fixed(value: float, places: int = 3) -> str:
+    """A float with ``places`` decimals; a dash for NaN/None."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return DASH
+    return f"{value:.{places}f}"
+
+
+def pct(value: float) -> str:
+    """A share as a percentage; a dash for NaN/None."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return DASH
+    return f"{100 * value:.0f}%"
+
+
+def seconds(value: Any) -> str:
+    """A duration in seconds, e.g. ``12.3 s``."""
+    try:
+        return f"{float(value):.1f} s"
+    except (TypeError, ValueError):
+        return str(escape(str(value)))
+
+
+def yaml_str(value: str) -> Markup:
+    """A YAML-safe scalar (JSON string syntax) of already-escaped HTML text."""
+    return Markup(json.dumps(str(value)))
+
+
+def pretty_json(value: Any) -> Markup:
+    """Indented JSON, HTML-escaped, for a ``<pre>`` block."""
+    return esc(json.dumps(value, indent=2, sort_keys=True, default=str))

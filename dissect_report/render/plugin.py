@@ -1,0 +1,81 @@
+"""An in-process MkDocs plugin that feeds the generated pages to the build from memory.
+
+Usage::
+
+    plugin = PagesPlugin({"index.md": "# Hi\\n"}, assets_dir)
+    config.plugins["dissect-report/pages"] = plugin       # after mkdocs.config.load_config
+
+Thousands of unit pages make the build I/O- and parser-bound, so this plugin:
+
+- serves every page from memory (``File.generated``): no docs folder to write and re-read;
+- passes pages whose front matter says ``dr_html: true`` through untouched: they are
+  already HTML, and Python-Markdown's raw-HTML parser dominated the build;
+- keeps pages with ``dr_search_title`` out of Material's search (which would parse each
+  page again) and adds one title-only entry per such page to the index instead;
+- drops Material's indentation from pages without ``<pre>``/``<textarea>`` (megabytes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.structure.files import File, Files
+
+_INDENT = re.compile(r"\n[ \t]*(?:\n[ \t]*)*")
+
+
+def minify_html(html: str) -> str:
+    """Drop leading indentation and blank lines; pages with <pre>/<textarea> stay as they are."""
+    if "<pre" in html or "<textarea" in html:
+        return html
+    return _INDENT.sub("\n", html)
+
+
+class PagesPlugin(BasePlugin):
+    """Generated pages (``src_uri -> Markdown``) and static assets for one build."""
+
+    def __init__(self, pages: dict[str, str], assets: dict[str, Path]) -> None:
+        super().__init__()
+        self.pages = pages
+        self.assets = assets
+        self._raw: dict[str, str] = {}
+        self._titles: list[dict[str, str]] = []
+
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
+        for uri, content in self.pages.items():
+            files.append(File.generated(config, uri, content=content))
+        for uri, path in self.assets.items():
+            files.append(File.generated(config, uri, abs_src_path=str(path)))
+        return files
+
+    def on_page_markdown(self, markdown: str, *, page: Any, config: Any, files: Any) -> str:
+        if page.meta.get("dr_search_title"):
+            self._titles.append({"location": page.url, "title": str(page.meta["dr_search_title"])})
+        if page.meta.get("dr_html"):
+            self._raw[page.file.src_uri] = markdown
+            return ""
+        return markdown
+
+    def on_page_content(self, html: str, *, page: Any, config: Any, files: Any) -> str:
+        raw = self._raw.pop(page.file.src_uri, None)
+        return html if raw is None else raw
+
+    def on_post_page(self, output: str, *, page: Any, config: Any) -> str:
+        return minify_html(output)
+
+    @event_priority(-50)  # after the search plugin writes its index, before offline inlines it
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        path = os.path.join(config.site_dir, "search", "search_index.json")
+        if not self._titles or not os.path.isfile(path):
+            return
+        with open(path, encoding="utf-8") as fh:
+            index = json.load(fh)
+        index["docs"].extend({**entry, "text": ""} for entry in self._titles)
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(index, fh, separators=(",", ":"), ensure_ascii=False)

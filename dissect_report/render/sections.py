@@ -1,0 +1,201 @@
+"""Read the optional Interventions and Artifacts sections of a report (docs/report-format.md).
+
+Usage::
+
+    from dissect_report.render.sections import load_interventions, load_artifacts
+    iv = load_interventions(report_root, manifest)   # None when the report has none
+    art = load_artifacts(report_root, manifest)
+
+A section is read only when ``manifest.sections`` marks it complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from dissect_report.errors import ReportError
+from dissect_report.render.report import Manifest
+from dissect_report.slug import slugify
+
+
+def _rows(path: Path, required: tuple[str, ...], optional: bool = False) -> list[dict[str, Any]]:
+    if not path.is_file():
+        if optional:
+            return []
+        raise ReportError(f"missing table {str(path)!r}")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
+        raise ReportError(f"unreadable table {str(path)!r}: {exc}") from exc
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        raise ReportError(f"table {str(path)!r} lacks columns {', '.join(missing)}")
+    return table.to_pylist()
+
+
+def _f(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+@dataclass(frozen=True)
+class InsertionRow:
+    context: str
+    sites: int
+    added: float
+    success: float
+
+
+@dataclass(frozen=True)
+class ConceptIntervention:
+    """One row of concepts/index.parquet plus the per-concept files that exist."""
+
+    concept: str
+    slug: str
+    layer: str
+    units: int
+    top_units: tuple[int, ...]
+    n_max: int
+    fraction: float
+    ace: float
+    share: float
+    ace_random: float
+    share_random: float
+    ace_optimized: float
+    insert_sites: int
+    insert_added: float
+    insert_success: float
+    insertion: tuple[InsertionRow, ...]
+    has_ace_svg: bool
+    has_compare_png: bool
+
+
+@dataclass(frozen=True)
+class Interventions:
+    layer: str
+    settings: dict[str, Any]
+    concepts: tuple[ConceptIntervention, ...]
+
+
+@dataclass(frozen=True)
+class ArtifactUnit:
+    unit: int
+    rank: int
+    score: float
+    fsd: float
+    realism: float
+    repaired: bool
+    has_strip: bool
+
+
+@dataclass(frozen=True)
+class RepairRow:
+    metric: str
+    before: float
+    after: float
+    improved: bool
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    layer: str
+    settings: dict[str, Any]
+    units: tuple[ArtifactUnit, ...]
+    repair: tuple[RepairRow, ...]
+    repaired_units: tuple[int, ...]
+    has_scores_svg: bool
+    has_before_after: bool
+
+
+_INDEX_COLUMNS = ("concept", "slug", "layer", "units", "top_units", "n_max", "fraction", "ace")
+
+
+def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
+    """The interventions section, or None when ``sections.interventions`` is not true."""
+    if not manifest.sections.get("interventions"):
+        return None
+    base = root / "concepts"
+    concepts = []
+    for row in _rows(base / "index.parquet", _INDEX_COLUMNS):
+        slug = str(row["slug"])
+        if slug != slugify(slug):
+            raise ReportError(f"unsafe concept slug {slug!r} in {str(base / 'index.parquet')!r}")
+        ins = _rows(base / slug / "insertion.parquet", ("context", "sites"), optional=True)
+        concepts.append(
+            ConceptIntervention(
+                concept=str(row["concept"]),
+                slug=slug,
+                layer=str(row["layer"]),
+                units=int(row["units"]),
+                top_units=tuple(int(u) for u in row["top_units"] or ()),
+                n_max=int(row["n_max"]),
+                fraction=_f(row["fraction"]),
+                ace=_f(row["ace"]),
+                share=_f(row.get("share")),
+                ace_random=_f(row.get("ace_random")),
+                share_random=_f(row.get("share_random")),
+                ace_optimized=_f(row.get("ace_optimized")),
+                insert_sites=int(row.get("insert_sites") or 0),
+                insert_added=_f(row.get("insert_added")),
+                insert_success=_f(row.get("insert_success")),
+                insertion=tuple(
+                    InsertionRow(
+                        str(r["context"]), int(r["sites"]), _f(r.get("added")), _f(r.get("success"))
+                    )
+                    for r in ins
+                ),
+                has_ace_svg=(base / slug / "ace.svg").is_file(),
+                has_compare_png=(base / slug / "compare.png").is_file(),
+            )
+        )
+    settings = dict(manifest.interventions)
+    layer = str(settings.get("layer") or (concepts[0].layer if concepts else ""))
+    return Interventions(layer=layer, settings=settings, concepts=tuple(concepts))
+
+
+def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
+    """The artifacts section, or None when ``sections.artifacts`` is not true."""
+    if not manifest.sections.get("artifacts"):
+        return None
+    base = root / "artifacts"
+    units = tuple(
+        ArtifactUnit(
+            unit=int(r["unit"]),
+            rank=int(r["rank"]),
+            score=_f(r["score"]),
+            fsd=_f(r.get("fsd")),
+            realism=_f(r.get("realism")),
+            repaired=bool(r.get("repaired")),
+            has_strip=(base / "units" / f"{int(r['unit'])}.png").is_file(),
+        )
+        for r in _rows(base / "units.parquet", ("unit", "rank", "score"))
+    )
+    repair = tuple(
+        RepairRow(str(r["metric"]), _f(r["before"]), _f(r["after"]), bool(r.get("improved")))
+        for r in _rows(base / "repair.parquet", ("metric", "before", "after"), optional=True)
+    )
+    repaired: tuple[int, ...] = tuple(u.unit for u in units if u.repaired)
+    if (base / "repair.json").is_file():
+        try:
+            doc = json.loads((base / "repair.json").read_text(encoding="utf-8"))
+            repaired = tuple(int(u) for u in doc.get("units", repaired))
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise ReportError(f"unreadable {str(base / 'repair.json')!r}: {exc}") from exc
+    settings = dict(manifest.artifacts)
+    return Artifacts(
+        layer=str(settings.get("layer", "")),
+        settings=settings,
+        units=tuple(sorted(units, key=lambda u: u.rank)),
+        repair=repair,
+        repaired_units=repaired,
+        has_scores_svg=(base / "scores.svg").is_file(),
+        has_before_after=(base / "before_after.png").is_file(),
+    )

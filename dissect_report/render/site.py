@@ -1,0 +1,160 @@
+"""Render a report directory into a static, offline MkDocs site: the render stage.
+
+Usage::
+
+    from dissect_report.render import render_site
+    result = render_site(Path("report"))            # -> report/site/index.html
+    print(result.index, result.pages, result.seconds)
+
+Reads only the report directory. The site is built beside its destination and swapped in
+at the end, so an interrupted render leaves the previous site (or none) in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dissect_report import __version__
+from dissect_report.errors import ReportError
+from dissect_report.render.build import NavEntry, build_mkdocs
+from dissect_report.render.context import Site, iter_pages
+from dissect_report.render.files import dir_bytes, link_tree
+from dissect_report.render.fmt import esc
+from dissect_report.render.pages import render_pages
+from dissect_report.render.report import load_report
+from dissect_report.render.sections import load_artifacts, load_interventions
+
+log = logging.getLogger(__name__)
+MARKER = ".dissect-report-site"
+IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".webp")
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What :func:`render_site` built: where, how many pages, how long, how big."""
+
+    site_dir: Path
+    index: Path
+    pages: int
+    unit_pages: int
+    seconds: float
+    site_bytes: int
+    image_bytes: int
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"dissect-report": __version__, "python": platform.python_version()}
+    for dist in ("mkdocs", "mkdocs-material", "jinja2"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def _check_out(out: Path) -> None:
+    """Refuse to replace a directory that is not a site we built (or empty)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ReportError(f"--out {str(out)!r} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise ReportError(
+            f"refusing to overwrite {str(out)!r}: it is not empty and was not built by "
+            "dissect-report render"
+        )
+
+
+def _swap_in(built: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(built, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def render_site(
+    report_dir: Path | str, out: Path | str | None = None, baseline: Path | str | None = None
+) -> RenderResult:
+    """Render ``report_dir`` into ``out`` (default ``report_dir/site``); returns a summary.
+
+    ``baseline``: a golden report to compare against; adds a Compare page (needs
+    :mod:`dissect_report.compare`).
+    """
+    start = time.perf_counter()
+    root = Path(report_dir)
+    report = load_report(root)
+    out = Path(out) if out is not None else root / "site"
+    out = out.resolve()
+    _check_out(out)
+    compare_page = None
+    if baseline is not None:
+        from dissect_report.render.compare_page import compare_view
+
+        compare_page = compare_view(root, Path(baseline))
+    interventions = load_interventions(root, report.manifest)
+    artifacts = load_artifacts(root, report.manifest)
+    site = Site(report)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        pages = list(iter_pages(site, interventions, artifacts, _versions()))
+        if compare_page is not None:
+            pages.append(compare_page)
+        texts = render_pages(pages)
+        m = report.manifest
+        sections = [NavEntry("Run", "run/index.md")]
+        if interventions is not None:
+            sections.append(NavEntry("Interventions", "interventions/index.md"))
+        if artifacts is not None:
+            sections.append(NavEntry("Artifacts", "artifacts/index.md"))
+        if compare_page is not None:
+            sections.append(NavEntry("Compare", compare_page.path))
+        # Dozens of concept pages are fine in the nav; hundreds would bloat every page.
+        concept_nav = [
+            NavEntry(str(esc(c.name)), f"concepts/{c.slug}/index.md") for c in m.concepts
+        ]
+        built = work / "site"
+        build_mkdocs(
+            texts,
+            work,
+            built,
+            site_name=str(esc(m.model.get("name", "dissect-report"))),
+            layers=[NavEntry(str(esc(e.name)), f"layers/{e.slug}/index.md") for e in m.layers],
+            concepts=concept_nav if len(concept_nav) <= 40 else [],
+            sections=sections,
+        )
+        for layer in report.layers:
+            link_tree(layer.dir, built / "layers" / layer.entry.slug, IMAGE_SUFFIXES)
+        if interventions is not None:
+            link_tree(root / "concepts", built / "concepts", IMAGE_SUFFIXES)
+        if artifacts is not None:
+            link_tree(root / "artifacts", built / "artifacts", IMAGE_SUFFIXES)
+        (built / MARKER).write_text(f"dissect-report {__version__}\n", encoding="utf-8")
+        _swap_in(built, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    seconds = time.perf_counter() - start
+    result = RenderResult(
+        site_dir=out,
+        index=out / "index.html",
+        pages=len(texts),
+        unit_pages=sum(len(layer.units) for layer in report.layers),
+        seconds=seconds,
+        site_bytes=dir_bytes(out),
+        image_bytes=dir_bytes(out / "layers", IMAGE_SUFFIXES)
+        + dir_bytes(out / "concepts", IMAGE_SUFFIXES)
+        + dir_bytes(out / "artifacts", IMAGE_SUFFIXES),
+    )
+    log.info("rendered %d pages into %s in %.1f s", len(texts), out, seconds)
+    return result
