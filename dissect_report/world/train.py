@@ -72,7 +72,14 @@ def render_dataset(seed: int, n: int, workers: int = 0) -> tuple[np.ndarray, np.
         parts = [_render_chunk(c) for c in bar(chunks, desc="render scenes", unit="k")]
     else:
         with mp.get_context("spawn").Pool(workers) as pool:
-            parts = list(bar(pool.imap(_render_chunk, chunks), total=len(chunks), desc="render scenes", unit="k"))
+            parts = list(
+                bar(
+                    pool.imap(_render_chunk, chunks),
+                    total=len(chunks),
+                    desc="render scenes",
+                    unit="k",
+                )
+            )
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -90,7 +97,7 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     n, dev = x.shape[0], x.device
 
     def r(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=g).to(dev)
+        return torch.rand(*shape, generator=g, device=dev)
 
     k = torch.tensor([1.0, 2.0, 1.0], device=dev)
     k = (k[:, None] * k[None, :] / 16).expand(3, 1, 3, 3)
@@ -98,7 +105,7 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     a = r(n, 1, 1, 1) * (r(n, 1, 1, 1) < 0.5)
     x = x * (1 - a) + blurred * a
     x = x * (1 + 0.2 * (r(n, 3, 1, 1) - 0.5)) + 0.2 * (r(n, 1, 1, 1) - 0.5)
-    x = x + torch.randn(x.shape, generator=g).to(dev) * 0.06 * r(n, 1, 1, 1)
+    x = x + torch.randn(x.shape, generator=g, device=dev) * 0.06 * r(n, 1, 1, 1)
     return x.clamp(-1, 1)
 
 
@@ -116,6 +123,7 @@ def _save_weights(module: torch.nn.Module, path: Path) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     tmp = path.with_suffix(".tmp")
     save_file(state, str(tmp))
+    os.chmod(tmp, 0o644)  # package data must be readable by every user
     os.replace(tmp, path)
 
 
@@ -135,9 +143,11 @@ def train_segmenter(cfg: TrainConfig, images: torch.Tensor, labels: torch.Tensor
         start = int(ck["step"])
     sched = lambda step: cfg.seg_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.seg_steps))  # noqa: E731
     net.train()
-    for step in bar(range(start, cfg.seg_steps), initial=start, total=cfg.seg_steps, desc="segmenter"):
+    for step in bar(
+        range(start, cfg.seg_steps), initial=start, total=cfg.seg_steps, desc="segmenter"
+    ):
         ids = _batch_ids(cfg.seed, step, len(images), cfg.seg_batch, salt=1)
-        g = torch.Generator().manual_seed(cfg.seed * 7919 + step)
+        g = torch.Generator(device=dev).manual_seed(cfg.seed * 7919 + step)
         x = _augment(_to_float(images[ids].to(dev)), g)
         y = labels[ids].to(dev).long()
         if step % 2:
@@ -149,7 +159,10 @@ def train_segmenter(cfg: TrainConfig, images: torch.Tensor, labels: torch.Tensor
         loss.backward()
         opt.step()
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.seg_steps:
-            _save_ckpt(out / "ckpt-seg.pt", {"net": net.state_dict(), "opt": opt.state_dict(), "step": step + 1})
+            _save_ckpt(
+                out / "ckpt-seg.pt",
+                {"net": net.state_dict(), "opt": opt.state_dict(), "step": step + 1},
+            )
             log.info("segmenter step %d loss %.4f", step + 1, loss.item())
     return net.eval()
 
@@ -196,11 +209,13 @@ def train_gan(cfg: TrainConfig, images: torch.Tensor) -> tuple[Generator, Discri
     gen.train()
     disc.train()
     for step in bar(range(start, cfg.gan_steps), initial=start, total=cfg.gan_steps, desc="gan"):
-        g = torch.Generator().manual_seed(cfg.seed * 104_729 + step)
-        real = _to_float(images[_batch_ids(cfg.seed, step, len(images), cfg.gan_batch, salt=2)].to(dev))
+        g = torch.Generator(device=dev).manual_seed(cfg.seed * 104_729 + step)
+        real = _to_float(
+            images[_batch_ids(cfg.seed, step, len(images), cfg.gan_batch, salt=2)].to(dev)
+        )
         if step % 2:
             real = real.flip(-1)
-        z = torch.randn(cfg.gan_batch, cfg.z_dim, generator=g).to(dev)
+        z = torch.randn(cfg.gan_batch, cfg.z_dim, generator=g, device=dev)
         fake = gen(z)
         loss_d = F.relu(1 - disc(real)).mean() + F.relu(1 + disc(fake.detach())).mean()
         opt_d.zero_grad(set_to_none=True)
