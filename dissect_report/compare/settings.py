@@ -43,6 +43,7 @@ _IRRELEVANT_NAMES = frozenset(
         "resume",
         "overwrite",
         "force",
+        "checkpoint_every",
         "ray",
         "address",
         "weights",  # a path; the content is pinned by weights_sha256
@@ -58,6 +59,7 @@ _PRIORITY = (
     "samples.count",
     "config.samples",
     "model.weights_sha256",
+    "model.state_sha256",
     "segmenter.weights_sha256",
     "tool.version",
     "threshold.policy",

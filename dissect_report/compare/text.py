@@ -166,10 +166,13 @@ def summary(c: Comparison, max_items: int = 10) -> str:
     if c.files_missing:
         structure.append(f"files missing in new ({len(c.files_missing)}):")
         _capped(structure, list(c.files_missing), max_items, "  ")
-    if c.files_added:
-        structure.append(f"files only in new, not compared: {len(c.files_added)}")
     if structure:
         lines += ["", "Structure:"] + ["  " + line for line in structure]
+    if c.files_added:
+        lines.append(
+            f"Not compared: {len(c.files_added)} file(s) only in new "
+            "(such as the full unit grids that a thumbnails-only golden leaves out)"
+        )
     lines.append("")
     for layer in c.layers:
         lines += _layer_lines(layer, max_items)

@@ -1,0 +1,47 @@
+"""compare_reports on real dissections of the planted toy generator (tests/dissect_toys.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dissect_report.compare import compare_reports  # noqa: E402
+from dissect_report.config import DissectConfig  # noqa: E402
+from dissect_report.dissect import dissect  # noqa: E402
+
+BASE = DissectConfig(
+    generator="dissect_toys:planted_generator",
+    segmenter="dissect_toys:planted_segmenter",
+    layers=("features",),
+    samples=96,
+    calibration_samples=32,
+    top_k=4,
+    batch_size=32,
+)
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return dissect(BASE, tmp_path_factory.mktemp("real") / "golden").report_dir
+
+
+def test_batch_size_changes_nothing_that_matters(golden: Path, tmp_path: Path) -> None:
+    new = dissect(BASE.model_copy(update={"batch_size": 7}), tmp_path / "new").report_dir
+    c = compare_reports(golden, new)
+    assert c.passed, c.summary()
+    assert [s.key for s in c.settings] == ["config.batch_size"]
+    assert c.probable_causes == ()
+
+
+def test_changed_seed_fails_with_seed_as_probable_cause(golden: Path, tmp_path: Path) -> None:
+    new = dissect(BASE.model_copy(update={"seed": 5}), tmp_path / "new").report_dir
+    c = compare_reports(golden, new)
+    assert not c.passed
+    assert [s.key for s in c.probable_causes][:2] == ["samples.seed", "config.seed"]
+    layer = c.layer("features")
+    assert layer.image_changes or layer.value_changes  # other samples, other strips
+    assert c.summary().index("samples.seed: 1 -> 5") < c.summary().index("layer features")
