@@ -46,6 +46,7 @@ def build_mkdocs(
     layers: Sequence[NavEntry],
     concepts: Sequence[NavEntry],
     sections: Sequence[NavEntry],
+    compare: Sequence[str] = (),
 ) -> None:
     """Write mkdocs.yml into ``work_dir`` and build ``pages`` into ``site_dir``."""
     from mkdocs.commands.build import build
@@ -54,7 +55,7 @@ def build_mkdocs(
 
     from dissect_report.render.plugin import PagesPlugin
 
-    docs = work_dir / "docs"  # stays empty: every page and asset is served from memory
+    docs = work_dir / "docs"  # pages and assets come from memory; only Compare pages live here
     docs.mkdir(parents=True, exist_ok=True)
     assets = {
         path.relative_to(SCAFFOLD).as_posix(): path
@@ -71,6 +72,7 @@ def build_mkdocs(
         layers=_nav(layers),
         concepts=_nav(concepts),
         sections=_nav(sections),
+        compare=[json.dumps(path) for path in compare],
     )
     mk_log = logging.getLogger("mkdocs")
     level = mk_log.level

@@ -1,42 +1,31 @@
-"""The Compare page: a report against a golden report, via :mod:`dissect_report.compare`.
+"""The Compare section: a report against a golden report (``render --baseline``).
 
 Usage::
 
-    from dissect_report.render.compare_page import compare_view
-    page = compare_view(Path("report"), Path("tests/golden/builtin"))   # a context.Page
+    from dissect_report.render.compare_page import write_compare
+    nav = write_compare(Path("report"), Path("tests/golden/builtin"), docs_dir)
+    # nav == ["compare/index.md", "compare/layers/layer3.md", ...]
+
+The comparison and its pages come from :mod:`dissect_report.compare` and
+:mod:`dissect_report.compare_page`; this adapter only wires them into the render.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from markupsafe import Markup
-
 from dissect_report.errors import ReportError
-from dissect_report.render.context import Page
 
 
-@dataclass(frozen=True)
-class CompareView:
-    verdict: str
-    markdown: Markup
-
-
-def compare_view(report: Path, baseline: Path) -> Page:
-    """Compare ``report`` with ``baseline`` and return the page that shows the diff."""
+def write_compare(report: Path, baseline: Path, docs_dir: Path) -> list[str]:
+    """Compare ``report`` with ``baseline``; write the pages into ``docs_dir``; return the nav."""
     try:
         from dissect_report.compare import compare_reports
+        from dissect_report.compare_page import write_compare_page
     except ImportError as exc:
         raise ReportError(
             f"--baseline {str(baseline)!r} needs dissect_report.compare, which this "
             f"installation lacks ({exc})"
         ) from exc
     comparison = compare_reports(baseline, report)
-    verdict = "pass" if comparison.passed else f"{comparison.failures} differences"
-    # to_markdown() escapes every model-supplied string (its contract), so it is safe as is.
-    return Page(
-        "compare/index.md",
-        "compare.md.j2",
-        CompareView(verdict=verdict, markdown=Markup(comparison.to_markdown())),
-    )
+    return write_compare_page(comparison, docs_dir)

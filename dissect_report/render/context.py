@@ -93,8 +93,9 @@ def unit_href(layer: LayerData, unit: int) -> str:
     return f"layers/{layer.entry.slug}/units/{unit}/index.html"
 
 
-def card(layer: LayerData, row: UnitRow, root: str, with_layer: bool = False) -> Card:
-    base = f"{root}layers/{layer.entry.slug}/units/"
+def card(layer: LayerData, row: UnitRow, root: str | None, with_layer: bool = False) -> Card:
+    """A card for ``row``; ``root`` leads to the site root, None means the layer's own page."""
+    base = "units/" if root is None else f"{root}layers/{layer.entry.slug}/units/"
     title = f"{layer.entry.name} #{row.unit}" if with_layer else f"#{row.unit}"
     return Card(
         unit=row.unit,

@@ -65,7 +65,7 @@ def layer_view(site: Site, layer: LayerData) -> LayerView:
         facts=facts,
         chart="concepts.svg" if (layer.dir / "concepts.svg").is_file() else "",
         options=options,
-        cards=tuple(card(layer, r, "../../") for r in layer.units),
+        cards=tuple(card(layer, r, None) for r in layer.units),
     )
 
 

@@ -96,11 +96,8 @@ def render_site(
     out = Path(out) if out is not None else root / "site"
     out = out.resolve()
     _check_out(out)
-    compare_page = None
-    if baseline is not None:
-        from dissect_report.render.compare_page import compare_view
-
-        compare_page = compare_view(root, Path(baseline))
+    if baseline is not None and not (Path(baseline) / "manifest.json").is_file():
+        raise ReportError(f"--baseline {str(baseline)!r} is not a report (no manifest.json)")
     interventions = load_interventions(root, report.manifest)
     artifacts = load_artifacts(root, report.manifest)
     site = Site(report)
@@ -109,17 +106,19 @@ def render_site(
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
         pages = list(iter_pages(site, interventions, artifacts, _versions()))
-        if compare_page is not None:
-            pages.append(compare_page)
         texts = render_pages(pages)
+        compare_nav: list[str] = []
+        if baseline is not None:
+            from dissect_report.render.compare_page import write_compare
+
+            # Written to disk: MkDocs picks these pages (and their strips) up from docs/.
+            compare_nav = write_compare(root, Path(baseline), work / "docs")
         m = report.manifest
         sections = [NavEntry("Run", "run/index.md")]
         if interventions is not None:
             sections.append(NavEntry("Interventions", "interventions/index.md"))
         if artifacts is not None:
             sections.append(NavEntry("Artifacts", "artifacts/index.md"))
-        if compare_page is not None:
-            sections.append(NavEntry("Compare", compare_page.path))
         # Dozens of concept pages are fine in the nav; hundreds would bloat every page.
         concept_nav = [
             NavEntry(str(esc(c.name)), f"concepts/{c.slug}/index.md") for c in m.concepts
@@ -133,6 +132,7 @@ def render_site(
             layers=[NavEntry(str(esc(e.name)), f"layers/{e.slug}/index.md") for e in m.layers],
             concepts=concept_nav if len(concept_nav) <= 40 else [],
             sections=sections,
+            compare=compare_nav,
         )
         for layer in report.layers:
             link_tree(layer.dir, built / "layers" / layer.entry.slug, IMAGE_SUFFIXES)
@@ -148,7 +148,7 @@ def render_site(
     result = RenderResult(
         site_dir=out,
         index=out / "index.html",
-        pages=len(texts),
+        pages=len(texts) + len(compare_nav),
         unit_pages=sum(len(layer.units) for layer in report.layers),
         seconds=seconds,
         site_bytes=dir_bytes(out),
