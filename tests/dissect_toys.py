@@ -15,7 +15,10 @@ unit 2 = a fixed horizontal ramp that ignores the scene, unit 3 = dead (all zero
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -168,3 +171,23 @@ class WorldSegmenter:
 
 def world_segmenter() -> WorldSegmenter:
     return WorldSegmenter()
+
+
+def _tables(report: Path) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for layer in sorted((report / "layers").iterdir()):
+        out[f"{layer.name}/units"] = pq.read_table(layer / "units.parquet")
+        out[f"{layer.name}/iou"] = pq.read_table(layer / "iou.parquet")
+        with np.load(layer / "stats.npz") as npz:
+            out.update({f"{layer.name}/{k}": npz[k] for k in npz.files})
+    return out
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    ta, tb = _tables(a), _tables(b)
+    assert ta.keys() == tb.keys()
+    for key, value in ta.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, tb[key], err_msg=key)
+        else:
+            assert value.equals(tb[key]), key

@@ -13,6 +13,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dissect_toys import assert_same_tables  # noqa: E402
+
 from dissect_report.config import DissectConfig  # noqa: E402
 from dissect_report.dissect import dissect, merge_shards  # noqa: E402
 
@@ -28,26 +30,6 @@ BASE = {
 
 def _config(**changes) -> DissectConfig:
     return DissectConfig(**{**BASE, **changes})
-
-
-def _tables(report: Path) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for layer in sorted((report / "layers").iterdir()):
-        out[f"{layer.name}/units"] = pq.read_table(layer / "units.parquet")
-        out[f"{layer.name}/iou"] = pq.read_table(layer / "iou.parquet")
-        with np.load(layer / "stats.npz") as npz:
-            out.update({f"{layer.name}/{k}": npz[k] for k in npz.files})
-    return out
-
-
-def assert_same_tables(a: Path, b: Path) -> None:
-    ta, tb = _tables(a), _tables(b)
-    assert ta.keys() == tb.keys()
-    for key, value in ta.items():
-        if isinstance(value, np.ndarray):
-            np.testing.assert_array_equal(value, tb[key], err_msg=key)
-        else:
-            assert value.equals(tb[key]), key
 
 
 @pytest.mark.parametrize("policy", ["max-iou", "iqr"])
