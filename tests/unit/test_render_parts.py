@@ -1,0 +1,104 @@
+"""Pieces of the renderer: charts, formatting, minifying, file linking, the local server."""
+
+from __future__ import annotations
+
+import re
+import threading
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from dissect_report.commands.serve import make_server
+from dissect_report.render.files import link_tree
+from dissect_report.render.fmt import esc, fixed, num, pct
+from dissect_report.render.plugin import minify_html
+from dissect_report.render.svg import coarsen, heatmap_svg, histogram_svg, safe_color
+from dissect_report.render.synthetic import SyntheticSpec, write_synthetic_report
+
+
+def test_histogram_marks_the_threshold_where_it_is() -> None:
+    edges = np.linspace(0.0, 4.0, 9)
+    svg = str(histogram_svg(edges, np.array([100, 50, 20, 10, 5, 2, 1, 0]), 1.0, width=400))
+    x = float(re.search(r'<line x1="([0-9.]+)"', svg).group(1))
+    assert x == 100.0  # 1.0 is a quarter of the way from 0 to 4
+    assert "threshold 1" in svg
+    # Degenerate edges (no range) draw nothing rather than dividing by zero.
+    assert str(histogram_svg(np.zeros(3), np.array([1, 2]), 0.0)) == ""
+
+
+def test_coarsen_keeps_every_count() -> None:
+    edges, counts = np.linspace(0, 1, 201), np.arange(200)
+    e2, c2 = coarsen(edges, counts, 64)
+    assert len(c2) == 64 and len(e2) == 65 and c2.sum() == counts.sum()
+    assert e2[0] == 0 and e2[-1] == 1
+    same_e, same_c = coarsen(edges[:11], counts[:10], 64)
+    assert np.array_equal(same_c, counts[:10]) and np.array_equal(same_e, edges[:11])
+
+
+def test_charts_escape_names_and_colors() -> None:
+    svg = str(
+        heatmap_svg([("<x>", 'red" onload="y')], ["<l>"], np.array([[3]])),
+    )
+    assert "<x>" not in svg and "&lt;x&gt;" in svg and "&lt;l&gt;" in svg
+    assert "onload" not in svg and safe_color("#A0b1c2") == "#A0b1c2"
+
+
+def test_formatting() -> None:
+    assert num(float("nan")) == "\u2013" and fixed(None) == "\u2013"
+    assert num(0.123456) == "0.123" and fixed(0.5, 2) == "0.50" and pct(0.254) == "25%"
+    assert str(esc('"<&>')) == "&#34;&lt;&amp;&gt;"
+
+
+def test_minify_keeps_pre_blocks() -> None:
+    assert minify_html("<div>\n    <p>x</p>\n\n  </div>") == "<div>\n<p>x</p>\n</div>"
+    pre = "<pre>\n    indented\n</pre>"
+    assert minify_html(pre) == pre
+
+
+def test_link_tree_links_images_and_skips_symlinks(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "units").mkdir(parents=True)
+    (src / "units" / "1.png").write_bytes(b"png")
+    (src / "units.parquet").write_bytes(b"table")
+    (tmp_path / "secret.png").write_bytes(b"secret")
+    (src / "units" / "leak.png").symlink_to(tmp_path / "secret.png")
+    assert link_tree(src, dst, (".png",)) == 1
+    assert (dst / "units" / "1.png").read_bytes() == b"png"
+    assert (dst / "units" / "1.png").stat().st_ino == (src / "units" / "1.png").stat().st_ino
+    assert not (dst / "units" / "leak.png").exists() and not (dst / "units.parquet").exists()
+
+
+def test_synthetic_report_follows_the_contract(tmp_path: Path) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    root = write_synthetic_report(tmp_path / "r", SyntheticSpec(layers=("a",), units=3))
+    m = json.loads((root / "manifest.json").read_text())
+    assert m["schema_version"] == 1 and m["layers"][0]["shape"][0] == 3
+    units = pq.read_table(root / "layers" / "a" / "units.parquet")
+    assert str(units.schema.field("unit").type) == "int32"
+    assert str(units.schema.field("top_samples").type) == "list<element: int64>"
+    row = units.to_pylist()[0]
+    assert row["concept"] == row["top_concepts"][0] and row["iou"] == row["top_ious"][0]
+    iou = pq.read_table(root / "layers" / "a" / "iou.parquet")
+    assert iou.num_rows == 3 * len(m["concepts"])
+    with np.load(root / "layers" / "a" / "stats.npz") as npz:
+        assert npz["edges"].shape[1] == npz["unit_hist"].shape[1] + 1
+    assert (root / "layers" / "a" / "units.csv").read_text().count("\n") == 4
+
+
+def test_serve_binds_localhost_and_serves_the_site(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<p>hello</p>")
+    server = make_server(tmp_path, 0)
+    host, port = server.server_address[:2]
+    assert host == "127.0.0.1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as r:
+            assert r.status == 200 and b"hello" in r.read()
+    finally:
+        server.shutdown()
+        server.server_close()
