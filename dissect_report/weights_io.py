@@ -40,10 +40,16 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             state = load_file(str(path), device="cpu")
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+            if (
+                isinstance(state, dict)
+                and "state_dict" in state
+                and isinstance(state["state_dict"], dict)
+            ):
                 state = state["state_dict"]
     except Exception as exc:  # every library reports corruption differently
-        raise ModelError(f"cannot read weights file {path}: corrupt or not a state dict ({type(exc).__name__})") from None
+        raise ModelError(
+            f"cannot read weights file {path}: corrupt or not a state dict ({type(exc).__name__})"
+        ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelError(f"weights file {path} does not hold a state dict of tensors")
     return state
@@ -54,12 +60,18 @@ def _names(keys: list[str], limit: int = 5) -> str:
     return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def apply_state_dict(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
+def apply_state_dict(
+    module: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path
+) -> None:
     """Load ``state`` into ``module`` strictly; mismatches name the offending keys."""
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys: {_names(missing)}")
@@ -68,5 +80,7 @@ def apply_state_dict(module: torch.nn.Module, state: dict[str, torch.Tensor], so
     if shapes:
         problems.append(f"shape mismatch: {_names(shapes, 3)}")
     if problems:
-        raise ModelError(f"weights {source} do not fit {type(module).__name__}: " + "; ".join(problems))
+        raise ModelError(
+            f"weights {source} do not fit {type(module).__name__}: " + "; ".join(problems)
+        )
     module.load_state_dict(state)

@@ -18,7 +18,11 @@ from torch.nn.utils import spectral_norm
 
 
 def _up(cin: int, cout: int, first: bool = False) -> nn.Sequential:
-    conv = nn.ConvTranspose2d(cin, cout, 4, 1, 0, bias=False) if first else nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)
+    conv = (
+        nn.ConvTranspose2d(cin, cout, 4, 1, 0, bias=False)
+        if first
+        else nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)
+    )
     return nn.Sequential(conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
@@ -76,7 +80,12 @@ class SegNet(nn.Module):
     def __init__(self, classes: int = 13, widths: tuple[int, ...] = (32, 64, 128, 160)) -> None:
         super().__init__()
         w1, w2, w3, w4 = widths
-        self.enc1, self.enc2, self.enc3, self.mid = _block(3, w1), _block(w1, w2), _block(w2, w3), _block(w3, w4)
+        self.enc1, self.enc2, self.enc3, self.mid = (
+            _block(3, w1),
+            _block(w1, w2),
+            _block(w2, w3),
+            _block(w3, w4),
+        )
         self.up3, self.dec3 = nn.ConvTranspose2d(w4, w3, 2, 2), _block(2 * w3, w3)
         self.up2, self.dec2 = nn.ConvTranspose2d(w3, w2, 2, 2), _block(2 * w2, w2)
         self.up1, self.dec1 = nn.ConvTranspose2d(w2, w1, 2, 2), _block(2 * w1, w1)

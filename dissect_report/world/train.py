@@ -19,20 +19,18 @@ import copy
 import json
 import logging
 import math
-import multiprocessing as mp
 import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from dissect_report.progress import bar
 from dissect_report.world.nets import Discriminator, Generator, SegNet
-from dissect_report.world.scenes import CONCEPTS, render_scenes
+from dissect_report.world.scenes import CONCEPTS, render_dataset
 
 log = logging.getLogger(__name__)
 
@@ -56,31 +54,6 @@ class TrainConfig:
     z_dim: int = 128
     checkpoint_every: int = 1_000
     workers: int = 0  # processes rendering the data set; 0 = all cores
-
-
-def _render_chunk(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    seed, start, stop = args
-    images, labels = render_scenes(seed, range(start, stop))
-    return images, labels.astype(np.uint8)
-
-
-def render_dataset(seed: int, n: int, workers: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Scenes ``0..n-1`` of world ``seed`` rendered in parallel: ``(uint8 NHWC, uint8 NHW)``."""
-    workers = workers or os.cpu_count() or 1
-    chunks = [(seed, s, min(s + 1000, n)) for s in range(0, n, 1000)]
-    if workers == 1 or len(chunks) == 1:
-        parts = [_render_chunk(c) for c in bar(chunks, desc="render scenes", unit="k")]
-    else:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            parts = list(
-                bar(
-                    pool.imap(_render_chunk, chunks),
-                    total=len(chunks),
-                    desc="render scenes",
-                    unit="k",
-                )
-            )
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def _batch_ids(seed: int, step: int, n: int, batch: int, salt: int) -> torch.Tensor:

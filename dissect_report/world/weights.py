@@ -29,7 +29,9 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 def _weights_file(name: str, directory: str | Path | None) -> Path:
     path = Path(directory or WEIGHTS_DIR) / f"{name}.safetensors"
     if not path.is_file():
-        raise ModelError(f"built-in {name} weights not found at {path}; retrain with 'dissect-report world train'")
+        raise ModelError(
+            f"built-in {name} weights not found at {path}; retrain with 'dissect-report world train'"
+        )
     return path
 
 
