@@ -178,13 +178,16 @@ def compare_view(
     structure += [f"file missing in new: {x}" for x in c.files_missing[:MAX_CARDS]]
     if len(c.files_missing) > MAX_CARDS:
         structure.append(f"... and {len(c.files_missing) - MAX_CARDS} more missing files")
-    if c.files_added:
-        structure.append(f"files only in new, not compared: {len(c.files_added)}")
     other = [
         f"table {t.path}: {t.problem or f'{t.outside} value(s) outside tolerance'}"
         for t in c.tables
     ]
     other += [describe_image(i) for i in c.images]
+    if c.files_added:
+        other.append(
+            f"not compared: {len(c.files_added)} file(s) only in this report (such as the "
+            "full unit grids that a thumbnails-only golden leaves out)"
+        )
     return CompareView(
         passed=c.passed,
         verdict="PASS" if c.passed else f"FAIL: {c.failures} difference(s) outside tolerance",
@@ -230,7 +233,7 @@ def _index_md(view: CompareView) -> str:
         out.append(f"| {link} | {md(layer.headline)} | {units} |")
     out.append("")
     if view.other:
-        out += ["## Other sections", ""] + [f"- {md(s)}" for s in view.other] + [""]
+        out += ["## Other", ""] + [f"- {md(s)}" for s in view.other] + [""]
     return "\n".join(out)
 
 
@@ -242,7 +245,7 @@ def _strip(path: str | None, alt: str) -> str:
 def _layer_md(layer: LayerView) -> str:
     out = [f"# Compare: layer {md(layer.name)}", "", md(layer.headline), ""]
     out += [f"- {md(note)}" for note in layer.notes] + ([""] if layer.notes else [])
-    out += ["[All layers](../index.md)", ""]
+    out += ["[Back to the comparison](../index.md)", ""]
     for card in layer.cards:
         out += [
             f"## Unit {card.unit}",

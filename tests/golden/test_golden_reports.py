@@ -19,7 +19,9 @@ GOLDEN_ROOT = Path(__file__).parent / "golden"
 MAX_GOLDEN_BYTES = 5 * 1024 * 1024
 
 # The built-in world: few layers, few samples, small strips (top_k tiles per strip).
-BUILTIN = DissectConfig(layers=("layer3", "layer4"), samples=256, top_k=3, batch_size=64)
+BUILTIN = DissectConfig(
+    layers=("layer3", "layer4"), samples=128, calibration_samples=64, top_k=3, batch_size=64
+)
 
 # The planted toy of tests/dissect_toys.py: tiny, and needs no trained weights.
 PLANTED = DissectConfig(
