@@ -226,7 +226,10 @@ def test_search_works_offline(site: Path, page) -> None:
     p.wait_for_selector(".md-search-result__item", timeout=15_000)
     hrefs = p.eval_on_selector_all(".md-search-result__item a", "els => els.map(e => e.href)")
     assert any("concepts/tree/index.html" in h for h in hrefs)
-    p.fill("input.md-search__input", "")
+    # Unit pages have their own lean header: its search box must work too.
+    p.goto((site / "layers" / "layer2" / "units" / "3" / "index.html").as_uri())
+    p.wait_for_load_state("load")
+    p.click("input.md-search__input")
     p.keyboard.type("unit")
     p.wait_for_function(
         "() => Array.from(document.querySelectorAll('.md-search-result__item a'))"
