@@ -29,6 +29,8 @@ _LAZY_ATTRS: dict[str, str] = {
     "find_artifacts": "dissect_report.artifacts",
     "ArtifactConfig": "dissect_report.artifacts",
     "ArtifactResult": "dissect_report.artifacts",
+    "render_site": "dissect_report.render",
+    "RenderResult": "dissect_report.render",
 }
 
 
