@@ -100,7 +100,7 @@ def card(layer: LayerData, row: UnitRow, root: str | None, with_layer: bool = Fa
     return Card(
         unit=row.unit,
         href=f"{base}{row.unit}/index.html",
-        strip=f"{base}{row.unit}-strip.png",
+        strip=f"{base}{row.unit}-strip.png" if f"{row.unit}-strip.png" in layer.images else "",
         title=esc(title),
         concept=esc(row.concept),
         iou=fixed(row.iou, 3),

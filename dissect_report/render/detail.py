@@ -141,7 +141,7 @@ def unit_view(
         prev=f"../{units[index - 1].unit}/index.html" if index > 0 else "",
         next=f"../{units[index + 1].unit}/index.html" if index + 1 < len(units) else "",
         facts=facts,
-        grid=f"../{row.unit}.png",
+        grid=f"../{row.unit}.png" if f"{row.unit}.png" in layer.images else "",
         top=tuple(top),
         histogram=hist,
         extras=extras,

@@ -27,6 +27,8 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 
+from dissect_report.progress import bar
+
 _INDENT = re.compile(r"\n[ \t]*(?:\n[ \t]*)*")
 
 
@@ -46,6 +48,10 @@ class PagesPlugin(BasePlugin):
         self.assets = assets
         self._raw: dict[str, str] = {}
         self._titles: list[dict[str, str]] = []
+        self._bar: Any = None
+
+    def on_pre_build(self, *, config: MkDocsConfig) -> None:
+        self._bar = bar(total=len(self.pages), desc="build site", unit="page", leave=False)
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         for uri, content in self.pages.items():
@@ -67,10 +73,15 @@ class PagesPlugin(BasePlugin):
         return html if raw is None else raw
 
     def on_post_page(self, output: str, *, page: Any, config: Any) -> str:
+        if self._bar is not None:
+            self._bar.update()
         return minify_html(output)
 
     @event_priority(-50)  # after the search plugin writes its index, before offline inlines it
     def on_post_build(self, *, config: MkDocsConfig) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
         path = os.path.join(config.site_dir, "search", "search_index.json")
         if not self._titles or not os.path.isfile(path):
             return

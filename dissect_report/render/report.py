@@ -13,13 +13,14 @@ Anything missing or malformed raises :class:`~dissect_report.errors.ReportError`
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from dissect_report.errors import ReportError
 from dissect_report.slug import slugify
@@ -62,8 +63,8 @@ class Manifest(_Loose):
 
     schema_version: int
     tool: dict[str, Any] = {}
-    created: str = ""
-    command: str = ""
+    created: str | None = None
+    command: str | None = None
     config: dict[str, Any] = {}
     model: dict[str, Any] = {}
     segmenter: dict[str, Any] = {}
@@ -76,6 +77,24 @@ class Manifest(_Loose):
     sections: dict[str, bool] = {}
     interventions: dict[str, Any] = {}
     artifacts: dict[str, Any] = {}
+
+    @field_validator(
+        "tool",
+        "config",
+        "model",
+        "segmenter",
+        "samples",
+        "threshold",
+        "nonfinite",
+        "timings",
+        "sections",
+        "interventions",
+        "artifacts",
+        mode="before",
+    )
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,7 @@ class LayerData:
     iqr: dict[tuple[int, str], float]
     edges: np.ndarray | None
     unit_hist: np.ndarray | None
+    images: frozenset[str]  # file names present in units/ (some reports keep only strips)
 
 
 @dataclass(frozen=True)
@@ -206,7 +226,10 @@ def load_layer(root: Path, entry: LayerEntry) -> LayerData:
         for u, c, q in zip(iou["unit"], iou["concept"], iou["iqr"], strict=True)
     }
     edges, hist = _read_hist(d / "stats.npz", len(units))
-    return LayerData(entry=entry, dir=d, units=units, iqr=iqr, edges=edges, unit_hist=hist)
+    images = frozenset(os.listdir(d / "units")) if (d / "units").is_dir() else frozenset()
+    return LayerData(
+        entry=entry, dir=d, units=units, iqr=iqr, edges=edges, unit_hist=hist, images=images
+    )
 
 
 def load_report(root: Path) -> Report:

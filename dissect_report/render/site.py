@@ -156,5 +156,5 @@ def render_site(
         + dir_bytes(out / "concepts", IMAGE_SUFFIXES)
         + dir_bytes(out / "artifacts", IMAGE_SUFFIXES),
     )
-    log.info("rendered %d pages into %s in %.1f s", len(texts), out, seconds)
+    log.debug("rendered %d pages into %s in %.1f s", len(texts), out, seconds)
     return result

@@ -252,3 +252,18 @@ def test_baseline_adds_compare_pages(tmp_path: Path) -> None:
     index = (result.site_dir / "compare" / "index.html").read_text()
     assert "PASS" in index.upper()
     assert "compare/index.html" in (result.site_dir / "index.html").read_text()
+
+
+def test_report_without_stats_or_grids_still_renders(tmp_path: Path) -> None:
+    """Thumbnail-only reports (like the small goldens) have no stats.npz and no grid images."""
+    root = write_synthetic_report(
+        tmp_path / "r", SyntheticSpec(layers=("a",), units=3, concepts=_concepts()[:2])
+    )
+    (root / "layers" / "a" / "stats.npz").unlink()
+    for unit in range(3):
+        (root / "layers" / "a" / "units" / f"{unit}.png").unlink()
+    _edit(root, command=None, created=None, timings=None)
+    site = render_site(root).site_dir
+    html = (site / "layers" / "a" / "units" / "1" / "index.html").read_text()
+    assert "dr-hist" not in html and "dr-grid" not in html and "Top concepts" in html
+    assert 'src="units/1-strip.png"' in (site / "layers" / "a" / "index.html").read_text()
