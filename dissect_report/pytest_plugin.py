@@ -140,6 +140,7 @@ class GoldenReport:
         from dataclasses import replace
 
         from dissect_report.compare import Tolerances, compare_reports, write_diffs
+        from dissect_report.errors import ReportError
 
         tol = replace(tolerances or Tolerances(), **tolerance_overrides)
         golden = self.golden_path(name)
@@ -160,7 +161,10 @@ class GoldenReport:
                 "run pytest with --update-golden to make it the golden report, then commit it",
                 pytrace=False,
             )
-        comparison = compare_reports(golden, new, tol)
+        try:
+            comparison = compare_reports(golden, new, tol)
+        except ReportError as exc:
+            pytest.fail(f"cannot compare with golden report {golden}: {exc}", pytrace=False)
         if comparison.passed:
             return comparison
         if self.update:

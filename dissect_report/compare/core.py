@@ -30,10 +30,16 @@ from dissect_report.compare.reading import (
     load_manifest,
     manifest_concepts,
     manifest_layers,
+    read_json,
     read_table,
 )
 from dissect_report.compare.settings import diff_settings
-from dissect_report.compare.tables import compare_generic, compare_iou, compare_units
+from dissect_report.compare.tables import (
+    compare_generic,
+    compare_iou,
+    compare_json,
+    compare_units,
+)
 from dissect_report.errors import ReportError
 
 log = logging.getLogger(__name__)
@@ -157,6 +163,8 @@ def compare_reports(
             tables.append(
                 compare_generic(read_table(golden / rel), read_table(new / rel), tol, rel)
             )
+        elif rel.endswith(".json") and rel != "manifest.json":
+            tables.append(compare_json(read_json(golden / rel), read_json(new / rel), tol, rel))
 
     comparison = Comparison(
         golden=golden,

@@ -101,6 +101,14 @@ def read_table(path: Path, required: tuple[str, ...] = ()) -> dict[str, list[Any
     return table.to_pydict()
 
 
+def read_json(path: Path) -> Any:
+    """A JSON file of a report (not the manifest); unreadable JSON is a ReportError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"cannot read {str(path)!r}: {exc}") from None
+
+
 def list_files(report: Path) -> set[str]:
     """Every file of the report as a POSIX path relative to it, minus derived directories."""
     files: set[str] = set()

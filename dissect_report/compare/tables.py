@@ -249,3 +249,33 @@ def compare_generic(
                     unit = unit if isinstance(unit, int) and not isinstance(unit, bool) else None
                     changes.append(ValueChange(column, unit, g, n, text, row=g_row))
     return TableComparison(rel, None, tuple(changes), outside)
+
+
+def _json_diffs(g: Any, n: Any, where: str, tol: Tolerances, out: list[ValueChange]) -> int:
+    """Count values of two JSON documents that differ (numbers within the table tolerance)."""
+    if isinstance(g, dict) and isinstance(n, dict):
+        return sum(
+            _json_diffs(g.get(k), n.get(k), f"{where}.{k}" if where else str(k), tol, out)
+            for k in sorted(g.keys() | n.keys(), key=str)
+        )
+    if isinstance(g, list) and isinstance(n, list) and len(g) == len(n):
+        if all(not isinstance(x, dict | list) for x in g + n):  # a numeric array: one value
+            if _close(g, n, tol.table_rtol, tol.table_atol):
+                return 0
+        else:
+            return sum(
+                _json_diffs(a, b, f"{where}[{i}]", tol, out)
+                for i, (a, b) in enumerate(zip(g, n, strict=True))
+            )
+    elif _close(g, n, tol.table_rtol, tol.table_atol):
+        return 0
+    if len(out) < MAX_STORED:
+        out.append(ValueChange(where or "(document)", None, g, n, "json"))
+    return 1
+
+
+def compare_json(golden: Any, new: Any, tol: Tolerances, rel: str) -> TableComparison:
+    """Compare two JSON documents (``ace.json``, ``repair.json``) value by value."""
+    changes: list[ValueChange] = []
+    outside = _json_diffs(golden, new, "", tol, changes)
+    return TableComparison(rel, None, tuple(changes), outside)

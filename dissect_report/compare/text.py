@@ -82,6 +82,8 @@ def describe_value(change: ValueChange) -> str:
         return f"column {change.column} missing in new"
     if change.tolerance == "row":
         return f"{where}missing in new"
+    if change.tolerance == "json":
+        return f"{change.column}: {fmt(change.golden)} -> {fmt(change.new)}"
     return f"{where}{change.column} {fmt(change.golden)} -> {fmt(change.new)} ({change.tolerance})"
 
 

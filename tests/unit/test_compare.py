@@ -277,3 +277,19 @@ def test_tolerances_are_validated() -> None:
         Tolerances(iou_atol=-1)
     with pytest.raises(ConfigError, match="top_overlap"):
         Tolerances(top_overlap=2)
+
+
+def test_other_json_documents(golden: Path, new: Path) -> None:
+    doc = {"concept": "tree", "n": [1, 2, 4], "iou": [0.1, 0.2, 0.3], "optimized": None}
+    for report in (golden, new):
+        (report / "concepts" / "tree").mkdir(parents=True)
+        (report / "concepts" / "tree" / "ace.json").write_text(json.dumps(doc))
+    assert compare_reports(golden, new).passed
+    doc_new = {**doc, "iou": [0.1, 0.2, 0.5], "concept": "door"}
+    (new / "concepts" / "tree" / "ace.json").write_text(json.dumps(doc_new))
+    (table,) = compare_reports(golden, new).tables
+    assert table.path == "concepts/tree/ace.json" and table.outside == 2
+    assert {v.column for v in table.value_changes} == {"concept", "iou"}
+    (new / "concepts" / "tree" / "ace.json").write_text("{broken")
+    with pytest.raises(ReportError, match="ace.json"):
+        compare_reports(golden, new)

@@ -133,6 +133,16 @@ def concept_iou(report: Path) -> float:
     return pq.read_table(report / "layers" / "a" / "units.parquet").column("iou")[0].as_py()
 
 
+def test_unusable_report_fails_with_one_message(pytester: pytest.Pytester) -> None:
+    report = write_synthetic_report(pytester.path / "reports" / "r", layers={"a": 2})
+    pytester.makepyfile(test_golden_demo=TEST_FILE)
+    run(pytester, "--update-golden").assert_outcomes(passed=1, warnings=1)
+    (report / "layers" / "a" / "iou.parquet").unlink()
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cannot compare with golden report*missing table*iou.parquet*"])
+
+
 def test_option_is_in_help(pytester: pytest.Pytester) -> None:
     run(pytester, "--help").stdout.fnmatch_lines(["*--update-golden*"])
 
