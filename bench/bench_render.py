@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from dissect_report import progress
 from dissect_report.render import render_site
 from dissect_report.render.files import dir_bytes
 from dissect_report.render.synthetic import SyntheticSpec, write_synthetic_report
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--units", type=int, default=512)
     p.add_argument("--repeat", type=int, default=3, help="renders into fresh folders")
     args = p.parse_args(argv)
+    progress.set_quiet(True)  # bars would only clutter the figures
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         report = args.report
         if report is None:
