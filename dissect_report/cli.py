@@ -13,6 +13,7 @@ Each command lives in the module that implements its stage and exposes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
@@ -56,7 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    _add_global_flags(sub)
     return parser
+
+
+def _add_global_flags(sub: argparse._SubParsersAction) -> None:
+    """Accept ``--quiet``/``--verbose`` after the command too (``dissect-report run -q``)."""
+    for parser in set(sub.choices.values()):
+        for flags, help_ in (
+            (("-q", "--quiet"), "no progress bars or logs"),
+            (("-v", "--verbose"), "debug logging"),
+        ):
+            with contextlib.suppress(argparse.ArgumentError):  # the command defines it itself
+                parser.add_argument(
+                    *flags, action="store_true", default=argparse.SUPPRESS, help=help_
+                )
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_global_flags(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
