@@ -18,11 +18,11 @@ class ArtifactConfig:
     """Sizes are small by default so that ``dissect-report run`` stays quick; flags do more."""
 
     layer: str | None = None  # None: the interventions' layer, else the last dissected layer
-    samples: int = 256  # scoring samples (rank the units)
-    repair_samples: int = 128  # held-out samples to measure the repair on
+    samples: int = 128  # scoring samples (rank the units)
+    repair_samples: int = 64  # held-out samples to measure the repair on
     score_seed: int | None = None  # None: dissection seed + 2
     repair_seed: int | None = None  # None: dissection seed + 3
-    top_k: int = 12  # top-activating images per unit
+    top_k: int = 8  # top-activating images per unit
     repair_units: int = 4  # worst units ablated by the repair
     show_units: int = 8  # worst units drawn in artifacts/units/<n>.png
     worst_samples: int = 6  # rows of before_after.png
