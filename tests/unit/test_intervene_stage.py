@@ -23,6 +23,7 @@ from dissect_report.intervene import InterventionConfig, ModelBundle, intervene
 from dissect_report.sampler import latents
 
 SMALL = dict(
+    max_concepts=4,
     samples=40,
     max_units=2,
     random_trials=2,
@@ -31,6 +32,7 @@ SMALL = dict(
     patch=2,
     compare_samples=2,
     optimize_steps=25,
+    optimize_batch=8,
     lr=0.1,
 )
 
