@@ -24,6 +24,9 @@ from dissect_report.errors import ConfigError
 BUILTIN_GENERATOR = "dissect_report.world:load_generator"
 BUILTIN_SEGMENTER = "builtin"
 Policy = Literal["quantile", "iqr", "max-iou"]
+Engine = Literal["local", "ray"]
+# Fields that say where and how the pass runs, never what it finds (kept out of table_key).
+RUN_FIELDS = frozenset({"device", "checkpoint_every", "engine", "address", "shards", "workers"})
 
 
 class DissectConfig(BaseModel):
@@ -54,13 +57,19 @@ class DissectConfig(BaseModel):
         lt=1.0,
         description=(
             "calibration quantile below which pixels are counted but not split by concept; "
-            "default: 0.9 (or lower for low quantile levels) for quantile, 0 for iqr / max-iou"
+            "default: 1 - 3 * (1 - level) for quantile (0.97 at 0.99), 0 for iqr / max-iou"
         ),
     )
     calibration_samples: int = Field(128, ge=1)
     downsample_segmentation: bool = False
     checkpoint_every: int = Field(10, ge=0, description="batches between checkpoints; 0 = never")
     device: str = "cpu"
+    engine: Engine = Field("local", description="'local' (this process) or 'ray' (shards on Ray)")
+    address: str | None = Field(
+        None, description="Ray cluster address (engine 'ray'); default: local"
+    )
+    shards: int | None = Field(None, ge=1, description="sample ranges for engine 'ray'")
+    workers: int | None = Field(None, ge=1, description="Ray actors (engine 'ray'); default: CPUs")
 
     @field_validator("layers", mode="before")
     @classmethod
@@ -85,15 +94,15 @@ class DissectConfig(BaseModel):
             return self.resolve_level
         if self.policy != "quantile":
             return 0.0  # iqr / max-iou may pick a low threshold for a large concept
-        return max(0.0, min(0.9, self.level - 2 * (1.0 - self.level)))
+        return max(0.0, 1.0 - 3.0 * (1.0 - self.level))  # ~3x the pixels the level keeps
 
     @property
     def generator_name(self) -> str:
         return "builtin" if self.generator == BUILTIN_GENERATOR else self.generator
 
     def table_key(self) -> str:
-        """A hash of every field that changes the tables (not device, not checkpointing)."""
-        fields = self.model_dump(mode="json", exclude={"device", "checkpoint_every"})
+        """A hash of every field that changes the tables (not device, engine, checkpointing)."""
+        fields = self.model_dump(mode="json", exclude=set(RUN_FIELDS))
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -32,6 +32,7 @@ import torch
 from dissect_report import __version__
 from dissect_report.charts import hex_color
 from dissect_report.config import DissectConfig
+from dissect_report.engines import run_engine
 from dissect_report.errors import ModelError, ReportError, UserError
 from dissect_report.models import Models, load_models
 from dissect_report.progress import bar
@@ -128,17 +129,21 @@ def calibrate(
     """Bin edges per layer from samples ``0..calibration_samples-1`` (the same for every shard)."""
     count = min(config.calibration_samples, config.samples)
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in config.layers}
+    seg_size: tuple[int, int] | None = None
     for start in range(0, count, config.batch_size):
-        acts, _ = _forward(
-            models, list(config.layers), range(start, min(start + config.batch_size, count))
-        )
+        ids = range(start, min(start + config.batch_size, count))
+        acts, images = _forward(models, list(config.layers), ids)
+        if seg_size is None and not config.downsample_segmentation:
+            # Edges follow the activations as the pass sees them: at the labels' size.
+            seg_size = tuple(models.segment(images[:1]).shape[1:])  # type: ignore[assignment]
         for name, a in acts.items():
             chunks[name].append(a.float().cpu())
     edges, shapes = {}, {}
     for name, parts in chunks.items():
         acts = torch.cat(parts)
         shapes[name] = tuple(int(d) for d in acts.shape[1:])
-        edges[name] = calibrate_edges(acts, config.bins, config.effective_resolve_level)
+        level = config.effective_resolve_level
+        edges[name] = calibrate_edges(acts, config.bins, level, size=seg_size)
     return edges, shapes  # type: ignore[return-value]
 
 
@@ -183,10 +188,15 @@ def run_pass(
     *,
     checkpoint: Path | None = None,
     resume: bool = False,
+    calibration: tuple[dict[str, np.ndarray], dict[str, tuple[int, int, int]]] | None = None,
 ) -> tuple[dict[str, LayerState], dict[str, tuple[int, int, int]]]:
-    """The one pass over samples ``[start, stop)``: the mergeable state of every layer."""
+    """The one pass over samples ``[start, stop)``: the mergeable state of every layer.
+
+    ``calibration`` is :func:`calibrate`'s result when the caller already has it (an engine
+    calibrates once and hands the same edges to every worker).
+    """
     layers = list(config.layers)
-    edges, shapes = calibrate(models, config)
+    edges, shapes = calibration if calibration is not None else calibrate(models, config)
     concepts = len(models.concepts)
     meta = {"table_key": config.table_key(), "start": start, "stop": stop}
     run = _Pass({n: LayerStats(edges[n], concepts, config.top_k) for n in layers}, shapes, start)
@@ -368,8 +378,9 @@ def dissect(
         if out_path is not None:
             make_dir(out_path)
         t0 = time.perf_counter()
-        checkpoint = out_path / PARTIAL / "checkpoint.npz" if out_path is not None else None
-        states, shapes = run_pass(models, config, start, stop, checkpoint=checkpoint, resume=resume)
+        partial = out_path / PARTIAL if out_path is not None else None
+        # engine 'local' is run_pass in this process; 'ray' splits it into sample ranges
+        states, shapes = run_engine(models, config, start, stop, partial=partial, resume=resume)
         timings = {"dissect_s": time.perf_counter() - t0}
         if is_shard:
             assert out_path is not None

@@ -23,6 +23,7 @@ gives identical results. Top-k ties are broken by sample id for the same reason.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,25 +132,41 @@ def _exact_pow2(x: float) -> float:
     return math.ldexp(1.0, math.ceil(math.log2(x)))
 
 
-def calibrate_edges(acts: torch.Tensor, bins: int, resolve_level: float) -> np.ndarray:
+def _unit_rows(acts: torch.Tensor) -> np.ndarray:
+    x = acts.detach().to(torch.float64).transpose(0, 1).reshape(acts.shape[1], -1).numpy()
+    return np.where(np.isfinite(x), x, np.nan)
+
+
+def calibrate_edges(
+    acts: torch.Tensor,
+    bins: int,
+    resolve_level: float,
+    size: tuple[int, int] | None = None,
+    stride: int = 4,
+) -> np.ndarray:
     """Per-unit bin edges ``(U, bins+1)`` from calibration activations ``(M, U, h, w)``.
 
     Every shard calls this on the same calibration samples, so every shard gets the same
-    edges. Bins ``1..bins-2`` are uniform with a power-of-two width aligned to a multiple of
-    it, so each edge is exact in float32 and a value's bin is found by one division.
+    edges. ``e1`` is the ``resolve_level`` quantile of the activations as the pass sees them:
+    upsampled to ``size`` (every ``stride``-th pixel), since upsampling lowers the peaks.
+    Bins ``1..bins-2`` are uniform with a power-of-two width aligned to a multiple of it, so
+    each edge is exact in float32 and a value's bin is found by one multiplication.
     """
-    x = acts.detach().to(torch.float64).transpose(0, 1).reshape(acts.shape[1], -1).numpy()
-    x = np.where(np.isfinite(x), x, np.nan)
+    x = _unit_rows(acts)
     units = x.shape[0]
+    seen = x
+    if size is not None and tuple(size) != tuple(acts.shape[2:]):
+        parts = [
+            bilinear_upsample(acts[i : i + 8].float(), size)[..., ::stride, ::stride]
+            for i in range(0, acts.shape[0], 8)
+        ]
+        seen = _unit_rows(torch.cat(parts))
     edges = np.empty((units, bins + 1), dtype=np.float64)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN units
-            q = np.nanquantile(x, resolve_level, axis=1, method="lower")
-            lo = np.nanmin(x, axis=1)
-            hi = np.nanmax(x, axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN units
+        q = np.nanquantile(seen, resolve_level, axis=1, method="lower")
+        lo = np.nanmin(x, axis=1)
+        hi = np.nanmax(x, axis=1)
     for u in range(units):
         e1, low, high = float(q[u]), float(lo[u]), float(hi[u])
         if not math.isfinite(e1):
@@ -279,7 +296,8 @@ class LayerStats:
         With replicate padding, the upsampled image is a grid of ``(h+1, w+1)`` cells of
         ``s x s`` pixels, each interpolating its 4 corners with the same fractions
         ``(k + 0.5) / s``, cropped by ``s/2`` at the borders (this equals
-        ``F.interpolate(..., align_corners=False)``).
+        ``F.interpolate(..., align_corners=False)`` up to float32 rounding; see
+        :func:`bilinear_upsample` for the exact dense equivalent).
         """
         n, units, h, w = a.shape
         S, T = h * s, w * s
@@ -302,36 +320,46 @@ class LayerStats:
         top = g * p00[:, None] + f * p01[:, None]  # (K, s) along x
         bot = g * p10[:, None] + f * p11[:, None]
         v = g.view(1, s, 1) * top[:, None, :] + f.view(1, s, 1) * bot[:, None, :]  # (K, s, s)
+        keep = v >= self._e1[unit_c].view(-1, 1, 1)
+        # Border cells hang s/2 pixels over the image: mask those rows / columns out.
         offs = torch.arange(s) + (s // 2 - s)
-        ys = ci[:, None] * s + offs  # (K, s) pixel rows; outside [0, S) is border padding
-        xs = cj[:, None] * s + offs
-        valid = ((ys >= 0) & (ys < S))[:, :, None] & ((xs >= 0) & (xs < T))[:, None, :]
-        keep = (v >= self._e1[unit_c].view(-1, 1, 1)) & valid
+        row_ok = (torch.arange(h + 1)[:, None] * s + offs >= 0) & (
+            torch.arange(h + 1)[:, None] * s + offs < S
+        )  # (h+1, s)
+        col_ok = (torch.arange(w + 1)[:, None] * s + offs >= 0) & (
+            torch.arange(w + 1)[:, None] * s + offs < T
+        )
+        edge = (ci == 0) | (ci == h) | (cj == 0) | (cj == w)
+        if bool(edge.any()):
+            border = edge.nonzero().squeeze(1)
+            keep[border] &= row_ok[ci[border]][:, :, None] & col_ok[cj[border]][:, None, :]
         nfpix = torch.zeros(units, dtype=torch.int64)
         if has_bad:
             fin = torch.isfinite(v)
             keep &= fin
+            valid = row_ok[ci][:, :, None] & col_ok[cj][:, None, :]
             bad_cells = ((~fin) & valid).sum(dim=(1, 2))
             nfpix = torch.bincount(unit_c, weights=bad_cells.double(), minlength=units).long()
         idx = keep.view(-1).nonzero().squeeze(1)
         vals = v.view(-1)[idx]
         cell = idx // (s * s)
-        yx = idx % (s * s)
-        y = ys[cell, yx // s]
-        x = xs[cell, yx % s]
-        lbl = lab.view(-1)[(sample_c[cell] * S + y) * T + x]
+        # Label index = the cell's top-left pixel + the pixel's offset inside the cell.
+        lbase = (sample_c * S + ci * s + (s // 2 - s)) * T + cj * s + (s // 2 - s)
+        inner = torch.arange(s)
+        offset = (inner[:, None] * T + inner[None, :]).reshape(-1)
+        lbl = lab.view(-1)[lbase[cell] + offset[idx % (s * s)]]
         return vals, unit_c[cell], lbl, nfpix
 
     def _bin_and_count(self, vals: torch.Tensor, unit: torch.Tensor, lbl: torch.Tensor) -> None:
         if vals.numel() == 0:
             return
         nb = self.bins
-        b = torch.floor((vals - self._e1[unit]) * self._inv_w[unit]).long() + 1
-        b.clamp_(1, nb - 1)
-        # One exact comparison each way fixes any rounding in the division.
-        row = unit * (nb + 1)
-        b -= (vals < self._edges32[row + b]).long()
-        b += (vals >= self._edges32[row + b + 1]).long()
+        b = torch.floor((vals - self._e1[unit]) * self._inv_w[unit]).long()
+        b.clamp_(0, nb - 2)
+        b += 1
+        # The edges are exact and 1/w is a power of two, so only the subtraction rounds, and
+        # only upwards onto an edge: one exact comparison corrects it.
+        b -= (vals < self._edges32[unit * (nb + 1) + b]).long()
         self._counts += torch.bincount(
             (unit * nb + b) * self.concepts + lbl, minlength=self._counts.numel()
         )

@@ -69,7 +69,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--resolve-level",
         type=float,
         help="calibration quantile below which pixels are not split by concept "
-        "(default: 0.9 for quantile, 0 for iqr/max-iou)",
+        "(default: 1-3*(1-level) for quantile, 0 for iqr/max-iou)",
     )
     s.add_argument(
         "--calibration-samples",
@@ -88,6 +88,32 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="BATCHES",
         help="checkpoint interval; 0 = never (default: 10)",
+    )
+    e = parser.add_argument_group(
+        "engine", "where the pass runs; the tables are the same on every engine"
+    )
+    e.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        help="'local' (this process, default) or 'ray' (sample ranges on Ray actors; "
+        'needs pip install "dissect-report[ray]")',
+    )
+    e.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray cluster to join, e.g. ray://head:10001 or auto (default: start a local one)",
+    )
+    e.add_argument(
+        "--shards",
+        type=int,
+        metavar="N",
+        help="sample ranges to split the pass into (default: 4 per worker, >= 1 batch each)",
+    )
+    e.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="Ray actors, each loading the models once (default: the cluster's CPUs, or GPUs)",
     )
 
 

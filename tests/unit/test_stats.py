@@ -183,3 +183,20 @@ def test_state_roundtrip(tmp_path):
     loaded = LayerState.load(tmp_path / "s.npz")
     for key, value in state.arrays().items():
         np.testing.assert_array_equal(loaded.arrays()[key], value)
+
+
+@pytest.mark.parametrize("size", [8, 16])
+def test_values_exactly_on_edges(size):
+    # Multiples of 1/8 (and, upsampled by 2, of 1/32) land exactly on the power-of-two bin
+    # edges, so ">= threshold" must hold at equality, in the pass as in the brute force.
+    gen = torch.Generator().manual_seed(size)
+    acts = torch.randint(0, 40, (6, 3, 8, 8), generator=gen).float() / 8
+    labels = torch.randint(0, 3, (6, size, size), generator=gen)
+    state = _accumulate(acts, labels, 3, bins=32, level=0.0)
+    up = bilinear_upsample(acts, (size, size))
+    inter = np.flip(np.cumsum(np.flip(state.counts, 1), axis=1), 1)
+    for u in range(3):
+        for b in range(1, 32):
+            mask = up[:, u] >= state.edges[u, b]
+            for c in range(3):
+                assert inter[u, b, c] == (mask & (labels == c)).sum().item(), (u, b, c)
