@@ -1,0 +1,68 @@
+"""Engines run the one statistics pass: in this process (``local``) or as shards on Ray.
+
+Usage::
+
+    from dissect_report.engines import run_engine
+    states, shapes = run_engine(models, config, 0, config.samples, partial=None, resume=False)
+
+Every engine returns the same mergeable :class:`~dissect_report.stats.LayerState` per layer
+(counts are integers and top-k ties break by sample id), so the tables never depend on the
+engine, the number of shards or the workers. ``config.engine`` picks one; ``address``,
+``shards`` and ``workers`` belong to the ``ray`` engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dissect_report.errors import ConfigError, UserError
+
+if TYPE_CHECKING:
+    from dissect_report.config import DissectConfig
+    from dissect_report.models import Models
+    from dissect_report.stats import LayerState
+
+Shapes = dict[str, tuple[int, int, int]]
+Calibration = tuple[dict[str, np.ndarray], Shapes]
+_RAY_ONLY = ("address", "shards", "workers")
+
+
+class EngineError(UserError):
+    """The engine cannot run (not installed, no cluster) or a shard failed past its retries."""
+
+
+def check_engine_fields(config: DissectConfig) -> None:
+    """``address``/``shards``/``workers`` mean nothing to the local engine: say so, once."""
+    if config.engine == "ray":
+        return
+    used = [name for name in _RAY_ONLY if getattr(config, name) is not None]
+    if used:
+        flags = ", ".join(f"--{name}" for name in used)
+        raise ConfigError(f"{flags} need --engine ray (engine is {config.engine!r})")
+
+
+def run_engine(
+    models: Models,
+    config: DissectConfig,
+    start: int,
+    stop: int,
+    *,
+    partial: Path | None,
+    resume: bool,
+) -> tuple[dict[str, LayerState], Shapes]:
+    """The state of every layer over samples ``[start, stop)``, by ``config.engine``.
+
+    ``partial`` is the report's directory of unfinished work (checkpoints for ``resume``);
+    ``None`` keeps nothing on disk.
+    """
+    check_engine_fields(config)
+    if config.engine == "ray":
+        from dissect_report.engines.ray_engine import run_ray
+
+        return run_ray(models, config, start, stop, partial=partial, resume=resume)
+    from dissect_report.engines.local import run_local
+
+    return run_local(models, config, start, stop, partial=partial, resume=resume)
