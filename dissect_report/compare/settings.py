@@ -45,6 +45,7 @@ _IRRELEVANT_NAMES = frozenset(
         "force",
         "checkpoint_every",
         "ray",
+        "engine",
         "address",
         "weights",  # a path; the content is pinned by weights_sha256
         "created",
