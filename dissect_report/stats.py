@@ -137,6 +137,12 @@ def _unit_rows(acts: torch.Tensor) -> np.ndarray:
     return np.where(np.isfinite(x), x, np.nan)
 
 
+def _interp_matrix(n: int, size: int) -> torch.Tensor:
+    """``(size, n)``: row ``Y`` holds the weights of 1-D linear upsampling at pixel ``Y``."""
+    eye = torch.eye(n).unsqueeze(1)  # (n, 1, n): one impulse per row
+    return F.interpolate(eye, size=size, mode="linear", align_corners=False)[:, 0].T
+
+
 def calibrate_edges(
     acts: torch.Tensor,
     bins: int,
@@ -156,11 +162,10 @@ def calibrate_edges(
     units = x.shape[0]
     seen = x
     if size is not None and tuple(size) != tuple(acts.shape[2:]):
-        parts = [
-            bilinear_upsample(acts[i : i + 8].float(), size)[..., ::stride, ::stride]
-            for i in range(0, acts.shape[0], 8)
-        ]
-        seen = _unit_rows(torch.cat(parts))
+        # Every stride-th pixel of the bilinear upsampling, as two small matrix products.
+        wy = _interp_matrix(acts.shape[2], size[0])[::stride]
+        wx = _interp_matrix(acts.shape[3], size[1])[::stride]
+        seen = _unit_rows(torch.matmul(torch.matmul(wy, acts.float()), wx.T))
     edges = np.empty((units, bins + 1), dtype=np.float64)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN units
@@ -302,9 +307,14 @@ class LayerStats:
         n, units, h, w = a.shape
         S, T = h * s, w * s
         pad = F.pad(a, (1, 1, 1, 1), mode="replicate")  # (n, U, h+2, w+2)
-        probe = torch.where(torch.isfinite(pad), pad, math.inf) if has_bad else pad
-        cell_max = F.max_pool2d(probe, 2, stride=1)  # (n, U, h+1, w+1)
-        cand = (cell_max >= self._e1.view(1, units, 1, 1)).view(-1).nonzero().squeeze(1)
+        # A bilinear value never exceeds its largest corner: a cell matters only if some
+        # corner reaches e1 (or is not finite, to count what it spoils).
+        high = pad >= self._e1.view(1, units, 1, 1)
+        if has_bad:
+            high |= ~torch.isfinite(pad)
+        high = high[..., :, :-1] | high[..., :, 1:]
+        high = high[..., :-1, :] | high[..., 1:, :]  # (n, U, h+1, w+1)
+        cand = high.reshape(-1).nonzero().squeeze(1)
         cj = cand % (w + 1)
         rest = cand // (w + 1)
         ci = rest % (h + 1)
