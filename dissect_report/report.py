@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 SHARD_MANIFEST = "shard.json"
 PARTIAL = ".partial"  # checkpoints of an unfinished pass
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 _OWNED = ("layers", "concepts", "artifacts", "site", PARTIAL, SHARD_MANIFEST)
 
 
@@ -48,6 +50,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is meant to be shared
     try:
         yield Path(tmp)
         os.replace(tmp, path)

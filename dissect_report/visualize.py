@@ -15,7 +15,9 @@ samples in some unit's top-k are regenerated, each once.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,7 +88,7 @@ def _grid(rows: list[np.ndarray]) -> np.ndarray:
 
 def png_bytes(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG", compress_level=6)
+    Image.fromarray(pixels).save(buf, format="PNG", compress_level=3)  # 2.5x faster than 6, +11%
     return buf.getvalue()
 
 
@@ -140,27 +142,35 @@ def write_unit_images(
     palette = np.array([tuple(c) for c in models.segmenter.colors], np.uint8)
     height, width = images.shape[1:3]
     written = 0
-    for layer in bar(layers, desc="unit images", unit="layer"):
-        unit_dir = out / "layers" / layer.slug / "units"
-        top = layer.state.topk()
-        for u in range(layer.state.units):
-            count = len(top[u])
-            if count == 0:
-                continue
-            rows = [where[i] for i, _ in top[u]]
-            act = torch.from_numpy(maps[layer.name][u, :count])[:, None]
-            up = bilinear_upsample(act, (height, width))[:, 0]  # the pass's exact rounding
-            mask = up >= float(layer.scores.threshold[u])
-            shown = highlight(images[rows], mask)
-            seg = colorize(labels[rows], palette)
-            if seg.shape[1:3] != (height, width):
-                seg_t = torch.from_numpy(labels[rows])[:, None].float()
-                seg = colorize(
-                    F.interpolate(seg_t, size=(height, width), mode="nearest")[:, 0].long().numpy(),
-                    palette,
-                )
-            seg[_outline(mask).numpy()] = OUTLINE
-            write_bytes(unit_dir / f"{u}.png", png_bytes(_grid([shown, seg])))
-            write_bytes(unit_dir / f"{u}-strip.png", png_bytes(_grid([shown[:STRIP_TILES]])))
-            written += 2
+    # PNG encoding releases the GIL: encode and write on a few threads.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        jobs = []
+        for layer in bar(layers, desc="unit images", unit="layer"):
+            unit_dir = out / "layers" / layer.slug / "units"
+            top = layer.state.topk()
+            for u in range(layer.state.units):
+                count = len(top[u])
+                if count == 0:
+                    continue
+                rows = [where[i] for i, _ in top[u]]
+                act = torch.from_numpy(maps[layer.name][u, :count])[:, None]
+                up = bilinear_upsample(act, (height, width))[:, 0]  # the pass's exact rounding
+                mask = up >= float(layer.scores.threshold[u])
+                shown = highlight(images[rows], mask)
+                seg = colorize(labels[rows], palette)
+                if seg.shape[1:3] != (height, width):
+                    seg_t = torch.from_numpy(labels[rows])[:, None].float()
+                    near = F.interpolate(seg_t, size=(height, width), mode="nearest")
+                    seg = colorize(near[:, 0].long().numpy(), palette)
+                seg[_outline(mask).numpy()] = OUTLINE
+                jobs.append(pool.submit(_write_png, unit_dir / f"{u}.png", _grid([shown, seg])))
+                strip = _grid([shown[:STRIP_TILES]])
+                jobs.append(pool.submit(_write_png, unit_dir / f"{u}-strip.png", strip))
+        for job in jobs:
+            job.result()
+            written += 1
     return written
+
+
+def _write_png(path: Path, pixels: np.ndarray) -> None:
+    write_bytes(path, png_bytes(pixels))
