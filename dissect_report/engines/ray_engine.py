@@ -25,6 +25,7 @@ a new actor and resubmits the shard, up to :data:`RETRIES` times per shard.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections import deque
 from pathlib import Path
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRIES = 3  # per shard, and per actor restart
 IN_FLIGHT = 2  # shards queued per actor, so it never waits for the driver
+PROBE_TIMEOUT_S = 10.0
 INSTALL_HINT = 'the Ray engine needs Ray: pip install "dissect-report[ray]"'
 
 
@@ -150,10 +152,26 @@ class _Pool:
                 log.debug("actor already gone", exc_info=True)
 
 
+def _probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Fail fast on an unreachable ``host:port``: Ray itself retries for minutes."""
+    hostport = address.removeprefix("ray://").rsplit("/", 1)[0]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # 'auto', 'local' or something only Ray understands
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout).close()
+    except OSError as exc:
+        raise EngineError(
+            f"cannot start or join Ray at {address!r}: {exc.strerror or exc}"
+        ) from None
+
+
 def _connect(ray: Any, address: str | None) -> bool:
     """Join ``address`` (or start a local cluster); True if this call started Ray."""
     if ray.is_initialized():  # the caller's own session (a notebook, a test): keep it
         return False
+    if address is not None:
+        _probe(address)
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
     if address is None:
         kwargs["include_dashboard"] = False
