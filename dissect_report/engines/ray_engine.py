@@ -14,8 +14,10 @@ the bin edges once, and starts ``workers`` actors (one CPU each, or one GPU when
 they hash like the driver's, and then runs shard after shard with the same
 :func:`~dissect_report.dissect.run_pass` as the local engine, returning only the shard's
 :class:`~dissect_report.stats.LayerState` per layer (numpy arrays, a few MB). The driver adds
-each state to a running total as it arrives, so it holds one state at a time, and after
-every shard writes that total to ``REPORT/.partial/ray.npz`` for ``--resume``.
+each state to a running total as it arrives, so it holds one state at a time, and writes
+that total to ``REPORT/.partial/ray.npz`` for ``--resume`` every
+:data:`CHECKPOINT_INTERVAL_S` seconds and when the run fails (``checkpoint_every = 0``:
+never).
 
 A worker that dies (killed, out of memory, node lost) is restarted by Ray and its shards are
 retried (``max_restarts``/``max_task_retries``); if it cannot be restarted, the driver starts
@@ -37,16 +39,17 @@ from dissect_report.engines import Calibration, EngineError, Shapes
 from dissect_report.engines.shards import ShardCheckpoint, Span, merge_states, plan_shards
 from dissect_report.errors import ModelError, ReportError, UserError
 from dissect_report.progress import bar
+from dissect_report.stats import LayerState
 
 if TYPE_CHECKING:
     from dissect_report.config import DissectConfig
     from dissect_report.models import Models
-    from dissect_report.stats import LayerState
 
 log = logging.getLogger(__name__)
 RETRIES = 3  # per shard, and per actor restart
 IN_FLIGHT = 2  # shards queued per actor, so it never waits for the driver
 PROBE_TIMEOUT_S = 10.0
+CHECKPOINT_INTERVAL_S = 30.0  # a driver killed outright loses at most this much work
 INSTALL_HINT = 'the Ray engine needs Ray: pip install "dissect-report[ray]"'
 
 
@@ -244,6 +247,29 @@ def run_ray(
     return merged, shapes
 
 
+def _owned(states: dict[str, LayerState]) -> dict[str, LayerState]:
+    """Copies of a shard's arrays: Ray hands out views of its object store, which goes away
+    with the cluster, and a state's ``edges`` outlives every merge."""
+    return {
+        n: LayerState.from_arrays({k: np.array(v) for k, v in s.arrays().items()})
+        for n, s in states.items()
+    }
+
+
+def _save(
+    checkpoint: ShardCheckpoint | None,
+    config: DissectConfig,
+    spans: list[Span],
+    done: set[int],
+    merged: dict[str, LayerState],
+) -> float:
+    if checkpoint is None or not config.checkpoint_every:  # checkpoint_every = 0: never
+        return 0.0
+    t0 = time.perf_counter()
+    checkpoint.save(spans, done, merged)
+    return time.perf_counter() - t0
+
+
 def _run_shards(
     ray: Any,
     models: Models,
@@ -271,7 +297,8 @@ def _run_shards(
     edges_ref = ray.put(calibration)  # one copy per node, however many shards
     attempts = dict.fromkeys(todo, 0)
     inflight: dict[Any, tuple[int, int, Any]] = {}  # ref -> (shard, slot, actor)
-    t0, merge_s = time.perf_counter(), 0.0
+    t0, merge_s, save_s = time.perf_counter(), 0.0, 0.0
+    saved_at, unsaved = t0, 0
     progress = bar(total=len(spans), initial=len(done), desc="dissect (ray)", unit="shard")
 
     def submit(slot: int) -> None:
@@ -313,25 +340,33 @@ def _run_shards(
                 _reraise_user_error(ray, exc)
                 raise EngineError(f"shard {k + 1}/{len(spans)} failed: {_one_line(exc)}") from None
             t1 = time.perf_counter()
-            merged = merge_states(merged, states)
+            merged = merge_states(merged, _owned(states))
             done.add(k)
-            if checkpoint is not None and config.checkpoint_every and len(done) < len(spans):
-                checkpoint.save(spans, done, merged)
-            merge_s += time.perf_counter() - t1
+            unsaved += 1
+            t2 = time.perf_counter()
+            merge_s += t2 - t1
+            if t2 - saved_at >= CHECKPOINT_INTERVAL_S and len(done) < len(spans):
+                save_s += _save(checkpoint, config, spans, done, merged)
+                saved_at, unsaved = time.perf_counter(), 0
             progress.update(1)
             submit(slot)
+    except BaseException:
+        if unsaved and merged is not None:  # keep the finished shards for --resume
+            _save(checkpoint, config, spans, done, merged)
+        raise
     finally:
         progress.close()
         pool.kill_all()
     elapsed = time.perf_counter() - t0
     ran = len(attempts)
     log.info(
-        "ray: %d shards on %d workers in %.1f s (%.2f shards/s; merging and checkpoints %.2f s)",
+        "ray: %d shards on %d workers in %.1f s (%.2f shards/s; merging %.2f s, checkpoints %.2f s)",
         ran,
         len(pool.actors),
         elapsed,
         ran / elapsed if elapsed > 0 else float("inf"),
         merge_s,
+        save_s,
     )
     assert merged is not None
     return merged

@@ -164,9 +164,9 @@ def test_ray_tables_equal_single_process(cluster, local_planted, tmp_path):
 def test_ray_on_the_builtin_world_equals_single_process(cluster, tmp_path):
     base = {
         "layers": ("layer2", "layer3"),
-        "samples": 40,
+        "samples": 30,
         "batch_size": 8,
-        "calibration_samples": 16,
+        "calibration_samples": 8,
     }
     dissect(DissectConfig(**base), tmp_path / "local", images=False)
     dissect(
