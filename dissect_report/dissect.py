@@ -340,7 +340,13 @@ class _Cleanup:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None and self.out is not None and isinstance(exc, UserError):
+        # An error that says "--resume" (a shard lost past its retries) keeps the checkpoint.
+        if (
+            exc_type is not None
+            and self.out is not None
+            and isinstance(exc, UserError)
+            and not getattr(exc, "resumable", False)
+        ):
             shutil.rmtree(self.out, ignore_errors=True)
 
 
