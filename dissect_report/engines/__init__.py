@@ -34,6 +34,12 @@ class EngineError(UserError):
     """The engine cannot run (not installed, no cluster) or a shard failed past its retries."""
 
 
+class ShardError(EngineError):
+    """A shard failed for good; the finished shards are checkpointed for ``--resume``."""
+
+    resumable = True  # the report directory keeps its checkpoint (see dissect._Cleanup)
+
+
 def check_engine_fields(config: DissectConfig) -> None:
     """``address``/``shards``/``workers`` mean nothing to the local engine: say so, once."""
     if config.engine == "ray":

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dissect_report.engines import Calibration, EngineError, Shapes
+from dissect_report.engines import Calibration, EngineError, Shapes, ShardError
 from dissect_report.engines.shards import ShardCheckpoint, Span, merge_states, plan_shards
 from dissect_report.errors import ModelError, ReportError, UserError
 from dissect_report.progress import bar
@@ -127,9 +127,27 @@ def _reraise_user_error(ray: Any, exc: Exception) -> None:
         raise type(cause)(str(cause)) from None
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """The gist of a (often many-line, paragraph-long) Ray error."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = lines[-1] if lines else type(exc).__name__
+    text = text.split(". ")[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _ready_states(ray: Any, inflight: dict[Any, tuple[int, int, Any]]) -> list[tuple[int, Any]]:
+    """Shards that finished while another failed: ``(shard, states)`` of those ready now."""
+    out = []
+    try:
+        ready, _ = ray.wait(list(inflight), num_returns=len(inflight), timeout=0)
+        for ref in ready:
+            try:
+                out.append((inflight[ref][0], ray.get(ref)))
+            except Exception:  # this one failed too
+                log.debug("shard failed as well", exc_info=True)
+    except Exception:  # the cluster is going away; keep what we have
+        log.debug("cannot collect finished shards", exc_info=True)
+    return out
 
 
 class _Pool:
@@ -199,10 +217,16 @@ def run_ray(
     *,
     partial: Path | None,
     resume: bool,
-    retries: int = RETRIES,
+    retries: int | None = None,
 ) -> tuple[dict[str, LayerState], Shapes]:
-    """The merged state of samples ``[start, stop)``, computed in shards on Ray."""
+    """The merged state of samples ``[start, stop)``, computed in shards on Ray.
+
+    ``retries`` (default :data:`RETRIES`) bounds Ray's restarts of a worker, its retries of
+    a shard, and the driver's resubmissions of a shard to a new worker.
+    """
     from dissect_report.dissect import calibrate
+
+    retries = RETRIES if retries is None else retries
 
     ray = import_ray()
     checkpoint = (
@@ -327,9 +351,10 @@ def _run_shards(
                 _reraise_user_error(ray, exc)
                 attempts[k] += 1
                 if attempts[k] > retries:
-                    raise EngineError(
+                    raise ShardError(
                         f"shard {k + 1}/{len(spans)} (samples {spans[k][0]}..{spans[k][1] - 1}) "
-                        f"failed {attempts[k]} times: {_one_line(exc)}"
+                        f"lost its worker {attempts[k]} time(s) ({_one_line(exc)}); the "
+                        "finished shards are kept: run the same command with --resume"
                     ) from None
                 log.warning("shard %d/%d: worker lost; resubmitting", k + 1, len(spans))
                 pool.replace(slot, actor)
@@ -338,7 +363,10 @@ def _run_shards(
                 continue
             except ray.exceptions.RayError as exc:
                 _reraise_user_error(ray, exc)
-                raise EngineError(f"shard {k + 1}/{len(spans)} failed: {_one_line(exc)}") from None
+                raise ShardError(
+                    f"shard {k + 1}/{len(spans)} failed ({_one_line(exc)}); the finished "
+                    "shards are kept: run the same command with --resume"
+                ) from None
             t1 = time.perf_counter()
             merged = merge_states(merged, _owned(states))
             done.add(k)
@@ -351,6 +379,10 @@ def _run_shards(
             progress.update(1)
             submit(slot)
     except BaseException:
+        for k, states in _ready_states(ray, inflight) if inflight else []:
+            merged = merge_states(merged, _owned(states))
+            done.add(k)
+            unsaved += 1
         if unsaved and merged is not None:  # keep the finished shards for --resume
             _save(checkpoint, config, spans, done, merged)
         raise

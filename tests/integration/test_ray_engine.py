@@ -93,6 +93,23 @@ def crash_twice_generator() -> CrashingTwice:
     return CrashingTwice()
 
 
+class LateCrash(Planted):
+    """The planted generator, whose worker dies on its 4th batch while ``crash`` exists."""
+
+    calls = 0
+
+    def forward(self, z):
+        if _in_worker() and (Path(os.environ[MARKERS]) / "crash").exists():
+            type(self).calls += 1
+            if type(self).calls == 4:
+                os._exit(1)
+        return super().forward(z)
+
+
+def late_crash_generator() -> LateCrash:
+    return LateCrash()
+
+
 class LateBadSegmenter(PlantedSegmenter):
     """Returns an out-of-range label from its 7th call in a worker while ``fail`` exists."""
 
@@ -303,3 +320,37 @@ def test_bad_address_is_one_line(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: cannot start or join Ray at '127.0.0.1:1'"), proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_shard_lost_past_retries_keeps_finished_shards(cluster, local_planted, tmp_path, caplog):
+    from dissect_report.engines import ray_engine
+
+    flag = cluster["markers"] / "crash"
+    flag.touch()
+    out = tmp_path / "ray"  # created by the run: a lost shard must not remove it
+    args = [
+        "dissect",
+        *TOY_FLAGS,
+        "--generator", "test_ray_engine:late_crash_generator",
+        "--engine", "ray",
+        "--shards", "3",
+        "--workers", "1",
+        "--out", str(out),
+    ]  # fmt: skip
+    saved = ray_engine.RETRIES
+    ray_engine.RETRIES = 0  # no restart, no resubmission: the crash loses shard 2 for good
+    try:
+        code, err = _cli(*args)
+    finally:
+        ray_engine.RETRIES = saved
+    assert code == 2 and err.count("\n") == 1, err
+    # shard 2 or 3 (both were queued on the worker that died) is reported, in one short line
+    assert re.search(r"error: shard [23]/3 \(samples \d+\.\.\d+\) lost its worker", err), err
+    assert "run the same command with --resume" in err and len(err) < 400, err
+    assert (out / ".partial" / "ray.npz").exists() and not (out / "manifest.json").exists()
+    flag.unlink()
+    with caplog.at_level(logging.INFO, logger="dissect_report.engines.ray_engine"):
+        code, err = _cli(*args, "--resume")
+    assert code == 0, err
+    assert "resuming: 1 of 3 shards already done" in caplog.text
+    assert_same_tables(local_planted, out)
