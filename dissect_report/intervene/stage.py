@@ -118,13 +118,26 @@ def choose_concepts(
         for c in config.concepts:
             if c not in names:
                 raise ConfigError(f"unknown concept {c!r}; concepts: {', '.join(names)}")
-            if c not in by_concept:
-                raise ConfigError(f"concept {c!r} has no interpretable units in layer {layer!r}")
         return list(dict.fromkeys(config.concepts))
     ranked = sorted(
         by_concept, key=lambda c: (-len(by_concept[c]), names.index(c) if c in names else 1 << 30)
     )
     return [c for c in ranked if c in names][: config.max_concepts]
+
+
+def ranked_units(
+    iou_table: Any, concept: str, labeled: list[tuple[int, float]], total: int
+) -> list[int]:
+    """The layer's units by IoU with ``concept``, best first (units with IoU > 0).
+
+    From iou.parquet (every unit x concept) when the report has it, so that n can go past
+    the units labeled with the concept; else the units labeled with it in units.parquet.
+    """
+    ious, _ = _iou_ranks(iou_table, concept, total)
+    if not np.isfinite(ious).any():
+        return [u for u, _ in labeled]
+    good = [u for u in range(total) if np.isfinite(ious[u]) and ious[u] > 0]
+    return sorted(good, key=lambda u: (-ious[u], u))
 
 
 def _iou_ranks(iou_table: Any, concept: str, total: int) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +240,9 @@ def intervene(
     results = []
     for name in bar(chosen, desc="intervene", unit="concept"):
         c = names.index(name)
-        ranked = [u for u, _ in by_concept[name]]
+        ranked = ranked_units(iou_table, name, by_concept.get(name, []), units_total)
+        if not ranked:
+            raise ConfigError(f"concept {name!r} has no unit with IoU > 0 in layer {layer!r}")
         n_max = min(config.max_units, len(ranked))
         level = held.levels(config.insert_level, c)
         orderings = {"iou": ranked}

@@ -158,8 +158,9 @@ def test_results_do_not_depend_on_batch_size(run: tuple[Path, object], tmp_path:
 
 def test_bad_settings_are_user_errors(tmp_path: Path) -> None:
     report = write_report(tmp_path)
-    with pytest.raises(ConfigError, match="'sky' has no interpretable units"):
-        intervene(InterventionConfig(concepts=("sky",)), report, models=_models())
+    zero_sky = write_report(tmp_path / "zero-sky", units={5: ("sky", 0.0), 3: ("tree", 0.5)})
+    with pytest.raises(ConfigError, match="'sky' has no unit with IoU > 0 in layer 'layer'"):
+        intervene(InterventionConfig(concepts=("sky",)), zero_sky, models=_models())
     with pytest.raises(ConfigError, match="unknown concept 'cat'"):
         intervene(InterventionConfig(concepts=("cat",)), report, models=_models())
     with pytest.raises(ConfigError, match="'layer9' was not dissected"):
@@ -180,3 +181,21 @@ def test_levels_are_per_unit_quantiles_of_held_out_activations() -> None:
     door, building = CONCEPTS.index("door"), CONCEPTS.index("building")
     assert held.concept_mean[door, 2] > 0.5  # the door unit is high where doors are
     assert held.levels("concept_mean", building)[1] == pytest.approx(held.concept_mean[building, 1])
+
+
+def test_top_units_rank_every_unit_by_iou_with_the_concept() -> None:
+    import pyarrow as pa
+
+    from dissect_report.intervene.stage import ranked_units
+
+    table = pa.table(
+        {
+            "unit": [0, 0, 1, 1, 2, 2, 3],
+            "concept": ["tree", "sky", "tree", "sky", "tree", "sky", "sky"],
+            "iou": [0.10, 0.30, 0.20, 0.01, 0.0, 0.5, 0.2],
+        }
+    )
+    # unit 0 is labeled sky (its best concept) but still has tree IoU 0.10; unit 2 has none
+    assert ranked_units(table, "tree", [(1, 0.2)], 4) == [1, 0]
+    assert ranked_units(table, "sky", [], 4) == [2, 0, 3, 1]
+    assert ranked_units(None, "tree", [(1, 0.2)], 4) == [1]  # no iou.parquet: labeled units

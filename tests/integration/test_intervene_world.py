@@ -1,0 +1,79 @@
+"""Interventions and artifact units on the built-in world, through the CLI, at small sizes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from dissect_report.cli import main
+from dissect_report.world.weights import WEIGHTS_DIR
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (WEIGHTS_DIR / "generator.safetensors").is_file(), reason="built-in weights missing"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("world") / "report"
+    args = ["-q", "dissect", "--layers", "layer2", "--samples", "300", "--no-images"]
+    assert main([*args, "--calibration-samples", "64", "--out", str(out)]) == 0
+    return out
+
+
+def test_intervene_removes_concepts_and_inserts_them_where_they_fit(
+    report: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["-q", "intervene", str(report), "--concepts", "water,building", "--samples", "24",
+         "--insert-samples", "8", "--grid", "3", "--optimize-steps", "3", "--compare-samples", "2"]
+    )  # fmt: skip
+    assert code == 0
+    assert "water: top 32 units remove" in capsys.readouterr().out
+    index = {r["concept"]: r for r in pq.read_table(report / "concepts/index.parquet").to_pylist()}
+    for name in ("water", "building"):
+        row = index[name]
+        assert row["n_max"] == 32 and row["layer"] == "layer2"
+        assert row["share"] > 0.4, row  # its top units remove a large share of it ...
+        assert row["share"] > row["share_random"] + 0.3, row  # ... random units far less
+    ctx = {
+        r["context"]: r
+        for r in pq.read_table(report / "concepts/building/insertion.parquet").to_pylist()
+    }
+    assert (
+        ctx["grass"]["success"] > ctx["sky"]["success"]
+    )  # buildings stand on grass, not in the sky
+    manifest = json.loads((report / "manifest.json").read_text())
+    assert manifest["sections"]["interventions"] is True
+    assert manifest["interventions"]["seed"] == manifest["samples"]["seed"] + 1
+    assert (report / "concepts/water/compare.png").stat().st_size > 1000
+
+
+def test_artifacts_command_writes_the_section(report: Path) -> None:
+    code = main(
+        ["-q", "artifacts", str(report), "--samples", "32", "--repair-samples", "16", "--top-k", "4",
+         "--show-units", "2", "--worst-samples", "2"]
+    )  # fmt: skip
+    assert code == 0
+    units = pq.read_table(report / "artifacts/units.parquet").to_pylist()
+    assert len(units) == 256 and [u["rank"] for u in units] == list(range(1, 257))
+    assert sum(u["repaired"] for u in units) == 4
+    repair = {r["metric"] for r in pq.read_table(report / "artifacts/repair.parquet").to_pylist()}
+    assert repair == {"fsd", "realism"}  # the built-in world has a discriminator and real images
+    manifest = json.loads((report / "manifest.json").read_text())
+    assert manifest["sections"]["artifacts"] is True
+    assert manifest["artifacts"]["features"] == "segmenter-features"
+    assert manifest["artifacts"]["reference"] == "builtin"
+
+
+def test_cli_errors_are_one_line(report: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-q", "intervene", str(report), "--layer", "layer9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "layer9" in err and "\n" not in err
+    assert main(["-q", "artifacts", str(report / "nope")]) == 2
