@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -135,7 +136,10 @@ def late_bad_segmenter() -> LateBadSegmenter:
 def cluster(tmp_path_factory):
     """One local Ray cluster for the module; workers inherit the environment set here."""
     markers = tmp_path_factory.mktemp("markers")
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", DRIVER_PID, MARKERS)}
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", DRIVER_PID, MARKERS, "RAY_AUTH_TOKEN")}
+    # This cluster's own token (not ~/.ray/auth_token, which parallel test processes would
+    # race to create), passed to its workers and to the CLI subprocess through the environment.
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     paths = [str(ROOT), str(TESTS), str(HERE), os.environ.get("PYTHONPATH", "")]
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     os.environ[DRIVER_PID] = str(os.getpid())
