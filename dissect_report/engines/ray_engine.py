@@ -193,7 +193,11 @@ def _connect(ray: Any, address: str | None) -> bool:
         return False
     if address is not None:
         _probe(address)
-    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
+    quiet = logging.getLogger("dissect_report").getEffectiveLevel() > logging.INFO  # -q
+    kwargs: dict[str, Any] = {
+        "logging_level": logging.ERROR if quiet else logging.WARNING,
+        "log_to_driver": not quiet,
+    }
     if address is None:
         kwargs["include_dashboard"] = False
     try:
