@@ -1,4 +1,5 @@
-"""``dissect-report run``: the main job — dissect, draw the unit grids, render the site.
+"""``dissect-report run``: the main job: dissect, draw the unit grids, intervene, find
+artifact units, render the site.
 
 Usage::
 
@@ -35,12 +36,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "The main job: dissect the chosen layers (default: the built-in world's layer2, "
             f"layer3, layer4 over {RUN_DEFAULTS['samples']} samples), draw each unit's image "
-            "grid, and render the report into an offline static site at REPORT/site."
+            "grid, measure causal effects by ablation and insertion on the best-covered concepts, "
+            "rank artifact units and repair them, and render the report into an offline static "
+            "site at REPORT/site. 'dissect-report intervene' and 'artifacts' do more on a report."
         ),
         epilog="Example: dissect-report run --out report --overwrite",
     )
     add_config_arguments(parser)
     add_output_arguments(parser, default_out="report")
+    parser.add_argument(
+        "--no-interventions",
+        dest="interventions",
+        action="store_false",
+        help="skip ablation/insertion effects (run 'dissect-report intervene' later)",
+    )
+    parser.add_argument(
+        "--no-artifacts",
+        dest="artifacts",
+        action="store_false",
+        help="skip artifact units (run 'dissect-report artifacts' later)",
+    )
     parser.add_argument("--no-site", dest="site", action="store_false", help="skip rendering")
     parser.set_defaults(func=handle)
 
@@ -74,6 +89,26 @@ def handle(args: argparse.Namespace) -> int:
         print(
             f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable, "
             f"{layer.concepts_covered} concepts covered"
+        )
+    if args.interventions:
+        from dissect_report.intervene import InterventionConfig, intervene
+
+        effects = intervene(InterventionConfig(), out)
+        for c in effects.concepts:
+            print(
+                f"{effects.layer} {c.concept}: ablating top {c.n_max} units removes "
+                f"{c.share:.0%} (random units: {c.share_random:.0%}); insertion succeeds at "
+                f"{c.insert_success:.0%} of sites"
+            )
+    if args.artifacts:
+        from dissect_report.artifacts import ArtifactConfig, find_artifacts
+
+        found = find_artifacts(ArtifactConfig(), out)
+        r = found.repair
+        print(
+            f"artifacts: {found.layer}: ablating the {len(r.units)} worst units moves FSD "
+            f"{r.fsd_before:.4f} -> {r.fsd_after:.4f}, realism {r.realism_before:.3f} -> "
+            f"{r.realism_after:.3f}"
         )
     print(f"report: {out}")
     site = render_if_available(out) if args.site else None
