@@ -1,11 +1,10 @@
-"""Distances between feature distributions.
+"""Frechet distances between feature sets (FID/FSD), exactly in float64, no scipy.
 
 Usage::
 
-    from dissect_report.metrics import frechet_distance, gaussian_stats
-    mu1, s1 = gaussian_stats(feats_a)
-    mu2, s2 = gaussian_stats(feats_b)
-    d = frechet_distance(mu1, s1, mu2, s2)
+    from dissect_report.metrics import frechet, frechet_distance, gaussian
+    d = frechet_distance(features_a, features_b)      # (Na, D), (Nb, D) arrays
+    d = frechet(*gaussian(features_a), *gaussian(features_b))
 """
 
 from __future__ import annotations
@@ -13,31 +12,35 @@ from __future__ import annotations
 import numpy as np
 
 
-def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of ``features`` ``(N, D)`` (float64)."""
-    f = np.asarray(features, dtype=np.float64)
-    return f.mean(0), np.atleast_2d(np.cov(f, rowvar=False))
+def gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (D,) and covariance (D, D) (unbiased; zero for a single row)."""
+    x = np.asarray(features, dtype=np.float64)
+    mu = x.mean(axis=0)
+    if x.shape[0] < 2:
+        return mu, np.zeros((x.shape[1], x.shape[1]))
+    centered = x - mu
+    return mu, centered.T @ centered / (x.shape[0] - 1)
 
 
-def _sqrt_psd(m: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh((m + m.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+def _psd_sqrt(cov: np.ndarray) -> np.ndarray:
+    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+    return (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
 
 
-def frechet_distance(
-    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
-) -> float:
-    """Frechet distance between two Gaussians: |mu1-mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^1/2).
+def frechet(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
+    """|mu1 - mu2|^2 + tr(C1) + tr(C2) - 2 tr((C1^1/2 C2 C1^1/2)^1/2), never negative.
 
-    ``tr((S1 S2)^1/2)`` is computed as the trace of ``(S1^1/2 S2 S1^1/2)^1/2``, which is
-    symmetric, so only symmetric eigendecompositions are needed (no scipy).
+    ``tr((C1 C2)^1/2)`` equals the trace of the symmetric ``(C1^1/2 C2 C1^1/2)^1/2``, so only
+    symmetric eigendecompositions are needed.
     """
-    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
-    s1, s2 = (
-        np.atleast_2d(np.asarray(sigma1, np.float64)),
-        np.atleast_2d(np.asarray(sigma2, np.float64)),
-    )
-    r1 = _sqrt_psd(s1)
-    w = np.linalg.eigvalsh(r1 @ s2 @ r1)
-    tr_covmean = float(np.sqrt(np.clip(w, 0, None)).sum())
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+    s1 = _psd_sqrt(cov1)
+    middle = s1 @ cov2 @ s1
+    eig = np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)
+    diff = mu1 - mu2
+    value = float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2 * np.sqrt(eig).sum())
+    return max(value, 0.0)
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to feature sets ``a`` and ``b``."""
+    return frechet(*gaussian(a), *gaussian(b))

@@ -19,7 +19,6 @@ import hashlib
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,6 +28,7 @@ from dissect_report.config import BUILTIN_SEGMENTER, DissectConfig
 from dissect_report.errors import ConfigError, ModelError
 from dissect_report.sampler import latents
 from dissect_report.segmenter import Segmenter
+from dissect_report.weights_io import file_sha256, load_weights
 
 
 def import_factory(path: str) -> Callable[[], Any]:
@@ -52,14 +52,6 @@ def import_factory(path: str) -> Callable[[], Any]:
     return obj
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def state_sha256(module: nn.Module) -> str:
     """A hash of a module's parameters and buffers (names, shapes, dtypes, bytes)."""
     digest = hashlib.sha256()
@@ -68,56 +60,6 @@ def state_sha256(module: nn.Module) -> str:
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.hexdigest()
-
-
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors from a ``.safetensors`` file or a ``.pt`` state dict, safely."""
-    p = Path(path)
-    if not p.is_file():
-        raise ModelError(f"weights file {str(p)!r} does not exist")
-    try:
-        if p.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(p), device="cpu")
-        else:
-            state = torch.load(str(p), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot read weights file {str(p)!r}: {first}") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelError(f"weights file {str(p)!r} does not hold a state dict of tensors")
-    return state
-
-
-def _names(keys: Iterable[str], limit: int = 8) -> str:
-    keys = sorted(keys)
-    return ", ".join(keys[:limit]) + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
-
-
-def load_weights(model: nn.Module, path: str | Path) -> None:
-    """Load a state dict into ``model``; mismatched keys and shapes are named in the error."""
-    state = read_state_dict(path)
-    own = model.state_dict()
-    missing = own.keys() - state.keys()
-    unexpected = state.keys() - own.keys()
-    wrong = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in sorted(own.keys() & state.keys())
-        if state[k].shape != own[k].shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_names(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_names(unexpected)}")
-    if wrong:
-        problems.append(f"wrong shapes: {', '.join(wrong[:8])}")
-    if problems:
-        raise ModelError(f"weights {str(path)!r} do not fit the generator; " + "; ".join(problems))
-    model.load_state_dict(state, strict=True)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dissect_report.atomic import atomic_path, write_bytes, write_text
 from dissect_report.charts import bar_chart_svg
 from dissect_report.errors import ReportError
 from dissect_report.stats import LayerState
@@ -39,33 +38,7 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 SHARD_MANIFEST = "shard.json"
 PARTIAL = ".partial"  # checkpoints of an unfinished pass
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 _OWNED = ("layers", "concepts", "artifacts", "site", PARTIAL, SHARD_MANIFEST)
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is meant to be shared
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, obj: Any) -> None:

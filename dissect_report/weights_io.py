@@ -32,7 +32,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a ``.safetensors`` or ``.pt``/``.pth``/``.bin`` state dict, on the CPU."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"weights file not found: {path}")
+        raise ModelError(f"weights file {str(path)!r} does not exist")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -40,36 +40,33 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             state = load_file(str(path), device="cpu")
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            if (
-                isinstance(state, dict)
-                and "state_dict" in state
-                and isinstance(state["state_dict"], dict)
-            ):
-                state = state["state_dict"]
     except Exception as exc:  # every library reports corruption differently
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
-            f"cannot read weights file {path}: corrupt or not a state dict ({type(exc).__name__})"
+            f"cannot read weights file {str(path)!r}: corrupt or not a state dict ({first})"
         ) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelError(f"weights file {path} does not hold a state dict of tensors")
+        raise ModelError(f"weights file {str(path)!r} does not hold a state dict of tensors")
     return state
 
 
-def _names(keys: list[str], limit: int = 5) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
+def _names(keys: list[str], limit: int = 8) -> str:
+    keys = sorted(keys)
+    return ", ".join(keys[:limit]) + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
 
 
 def apply_state_dict(
     module: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path
 ) -> None:
-    """Load ``state`` into ``module`` strictly; mismatches name the offending keys."""
+    """Load ``state`` into ``module`` strictly; mismatched keys and shapes are named."""
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
-        for k, v in own.items()
+    wrong = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in sorted(own.items())
         if k in state and state[k].shape != v.shape
     ]
     problems = []
@@ -77,10 +74,15 @@ def apply_state_dict(
         problems.append(f"missing keys: {_names(missing)}")
     if unexpected:
         problems.append(f"unexpected keys: {_names(unexpected)}")
-    if shapes:
-        problems.append(f"shape mismatch: {_names(shapes, 3)}")
+    if wrong:
+        problems.append(f"wrong shapes: {', '.join(wrong[:8])}")
     if problems:
         raise ModelError(
-            f"weights {source} do not fit {type(module).__name__}: " + "; ".join(problems)
+            f"weights {str(source)!r} do not fit {type(module).__name__}; " + "; ".join(problems)
         )
     module.load_state_dict(state)
+
+
+def load_weights(module: torch.nn.Module, path: str | Path) -> None:
+    """Read ``path`` and load it into ``module`` (both steps' errors are one clear line)."""
+    apply_state_dict(module, load_state_dict(path), path)

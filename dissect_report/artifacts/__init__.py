@@ -17,7 +17,6 @@ _ATTRS = {
     "ArtifactConfig": "settings",
     "ArtifactResult": "stage",
     "find_artifacts": "stage",
-    "frechet_distance": "frechet",
 }
 __all__ = sorted(_ATTRS)
 

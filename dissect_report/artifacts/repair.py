@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dissect_report.artifacts.frechet import frechet_distance
 from dissect_report.artifacts.score import Scan, scan_samples
 from dissect_report.intervene.bundle import ModelBundle, batches, frozen
 from dissect_report.intervene.edit import ablate, edit
 from dissect_report.intervene.pictures import tile_grid, to_uint8
+from dissect_report.metrics import frechet_distance
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dissect_report.artifacts.frechet import frechet, gaussian
 from dissect_report.intervene.bundle import ModelBundle, batches, frozen
 from dissect_report.intervene.edit import Setter, trace
+from dissect_report.metrics import frechet, gaussian
 from dissect_report.progress import bar
 
 

@@ -15,7 +15,6 @@ not depend on the batch size.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,28 +24,10 @@ import torch
 from torch import nn
 
 from dissect_report.errors import ModelError
+from dissect_report.sampler import latents
 
 Images = torch.Tensor  # float (N, 3, H, W) in [-1, 1]
 LatentFn = Callable[[int, Sequence[int], int], torch.Tensor]
-
-
-def fallback_latents(seed: int, ids: Sequence[int], z_dim: int) -> torch.Tensor:
-    """Standard-normal latents, sample ``i`` drawn from its own generator seeded by (seed, i)."""
-    rows = []
-    for i in ids:
-        key = int.from_bytes(hashlib.sha256(f"{seed}:{int(i)}".encode()).digest()[:8], "little")
-        g = torch.Generator().manual_seed(key & ((1 << 63) - 1))
-        rows.append(torch.randn(z_dim, generator=g))
-    return torch.stack(rows) if rows else torch.zeros(0, z_dim)
-
-
-def default_latents() -> LatentFn:
-    """The project's sampler (``dissect_report.sampler.latents``) when present, else ours."""
-    try:
-        from dissect_report.sampler import latents  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        return fallback_latents
-    return latents  # type: ignore[no-any-return]
 
 
 @contextmanager
@@ -105,7 +86,7 @@ class ModelBundle:
         return list(self.segmenter.concepts)  # type: ignore[attr-defined]
 
     def latents(self, seed: int, ids: Sequence[int]) -> torch.Tensor:
-        fn = self.latent_fn or default_latents()
+        fn = self.latent_fn or latents
         return fn(seed, [int(i) for i in ids], self.z_dim)
 
     def generate(self, z: torch.Tensor) -> Images:

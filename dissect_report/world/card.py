@@ -69,9 +69,7 @@ def evaluate_world(
     z = torch.randn(n, gen.z_dim, generator=g).to(device)
     gen_labels = _batched(lambda zz: seg.segment(gen(zz)), z).cpu().numpy()
     h_real, h_gen = _area_histograms(labels), _area_histograms(gen_labels)
-    fsd = frechet_distance(
-        h_real.mean(0), np.cov(h_real, rowvar=False), h_gen.mean(0), np.cov(h_gen, rowvar=False)
-    )
+    fsd = frechet_distance(h_real, h_gen)
     real_f, gen_f = h_real.mean(0), h_gen.mean(0)
     ok = all(0.5 <= g_ / r_ <= 2.0 for r_, g_ in zip(real_f, gen_f, strict=True) if r_ >= 0.01)
     return WorldCard(

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from dissect_report.errors import ModelError
-from dissect_report.weights_io import apply_state_dict, load_state_dict
+from dissect_report.weights_io import load_weights
 from dissect_report.world.nets import Discriminator, Generator, SegNet
 from dissect_report.world.scenes import CONCEPTS, PALETTE
 
@@ -46,16 +46,14 @@ def _meta(directory: str | Path | None) -> dict:
 def load_generator(directory: str | Path | None = None) -> Generator:
     """The built-in generator in eval mode: z ``(N, 128)`` -> images ``(N, 3, 64, 64)``."""
     gen = Generator(int(_meta(directory).get("z_dim", 128)))
-    path = _weights_file("generator", directory)
-    apply_state_dict(gen, load_state_dict(path), path)
+    load_weights(gen, _weights_file("generator", directory))
     return gen.eval()
 
 
 def load_discriminator(directory: str | Path | None = None) -> Discriminator:
     """The built-in discriminator in eval mode: images -> realism logits ``(N,)``."""
     disc = Discriminator()
-    path = _weights_file("discriminator", directory)
-    apply_state_dict(disc, load_state_dict(path), path)
+    load_weights(disc, _weights_file("discriminator", directory))
     return disc.eval()
 
 
@@ -96,6 +94,5 @@ class WorldSegmenter:
 def load_segmenter(directory: str | Path | None = None) -> WorldSegmenter:
     """The built-in segmenter (13 concepts of :data:`dissect_report.world.CONCEPTS`)."""
     net = SegNet(len(CONCEPTS))
-    path = _weights_file("segmenter", directory)
-    apply_state_dict(net, load_state_dict(path), path)
+    load_weights(net, _weights_file("segmenter", directory))
     return WorldSegmenter(net)

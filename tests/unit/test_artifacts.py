@@ -20,9 +20,9 @@ from test_intervene_toys import (
 )
 
 from dissect_report.artifacts import ArtifactConfig, find_artifacts
-from dissect_report.artifacts.frechet import frechet_distance
 from dissect_report.errors import ConfigError
 from dissect_report.intervene import ModelBundle
+from dissect_report.metrics import frechet_distance
 from dissect_report.sampler import latents
 
 
