@@ -23,7 +23,9 @@ class ArtifactConfig:
     score_seed: int | None = None  # None: dissection seed + 2
     repair_seed: int | None = None  # None: dissection seed + 3
     top_k: int = 8  # top-activating images per unit
-    repair_units: int = 4  # worst units ablated by the repair
+    repair_units: int = 4  # at most this many confirmed units are ablated by the repair
+    candidates: int = 16  # worst-scored units checked causally (ablated alone)
+    min_gain: float = 0.0  # a candidate is confirmed when its ablation improves it by more
     show_units: int = 8  # worst units drawn in artifacts/units/<n>.png
     worst_samples: int = 6  # rows of before_after.png
     batch_size: int = 32
@@ -34,7 +36,7 @@ class ArtifactConfig:
                 raise ConfigError(
                     f"artifact setting {name} must be >= 1; got {getattr(self, name)}"
                 )
-        for name in ("repair_units", "show_units", "worst_samples"):
+        for name in ("repair_units", "show_units", "worst_samples", "candidates"):
             if getattr(self, name) < 0:
                 raise ConfigError(
                     f"artifact setting {name} must be >= 0; got {getattr(self, name)}"

@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from dissect_report.artifacts.repair import Repair, measure_repair, strip
-from dissect_report.artifacts.score import UnitScore, scan_samples, score_units
+from dissect_report.artifacts.score import UnitScore, ablation_gains, scan_samples, score_units
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.errors import ConfigError, ReportError
 from dissect_report.intervene import reportio
@@ -75,7 +75,10 @@ def _unit_labels(
 
 
 def _units_table(
-    scores: list[UnitScore], labels: dict[int, tuple[str | None, float]], repaired: set[int]
+    scores: list[UnitScore],
+    labels: dict[int, tuple[str | None, float]],
+    repaired: set[int],
+    gains: dict[int, float],
 ) -> pa.Table:
     return pa.table(
         {
@@ -85,6 +88,7 @@ def _units_table(
             "fsd": pa.array([s.fsd for s in scores], pa.float64()),
             "realism": pa.array([s.realism for s in scores], pa.float64()),
             "top_samples": pa.array([s.top_samples for s in scores], pa.list_(pa.int64())),
+            "ablation_gain": pa.array([gains.get(s.unit, math.nan) for s in scores], pa.float64()),
             "repaired": pa.array([s.unit in repaired for s in scores], pa.bool_()),
             "concept": pa.array(
                 [labels.get(s.unit, (None, math.nan))[0] for s in scores], pa.string()
@@ -149,7 +153,12 @@ def find_artifacts(
         models, layer, score_seed, config.samples, config.batch_size, desc="artifact scan"
     )
     scores = score_units(scan, config.top_k)
-    repaired = [s.unit for s in scores[: config.repair_units]]
+    # Rank by score, then keep only units whose ablation alone improves their own images.
+    gains = ablation_gains(models, layer, scan, scores[: config.candidates])
+    confirmed = [s.unit for s in scores if gains.get(s.unit, -math.inf) > config.min_gain]
+    repaired = confirmed[: config.repair_units]
+    if not repaired:
+        log.info("no artifact unit confirmed on %s: no candidate's ablation improves it", layer)
     rep = measure_repair(
         models,
         layer,
@@ -162,7 +171,7 @@ def find_artifacts(
 
     labels = _unit_labels(report, manifest, layer)
     reportio.write_parquet(
-        out / "units.parquet", _units_table(scores, labels, set(repaired)), csv=True
+        out / "units.parquet", _units_table(scores, labels, set(repaired), gains), csv=True
     )
     worst = scores[: max(config.show_units, 20)]
     svg = bar_chart(
@@ -184,7 +193,14 @@ def find_artifacts(
         metrics["realism"] = {"before": rep.realism_before, "after": rep.realism_after}
     reportio.write_json(
         out / "repair.json",
-        {"layer": layer, "units": repaired, "metrics": metrics, "worst_samples": rep.worst_samples},
+        {
+            "layer": layer,
+            "units": repaired,
+            "candidates": [s.unit for s in scores[: config.candidates]],
+            "confirmed": confirmed,
+            "metrics": metrics,
+            "worst_samples": rep.worst_samples,
+        },
     )
     if rep.picture is not None:
         reportio.write_bytes(out / "before_after.png", rep.picture)

@@ -72,6 +72,30 @@ def test_the_noise_unit_ranks_worst_and_is_repaired(run: tuple[Path, object]) ->
     assert repair["fsd"]["improved"] and repair["fsd"]["after"] < 0.5 * repair["fsd"]["before"]
 
 
+def test_only_units_whose_ablation_helps_are_repaired(tmp_path: Path) -> None:
+    # Every candidate is ablated alone; the repair keeps only those whose own images improve.
+    report = write_report(tmp_path)
+    config = ArtifactConfig(**{**SMALL, "repair_units": 6}, candidates=6)
+    result = find_artifacts(config, report, models=_models())
+    rows = {r["unit"]: r for r in pq.read_table(report / "artifacts" / "units.parquet").to_pylist()}
+    gains = {u: r["ablation_gain"] for u, r in rows.items()}
+    assert max(gains, key=gains.get) == 5  # the noise unit's ablation helps most
+    assert set(result.repair.units) == {u for u, g in gains.items() if g > 0}
+    assert all(not r["repaired"] for r in rows.values() if r["ablation_gain"] <= 0)
+    saved = json.loads((report / "artifacts" / "repair.json").read_text())
+    assert saved["confirmed"][0] == 5 and len(saved["candidates"]) == 6
+
+
+def test_no_unit_is_repaired_when_no_ablation_helps_enough(tmp_path: Path) -> None:
+    report = write_report(tmp_path)
+    config = ArtifactConfig(**SMALL, min_gain=1e6)
+    result = find_artifacts(config, report, models=_models())
+    assert result.repair.units == []
+    assert result.repair.realism_after == result.repair.realism_before
+    rows = pq.read_table(report / "artifacts" / "units.parquet").to_pylist()
+    assert not any(r["repaired"] for r in rows)
+
+
 def test_scores_match_a_direct_computation(run: tuple[Path, object]) -> None:
     report, _ = run
     gen = PlantedGenerator(noise=True)
