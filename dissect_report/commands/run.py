@@ -105,11 +105,17 @@ def handle(args: argparse.Namespace) -> int:
 
         found = find_artifacts(ArtifactConfig(), out)
         r = found.repair
-        print(
-            f"artifacts: {found.layer}: ablating the {len(r.units)} worst units moves FSD "
-            f"{r.fsd_before:.4f} -> {r.fsd_after:.4f}, realism {r.realism_before:.3f} -> "
-            f"{r.realism_after:.3f}"
-        )
+        if r.units:
+            print(
+                f"artifacts: {found.layer}: ablating {len(r.units)} confirmed artifact units "
+                f"{r.units} moves FSD {r.fsd_before:.4f} -> {r.fsd_after:.4f}, realism "
+                f"{r.realism_before:.3f} -> {r.realism_after:.3f}"
+            )
+        else:
+            print(
+                f"artifacts: {found.layer}: no artifact unit confirmed (no single-unit "
+                "ablation improves its own images)"
+            )
     print(f"report: {out}")
     site = render_if_available(out) if args.site else None
     if site is not None:
