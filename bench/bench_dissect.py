@@ -20,7 +20,7 @@ import time
 import torch
 
 from dissect_report.config import DissectConfig
-from dissect_report.dissect import run_pass
+from dissect_report.dissection import run_pass
 from dissect_report.models import Models, load_models
 
 

@@ -25,13 +25,13 @@ import pyarrow.parquet as pq
 import torch
 
 from dissect_report.artifacts import ArtifactConfig, find_artifacts
-from dissect_report.intervene import InterventionConfig, ModelBundle, intervene
+from dissect_report.interventions import InterventionConfig, ModelBundle, intervene
 
 
 def untrained_report(root: Path, layer: str = "layer4") -> tuple[Path, ModelBundle]:
     """A synthetic report over the untrained built-in architecture (for timing only)."""
     from dissect_report import world
-    from dissect_report.intervene.loading import builtin_reference
+    from dissect_report.interventions.loading import builtin_reference
     from dissect_report.world.nets import Discriminator, Generator, SegNet
     from dissect_report.world.weights import WorldSegmenter
 

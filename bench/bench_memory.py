@@ -24,7 +24,7 @@ def child(samples: int, batch: int, layers: str, device: str) -> None:
     from bench_dissect import builtin_models
 
     from dissect_report.config import DissectConfig
-    from dissect_report.dissect import finalize, run_pass
+    from dissect_report.dissection import finalize, run_pass
     from dissect_report.progress import set_quiet
 
     set_quiet(True)

@@ -38,7 +38,7 @@ import torch
 
 from dissect_report import progress
 from dissect_report.config import DissectConfig
-from dissect_report.dissect import calibrate, run_pass
+from dissect_report.dissection import calibrate, run_pass
 from dissect_report.engines.shards import merge_states, plan_shards
 from dissect_report.models import load_models
 from dissect_report.report import write_npz

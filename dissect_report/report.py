@@ -33,7 +33,7 @@ from dissect_report.errors import ReportError
 from dissect_report.stats import LayerState
 
 if TYPE_CHECKING:
-    from dissect_report.dissect import LayerResult
+    from dissect_report.dissection import LayerResult
 
 MANIFEST = "manifest.json"
 SHARD_MANIFEST = "shard.json"

@@ -33,7 +33,7 @@ from dissect_report.stats import bilinear_upsample
 from dissect_report.trace import TraceDict
 
 if TYPE_CHECKING:
-    from dissect_report.dissect import LayerResult
+    from dissect_report.dissection import LayerResult
     from dissect_report.models import Models
 
 OUTLINE = np.array([255, 214, 0], dtype=np.uint8)  # amber: visible on sky, grass and dark dims

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from dissect_report.artifacts.score import Scan, scan_samples
-from dissect_report.intervene.bundle import ModelBundle, batches, frozen
-from dissect_report.intervene.edit import ablate, edit
-from dissect_report.intervene.pictures import tile_grid, to_uint8
+from dissect_report.interventions.bundle import ModelBundle, batches, frozen
+from dissect_report.interventions.edit import ablate, edit
+from dissect_report.interventions.pictures import tile_grid, to_uint8
 from dissect_report.metrics import frechet_distance
 
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dissect_report.intervene.bundle import ModelBundle, batches, frozen
-from dissect_report.intervene.edit import Setter, ablate, edit, trace
+from dissect_report.interventions.bundle import ModelBundle, batches, frozen
+from dissect_report.interventions.edit import Setter, ablate, edit, trace
 from dissect_report.metrics import frechet, gaussian
 from dissect_report.progress import bar
 

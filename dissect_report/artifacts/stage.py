@@ -26,9 +26,9 @@ from dissect_report.artifacts.repair import Repair, measure_repair, strip
 from dissect_report.artifacts.score import UnitScore, ablation_gains, scan_samples, score_units
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.errors import ConfigError, ReportError
-from dissect_report.intervene import reportio
-from dissect_report.intervene.bundle import ModelBundle
-from dissect_report.intervene.pictures import bar_chart
+from dissect_report.interventions import reportio
+from dissect_report.interventions.bundle import ModelBundle
+from dissect_report.interventions.pictures import bar_chart
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def find_artifacts(
     report = Path(report)
     manifest = reportio.read_manifest(report)
     if models is None:
-        from dissect_report.intervene.loading import bundle_from_manifest
+        from dissect_report.interventions.loading import bundle_from_manifest
 
         models = bundle_from_manifest(manifest)
     layer = choose_layer(manifest, config.layer)

@@ -70,8 +70,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def handler(args: argparse.Namespace) -> int:
     from dissect_report.artifacts.stage import find_artifacts
-    from dissect_report.intervene import reportio
-    from dissect_report.intervene.loading import bundle_from_manifest
+    from dissect_report.interventions import reportio
+    from dissect_report.interventions.loading import bundle_from_manifest
 
     values = {
         name: getattr(args, name) for name, *_ in FLAGS.values() if getattr(args, name) is not None

@@ -169,7 +169,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from dissect_report.dissect import dissect
+    from dissect_report.dissection import dissect
 
     config = config_from_args(args)
     shard = parse_shard(args.shard) if args.shard else None

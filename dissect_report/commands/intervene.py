@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dissect_report.errors import ConfigError
-from dissect_report.intervene.settings import InterventionConfig
+from dissect_report.interventions.settings import InterventionConfig
 
 DESCRIPTION = """\
 Run interventions on an existing report (made by 'dissect-report run' or 'dissect'):
@@ -79,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> InterventionConfig:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from dissect_report.intervene.stage import intervene
+    from dissect_report.interventions.stage import intervene
 
     result = intervene(config_from_args(args), args.report)
     print(f"interventions on {result.layer} (held-out seed {result.seed}), {result.seconds:.1f} s")

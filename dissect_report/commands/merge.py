@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from dissect_report.dissect import merge_shards
+    from dissect_report.dissection import merge_shards
 
     result = merge_shards(
         args.shards, args.out, overwrite=args.overwrite, images=args.images, command=command_line()

@@ -73,7 +73,7 @@ def render_if_available(report: Path) -> Path | None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from dissect_report.dissect import dissect
+    from dissect_report.dissection import dissect
 
     config = config_from_args(args, **RUN_DEFAULTS)
     out = Path(args.out)
@@ -91,7 +91,7 @@ def handle(args: argparse.Namespace) -> int:
             f"{layer.concepts_covered} concepts covered"
         )
     if args.interventions:
-        from dissect_report.intervene import InterventionConfig, intervene
+        from dissect_report.interventions import InterventionConfig, intervene
 
         effects = intervene(InterventionConfig(), out)
         for c in effects.concepts:

@@ -27,8 +27,8 @@ def run_local(
     partial: Path | None,
     resume: bool,
 ) -> tuple[dict[str, LayerState], Shapes]:
-    """:func:`dissect_report.dissect.run_pass` with its checkpoint under ``partial``."""
-    from dissect_report.dissect import run_pass  # dissect imports the engines
+    """:func:`dissect_report.dissection.run_pass` with its checkpoint under ``partial``."""
+    from dissect_report.dissection import run_pass  # dissect imports the engines
 
     checkpoint = partial / "checkpoint.npz" if partial is not None else None
     return run_pass(models, config, start, stop, checkpoint=checkpoint, resume=resume)

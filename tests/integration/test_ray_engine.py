@@ -28,7 +28,7 @@ from dissect_toys import Planted, PlantedSegmenter, assert_same_tables  # noqa: 
 
 from dissect_report.cli import main  # noqa: E402
 from dissect_report.config import DissectConfig  # noqa: E402
-from dissect_report.dissect import dissect  # noqa: E402
+from dissect_report.dissection import dissect  # noqa: E402
 
 PLANTED = {
     "generator": "dissect_toys:planted_generator",

@@ -21,7 +21,7 @@ from test_intervene_toys import (
 
 from dissect_report.artifacts import ArtifactConfig, find_artifacts
 from dissect_report.errors import ConfigError
-from dissect_report.intervene import ModelBundle
+from dissect_report.interventions import ModelBundle
 from dissect_report.metrics import frechet_distance
 from dissect_report.sampler import latents
 

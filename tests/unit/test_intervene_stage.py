@@ -19,7 +19,7 @@ from test_intervene_toys import (
 )
 
 from dissect_report.errors import ConfigError
-from dissect_report.intervene import InterventionConfig, ModelBundle, intervene
+from dissect_report.interventions import InterventionConfig, ModelBundle, intervene
 from dissect_report.sampler import latents
 
 SMALL = dict(
@@ -172,7 +172,7 @@ def test_bad_settings_are_user_errors(tmp_path: Path) -> None:
 
 
 def test_levels_are_per_unit_quantiles_of_held_out_activations() -> None:
-    from dissect_report.intervene.heldout import heldout_pass
+    from dissect_report.interventions.heldout import heldout_pass
 
     held = heldout_pass(_models(), "layer", seed=5, count=30, batch_size=8, quantile=0.5)
     acts = PlantedGenerator().layer(latents(5, range(30), 6))
@@ -186,7 +186,7 @@ def test_levels_are_per_unit_quantiles_of_held_out_activations() -> None:
 def test_top_units_rank_every_unit_by_iou_with_the_concept() -> None:
     import pyarrow as pa
 
-    from dissect_report.intervene.stage import ranked_units
+    from dissect_report.interventions.stage import ranked_units
 
     table = pa.table(
         {

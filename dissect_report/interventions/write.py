@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from dissect_report.intervene import reportio
-from dissect_report.intervene.pictures import line_chart
+from dissect_report.interventions import reportio
+from dissect_report.interventions.pictures import line_chart
 
 if TYPE_CHECKING:
-    from dissect_report.intervene.stage import ConceptResult
+    from dissect_report.interventions.stage import ConceptResult
 
 I32, I64, F64, STR = pa.int32(), pa.int64(), pa.float64(), pa.string()
 

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from dissect_report.errors import ConfigError
-from dissect_report.intervene.bundle import ModelBundle, batches, concept_counts, frozen
-from dissect_report.intervene.edit import trace
+from dissect_report.interventions.bundle import ModelBundle, batches, concept_counts, frozen
+from dissect_report.interventions.edit import trace
 from dissect_report.progress import bar
 
 # Quantiles are estimated from at most this many activations per unit (a fixed stride).

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.intervene import InterventionConfig, intervene
+    from dissect_report.interventions import InterventionConfig, intervene
     result = intervene(InterventionConfig(samples=64, max_concepts=4), "report")
     for c in result.concepts:
         print(c.concept, c.share, c.share_random)   # share of the concept removed vs control
@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from dissect_report.errors import ConfigError, ReportError
-from dissect_report.intervene import reportio, write
-from dissect_report.intervene.ace import Ablator, AceRow, ace_curve, random_order
-from dissect_report.intervene.bundle import ModelBundle, frozen
-from dissect_report.intervene.edit import ablate, edit, insert
-from dissect_report.intervene.heldout import HeldOut, heldout_pass
-from dissect_report.intervene.insertion import (
+from dissect_report.interventions import reportio, write
+from dissect_report.interventions.ace import Ablator, AceRow, ace_curve, random_order
+from dissect_report.interventions.bundle import ModelBundle, frozen
+from dissect_report.interventions.edit import ablate, edit, insert
+from dissect_report.interventions.heldout import HeldOut, heldout_pass
+from dissect_report.interventions.insertion import (
     ContextRow,
     Site,
     by_context,
@@ -38,9 +38,9 @@ from dissect_report.intervene.insertion import (
     image_box,
     insertion_sites,
 )
-from dissect_report.intervene.optimize import alpha_order, optimize_alpha
-from dissect_report.intervene.pictures import outline, tile_grid, to_uint8
-from dissect_report.intervene.settings import InterventionConfig
+from dissect_report.interventions.optimize import alpha_order, optimize_alpha
+from dissect_report.interventions.pictures import outline, tile_grid, to_uint8
+from dissect_report.interventions.settings import InterventionConfig
 from dissect_report.progress import bar
 from dissect_report.slug import unique_slugs
 
@@ -204,7 +204,7 @@ def intervene(
     report = Path(report)
     manifest = reportio.read_manifest(report)
     if models is None:
-        from dissect_report.intervene.loading import bundle_from_manifest
+        from dissect_report.interventions.loading import bundle_from_manifest
 
         models = bundle_from_manifest(manifest)
     layer = choose_layer(manifest, config.layer)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from dissect_report.errors import ModelError, ReportError, UserError
-from dissect_report.intervene.bundle import ModelBundle
+from dissect_report.interventions.bundle import ModelBundle
 
 
 def builtin_reference(seed: int, ids: Sequence[int]) -> torch.Tensor:

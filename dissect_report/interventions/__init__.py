@@ -2,8 +2,8 @@
 
 Usage::
 
-    from dissect_report.intervene import InterventionConfig, intervene
-    from dissect_report.intervene.edit import ablate, edit, insert
+    from dissect_report.interventions import InterventionConfig, intervene
+    from dissect_report.interventions.edit import ablate, edit, insert
 
     with edit(generator, "layer4", ablate([3, 17])):
         images = generator(z)

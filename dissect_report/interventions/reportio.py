@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.intervene import reportio
+    from dissect_report.interventions import reportio
     manifest = reportio.read_manifest(report)
     reportio.write_parquet(report / "concepts" / "index.parquet", table)
     reportio.update_manifest(report, {"sections": {"interventions": True}})

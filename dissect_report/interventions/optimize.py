@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from dissect_report.errors import ModelError
-from dissect_report.intervene.bundle import ModelBundle, frozen
-from dissect_report.intervene.edit import blend, edit
-from dissect_report.intervene.heldout import HeldOut
-from dissect_report.intervene.insertion import grid_positions
+from dissect_report.interventions.bundle import ModelBundle, frozen
+from dissect_report.interventions.edit import blend, edit
+from dissect_report.interventions.heldout import HeldOut
+from dissect_report.interventions.insertion import grid_positions
 from dissect_report.progress import bar
 
 

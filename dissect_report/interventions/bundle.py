@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.intervene.bundle import ModelBundle
+    from dissect_report.interventions.bundle import ModelBundle
     from dissect_report import world
 
     models = ModelBundle(generator=world.load_generator(), segmenter=world.load_segmenter())

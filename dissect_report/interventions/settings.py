@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.intervene.settings import InterventionConfig
+    from dissect_report.interventions.settings import InterventionConfig
     config = InterventionConfig(samples=128, concepts=("tree", "door"))
 """
 

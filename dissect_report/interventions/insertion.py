@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from dissect_report.errors import ConfigError
-from dissect_report.intervene.bundle import ModelBundle, concept_counts, frozen
-from dissect_report.intervene.edit import edit, insert
-from dissect_report.intervene.heldout import HeldOut
+from dissect_report.interventions.bundle import ModelBundle, concept_counts, frozen
+from dissect_report.interventions.edit import edit, insert
+from dissect_report.interventions.heldout import HeldOut
 
 SUCCESS = 0.05  # a site "succeeds" when the concept grows by >= 5% of the patch area
 

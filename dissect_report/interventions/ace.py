@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dissect_report.intervene.bundle import ModelBundle, batches, concept_counts, frozen
-from dissect_report.intervene.edit import ablate, edit
-from dissect_report.intervene.heldout import HeldOut
+from dissect_report.interventions.bundle import ModelBundle, batches, concept_counts, frozen
+from dissect_report.interventions.edit import ablate, edit
+from dissect_report.interventions.heldout import HeldOut
 
 
 def unit_counts(n_max: int) -> list[int]:
