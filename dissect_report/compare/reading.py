@@ -87,18 +87,9 @@ def manifest_concepts(manifest: dict[str, Any], path: Path) -> dict[str, dict[st
 
 def read_table(path: Path, required: tuple[str, ...] = ()) -> dict[str, list[Any]]:
     """A Parquet table as ``{column: values}``; a missing file or column is a ReportError."""
-    import pyarrow.parquet as pq
+    from dissect_report.tables import read_parquet
 
-    if not path.is_file():
-        raise ReportError(f"missing table {str(path)!r}")
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise ReportError(f"cannot read table {str(path)!r}: {exc}") from None
-    missing = [c for c in required if c not in table.column_names]
-    if missing:
-        raise ReportError(f"table {str(path)!r} lacks column(s) {', '.join(missing)}")
-    return table.to_pydict()
+    return read_parquet(path, required).to_pydict()
 
 
 def read_json(path: Path) -> Any:

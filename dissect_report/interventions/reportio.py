@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from dissect_report.atomic import write_bytes
 from dissect_report.errors import ReportError
 from dissect_report.slug import slugify
+from dissect_report.tables import read_parquet
 
 
 def _jsonable(value: Any) -> Any:
@@ -94,12 +95,7 @@ def layer_slug(manifest: dict[str, Any], layer: str) -> str:
 
 
 def read_table(path: Path) -> pa.Table:
-    if not path.is_file():
-        raise ReportError(f"missing {str(path)!r}")
-    try:
-        return pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise ReportError(f"cannot read {str(path)!r}: {exc}") from exc
+    return read_parquet(path)
 
 
 def read_units(report: Path, manifest: dict[str, Any], layer: str) -> list[dict[str, Any]]:

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from dissect_report.errors import ReportError
 from dissect_report.slug import slugify
+from dissect_report.tables import read_parquet
 
 SCHEMA_VERSION = 1
 _UNIT_COLUMNS = (
@@ -173,15 +173,7 @@ def read_manifest(root: Path) -> Manifest:
 
 
 def _read_table(path: Path, columns: tuple[str, ...]) -> dict[str, list]:
-    if not path.is_file():
-        raise ReportError(f"missing table {str(path)!r}")
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
-        raise ReportError(f"unreadable table {str(path)!r}: {exc}") from exc
-    missing = [c for c in columns if c not in table.column_names]
-    if missing:
-        raise ReportError(f"table {str(path)!r} lacks columns {', '.join(missing)}")
+    table = read_parquet(path, columns)
     return {c: table.column(c).to_pylist() for c in columns}
 
 

@@ -17,26 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from dissect_report.errors import ReportError
 from dissect_report.render.report import Manifest
 from dissect_report.slug import slugify
+from dissect_report.tables import read_parquet
 
 
 def _rows(path: Path, required: tuple[str, ...], optional: bool = False) -> list[dict[str, Any]]:
-    if not path.is_file():
-        if optional:
-            return []
-        raise ReportError(f"missing table {str(path)!r}")
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
-        raise ReportError(f"unreadable table {str(path)!r}: {exc}") from exc
-    missing = [c for c in required if c not in table.column_names]
-    if missing:
-        raise ReportError(f"table {str(path)!r} lacks columns {', '.join(missing)}")
-    return table.to_pylist()
+    if optional and not path.is_file():
+        return []
+    return read_parquet(path, required).to_pylist()
 
 
 def _f(value: Any) -> float:
