@@ -120,18 +120,31 @@ def score_units(scan: Scan, top_k: int) -> list[UnitScore]:
     ]
 
 
+@dataclass(frozen=True)
+class AblationGain:
+    """How much ablating one unit alone improves its own top images (positive = better)."""
+
+    unit: int
+    gain: float  # mean over its top images
+    stderr: float  # standard error of that mean (paired, image by image)
+
+    def confirmed(self, min_gain: float) -> bool:
+        """Better by more than ``min_gain`` and by more than two standard errors (not noise)."""
+        return self.gain > min_gain and self.gain > 2 * self.stderr
+
+
 def ablation_gains(
     models: ModelBundle, layer: str, scan: Scan, candidates: list[UnitScore]
-) -> dict[int, float]:
+) -> dict[int, AblationGain]:
     """Per candidate unit, how much ablating it alone improves its own top images.
 
-    With a discriminator: the mean realism logit after minus before. Without: the drop of the
-    top images' mean feature distance to the center of all samples' features. Positive means
+    With a discriminator: realism logit after minus before, image by image. Without: the drop
+    of each image's feature distance to the center of all samples' features. Positive means
     the unit's activity made its images worse.
     """
     center = scan.features.mean(0)
     index = {sample: k for k, sample in enumerate(scan.ids)}
-    gains: dict[int, float] = {}
+    gains: dict[int, AblationGain] = {}
     with frozen(models.generator, models.discriminator):
         for cand in bar(candidates, desc="artifact check", unit="unit", leave=False):
             rows = [index[i] for i in cand.top_samples]
@@ -139,9 +152,11 @@ def ablation_gains(
                 images = models.generate(models.latents(scan.seed, cand.top_samples))
             after = models.realism(images)
             if scan.realism is not None and after is not None:
-                gains[cand.unit] = float(after.double().mean()) - float(scan.realism[rows].mean())
+                diff = after.double().numpy() - scan.realism[rows]
             else:
-                before_d = np.linalg.norm(scan.features[rows] - center, axis=1).mean()
+                before_d = np.linalg.norm(scan.features[rows] - center, axis=1)
                 after_d = np.linalg.norm(models.feature_fn(images).numpy() - center, axis=1)
-                gains[cand.unit] = float(before_d - after_d.mean())
+                diff = before_d - after_d
+            se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else math.inf
+            gains[cand.unit] = AblationGain(cand.unit, float(diff.mean()), se)
     return gains

@@ -25,7 +25,7 @@ class ArtifactConfig:
     top_k: int = 8  # top-activating images per unit
     repair_units: int = 4  # at most this many confirmed units are ablated by the repair
     candidates: int = 16  # worst-scored units checked causally (ablated alone)
-    min_gain: float = 0.0  # a candidate is confirmed when its ablation improves it by more
+    min_gain: float = 0.0  # confirmed: ablation improves it by more, and by > 2 standard errors
     show_units: int = 8  # worst units drawn in artifacts/units/<n>.png
     worst_samples: int = 6  # rows of before_after.png
     batch_size: int = 32

@@ -23,7 +23,13 @@ from typing import Any
 import pyarrow as pa
 
 from dissect_report.artifacts.repair import Repair, measure_repair, strip
-from dissect_report.artifacts.score import UnitScore, ablation_gains, scan_samples, score_units
+from dissect_report.artifacts.score import (
+    AblationGain,
+    UnitScore,
+    ablation_gains,
+    scan_samples,
+    score_units,
+)
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.errors import ConfigError, ReportError
 from dissect_report.interventions import reportio
@@ -78,7 +84,7 @@ def _units_table(
     scores: list[UnitScore],
     labels: dict[int, tuple[str | None, float]],
     repaired: set[int],
-    gains: dict[int, float],
+    gains: dict[int, AblationGain],
 ) -> pa.Table:
     return pa.table(
         {
@@ -88,7 +94,13 @@ def _units_table(
             "fsd": pa.array([s.fsd for s in scores], pa.float64()),
             "realism": pa.array([s.realism for s in scores], pa.float64()),
             "top_samples": pa.array([s.top_samples for s in scores], pa.list_(pa.int64())),
-            "ablation_gain": pa.array([gains.get(s.unit, math.nan) for s in scores], pa.float64()),
+            "ablation_gain": pa.array(
+                [gains[s.unit].gain if s.unit in gains else math.nan for s in scores], pa.float64()
+            ),
+            "ablation_stderr": pa.array(
+                [gains[s.unit].stderr if s.unit in gains else math.nan for s in scores],
+                pa.float64(),
+            ),
             "repaired": pa.array([s.unit in repaired for s in scores], pa.bool_()),
             "concept": pa.array(
                 [labels.get(s.unit, (None, math.nan))[0] for s in scores], pa.string()
@@ -155,7 +167,9 @@ def find_artifacts(
     scores = score_units(scan, config.top_k)
     # Rank by score, then keep only units whose ablation alone improves their own images.
     gains = ablation_gains(models, layer, scan, scores[: config.candidates])
-    confirmed = [s.unit for s in scores if gains.get(s.unit, -math.inf) > config.min_gain]
+    confirmed = [
+        s.unit for s in scores if s.unit in gains and gains[s.unit].confirmed(config.min_gain)
+    ]
     repaired = confirmed[: config.repair_units]
     if not repaired:
         log.info("no artifact unit confirmed on %s: no candidate's ablation improves it", layer)

@@ -80,8 +80,9 @@ def test_only_units_whose_ablation_helps_are_repaired(tmp_path: Path) -> None:
     rows = {r["unit"]: r for r in pq.read_table(report / "artifacts" / "units.parquet").to_pylist()}
     gains = {u: r["ablation_gain"] for u, r in rows.items()}
     assert max(gains, key=gains.get) == 5  # the noise unit's ablation helps most
-    assert set(result.repair.units) == {u for u, g in gains.items() if g > 0}
-    assert all(not r["repaired"] for r in rows.values() if r["ablation_gain"] <= 0)
+    assert 5 in result.repair.units
+    for r in rows.values():  # repaired exactly when better by more than noise (2 std errors)
+        assert r["repaired"] == (r["ablation_gain"] > max(0.0, 2 * r["ablation_stderr"]))
     saved = json.loads((report / "artifacts" / "repair.json").read_text())
     assert saved["confirmed"][0] == 5 and len(saved["candidates"]) == 6
 
