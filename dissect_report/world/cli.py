@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--scenes", type=int, default=60_000, help="rendered training scenes")
     p.add_argument("--seg-steps", type=int, default=4_000)
-    p.add_argument("--gan-steps", type=int, default=15_000)
+    p.add_argument("--gan-steps", type=int, default=12_000)
     p.add_argument("--workers", type=int, default=0, help="rendering processes (0: all cores)")
     p.add_argument("--parts", default="segmenter,gan", help="which models to train")
     p.set_defaults(func=_train)

@@ -47,12 +47,15 @@ class TrainConfig:
     seg_steps: int = 4_000
     seg_batch: int = 128
     seg_lr: float = 2e-3
-    gan_steps: int = 15_000
+    gan_steps: int = 12_000
     gan_batch: int = 128
     gan_lr: float = 2e-4
     ema_decay: float = 0.999
     z_dim: int = 128
     checkpoint_every: int = 1_000
+    bn_batches: int = 64  # latent batches that set the generator's BatchNorm statistics
+    bn_batch: int = 256
+    stop_after: int | None = None  # stop each part after this step, as a kill would (tests)
     workers: int = 0  # processes rendering the data set; 0 = all cores
 
 
@@ -119,6 +122,8 @@ def train_segmenter(cfg: TrainConfig, images: torch.Tensor, labels: torch.Tensor
     for step in bar(
         range(start, cfg.seg_steps), initial=start, total=cfg.seg_steps, desc="segmenter"
     ):
+        if cfg.stop_after is not None and step >= cfg.stop_after:
+            return net.eval()
         ids = _batch_ids(cfg.seed, step, len(images), cfg.seg_batch, salt=1)
         g = torch.Generator(device=dev).manual_seed(cfg.seed * 7919 + step)
         x = _augment(_to_float(images[ids].to(dev)), g)
@@ -182,6 +187,8 @@ def train_gan(cfg: TrainConfig, images: torch.Tensor) -> tuple[Generator, Discri
     gen.train()
     disc.train()
     for step in bar(range(start, cfg.gan_steps), initial=start, total=cfg.gan_steps, desc="gan"):
+        if cfg.stop_after is not None and step >= cfg.stop_after:
+            return ema, disc.eval()
         g = torch.Generator(device=dev).manual_seed(cfg.seed * 104_729 + step)
         real = _to_float(
             images[_batch_ids(cfg.seed, step, len(images), cfg.gan_batch, salt=2)].to(dev)
@@ -212,7 +219,7 @@ def train_gan(cfg: TrainConfig, images: torch.Tensor) -> tuple[Generator, Discri
                 },
             )
             log.info("gan step %d loss_d %.3f loss_g %.3f", step + 1, loss_d.item(), loss_g.item())
-    recalibrate_batchnorm(ema, cfg.seed + 2)
+    recalibrate_batchnorm(ema, cfg.seed + 2, cfg.bn_batches, cfg.bn_batch)
     return ema, disc.eval()
 
 
