@@ -40,7 +40,9 @@ class DissectConfig(BaseModel):
     weights: str | None = Field(None, description="optional .safetensors or .pt state dict")
     z_dim: int | None = Field(None, ge=1, description="latent size if the generator lacks z_dim")
     segmenter: str = Field(
-        BUILTIN_SEGMENTER, description="'builtin' or a factory path 'pkg.module:make_segmenter'"
+        BUILTIN_SEGMENTER,
+        description="'builtin', a factory path 'pkg.module:make_segmenter', or 'hf:DIR' "
+        "(a local transformers semantic-segmentation model)",
     )
     layers: tuple[str, ...] = Field(("layer2", "layer3", "layer4"), min_length=1)
     samples: int = Field(2000, ge=1)
@@ -83,6 +85,8 @@ class DissectConfig(BaseModel):
     @field_validator("generator", "segmenter")
     @classmethod
     def _check_factory(cls, value: str) -> str:
+        if value.startswith("hf:") and len(value) > 3:  # a local transformers model directory
+            return value
         if value != BUILTIN_SEGMENTER and (value.count(":") != 1 or not all(value.split(":"))):
             raise ValueError(f"{value!r} is not an import path of the form 'pkg.module:factory'")
         return value

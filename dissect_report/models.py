@@ -129,6 +129,10 @@ def load_segmenter(spec: str = BUILTIN_SEGMENTER, device: torch.device | str = "
         from dissect_report import world
 
         seg = world.load_segmenter()
+    elif spec.startswith("hf:"):
+        from dissect_report.hf_segmenter import HFSegmenter
+
+        seg = HFSegmenter(spec[3:])
     else:
         factory = import_factory(spec)
         try:
@@ -136,7 +140,9 @@ def load_segmenter(spec: str = BUILTIN_SEGMENTER, device: torch.device | str = "
         except Exception as exc:
             raise ModelError(f"segmenter factory {spec!r} failed: {exc!r}") from None
     if isinstance(seg, nn.Module):
-        seg.eval().to(device)
+        seg.eval()
+    if callable(getattr(seg, "to", None)):  # modules and adapters (built-in, hf:) alike
+        seg.to(device)
     return _check_segmenter(seg, spec)
 
 

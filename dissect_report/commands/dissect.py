@@ -35,7 +35,11 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--z-dim", type=int, metavar="N", help="latent size, if the generator has no z_dim"
     )
-    g.add_argument("--segmenter", metavar="SPEC", help="'builtin' or a factory PKG.MOD:FACTORY")
+    g.add_argument(
+        "--segmenter",
+        metavar="SPEC",
+        help="'builtin', a factory PKG.MOD:FACTORY, or hf:DIR (a local transformers segmentation model)",
+    )
     g.add_argument(
         "--layers",
         metavar="A,B,...",
