@@ -64,7 +64,9 @@ _FALLBACK = ["#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.2f}".rstrip("0").rstrip(".") if abs(v) < 100 else f"{v:.0f}"
+    if abs(v) < 1e-12:
+        return "0"  # not "-0"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"  # 3 digits: 0.015 and 0.0225 differ
 
 
 def line_chart(
