@@ -81,16 +81,17 @@ def _add_global_flags(sub: argparse._SubParsersAction) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from dissect_report import progress
+
+    handler = progress.TqdmLogHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
-        format="%(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     if args.command is None or not hasattr(args, "func"):
         parser.print_help()
         return 0 if args.command is None else 2
-    from dissect_report import progress
-
     progress.set_quiet(args.quiet)
     try:
         result = args.func(args)

@@ -9,6 +9,7 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -23,6 +24,16 @@ def set_quiet(quiet: bool) -> None:
     """Silence every progress bar (the CLI's ``--quiet``)."""
     global _quiet
     _quiet = quiet
+
+
+class TqdmLogHandler(logging.StreamHandler):
+    """Log lines written above the progress bars instead of through them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
 
 
 def bar(iterable: Iterable[T] | None = None, **kwargs: Any) -> tqdm:

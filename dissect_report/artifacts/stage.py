@@ -237,7 +237,7 @@ def find_artifacts(
             "timings": {"artifacts_s": round(seconds, 3)},
         },
     )
-    log.info(
+    log.debug(
         "artifacts on %s: repaired units %s; fsd %.3g -> %.3g, realism %.3g -> %.3g",
         layer,
         repaired,

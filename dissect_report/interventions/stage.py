@@ -309,7 +309,7 @@ def intervene(
         ious, ranks = _iou_ranks(iou_table, name, units_total)
         write.concept_files(report / "concepts" / result.slug, result, png, ious, ranks, names)
         results.append(result)
-        log.info(
+        log.debug(
             "%s: removed %.0f%% (random %.0f%%) with %d units; insertion added %.2f/patch",
             name,
             100 * result.share,
