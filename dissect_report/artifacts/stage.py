@@ -50,15 +50,9 @@ class ArtifactResult:
 
 
 def choose_layer(manifest: dict[str, Any], requested: str | None) -> str:
-    names = reportio.layer_names(manifest)
-    if not names:
-        raise ReportError("the report lists no dissected layers")
-    if requested is not None:
-        if requested not in names:
-            raise ConfigError(
-                f"layer {requested!r} was not dissected in this report; layers: {', '.join(names)}"
-            )
-        return requested
+    names, layer = reportio.checked_layer(manifest, requested)
+    if layer is not None:
+        return layer
     chosen = (
         manifest.get("interventions", {}).get("layer")
         if manifest.get("sections", {}).get("interventions")
@@ -147,9 +141,8 @@ def find_artifacts(
 
         models = bundle_from_manifest(manifest)
     layer = choose_layer(manifest, config.layer)
-    dissect_seed = int(
-        manifest.get("samples", {}).get("seed", manifest.get("config", {}).get("seed", 0))
-    )
+    dissect_seed = reportio.dissection_seed(manifest)
+
     score_seed = dissect_seed + 2 if config.score_seed is None else config.score_seed
     repair_seed = dissect_seed + 3 if config.repair_seed is None else config.repair_seed
     if score_seed == repair_seed:

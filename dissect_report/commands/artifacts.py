@@ -83,7 +83,12 @@ def handler(args: argparse.Namespace) -> int:
         discriminator_weights=args.discriminator_weights,
         features=args.features,
     )
-    result = find_artifacts(config, args.report, models=models)
+    print_summary(find_artifacts(config, args.report, models=models))
+    return 0
+
+
+def print_summary(result: Any) -> None:
+    """The worst units and the repair's effect (also used by ``run``)."""
     rep = result.repair
     print(f"artifact units of {result.layer} ({result.seconds:.1f} s), worst first:")
     for s in result.units[: max(len(rep.units), 5)]:
@@ -93,7 +98,6 @@ def handler(args: argparse.Namespace) -> int:
     )
     print(f"  FSD {rep.fsd_before:.4g} -> {rep.fsd_after:.4g}")
     print(f"  realism {rep.realism_before:.4g} -> {rep.realism_after:.4g}")
-    return 0
 
 
 def register(subparsers: Any) -> None:

@@ -81,15 +81,20 @@ def config_from_args(args: argparse.Namespace) -> InterventionConfig:
 def handler(args: argparse.Namespace) -> int:
     from dissect_report.interventions.stage import intervene
 
-    result = intervene(config_from_args(args), args.report)
+    print_summary(intervene(config_from_args(args), args.report))
+    return 0
+
+
+def print_summary(result: Any) -> None:
+    """The interventions' findings, one line per concept (also used by ``run``)."""
     print(f"interventions on {result.layer} (held-out seed {result.seed}), {result.seconds:.1f} s")
     for c in result.concepts:
         print(
             f"  {c.concept}: top {c.n_max} units remove {c.share:.0%} of it "
             f"(random units {c.share_random:.0%}, optimized {c.share_optimized:.0%}); "
-            f"insertion adds {c.insert_added:.2f} of a patch per site"
+            f"insertion succeeds at {c.insert_success:.0%} of sites, "
+            f"adding {c.insert_added:.2f} of a patch per site"
         )
-    return 0
 
 
 def register(subparsers: Any) -> None:

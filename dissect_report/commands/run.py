@@ -91,31 +91,15 @@ def handle(args: argparse.Namespace) -> int:
             f"{layer.concepts_covered} concepts covered"
         )
     if args.interventions:
+        from dissect_report.commands.intervene import print_summary
         from dissect_report.interventions import InterventionConfig, intervene
 
-        effects = intervene(InterventionConfig(), out)
-        for c in effects.concepts:
-            print(
-                f"{effects.layer} {c.concept}: ablating top {c.n_max} units removes "
-                f"{c.share:.0%} (random units: {c.share_random:.0%}); insertion succeeds at "
-                f"{c.insert_success:.0%} of sites"
-            )
+        print_summary(intervene(InterventionConfig(), out))
     if args.artifacts:
         from dissect_report.artifacts import ArtifactConfig, find_artifacts
+        from dissect_report.commands.artifacts import print_summary as print_artifacts
 
-        found = find_artifacts(ArtifactConfig(), out)
-        r = found.repair
-        if r.units:
-            print(
-                f"artifacts: {found.layer}: ablating {len(r.units)} confirmed artifact units "
-                f"{r.units} moves FSD {r.fsd_before:.4f} -> {r.fsd_after:.4f}, realism "
-                f"{r.realism_before:.3f} -> {r.realism_after:.3f}"
-            )
-        else:
-            print(
-                f"artifacts: {found.layer}: no artifact unit confirmed (no single-unit "
-                "ablation improves its own images)"
-            )
+        print_artifacts(find_artifacts(ArtifactConfig(), out))
     print(f"report: {out}")
     site = render_if_available(out) if args.site else None
     if site is not None:

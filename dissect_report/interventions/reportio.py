@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dissect_report.atomic import write_bytes
-from dissect_report.errors import ReportError
+from dissect_report.errors import ConfigError, ReportError
 from dissect_report.slug import slugify
 from dissect_report.tables import read_parquet
 
@@ -83,6 +83,23 @@ def update_manifest(report: Path, changes: dict[str, Any]) -> dict[str, Any]:
 
 def layer_names(manifest: dict[str, Any]) -> list[str]:
     return [str(layer["name"]) for layer in manifest.get("layers", [])]
+
+
+def checked_layer(manifest: dict[str, Any], requested: str | None) -> tuple[list[str], str | None]:
+    """The dissected layer names, and ``requested`` once checked against them (or None)."""
+    names = layer_names(manifest)
+    if not names:
+        raise ReportError("the report lists no dissected layers")
+    if requested is not None and requested not in names:
+        raise ConfigError(
+            f"layer {requested!r} was not dissected in this report; layers: {', '.join(names)}"
+        )
+    return names, requested
+
+
+def dissection_seed(manifest: dict[str, Any]) -> int:
+    """The seed of the dissection's samples; later stages derive their held-out seeds from it."""
+    return int(manifest.get("samples", {}).get("seed", manifest.get("config", {}).get("seed", 0)))
 
 
 def layer_slug(manifest: dict[str, Any], layer: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dissect_report.errors import ConfigError, ReportError
+from dissect_report.errors import ConfigError
 from dissect_report.interventions import reportio, write
 from dissect_report.interventions.ace import Ablator, AceRow, ace_curve, random_order
 from dissect_report.interventions.bundle import ModelBundle, frozen
@@ -85,16 +85,10 @@ class InterventionResult:
 
 
 def choose_layer(manifest: dict[str, Any], requested: str | None) -> str:
+    names, layer = reportio.checked_layer(manifest, requested)
+    if layer is not None:
+        return layer
     layers = manifest.get("layers", [])
-    names = reportio.layer_names(manifest)
-    if not names:
-        raise ReportError("the report lists no dissected layers")
-    if requested is not None:
-        if requested not in names:
-            raise ConfigError(
-                f"layer {requested!r} was not dissected in this report; layers: {', '.join(names)}"
-            )
-        return requested
     best = max(layers, key=lambda e: (int(e.get("interpretable", 0) or 0), -names.index(e["name"])))
     return str(best["name"])
 
@@ -212,9 +206,8 @@ def intervene(
     units_table = reportio.read_units(report, manifest, layer)
     by_concept = concept_units(units_table)
     chosen = choose_concepts(by_concept, names, config, layer)
-    dissect_seed = int(
-        manifest.get("samples", {}).get("seed", manifest.get("config", {}).get("seed", 0))
-    )
+    dissect_seed = reportio.dissection_seed(manifest)
+
     seed = dissect_seed + 1 if config.seed is None else config.seed
     if seed == dissect_seed:
         raise ConfigError(
