@@ -7,6 +7,8 @@ Usage::
     scores.threshold      # (U,) the unit's threshold: its mask is ``activation >= threshold``
     scores.iou            # (U, C) IoU of every unit x concept at the unit's threshold
     scores.iqr            # (U, C) information quality ratio (mutual information / joint entropy)
+    best = concept_ious(state)
+    best.iou              # (U, C) IoU of unit u with concept c at its best threshold for c
 
 Every candidate threshold is a bin edge ``edges[u, b]`` with ``b >= 1``; the pixels at or
 above it are exactly the bins ``b..B-1``, so the counts give IoU and IQR without rounding.
@@ -120,3 +122,32 @@ def score_units(state: LayerState, policy: str = "quantile", level: float = 0.99
         inter[rows, bins], mask[rows, bins][:, None], state.concept_totals[None, :], total
     )
     return UnitScores(bin=bins, threshold=state.edges[rows, bins], iou=iou, iqr=iqr)
+
+
+@dataclass(frozen=True)
+class ConceptIous:
+    """Per unit and concept, the IoU at the threshold that is best for that concept."""
+
+    bin: np.ndarray  # (U, C) int64, index of the threshold edge
+    threshold: np.ndarray  # (U, C) float64
+    iou: np.ndarray  # (U, C) float64
+
+
+def concept_ious(state: LayerState) -> ConceptIous:
+    """IoU of every unit x concept at its own threshold ``t_{u,c}`` (max over the bin edges).
+
+    GAN Dissection thresholds each unit per concept; the unit's single threshold of
+    :func:`score_units` (a 1% quantile, say) caps the IoU of a large concept such as sky. Here
+    the candidates are the resolved edges (``b >= 1``), so the threshold never falls below the
+    dissection's resolve level. Ties go to the lowest edge.
+    """
+    inter, mask = tails(state)
+    total = float(state.concept_totals.sum())
+    iou, _ = iou_iqr(inter[:, 1:], mask[:, 1:, None], state.concept_totals[None, None, :], total)
+    bins = np.argmax(iou, axis=1) + 1  # (U, C)
+    rows = np.arange(state.units)[:, None]
+    return ConceptIous(
+        bin=bins.astype(np.int64),
+        threshold=state.edges[rows, bins],
+        iou=np.take_along_axis(iou, (bins - 1)[:, None, :], axis=1)[:, 0, :],
+    )

@@ -12,8 +12,8 @@ its ``realism`` the mean discriminator logit on them. ``score = z(fsd) - z(reali
 (standardized over the layer's units), or ``z(fsd)`` without a discriminator.
 
 The score is a correlation: a unit that fires on rare but fine images (night scenes, say)
-scores badly too. :func:`ablation_gains` is the causal check: ablate one candidate alone and
-measure how much its own top images improve; only units whose ablation helps are repaired.
+scores badly too. :mod:`dissect_report.artifacts.screen` is the causal check that decides
+which units the repair switches off.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dissect_report.interventions.bundle import ModelBundle, batches, frozen
-from dissect_report.interventions.edit import Setter, ablate, edit, trace
+from dissect_report.interventions.edit import Setter, trace
 from dissect_report.metrics import frechet, gaussian
 from dissect_report.progress import bar
 
@@ -58,13 +58,15 @@ def scan_samples(
     batch_size: int,
     *setters: Setter,
     desc: str = "artifact scan",
+    progress: bool = True,
 ) -> Scan:
     """Generate samples ``0..count-1`` of ``seed`` (with ``setters`` applied to ``layer``)."""
     ids = list(range(count))
     z = models.latents(seed, ids)
     peaks, feats, real = [], [], []
     with frozen(models.generator, models.discriminator):
-        for chunk in bar(list(batches(ids, batch_size)), desc=desc, unit="batch", leave=False):
+        chunks = list(batches(ids, batch_size))
+        for chunk in bar(chunks, desc=desc, unit="batch", leave=False) if progress else chunks:
             with trace(models.generator, layer, *setters) as t:
                 images = models.generate(z[chunk])
             assert t.output is not None
@@ -118,45 +120,3 @@ def score_units(scan: Scan, top_k: int) -> list[UnitScore]:
         )
         for rank, u in enumerate(order, start=1)
     ]
-
-
-@dataclass(frozen=True)
-class AblationGain:
-    """How much ablating one unit alone improves its own top images (positive = better)."""
-
-    unit: int
-    gain: float  # mean over its top images
-    stderr: float  # standard error of that mean (paired, image by image)
-
-    def confirmed(self, min_gain: float) -> bool:
-        """Better by more than ``min_gain`` and by more than two standard errors (not noise)."""
-        return self.gain > min_gain and self.gain > 2 * self.stderr
-
-
-def ablation_gains(
-    models: ModelBundle, layer: str, scan: Scan, candidates: list[UnitScore]
-) -> dict[int, AblationGain]:
-    """Per candidate unit, how much ablating it alone improves its own top images.
-
-    With a discriminator: realism logit after minus before, image by image. Without: the drop
-    of each image's feature distance to the center of all samples' features. Positive means
-    the unit's activity made its images worse.
-    """
-    center = scan.features.mean(0)
-    index = {sample: k for k, sample in enumerate(scan.ids)}
-    gains: dict[int, AblationGain] = {}
-    with frozen(models.generator, models.discriminator):
-        for cand in bar(candidates, desc="artifact check", unit="unit", leave=False):
-            rows = [index[i] for i in cand.top_samples]
-            with edit(models.generator, layer, ablate([cand.unit])):
-                images = models.generate(models.latents(scan.seed, cand.top_samples))
-            after = models.realism(images)
-            if scan.realism is not None and after is not None:
-                diff = after.double().numpy() - scan.realism[rows]
-            else:
-                before_d = np.linalg.norm(scan.features[rows] - center, axis=1)
-                after_d = np.linalg.norm(models.feature_fn(images).numpy() - center, axis=1)
-                diff = before_d - after_d
-            se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else math.inf
-            gains[cand.unit] = AblationGain(cand.unit, float(diff.mean()), se)
-    return gains

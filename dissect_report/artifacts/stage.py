@@ -22,14 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from dissect_report.artifacts.repair import Repair, measure_repair, strip
-from dissect_report.artifacts.score import (
-    AblationGain,
-    UnitScore,
-    ablation_gains,
-    scan_samples,
-    score_units,
-)
+from dissect_report.artifacts.repair import Repair, measure_repair, reference_features, strip
+from dissect_report.artifacts.score import UnitScore, scan_samples, score_units
+from dissect_report.artifacts.screen import AblationGain, Judge, greedy_set, screen
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.errors import ConfigError, ReportError
 from dissect_report.interventions import reportio
@@ -44,21 +39,22 @@ class ArtifactResult:
     report: Path
     layer: str
     units: tuple[UnitScore, ...]  # worst first
+    metric: str  # what the screen and the repair set improve
+    gains: dict[int, AblationGain]  # the screened units
+    confirmed: tuple[int, ...]  # screened units whose ablation alone helps, in score order
     repair: Repair
     settings: dict[str, Any]
     seconds: float
 
 
 def choose_layer(manifest: dict[str, Any], requested: str | None) -> str:
+    """The requested layer, else the last dissected one (the finest of the usual choices).
+
+    Its units are the fewest, so the causal screen can try every one of them; on the built-in
+    world it is also where ablations improve the quality metric (see docs/report-format.md).
+    """
     names, layer = reportio.checked_layer(manifest, requested)
-    if layer is not None:
-        return layer
-    chosen = (
-        manifest.get("interventions", {}).get("layer")
-        if manifest.get("sections", {}).get("interventions")
-        else None
-    )
-    return str(chosen) if chosen in names else names[-1]
+    return layer if layer is not None else names[-1]
 
 
 def _unit_labels(
@@ -80,6 +76,10 @@ def _units_table(
     repaired: set[int],
     gains: dict[int, AblationGain],
 ) -> pa.Table:
+    def gain(field: str) -> pa.Array:
+        values = [getattr(gains[s.unit], field) if s.unit in gains else math.nan for s in scores]
+        return pa.array(values, pa.float64())
+
     return pa.table(
         {
             "unit": pa.array([s.unit for s in scores], pa.int32()),
@@ -88,13 +88,9 @@ def _units_table(
             "fsd": pa.array([s.fsd for s in scores], pa.float64()),
             "realism": pa.array([s.realism for s in scores], pa.float64()),
             "top_samples": pa.array([s.top_samples for s in scores], pa.list_(pa.int64())),
-            "ablation_gain": pa.array(
-                [gains[s.unit].gain if s.unit in gains else math.nan for s in scores], pa.float64()
-            ),
-            "ablation_stderr": pa.array(
-                [gains[s.unit].stderr if s.unit in gains else math.nan for s in scores],
-                pa.float64(),
-            ),
+            "ablation_gain": gain("gain"),
+            "ablation_gain_even": gain("gain_even"),
+            "ablation_gain_odd": gain("gain_odd"),
             "repaired": pa.array([s.unit in repaired for s in scores], pa.bool_()),
             "concept": pa.array(
                 [labels.get(s.unit, (None, math.nan))[0] for s in scores], pa.string()
@@ -104,6 +100,11 @@ def _units_table(
             ),
         }
     )
+
+
+def _metric_value(metric: str, badness: float) -> float:
+    """The metric as reported (realism is a logit, higher is better; the judge negates it)."""
+    return -badness if metric == "realism" else badness
 
 
 def _repair_table(rep: Repair) -> pa.Table:
@@ -158,12 +159,16 @@ def find_artifacts(
         models, layer, score_seed, config.samples, config.batch_size, desc="artifact scan"
     )
     scores = score_units(scan, config.top_k)
-    # Rank by score, then keep only units whose ablation alone improves their own images.
-    gains = ablation_gains(models, layer, scan, scores[: config.candidates])
-    confirmed = [
-        s.unit for s in scores if s.unit in gains and gains[s.unit].confirmed(config.min_gain)
-    ]
-    repaired = confirmed[: config.repair_units]
+    # Rank by score (a correlation), then test the worst candidates causally: the repair
+    # ablates only units whose removal makes the scoring samples better (artifacts/screen.py).
+    reference = reference_features(models, score_seed, config.samples, config.batch_size)
+    judge = Judge.make(scan, reference, config.metric)
+    candidates = [s.unit for s in scores[: config.candidates]]
+    gains = screen(models, layer, scan, judge, candidates, config.batch_size)
+    confirmed = [u for u in candidates if gains[u].confirmed(config.min_gain)]
+    repaired, steps = greedy_set(
+        models, layer, scan, judge, gains, config.repair_units, config.min_gain, config.batch_size
+    )
     if not repaired:
         log.info("no artifact unit confirmed on %s: no candidate's ablation improves it", layer)
     rep = measure_repair(
@@ -203,8 +208,17 @@ def find_artifacts(
         {
             "layer": layer,
             "units": repaired,
-            "candidates": [s.unit for s in scores[: config.candidates]],
+            "metric": judge.metric,
+            "candidates": candidates,
             "confirmed": confirmed,
+            "greedy": [
+                {
+                    "unit": st.unit,
+                    judge.metric: _metric_value(judge.metric, st.badness),
+                    "kept": st.kept,
+                }
+                for st in steps
+            ],  # fmt: skip
             "metrics": metrics,
             "worst_samples": rep.worst_samples,
         },
@@ -215,6 +229,7 @@ def find_artifacts(
     settings = {
         **asdict(config),
         "layer": layer,
+        "metric": judge.metric,
         "score_seed": score_seed,
         "repair_seed": repair_seed,
         "features": models.feature_kind(),
@@ -239,4 +254,6 @@ def find_artifacts(
         rep.realism_before,
         rep.realism_after,
     )
-    return ArtifactResult(report, layer, tuple(scores), rep, settings, seconds)
+    return ArtifactResult(
+        report, layer, tuple(scores), judge.metric, gains, tuple(confirmed), rep, settings, seconds
+    )

@@ -18,13 +18,16 @@ from dissect_report.artifacts.settings import ArtifactConfig
 DESCRIPTION = """\
 Score every unit of one layer by the quality of the images it activates most on: the
 discriminator's realism logit (when the model has one; the built-in world does) and the
-Frechet distance of their features to all generated images. Rank the units, ablate the worst
---repair-units on separate held-out samples, and report quality before/after (FSD to real
-images where the model provides them, mean realism) with before/after images of the worst
-samples. Writes REPORT/artifacts/ and updates manifest.json (see docs/report-format.md)."""
+Frechet distance of their features to all generated images. That ranking is a correlation,
+so the worst --candidates units are then screened causally: each is ablated alone, and it is
+confirmed when the scoring samples get better by --metric (FSD to real images where the
+model has them) on both halves of them. The repair set grows from the confirmed units, best
+first, while it keeps improving; it is measured on separate held-out samples (FSD and mean
+realism before/after, with before/after images of the worst samples). Writes
+REPORT/artifacts/ and updates manifest.json (see docs/report-format.md)."""
 
 FLAGS: dict[str, tuple[str, type, str]] = {
-    "--layer": ("layer", str, "layer to score (default: the interventions' layer, else the last)"),
+    "--layer": ("layer", str, "layer to score (default: the last dissected layer)"),
     "--samples": ("samples", int, "scoring samples that rank the units"),
     "--repair-samples": ("repair_samples", int, "held-out samples the repair is measured on"),
     "--score-seed": (
@@ -39,7 +42,13 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     ),
     "--top-k": ("top_k", int, "top-activating images per unit"),
     "--repair-units": ("repair_units", int, "most confirmed units ablated by the repair"),
-    "--candidates": ("candidates", int, "worst-scored units checked by ablating each alone"),
+    "--candidates": ("candidates", int, "worst-scored units screened by ablating each alone"),
+    "--metric": (
+        "metric",
+        str,
+        "quality the screen and repair improve: auto (fsd with real images, else realism), "
+        "fsd, realism or feature-distance",
+    ),
     "--min-gain": ("min_gain", float, "improvement that confirms a candidate as artifact unit"),
     "--show-units": ("show_units", int, "worst units whose top images are drawn"),
     "--worst-samples": ("worst_samples", int, "rows of before_after.png"),
@@ -90,14 +99,25 @@ def handler(args: argparse.Namespace) -> int:
 def print_summary(result: Any) -> None:
     """The worst units and the repair's effect (also used by ``run``)."""
     rep = result.repair
-    print(f"artifact units of {result.layer} ({result.seconds:.1f} s), worst first:")
-    for s in result.units[: max(len(rep.units), 5)]:
-        print(f"  unit {s.unit}: score {s.score:.2f}, fsd {s.fsd:.3g}, realism {s.realism:.3g}")
+    print(f"artifact units of {result.layer} ({result.seconds:.1f} s)")
+    worst = ", ".join(f"{s.unit} ({s.score:.2f})" for s in result.units[:5])
+    print(f"  worst by artifact score: {worst}")
+    best = sorted(result.gains.values(), key=lambda g: (-g.gain, g.unit))
+    helped = ", ".join(f"{g.unit} ({g.gain:+.3g})" for g in best[:5] if g.unit in result.confirmed)
     print(
-        f"repair (ablate units {', '.join(map(str, rep.units)) or 'none'}) on {rep.count} samples:"
+        f"  causal screen of {len(result.gains)} units by {result.metric}: "
+        f"{len(result.confirmed)} confirmed" + (f"; best {helped}" if helped else "")
     )
-    print(f"  FSD {rep.fsd_before:.4g} -> {rep.fsd_after:.4g}")
-    print(f"  realism {rep.realism_before:.4g} -> {rep.realism_after:.4g}")
+    units = ", ".join(map(str, rep.units)) or "none"
+    print(f"repair (ablate units {units}) on {rep.count} held-out samples:")
+    for name, before, after, higher in (
+        ("FSD", rep.fsd_before, rep.fsd_after, False),
+        ("realism", rep.realism_before, rep.realism_after, True),
+    ):
+        if before == before:  # not NaN: the model has what this metric needs
+            better = (after > before) if higher else (after < before)
+            verdict = "same" if after == before else "better" if better else "worse"
+            print(f"  {name} {before:.4g} -> {after:.4g} ({verdict})")
 
 
 def register(subparsers: Any) -> None:

@@ -90,8 +90,9 @@ def print_summary(result: Any) -> None:
     print(f"interventions on {result.layer} (held-out seed {result.seed}), {result.seconds:.1f} s")
     for c in result.concepts:
         print(
-            f"  {c.concept}: top {c.n_max} units remove {c.share:.0%} of it "
-            f"(random units {c.share_random:.0%}, optimized {c.share_optimized:.0%}); "
+            f"  {c.concept}: top {c.n_max} units remove {c.share:.0%} of it, net "
+            f"({c.erased:.0%} of its pixels erased; random units {c.share_random:.0%}, "
+            f"optimized {c.share_optimized:.0%}); "
             f"insertion succeeds at {c.insert_success:.0%} of sites, "
             f"adding {c.insert_added:.2f} of a patch per site"
         )

@@ -7,8 +7,12 @@ Usage::
     rows[0].ace          # drop in concept 3's pixel fraction when unit 7 is ablated
 
 ACE(n) = fraction_before - fraction_after, the concept's pixel fraction over the held-out
-samples (segmenter on the original vs the edited images). Every ablation pass measures all
-concepts at once and is cached by unit set, so random controls are shared across concepts.
+samples (segmenter on the original vs the edited images). ACE is net: pixels of the concept
+that disappear minus pixels that newly show it elsewhere. ``erased`` is the first part alone,
+the share of the concept's original pixels no longer labeled with it (when an ablation pales
+the whole sky, clouds can vanish where they were while new "cloud" appears around them).
+Every ablation pass measures all concepts at once and is cached by unit set, so random
+controls are shared across concepts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from dissect_report.interventions.bundle import ModelBundle, batches, concept_counts, frozen
 from dissect_report.interventions.edit import ablate, edit
@@ -47,28 +52,42 @@ class Ablator:
 
     def __init__(self, models: ModelBundle, layer: str, held: HeldOut, batch_size: int) -> None:
         self.models, self.layer, self.held, self.batch_size = models, layer, held, batch_size
-        self._cache: dict[frozenset[int], np.ndarray] = {frozenset(): held.counts.sum(0)}
+        n_concepts = len(models.concepts)
+        unedited = (held.counts.sum(0), np.zeros(n_concepts, np.int64))
+        self._cache: dict[frozenset[int], tuple[np.ndarray, np.ndarray]] = {frozenset(): unedited}
         self.passes = 0
 
-    def totals(self, units: Sequence[int]) -> np.ndarray:
-        """(C,) pixels per concept over the held-out samples with ``units`` ablated (to 0)."""
+    def _pass(self, units: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(C,) pixels per concept, and (C,) pixels that lost that label, with ``units`` off."""
         key = frozenset(int(u) for u in units)
         if key not in self._cache:
             self.passes += 1
             n_concepts = len(self.models.concepts)
-            parts = []
+            counts, lost = [], []
             with (
                 frozen(self.models.generator),
                 edit(self.models.generator, self.layer, ablate(sorted(key))),
             ):
                 for chunk in batches(range(self.held.count), self.batch_size):
                     labels = self.models.segment(self.models.generate(self.held.z[chunk]))
-                    parts.append(concept_counts(labels, n_concepts))
-            self._cache[key] = np.concatenate(parts).sum(0)
+                    before = self.held.labels[chunk]
+                    counts.append(concept_counts(labels, n_concepts).sum(0))
+                    gone = before[labels != before]
+                    lost.append(torch.bincount(gone, minlength=n_concepts).numpy())
+            self._cache[key] = (np.sum(counts, axis=0), np.sum(lost, axis=0).astype(np.int64))
         return self._cache[key]
+
+    def totals(self, units: Sequence[int]) -> np.ndarray:
+        """(C,) pixels per concept over the held-out samples with ``units`` ablated (to 0)."""
+        return self._pass(units)[0]
 
     def fraction(self, units: Sequence[int], concept: int) -> float:
         return float(self.totals(units)[concept]) / (self.held.count * self.held.pixels)
+
+    def erased(self, units: Sequence[int], concept: int) -> float:
+        """Share of the concept's original pixels no longer labeled with it (NaN if none)."""
+        before = float(self.held.counts[:, concept].sum())
+        return float(self._pass(units)[1][concept]) / before if before > 0 else math.nan
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,7 @@ class AceRow:
     ace: float
     ace_std: float
     share: float
+    erased: float  # share of the concept's original pixels gone (mean over trials)
 
 
 def _share(ace: float, before: float) -> float:
@@ -115,6 +135,7 @@ def ace_curve(
                     before - after,
                     0.0,
                     _share(before - after, before),
+                    ablator.erased(units, concept),
                 )
             )
         if random_orders:
@@ -132,6 +153,7 @@ def ace_curve(
                     ace,
                     float(aces.std()),
                     _share(ace, before),
+                    float(np.mean([ablator.erased(o[:n], concept) for o in random_orders])),
                 )
             )
     return rows

@@ -2,7 +2,8 @@
 
 Usage::
 
-    alpha = optimize_alpha(models, "layer4", held, concept=3, level=levels, steps=30)
+    z = models.latents(seed=1, ids=range(64))            # training samples (not the held-out)
+    alpha = optimize_alpha(models, "layer4", z, (64, 32, 32), concept=3, level=levels, steps=30)
     order = alpha_order(alpha)            # units by learned alpha, largest first
 
 Loss (minimized with Adam, alpha projected back onto [0, 1] after each step)::
@@ -12,8 +13,10 @@ Loss (minimized with Adam, alpha projected back onto [0, 1] after each step)::
   + l2 * sum(alpha^2)
 
 ``p_c`` is the segmenter's differentiable ``class_probs`` for the concept. Each step uses
-``batch`` held-out samples in a fixed rotation and one insertion site per sample from the
-insertion lattice, so the result depends on the settings and seed, not on ``--batch-size``.
+``batch`` of the training latents ``z`` in a fixed rotation and one insertion site per sample
+from the insertion lattice, so the result depends on the settings and seed, not on
+``--batch-size``. The intervention stage trains on the dissection's samples, so the ACE of the
+learned set is measured, like the IoU ordering's, on samples neither has seen.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import torch
 from dissect_report.errors import ModelError
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.edit import blend, edit
-from dissect_report.interventions.heldout import HeldOut
 from dissect_report.interventions.insertion import grid_positions
 from dissect_report.progress import bar
 
@@ -41,7 +43,8 @@ def _concept_prob(models: ModelBundle, images: torch.Tensor, concept: int) -> to
 def optimize_alpha(
     models: ModelBundle,
     layer: str,
-    held: HeldOut,
+    z_train: torch.Tensor,
+    shape: tuple[int, int, int],
     concept: int,
     level: torch.Tensor,
     steps: int = 30,
@@ -56,7 +59,8 @@ def optimize_alpha(
     """The learned alpha (U,) float64; needs a segmenter with ``class_probs``."""
     if not models.has_probs():
         raise ModelError("optimizing unit sets needs a segmenter with class_probs()")
-    units, h, w = held.shape
+    units, h, w = shape
+    count = int(z_train.shape[0])
     alpha = torch.full((units,), float(init), requires_grad=True)
     opt = torch.optim.Adam([alpha], lr=lr)
     sites = [(r, c) for r in grid_positions(h, patch, grid) for c in grid_positions(w, patch, grid)]
@@ -64,8 +68,8 @@ def optimize_alpha(
     net = getattr(models.segmenter, "net", None)
     with frozen(models.generator, seg_module, net if isinstance(net, torch.nn.Module) else None):
         for step in bar(range(steps), desc=desc, unit="step", leave=False):
-            idx = [(step * batch + i) % held.count for i in range(min(batch, held.count))]
-            z = held.z[idx]
+            idx = [(step * batch + i) % count for i in range(min(batch, count))]
+            z = z_train[idx]
             masks = torch.zeros(len(idx), 1, h, w)
             for k, j in enumerate(idx):
                 r, c = sites[(j + step) % len(sites)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +24,9 @@ from dissect_report.atomic import write_bytes
 from dissect_report.errors import ConfigError, ReportError
 from dissect_report.slug import slugify
 from dissect_report.tables import read_parquet
+
+if TYPE_CHECKING:
+    from dissect_report.stats import LayerState
 
 
 def _jsonable(value: Any) -> Any:
@@ -127,3 +130,11 @@ def read_units(report: Path, manifest: dict[str, Any], layer: str) -> list[dict[
 def read_iou(report: Path, manifest: dict[str, Any], layer: str) -> pa.Table | None:
     path = Path(report) / "layers" / layer_slug(manifest, layer) / "iou.parquet"
     return read_table(path) if path.is_file() else None
+
+
+def read_state(report: Path, manifest: dict[str, Any], layer: str) -> LayerState | None:
+    """The layer's stats.npz (the dissection's raw counts), or None when the report has none."""
+    from dissect_report.stats import LayerState  # numpy + torch: only when a stage needs it
+
+    path = Path(report) / "layers" / layer_slug(manifest, layer) / "stats.npz"
+    return LayerState.load(path) if path.is_file() else None

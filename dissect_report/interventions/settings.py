@@ -29,7 +29,7 @@ class InterventionConfig:
     samples: int = 32  # held-out samples for ACE
     seed: int | None = None  # None: the dissection seed + 1
     max_units: int = 32
-    random_trials: int = 1
+    random_trials: int = 3
     insert_level: str = "quantile"
     quantile: float = 0.995
     insert_samples: int = 8

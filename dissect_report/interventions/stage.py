@@ -43,6 +43,7 @@ from dissect_report.interventions.pictures import outline, tile_grid, to_uint8
 from dissect_report.interventions.settings import InterventionConfig
 from dissect_report.progress import bar
 from dissect_report.slug import unique_slugs
+from dissect_report.thresholds import concept_ious
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,10 @@ class ConceptResult:
     share_random: float
     ace_optimized: float
     share_optimized: float
+    erased: float  # share of its original pixels gone with the top n_max units off
+    erased_random: float
+    ace_all: float  # every unit of the layer ablated: the most ablation there can remove
+    share_all: float
     insert_sites: int
     insert_added: float
     insert_success: float
@@ -119,33 +124,50 @@ def choose_concepts(
     return [c for c in ranked if c in names][: config.max_concepts]
 
 
-def ranked_units(
-    iou_table: Any, concept: str, labeled: list[tuple[int, float]], total: int
-) -> list[int]:
-    """The layer's units by IoU with ``concept``, best first (units with IoU > 0).
+def unit_ious(
+    report: Path, manifest: dict[str, Any], layer: str, names: list[str], total: int
+) -> tuple[np.ndarray, str]:
+    """(U, C) IoU of every unit with every concept, and where it came from.
 
-    From iou.parquet (every unit x concept) when the report has it, so that n can go past
-    the units labeled with the concept; else the units labeled with it in units.parquet.
+    ``stats``: at the unit's own best threshold for each concept (GAN Dissection's
+    ``t_{u,c}``, from stats.npz), so large concepts such as sky get their real units instead
+    of the few that reach a 1% quantile. ``iou.parquet``: at the unit's single threshold, for
+    reports without stats.npz. NaN where neither says.
     """
-    ious, _ = _iou_ranks(iou_table, concept, total)
+    state = reportio.read_state(report, manifest, layer)
+    if state is not None and state.units == total and state.counts.shape[2] == len(names):
+        return concept_ious(state).iou, "stats"
+    ious = np.full((total, len(names)), np.nan)
+    table = reportio.read_iou(report, manifest, layer)
+    if table is None:
+        return ious, "none"
+    index = {n: k for k, n in enumerate(names)}
+    for r in table.to_pylist():
+        if r["concept"] in index and 0 <= int(r["unit"]) < total:
+            ious[int(r["unit"]), index[r["concept"]]] = float(r["iou"])
+    return ious, "iou.parquet"
+
+
+def ranked_units(ious: np.ndarray, labeled: list[tuple[int, float]]) -> list[int]:
+    """The layer's units by IoU with a concept (``ious``: (U,)), best first (IoU > 0).
+
+    Without any IoU, the units labeled with the concept in units.parquet.
+    """
     if not np.isfinite(ious).any():
         return [u for u, _ in labeled]
-    good = [u for u in range(total) if np.isfinite(ious[u]) and ious[u] > 0]
+    good = [u for u in range(len(ious)) if np.isfinite(ious[u]) and ious[u] > 0]
     return sorted(good, key=lambda u: (-ious[u], u))
 
 
-def _iou_ranks(iou_table: Any, concept: str, total: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-unit IoU with ``concept`` and rank by it (1 = best); NaN / 0 when unknown."""
-    ious = np.full(total, np.nan)
-    if iou_table is not None:
-        for r in iou_table.to_pylist():
-            if r["concept"] == concept and 0 <= int(r["unit"]) < total:
-                ious[int(r["unit"])] = float(r["iou"])
-    order = sorted(range(total), key=lambda u: (-(ious[u] if np.isfinite(ious[u]) else -1.0), u))
-    ranks = np.zeros(total, np.int32)
+def iou_ranks(ious: np.ndarray) -> np.ndarray:
+    """Each unit's rank by IoU (1 = best; unknown IoU last)."""
+    order = sorted(
+        range(len(ious)), key=lambda u: (-(ious[u] if np.isfinite(ious[u]) else -1.0), u)
+    )
+    ranks = np.zeros(len(ious), np.int32)
     for rank, u in enumerate(order, start=1):
         ranks[u] = rank
-    return ious, ranks
+    return ranks
 
 
 def _compare(
@@ -225,7 +247,12 @@ def intervene(
     ablator = Ablator(models, layer, held, config.batch_size)
     randoms = [random_order(seed, t, units_total) for t in range(config.random_trials)]
     slugs = unique_slugs(chosen)
-    iou_table = reportio.read_iou(report, manifest, layer)
+    ious, iou_source = unit_ious(report, manifest, layer, names, units_total)
+    # Every unit off: what the generator draws without this layer. A concept that stays
+    # (sky, drawn as the default background) cannot be removed by any unit set here.
+    every_unit = list(range(units_total))
+    # The learned sets train on the dissection's samples, as the IoU ordering does.
+    z_train = models.latents(dissect_seed, range(config.optimize_steps * config.optimize_batch))
     optimize = config.optimize and config.optimize_steps > 0 and models.has_probs()
     if config.optimize and not models.has_probs():
         log.warning("segmenter has no class_probs(); skipping optimized unit sets")
@@ -233,7 +260,7 @@ def intervene(
     results = []
     for name in bar(chosen, desc="intervene", unit="concept"):
         c = names.index(name)
-        ranked = ranked_units(iou_table, name, by_concept.get(name, []), units_total)
+        ranked = ranked_units(ious[:, c], by_concept.get(name, []))
         if not ranked:
             raise ConfigError(f"concept {name!r} has no unit with IoU > 0 in layer {layer!r}")
         n_max = min(config.max_units, len(ranked))
@@ -244,7 +271,8 @@ def intervene(
             alpha = optimize_alpha(
                 models,
                 layer,
-                held,
+                z_train,
+                held.shape,
                 c,
                 level,
                 config.optimize_steps,
@@ -273,6 +301,8 @@ def intervene(
         ctx_rows = by_context(sites, names)
         png, compare_ids = _compare(models, layer, held, c, top, level, ctx_rows, config, patch)
         last = {r.method: r for r in curve if r.n == n_max}
+        before = held.fraction(c)
+        ace_all = before - ablator.fraction(every_unit, c)
         added = np.array([s.added for s in sites]) if sites else np.zeros(0)
         opt = last.get("optimized")
         rnd = last.get("random")
@@ -280,16 +310,20 @@ def intervene(
             concept=name,
             slug=slugs[name],
             layer=layer,
-            units=len(ranked),
+            units=len(by_concept.get(name, [])),
             top_units=top,
             n_max=n_max,
-            fraction=held.fraction(c),
+            fraction=before,
             ace=last["iou"].ace,
             share=last["iou"].share,
             ace_random=rnd.ace if rnd else math.nan,
             share_random=rnd.share if rnd else math.nan,
             ace_optimized=opt.ace if opt else math.nan,
             share_optimized=opt.share if opt else math.nan,
+            erased=last["iou"].erased,
+            erased_random=rnd.erased if rnd else math.nan,
+            ace_all=ace_all,
+            share_all=ace_all / before if before > 0 else math.nan,
             insert_sites=len(sites),
             insert_added=float(added.mean()) if len(added) else math.nan,
             insert_success=float((added >= 0.05).mean()) if len(added) else math.nan,
@@ -299,8 +333,14 @@ def intervene(
             sites=tuple(sites),
             alpha=tuple(float(a) for a in alpha) if alpha is not None else None,
         )
-        ious, ranks = _iou_ranks(iou_table, name, units_total)
-        write.concept_files(report / "concepts" / result.slug, result, png, ious, ranks, names)
+        write.concept_files(
+            report / "concepts" / result.slug,
+            result,
+            png,
+            ious[:, c],
+            iou_ranks(ious[:, c]),
+            names,
+        )
         results.append(result)
         log.debug(
             "%s: removed %.0f%% (random %.0f%%) with %d units; insertion added %.2f/patch",
@@ -319,6 +359,7 @@ def intervene(
         "concepts": chosen,
         "patch": patch,
         "optimize": optimize,
+        "ranking": iou_source,
     }
     seconds = time.perf_counter() - start
     reportio.update_manifest(

@@ -37,6 +37,7 @@ def ace_table(result: ConceptResult) -> pa.Table:
             "ace": pa.array([r.ace for r in rows], F64),
             "ace_std": pa.array([r.ace_std for r in rows], F64),
             "share": pa.array([r.share for r in rows], F64),
+            "erased": pa.array([r.erased for r in rows], F64),
         }
     )
 
@@ -58,6 +59,7 @@ def ace_json(result: ConceptResult) -> dict[str, object]:
         "random": series("random"),
         "random_std": [random_std[n] for n in ns] if random_std else None,
         "optimized": series("optimized"),
+        "all": result.ace_all,
     }
 
 
@@ -160,6 +162,10 @@ def concept_index(path: Path, results: Sequence[ConceptResult]) -> None:
             "share_random": col("share_random", F64),
             "ace_optimized": col("ace_optimized", F64),
             "share_optimized": col("share_optimized", F64),
+            "erased": col("erased", F64),
+            "erased_random": col("erased_random", F64),
+            "ace_all": col("ace_all", F64),
+            "share_all": col("share_all", F64),
             "insert_sites": col("insert_sites", I64),
             "insert_added": col("insert_added", F64),
             "insert_success": col("insert_success", F64),

@@ -176,6 +176,10 @@ def unit_extras(
                 Row("artifact score", num(u.score)),
                 Row("FSD", num(u.fsd)),
                 Row("realism", num(u.realism)),
+                Row(
+                    f"gain when ablated alone ({art.settings.get('metric', 'metric')})",
+                    num(u.ablation_gain),
+                ),
                 Row("ablated in the repair", "yes" if u.repaired else "no"),
             )
             out.setdefault(u.unit, []).append(Extra("Artifacts", rows))
@@ -236,9 +240,22 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
                 Row("interpretable units in the layer", str(c.units)),
                 Row("top units ablated", esc(", ".join(map(str, c.top_units)) or DASH)),
                 Row("concept pixel fraction", pct(c.fraction)),
-                Row(f"ACE, top {c.n_max} units", f"{num(c.ace)} ({pct(c.share)} removed)"),
+                Row(f"ACE, top {c.n_max} units", f"{num(c.ace)} ({pct(c.share)} removed, net)"),
+                Row(f"its pixels erased, top {c.n_max} units", pct(c.erased)),
                 Row(f"ACE, {c.n_max} random units", f"{num(c.ace_random)} ({pct(c.share_random)})"),
-                Row("ACE, optimized units", num(c.ace_optimized)),
+                Row(f"its pixels erased, {c.n_max} random units", pct(c.erased_random)),
+                Row(
+                    f"ACE, top {c.n_max} optimized units",
+                    f"{num(c.ace_optimized)} ({pct(c.share_optimized)})",
+                ),
+                Row(
+                    "optimized units (alpha, IoU rank)",
+                    esc(", ".join(f"{u} ({a:.2f}, #{r})" for u, a, r in c.optimized_units) or DASH),
+                ),
+                Row(
+                    f"ACE, all units of {c.layer} ablated",
+                    f"{num(c.ace_all)} ({pct(c.share_all)}): the most ablation here can remove",
+                ),
                 Row("insertion sites", str(c.insert_sites)),
                 Row("insertion success", pct(c.insert_success)),
             )
@@ -300,6 +317,7 @@ class ArtifactRow:
     score: str
     fsd: str
     realism: str
+    gain: str
     repaired: str
     strip: str
 
@@ -330,6 +348,7 @@ def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
             score=num(u.score),
             fsd=num(u.fsd),
             realism=num(u.realism),
+            gain=num(u.ablation_gain),
             repaired="yes" if u.repaired else "no",
             strip=f"units/{u.unit}.png" if u.has_strip else "",
         )

@@ -60,6 +60,12 @@ class ConceptIntervention:
     ace_random: float
     share_random: float
     ace_optimized: float
+    share_optimized: float
+    erased: float
+    erased_random: float
+    ace_all: float
+    share_all: float
+    optimized_units: tuple[tuple[int, float, int], ...]  # (unit, alpha, IoU rank), best first
     insert_sites: int
     insert_added: float
     insert_success: float
@@ -82,6 +88,7 @@ class ArtifactUnit:
     score: float
     fsd: float
     realism: float
+    ablation_gain: float  # the causal screen's improvement when it alone is off (NaN: not screened)
     repaired: bool
     has_strip: bool
 
@@ -133,6 +140,17 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
                 ace_random=_f(row.get("ace_random")),
                 share_random=_f(row.get("share_random")),
                 ace_optimized=_f(row.get("ace_optimized")),
+                share_optimized=_f(row.get("share_optimized")),
+                erased=_f(row.get("erased")),
+                erased_random=_f(row.get("erased_random")),
+                ace_all=_f(row.get("ace_all")),
+                share_all=_f(row.get("share_all")),
+                optimized_units=tuple(
+                    (int(r["unit"]), _f(r["alpha"]), int(r.get("iou_rank") or 0))
+                    for r in _rows(
+                        base / slug / "optimized.parquet", ("unit", "alpha"), optional=True
+                    )[: int(row["n_max"])]
+                ),
                 insert_sites=int(row.get("insert_sites") or 0),
                 insert_added=_f(row.get("insert_added")),
                 insert_success=_f(row.get("insert_success")),
@@ -163,6 +181,7 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
             score=_f(r["score"]),
             fsd=_f(r.get("fsd")),
             realism=_f(r.get("realism")),
+            ablation_gain=_f(r.get("ablation_gain")),
             repaired=bool(r.get("repaired")),
             has_strip=(base / "units" / f"{int(r['unit'])}.png").is_file(),
         )

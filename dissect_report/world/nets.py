@@ -92,12 +92,19 @@ class SegNet(nn.Module):
         self.head = nn.Conv2d(w1, classes, 1)
         self.pool = nn.MaxPool2d(2)
 
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and the bottleneck features (the penultimate semantic summary)."""
+    def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         e1 = self.enc1(x)
         e2 = self.enc2(self.pool(e1))
         e3 = self.enc3(self.pool(e2))
-        m = self.mid(self.pool(e3))
+        return e1, e2, e3, self.mid(self.pool(e3))
+
+    def bottleneck(self, x: torch.Tensor) -> torch.Tensor:
+        """The bottleneck features alone (the encoder; no decoder pass)."""
+        return self._encode(x)[3]
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and the bottleneck features (the penultimate semantic summary)."""
+        e1, e2, e3, m = self._encode(x)
         d3 = self.dec3(torch.cat([self.up3(m), e3], 1))
         d2 = self.dec2(torch.cat([self.up2(d3), e2], 1))
         d1 = self.dec1(torch.cat([self.up1(d2), e1], 1))

@@ -88,7 +88,7 @@ class WorldSegmenter:
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Penultimate semantic features ``(N, D)``: the bottleneck, averaged over space."""
-        return self.net.forward_features(images)[1].mean((2, 3))
+        return self.net.bottleneck(images).mean((2, 3))
 
 
 def load_segmenter(directory: str | Path | None = None) -> WorldSegmenter:

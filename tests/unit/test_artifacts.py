@@ -73,18 +73,53 @@ def test_the_noise_unit_ranks_worst_and_is_repaired(run: tuple[Path, object]) ->
 
 
 def test_only_units_whose_ablation_helps_are_repaired(tmp_path: Path) -> None:
-    # Every candidate is ablated alone; the repair keeps only those whose own images improve.
+    # Every unit is screened (ablated alone); the repair keeps only units whose ablation makes
+    # the scoring samples closer to the real (clean) images, on both halves of them.
     report = write_report(tmp_path)
     config = ArtifactConfig(**{**SMALL, "repair_units": 6}, candidates=6)
     result = find_artifacts(config, report, models=_models())
+    assert result.metric == "fsd"  # the planted world has real images
     rows = {r["unit"]: r for r in pq.read_table(report / "artifacts" / "units.parquet").to_pylist()}
     gains = {u: r["ablation_gain"] for u, r in rows.items()}
     assert max(gains, key=gains.get) == 5  # the noise unit's ablation helps most
-    assert 5 in result.repair.units
-    for r in rows.values():  # repaired exactly when better by more than noise (2 std errors)
-        assert r["repaired"] == (r["ablation_gain"] > max(0.0, 2 * r["ablation_stderr"]))
+    assert result.repair.units[0] == 5
     saved = json.loads((report / "artifacts" / "repair.json").read_text())
-    assert saved["confirmed"][0] == 5 and len(saved["candidates"]) == 6
+    for u, r in rows.items():
+        halves = (r["ablation_gain"], r["ablation_gain_even"], r["ablation_gain_odd"])
+        assert (u in saved["confirmed"]) == (min(halves) > 0.0)
+        assert r["repaired"] == (u in result.repair.units)
+    assert saved["metric"] == "fsd" and len(saved["candidates"]) == 6
+    steps = saved["greedy"]
+    assert steps[0]["unit"] == 5 and steps[0]["kept"]
+    # While the noise unit is on, removing trees or buildings also smooths the images, so they
+    # pass the screen alone; with unit 5 off they only hurt, and the greedy set rejects them.
+    assert {3, 1} <= set(saved["confirmed"])
+    assert all(not st["kept"] for st in steps if st["unit"] in (1, 3))
+    kept = [st["fsd"] for st in steps if st["kept"]]
+    assert kept == sorted(kept, reverse=True)  # every kept unit lowers the FSD further
+    # The greedy step's FSD is the screen's measurement of unit 5 alone, on the scoring samples.
+    clean = clean_reference(3, range(48))
+    z = latents(3, range(48), 6)
+    z[:, 5] = 0.0  # ablating unit 5 = its latent switched off
+    with torch.no_grad():
+        ablated = PlantedGenerator(noise=True)(z)
+    expect = frechet_distance(
+        toy_features(ablated).double().numpy(), toy_features(clean).double().numpy()
+    )
+    assert saved["greedy"][0]["fsd"] == pytest.approx(expect, rel=1e-9)
+
+
+def test_the_realism_metric_repairs_by_the_discriminator(tmp_path: Path) -> None:
+    report = write_report(tmp_path)
+    result = find_artifacts(ArtifactConfig(**SMALL, metric="realism"), report, models=_models())
+    assert result.metric == "realism" and result.repair.units == [5]
+    assert result.repair.realism_after > result.repair.realism_before
+    assert json.loads((report / "manifest.json").read_text())["artifacts"]["metric"] == "realism"
+    bare = ModelBundle(generator=PlantedGenerator(noise=True), segmenter=PaletteSegmenter())
+    with pytest.raises(ConfigError, match="metric 'fsd' needs real images"):
+        find_artifacts(ArtifactConfig(**SMALL, metric="fsd"), report, models=bare)
+    with pytest.raises(ConfigError, match="unknown metric 'fid'"):
+        ArtifactConfig(metric="fid")
 
 
 def test_no_unit_is_repaired_when_no_ablation_helps_enough(tmp_path: Path) -> None:

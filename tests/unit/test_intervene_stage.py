@@ -65,6 +65,9 @@ def test_ablating_the_planted_unit_removes_its_concept_exactly(run: tuple[Path, 
     rows, cols = REGIONS[3]
     region3 = labels[:, rows.start * 2 : rows.stop * 2, cols.start * 2 : cols.stop * 2]
     assert iou[1]["ace"] * pixels == pytest.approx(float((region3 == tree).sum()))
+    # Nothing new shows tree, so the erased share is the net share.
+    assert iou[1]["erased"] == pytest.approx(float((region3 == tree).sum() / (labels == tree).sum()))
+    assert iou[1]["erased"] == pytest.approx(iou[1]["share"])
     assert iou[2]["fraction_after"] == 0.0  # both tree units off: no tree at all
     assert iou[2]["share"] == 1.0
     assert iou[2]["fraction_before"] == pytest.approx(float((labels == tree).sum()) / pixels)
@@ -81,7 +84,13 @@ def test_random_control_and_index(run: tuple[Path, object]) -> None:
     assert set(index) == {"grass", "building", "door", "tree"}  # sky's unit is not interpretable
     for row in index.values():
         assert row["share"] == 1.0  # every planted concept disappears with its units
+        assert row["erased"] == 1.0
         assert row["share_random"] < row["share"]
+        assert row["erased_random"] < row["erased"]
+        assert row["share_all"] == 1.0  # the layer off: only the background is left
+    assert json.loads((report / "concepts" / "tree" / "ace.json").read_text())["all"] == (
+        index["tree"]["ace_all"]
+    )
     assert index["tree"]["top_units"] == [3, 4] and index["tree"]["n_max"] == 2
     assert (report / "concepts" / "index.csv").read_text().startswith('"concept","slug","layer"')
 
@@ -183,19 +192,51 @@ def test_levels_are_per_unit_quantiles_of_held_out_activations() -> None:
     assert held.levels("concept_mean", building)[1] == pytest.approx(held.concept_mean[building, 1])
 
 
-def test_top_units_rank_every_unit_by_iou_with_the_concept() -> None:
-    import pyarrow as pa
+def test_top_units_rank_every_unit_by_iou_with_the_concept(tmp_path: Path) -> None:
+    from dissect_report.interventions import reportio
+    from dissect_report.interventions.stage import ranked_units, unit_ious
 
-    from dissect_report.interventions.stage import ranked_units
-
-    table = pa.table(
-        {
-            "unit": [0, 0, 1, 1, 2, 2, 3],
-            "concept": ["tree", "sky", "tree", "sky", "tree", "sky", "sky"],
-            "iou": [0.10, 0.30, 0.20, 0.01, 0.0, 0.5, 0.2],
-        }
+    report = write_report(
+        tmp_path, units={0: ("sky", 0.30), 1: ("tree", 0.2), 2: ("sky", 0.5), 3: ("sky", 0.2)}
     )
-    # unit 0 is labeled sky (its best concept) but still has tree IoU 0.10; unit 2 has none
-    assert ranked_units(table, "tree", [(1, 0.2)], 4) == [1, 0]
-    assert ranked_units(table, "sky", [], 4) == [2, 0, 3, 1]
-    assert ranked_units(None, "tree", [(1, 0.2)], 4) == [1]  # no iou.parquet: labeled units
+    manifest = reportio.read_manifest(report)
+    ious, source = unit_ious(report, manifest, "layer", CONCEPTS, 6)  # no stats.npz here
+    assert source == "iou.parquet"
+    tree, sky = CONCEPTS.index("tree"), CONCEPTS.index("sky")
+    ious[0, tree] = 0.10  # unit 0 is labeled sky (its best concept) but has tree IoU 0.10
+    assert ranked_units(ious[:, tree], [(1, 0.2)]) == [1, 0]
+    assert ranked_units(ious[:, sky], []) == [2, 0, 3]
+    none = np.full(6, np.nan)  # no IoU at all: the units labeled with the concept
+    assert ranked_units(none, [(1, 0.2)]) == [1]
+
+
+def test_top_units_rank_by_each_concepts_own_threshold_from_stats(tmp_path: Path) -> None:
+    """With stats.npz, a unit covering a large concept at a low level outranks a sparse one.
+
+    Unit 0 is high (2.0) on a small corner of sky only; unit 1 is moderate (1.0) on all of
+    sky. At a single top-10% threshold per unit, unit 0 has the better sky IoU; at each unit's
+    own best threshold for sky, unit 1 covers the whole sky (IoU 1).
+    """
+    from dissect_report.interventions import reportio
+    from dissect_report.interventions.stage import ranked_units, unit_ious
+    from dissect_report.report import write_stats
+    from dissect_report.stats import LayerStats, calibrate_edges
+    from dissect_report.thresholds import score_units
+
+    sky = CONCEPTS.index("sky")
+    labels = torch.full((4, 8, 8), CONCEPTS.index("grass"), dtype=torch.int64)
+    labels[:, :4] = sky  # the top half is sky
+    acts = torch.zeros(4, 6, 8, 8)
+    acts[:, 0, :1, :2] = 2.0
+    acts[:, 1, :4] = 1.0
+    acts[:, 2:] = torch.rand(4, 4, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.1
+    acc = LayerStats(calibrate_edges(acts, 64, 0.0), len(CONCEPTS), 2)
+    acc.add(acts, labels, torch.arange(4))
+    report = write_report(tmp_path)
+    write_stats(report / "layers" / "layer" / "stats.npz", acc.state())
+    single = score_units(acc.state(), "quantile", 0.9).iou[:, sky]
+    assert single[0] > single[1]  # the unit's single threshold favors the sparse unit
+    ious, source = unit_ious(report, reportio.read_manifest(report), "layer", CONCEPTS, 6)
+    assert source == "stats"
+    assert ious[1, sky] == pytest.approx(1.0)
+    assert ranked_units(ious[:, sky], [])[0] == 1

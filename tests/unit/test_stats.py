@@ -15,7 +15,7 @@ from dissect_report.stats import (
     downsample_labels,
     merge_topk,
 )
-from dissect_report.thresholds import iou_iqr, score_units
+from dissect_report.thresholds import concept_ious, iou_iqr, score_units
 
 
 def _accumulate(acts, labels, concepts, *, bins=64, level=0.5, batch=None, top_k=3, cal=None):
@@ -84,6 +84,36 @@ def test_iou_iqr_equal_brute_force_at_threshold(h, size, policy):
     assert state.concept_totals.sum() == total
     np.testing.assert_array_equal(state.counts.sum(axis=2)[:, 1:], state.unit_hist[:, 1:])
     assert state.counts[:, 0].sum() == 0  # bin 0 is never split by concept
+
+
+def test_concept_ious_pick_each_concepts_best_threshold_by_brute_force():
+    gen = torch.Generator().manual_seed(7)
+    n, units, concepts, size = 6, 4, 3, 16
+    acts = torch.relu(torch.randn(n, units, 8, 8, generator=gen))
+    labels = torch.randint(0, concepts, (n, size, size), generator=gen)
+    labels[:, :6] = 0  # a large concept (like sky) beside small ones
+    state = _accumulate(acts, labels, concepts, bins=32, level=0.0)
+    best = concept_ious(state)
+    up = bilinear_upsample(acts, (size, size))
+    total = float(n * size * size)
+
+    def brute(u: int, c: int, t: float) -> float:
+        mask = up[:, u] >= t
+        iou, _ = iou_iqr(
+            np.array((mask & (labels == c)).sum().item()),
+            np.array(mask.sum().item()),
+            np.array((labels == c).sum().item()),
+            total,
+        )
+        return float(iou)
+
+    for u in range(units):
+        for c in range(concepts):
+            assert best.iou[u, c] == pytest.approx(brute(u, c, best.threshold[u, c]), abs=1e-12)
+            for t in state.edges[u, 1:-1]:  # no other resolved edge does better
+                assert brute(u, c, float(t)) <= best.iou[u, c] + 1e-12
+    # A concept's own threshold never does worse than the unit's single max-IoU threshold.
+    assert (best.iou >= score_units(state, "max-iou").iou - 1e-12).all()
 
 
 @pytest.mark.parametrize("size", [(16, 16), (32, 32), (64, 64), (24, 24), (20, 20)])

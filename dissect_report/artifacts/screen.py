@@ -1,0 +1,160 @@
+"""Which units make the images worse: ablate each alone, then build the repair set greedily.
+
+Usage::
+
+    judge = Judge.make(scan, reference)          # the quality metric on the scoring samples
+    gains = screen(models, "layer4", scan, judge, units=[3, 17, 40], batch_size=32)
+    units, steps = greedy_set(models, "layer4", scan, judge, gains, limit=4, min_gain=0.0,
+                              batch_size=32)
+
+The artifact score (:mod:`dissect_report.artifacts.score`) is a correlation: it says which
+images a unit fires on, not what the unit does to them. The screen is the causal test: a unit
+is an artifact unit when switching it off alone makes the generated images better by the
+quality metric, on both halves of the scoring samples (even and odd sample positions), so
+that one lucky half does not confirm it. The metric is the Frechet distance of the samples'
+features to real images where the model has real images (the built-in world does), else the
+discriminator's mean realism logit, else the mean feature distance to the samples' center.
+Units that each help can hurt together, so the repair set is grown one confirmed unit at a
+time, best first, keeping a unit only if the set with it scores better than without.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dissect_report.artifacts.score import Scan, scan_samples
+from dissect_report.artifacts.settings import METRICS
+from dissect_report.errors import ConfigError
+from dissect_report.interventions.bundle import ModelBundle
+from dissect_report.interventions.edit import ablate
+from dissect_report.metrics import frechet_distance
+from dissect_report.progress import bar
+
+
+@dataclass(frozen=True)
+class Judge:
+    """Scores a scan's samples: lower is better (a distance, or minus the realism logit)."""
+
+    metric: str  # "fsd", "realism" or "feature-distance"
+    reference: np.ndarray | None  # real images' features (metric "fsd")
+    center: np.ndarray  # the unedited samples' mean feature (metric "feature-distance")
+
+    @classmethod
+    def make(cls, scan: Scan, reference: np.ndarray | None, metric: str = "auto") -> Judge:
+        """``auto``: FSD with real images, else realism with a discriminator, else distance."""
+        if metric == "auto":
+            metric = (
+                "fsd"
+                if reference is not None
+                else "realism"
+                if scan.realism is not None
+                else "feature-distance"
+            )
+        if metric == "fsd" and reference is None:
+            raise ConfigError("metric 'fsd' needs real images; this model has no reference set")
+        if metric == "realism" and scan.realism is None:
+            raise ConfigError("metric 'realism' needs a discriminator; this model has none")
+        if metric not in METRICS:
+            raise ConfigError(f"unknown metric {metric!r}; choose {', '.join(METRICS)}")
+        return cls(metric, reference, scan.features.mean(0))
+
+    def badness(self, scan: Scan, rows: np.ndarray | None = None) -> float:
+        """The metric on ``rows`` of the scan (all samples by default)."""
+        index = np.arange(len(scan.ids)) if rows is None else rows
+        if self.metric == "fsd":
+            assert self.reference is not None
+            return frechet_distance(scan.features[index], self.reference)
+        if self.metric == "realism":
+            assert scan.realism is not None
+            return -float(scan.realism[index].mean())
+        return float(np.linalg.norm(scan.features[index] - self.center, axis=1).mean())
+
+    def gains(self, before: Scan, after: Scan) -> tuple[float, float, float]:
+        """Improvement (before - after) on all samples, on the even and on the odd positions."""
+        n = len(before.ids)
+        halves = (np.arange(0, n, 2), np.arange(1, n, 2))
+        whole = self.badness(before) - self.badness(after)
+        a, b = (self.badness(before, h) - self.badness(after, h) for h in halves)
+        return whole, a, b
+
+
+@dataclass(frozen=True)
+class AblationGain:
+    """How much ablating one unit alone improves the scoring samples (positive = better)."""
+
+    unit: int
+    gain: float  # on all scoring samples
+    gain_even: float  # on the even sample positions only
+    gain_odd: float  # on the odd ones
+    badness: float  # the metric with the unit ablated
+
+    def confirmed(self, min_gain: float) -> bool:
+        """Better by more than ``min_gain`` on all samples and on each half of them."""
+        return min(self.gain, self.gain_even, self.gain_odd) > min_gain
+
+
+def _scan(models: ModelBundle, layer: str, scan: Scan, units: Sequence[int], batch: int) -> Scan:
+    return scan_samples(
+        models, layer, scan.seed, len(scan.ids), batch, ablate(list(units)), progress=False
+    )
+
+
+def screen(
+    models: ModelBundle,
+    layer: str,
+    scan: Scan,
+    judge: Judge,
+    units: Sequence[int],
+    batch_size: int,
+) -> dict[int, AblationGain]:
+    """Ablate each of ``units`` alone over the scoring samples and measure the improvement."""
+    gains: dict[int, AblationGain] = {}
+    for unit in bar(list(units), desc="artifact screen", unit="unit", leave=False):
+        after = _scan(models, layer, scan, [unit], batch_size)
+        whole, even, odd = judge.gains(scan, after)
+        gains[int(unit)] = AblationGain(int(unit), whole, even, odd, judge.badness(after))
+    return gains
+
+
+@dataclass(frozen=True)
+class GreedyStep:
+    """One try of the greedy repair: the set so far plus ``unit``, and whether it was kept."""
+
+    unit: int
+    badness: float  # the metric with the set so far plus this unit ablated
+    kept: bool
+
+
+def greedy_set(
+    models: ModelBundle,
+    layer: str,
+    scan: Scan,
+    judge: Judge,
+    gains: dict[int, AblationGain],
+    limit: int,
+    min_gain: float,
+    batch_size: int,
+) -> tuple[list[int], list[GreedyStep]]:
+    """The repair set: confirmed units, best gain first, each kept only if the set improves."""
+    order = sorted(
+        (g for g in gains.values() if g.confirmed(min_gain)), key=lambda g: (-g.gain, g.unit)
+    )
+    chosen: list[int] = []
+    best = judge.badness(scan)
+    steps: list[GreedyStep] = []
+    for g in order:
+        if len(chosen) >= limit:
+            break
+        if chosen:
+            value = judge.badness(_scan(models, layer, scan, [*chosen, g.unit], batch_size))
+        else:
+            value = g.badness  # the screen already measured this unit alone
+        kept = best - value > min_gain
+        steps.append(GreedyStep(g.unit, value, kept))
+        if kept:
+            chosen.append(g.unit)
+            best = value
+    return chosen, steps
