@@ -66,7 +66,9 @@ def test_ablating_the_planted_unit_removes_its_concept_exactly(run: tuple[Path, 
     region3 = labels[:, rows.start * 2 : rows.stop * 2, cols.start * 2 : cols.stop * 2]
     assert iou[1]["ace"] * pixels == pytest.approx(float((region3 == tree).sum()))
     # Nothing new shows tree, so the erased share is the net share.
-    assert iou[1]["erased"] == pytest.approx(float((region3 == tree).sum() / (labels == tree).sum()))
+    assert iou[1]["erased"] == pytest.approx(
+        float((region3 == tree).sum() / (labels == tree).sum())
+    )
     assert iou[1]["erased"] == pytest.approx(iou[1]["share"])
     assert iou[2]["fraction_after"] == 0.0  # both tree units off: no tree at all
     assert iou[2]["share"] == 1.0
@@ -88,8 +90,9 @@ def test_random_control_and_index(run: tuple[Path, object]) -> None:
         assert row["share_random"] < row["share"]
         assert row["erased_random"] < row["erased"]
         assert row["share_all"] == 1.0  # the layer off: only the background is left
-    assert json.loads((report / "concepts" / "tree" / "ace.json").read_text())["all"] == (
-        index["tree"]["ace_all"]
+    assert (
+        json.loads((report / "concepts" / "tree" / "ace.json").read_text())["all"]
+        == (index["tree"]["ace_all"])
     )
     assert index["tree"]["top_units"] == [3, 4] and index["tree"]["n_max"] == 2
     assert (report / "concepts" / "index.csv").read_text().startswith('"concept","slug","layer"')
