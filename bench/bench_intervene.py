@@ -79,8 +79,13 @@ def main() -> None:
     p.add_argument("--layer")
     p.add_argument("--insert-level", default="quantile")
     p.add_argument("--no-optimize", action="store_true")
+    p.add_argument("--artifact-layer", help="default: the last dissected layer")
     p.add_argument("--artifact-samples", type=int, default=ArtifactConfig.samples)
+    p.add_argument("--repair-samples", type=int, default=ArtifactConfig.repair_samples)
     p.add_argument("--repair-units", type=int, default=ArtifactConfig.repair_units)
+    p.add_argument("--candidates", type=int, default=ArtifactConfig.candidates)
+    p.add_argument("--metric", default=ArtifactConfig.metric)
+    p.add_argument("--no-artifacts", action="store_true")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -111,12 +116,20 @@ def main() -> None:
         ctx = ", ".join(f"{r.context} {r.success:.0%}/{r.sites}" for r in c.insertion[:4])
         print(
             f"  {c.concept:9s} units={c.units:3d} n={c.n_max:2d} fraction={c.fraction:.3f} "
-            f"removed={c.share:6.1%} random={c.share_random:6.1%} "
-            f"optimized={c.share_optimized:6.1%} "
+            f"removed={c.share:6.1%} erased={c.erased:6.1%} random={c.share_random:6.1%} "
+            f"optimized={c.share_optimized:6.1%} all-units={c.share_all:7.1%} "
             f"insert: added={c.insert_added:.2f} success={c.insert_success:.0%} [{ctx}]"
         )
+    if args.no_artifacts:
+        print(f"output: {report}")
+        return
     acfg = ArtifactConfig(
-        layer=args.layer, samples=args.artifact_samples, repair_units=args.repair_units
+        layer=args.artifact_layer,
+        samples=args.artifact_samples,
+        repair_samples=args.repair_samples,
+        repair_units=args.repair_units,
+        candidates=args.candidates,
+        metric=args.metric,
     )
     t2 = time.perf_counter()
     art = find_artifacts(acfg, report, models=models)
@@ -124,6 +137,11 @@ def main() -> None:
     r = art.repair
     print(
         f"artifacts: {t3 - t2:.1f} s on {art.layer}; worst units {[s.unit for s in art.units[:8]]}"
+    )
+    best = sorted(art.gains.values(), key=lambda g: (-g.gain, g.unit))[:6]
+    print(
+        f"  screen by {art.metric}: {len(art.gains)} units, {len(art.confirmed)} confirmed; "
+        f"best {[(g.unit, round(g.gain, 5)) for g in best]}"
     )
     print(
         f"  repair (ablate {r.units}) on {r.count} samples: "

@@ -3,7 +3,7 @@
 Usage::
 
     rep = measure_repair(models, "layer4", units=[17, 3], seed=4, count=128, batch_size=32,
-                         worst=6)
+                         worst=6, reference_count=1024)
     rep.fsd_before, rep.fsd_after          # Frechet distance to real images (NaN without them)
     rep.realism_before, rep.realism_after  # mean discriminator logit (NaN without a D)
 
@@ -83,12 +83,18 @@ def measure_repair(
     count: int,
     batch_size: int,
     worst: int,
+    reference_count: int | None = None,
 ) -> Repair:
+    """Quality of ``count`` samples before / after ablating ``units``.
+
+    FSD compares them with ``reference_count`` real images (default: as many as samples);
+    more real images make the reference's own sampling noise smaller.
+    """
     before = scan_samples(models, layer, seed, count, batch_size, desc="repair: before")
     after = scan_samples(
         models, layer, seed, count, batch_size, ablate(units), desc="repair: after"
     )
-    ref = reference_features(models, seed, count, batch_size)
+    ref = reference_features(models, seed, reference_count or count, batch_size)
     nan = math.nan
     fsd_before = frechet_distance(before.features, ref) if ref is not None else nan
     fsd_after = frechet_distance(after.features, ref) if ref is not None else nan

@@ -23,6 +23,9 @@ class ArtifactConfig:
     layer: str | None = None  # None: the last dissected layer
     samples: int = 128  # scoring samples (rank the units)
     repair_samples: int = 128  # held-out samples to measure the repair on
+    # Real images for FSD (screen and repair): cheap to make, and a small reference set is
+    # a shared source of noise that the screen would otherwise fit.
+    reference_samples: int = 1024
     score_seed: int | None = None  # None: dissection seed + 2
     repair_seed: int | None = None  # None: dissection seed + 3
     top_k: int = 8  # top-activating images per unit
@@ -37,7 +40,7 @@ class ArtifactConfig:
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise ConfigError(f"unknown metric {self.metric!r}; choose {', '.join(METRICS)}")
-        for name in ("samples", "repair_samples", "top_k", "batch_size"):
+        for name in ("samples", "repair_samples", "reference_samples", "top_k", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(
                     f"artifact setting {name} must be >= 1; got {getattr(self, name)}"

@@ -161,7 +161,7 @@ def find_artifacts(
     scores = score_units(scan, config.top_k)
     # Rank by score (a correlation), then test the worst candidates causally: the repair
     # ablates only units whose removal makes the scoring samples better (artifacts/screen.py).
-    reference = reference_features(models, score_seed, config.samples, config.batch_size)
+    reference = reference_features(models, score_seed, config.reference_samples, config.batch_size)
     judge = Judge.make(scan, reference, config.metric)
     candidates = [s.unit for s in scores[: config.candidates]]
     gains = screen(models, layer, scan, judge, candidates, config.batch_size)
@@ -179,6 +179,7 @@ def find_artifacts(
         config.repair_samples,
         config.batch_size,
         config.worst_samples,
+        config.reference_samples,
     )
 
     labels = _unit_labels(report, manifest, layer)

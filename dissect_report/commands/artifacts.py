@@ -30,6 +30,11 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     "--layer": ("layer", str, "layer to score (default: the last dissected layer)"),
     "--samples": ("samples", int, "scoring samples that rank the units"),
     "--repair-samples": ("repair_samples", int, "held-out samples the repair is measured on"),
+    "--reference-samples": (
+        "reference_samples",
+        int,
+        "real images the FSD compares with (when the model has them)",
+    ),
     "--score-seed": (
         "score_seed",
         int,

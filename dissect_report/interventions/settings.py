@@ -25,7 +25,7 @@ class InterventionConfig:
 
     layer: str | None = None  # None: the dissected layer with the most interpretable units
     concepts: tuple[str, ...] = ()  # empty: the `max_concepts` with most interpretable units
-    max_concepts: int = 4
+    max_concepts: int = 6
     samples: int = 32  # held-out samples for ACE
     seed: int | None = None  # None: the dissection seed + 1
     max_units: int = 32
