@@ -42,7 +42,15 @@ def _models(discriminator: bool = True) -> ModelBundle:
     )
 
 
-SMALL = dict(samples=48, repair_samples=40, top_k=6, repair_units=1, show_units=3, worst_samples=3)
+SMALL = dict(
+    samples=48,
+    repair_samples=40,
+    reference_samples=64,
+    top_k=6,
+    repair_units=1,
+    show_units=3,
+    worst_samples=3,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +78,12 @@ def test_the_noise_unit_ranks_worst_and_is_repaired(run: tuple[Path, object]) ->
     assert repair["realism"]["improved"]
     assert repair["realism"]["after"] == pytest.approx(float(clean.double().mean()), rel=1e-6)
     assert repair["fsd"]["improved"] and repair["fsd"]["after"] < 0.5 * repair["fsd"]["before"]
+    # FSD of the 40 repair samples against reference_samples (64) real images of the repair seed.
+    with torch.no_grad():
+        unedited = toy_features(PlantedGenerator(noise=True)(latents(4, range(40), 6)))
+    real = toy_features(clean_reference(4, range(64)))
+    expect = frechet_distance(unedited.double().numpy(), real.double().numpy())
+    assert repair["fsd"]["before"] == pytest.approx(expect, rel=1e-9)
 
 
 def test_only_units_whose_ablation_helps_are_repaired(tmp_path: Path) -> None:
@@ -98,7 +112,7 @@ def test_only_units_whose_ablation_helps_are_repaired(tmp_path: Path) -> None:
     kept = [st["fsd"] for st in steps if st["kept"]]
     assert kept == sorted(kept, reverse=True)  # every kept unit lowers the FSD further
     # The greedy step's FSD is the screen's measurement of unit 5 alone, on the scoring samples.
-    clean = clean_reference(3, range(48))
+    clean = clean_reference(3, range(64))  # reference_samples real images of the score seed
     z = latents(3, range(48), 6)
     z[:, 5] = 0.0  # ablating unit 5 = its latent switched off
     with torch.no_grad():
