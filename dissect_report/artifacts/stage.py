@@ -212,6 +212,7 @@ def find_artifacts(
             "metric": judge.metric,
             "candidates": candidates,
             "confirmed": confirmed,
+            "baseline": _metric_value(judge.metric, judge.badness(scan)),
             "greedy": [
                 {
                     "unit": st.unit,

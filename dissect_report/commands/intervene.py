@@ -18,11 +18,13 @@ from dissect_report.interventions.settings import InterventionConfig
 
 DESCRIPTION = """\
 Run interventions on an existing report (made by 'dissect-report run' or 'dissect'):
-for each concept with interpretable units in one layer, ablate its top-n units by IoU
-(n = 1, 2, 4, ... up to --max-units) on held-out samples and measure how much of the concept
-disappears (ACE), against n random units as a control; insert its units in patches where the
-concept is absent and report where it appears (by what was there before); learn an optimized
-unit set with the segmenter's gradients; and draw original | ablated | inserted images.
+for each concept with interpretable units in one layer, rank the layer's units by IoU with
+it at each unit's own threshold for it, ablate the top n (n = 1, 2, 4, ... up to
+--max-units) on held-out samples and measure how much of the concept disappears (ACE, net;
+and the share of its pixels erased), against n random units and against the whole layer
+switched off; insert its units in patches where the concept is absent and report where it
+appears (by what was there before); learn an optimized unit set with the segmenter's
+gradients on the dissection's samples; and draw original | ablated | inserted images.
 Writes REPORT/concepts/ and updates manifest.json (see docs/report-format.md)."""
 
 # flag -> (config field, type, help); defaults come from InterventionConfig.

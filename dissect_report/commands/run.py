@@ -90,16 +90,21 @@ def handle(args: argparse.Namespace) -> int:
             f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable, "
             f"{layer.concepts_covered} concepts covered"
         )
+    if args.interventions or args.artifacts:
+        from dissect_report.interventions import reportio
+        from dissect_report.interventions.loading import bundle_from_manifest
+
+        models = bundle_from_manifest(reportio.read_manifest(out))  # loaded once, for both
     if args.interventions:
         from dissect_report.commands.intervene import print_summary
         from dissect_report.interventions import InterventionConfig, intervene
 
-        print_summary(intervene(InterventionConfig(), out))
+        print_summary(intervene(InterventionConfig(), out, models=models))
     if args.artifacts:
         from dissect_report.artifacts import ArtifactConfig, find_artifacts
         from dissect_report.commands.artifacts import print_summary as print_artifacts
 
-        print_artifacts(find_artifacts(ArtifactConfig(), out))
+        print_artifacts(find_artifacts(ArtifactConfig(), out, models=models))
     print(f"report: {out}")
     site = render_if_available(out) if args.site else None
     if site is not None:

@@ -177,7 +177,7 @@ def unit_extras(
                 Row("FSD", num(u.fsd)),
                 Row("realism", num(u.realism)),
                 Row(
-                    f"gain when ablated alone ({art.settings.get('metric', 'metric')})",
+                    f"gain when ablated alone ({art.metric or 'quality metric'})",
                     num(u.ablation_gain),
                 ),
                 Row("ablated in the repair", "yes" if u.repaired else "no"),
@@ -329,6 +329,9 @@ class ArtifactsView:
     units: tuple[ArtifactRow, ...]
     repair: tuple[tuple[Markup, str, str, str], ...]
     repaired: Markup
+    metric: Markup
+    greedy: tuple[tuple[Markup, str, str], ...]  # unit link, metric with it, kept
+    baseline: str
     before_after: str
 
 
@@ -364,5 +367,11 @@ def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
         units=units,
         repair=repair,
         repaired=Markup(", ").join(unit_link(u) for u in art.repaired_units) or Markup(DASH),
+        metric=esc(art.metric),
+        greedy=tuple(
+            (unit_link(u), num(value), "kept" if kept else "not kept")
+            for u, value, kept in art.greedy
+        ),
+        baseline=num(art.baseline),
         before_after="before_after.png" if art.has_before_after else "",
     )

@@ -108,6 +108,9 @@ class Artifacts:
     units: tuple[ArtifactUnit, ...]
     repair: tuple[RepairRow, ...]
     repaired_units: tuple[int, ...]
+    metric: str  # what the causal screen improved ("" for reports without it)
+    greedy: tuple[tuple[int, float, bool], ...]  # (unit, metric with it, kept), in order tried
+    baseline: float  # the metric on the unedited scoring samples
     has_scores_svg: bool
     has_before_after: bool
 
@@ -192,11 +195,18 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
         for r in _rows(base / "repair.parquet", ("metric", "before", "after"), optional=True)
     )
     repaired: tuple[int, ...] = tuple(u.unit for u in units if u.repaired)
+    metric, greedy, baseline = "", (), math.nan
     if (base / "repair.json").is_file():
         try:
             doc = json.loads((base / "repair.json").read_text(encoding="utf-8"))
             repaired = tuple(int(u) for u in doc.get("units", repaired))
-        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            metric = str(doc.get("metric") or "")
+            baseline = _f(doc.get("baseline"))
+            greedy = tuple(
+                (int(st["unit"]), _f(st.get(metric)), bool(st["kept"]))
+                for st in doc.get("greedy") or ()
+            )
+        except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
             raise ReportError(f"unreadable {str(base / 'repair.json')!r}: {exc}") from exc
     settings = dict(manifest.artifacts)
     return Artifacts(
@@ -205,6 +215,9 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
         units=tuple(sorted(units, key=lambda u: u.rank)),
         repair=repair,
         repaired_units=repaired,
+        metric=metric,
+        greedy=greedy,
+        baseline=baseline,
         has_scores_svg=(base / "scores.svg").is_file(),
         has_before_after=(base / "before_after.png").is_file(),
     )

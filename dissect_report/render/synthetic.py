@@ -234,6 +234,10 @@ def _write_interventions(
                 "share_random": 0.001 / frac,
                 "ace_optimized": float("nan"),
                 "share_optimized": float("nan"),
+                "erased": float(ace[-1] / frac) + 0.05,
+                "erased_random": 0.02,
+                "ace_all": frac,
+                "share_all": 1.0,
                 "insert_sites": 8,
                 "insert_added": 0.12,
                 "insert_success": 0.5,
@@ -251,6 +255,7 @@ def _write_interventions(
         ]
         + [(c, pa.float64()) for c in ("fraction", "ace", "share", "ace_random", "share_random")]
         + [("ace_optimized", pa.float64()), ("share_optimized", pa.float64())]
+        + [(c, pa.float64()) for c in ("erased", "erased_random", "ace_all", "share_all")]
         + [("insert_sites", pa.int64()), ("insert_added", pa.float64())]
         + [("insert_success", pa.float64()), ("compare_samples", pa.list_(pa.int64()))]
     )
@@ -272,6 +277,7 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, rng) -> dict:
             "fsd": pa.array(rng.uniform(1, 5, n), pa.float64()),
             "realism": pa.array(rng.normal(size=n), pa.float64()),
             "top_samples": pa.array([[1, 2, 3]] * n, pa.list_(pa.int64())),
+            "ablation_gain": pa.array(rng.normal(0, 0.01, n), pa.float64()),
             "repaired": pa.array(np.arange(n) < 4, pa.bool_()),
         }
     )
@@ -290,6 +296,11 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, rng) -> dict:
     units = table.column("unit").to_pylist()[:4]
     metrics = {"fsd": {"before": 3.0, "after": 2.5}, "realism": {"before": -0.5, "after": -0.2}}
     doc = {"layer": layer, "units": units, "metrics": metrics, "worst_samples": [4, 5]}
+    fsd = 3.0 - 0.1 * np.arange(1, len(units) + 1)
+    doc |= {"metric": "fsd", "baseline": 3.0, "confirmed": units}
+    doc["greedy"] = [
+        {"unit": u, "fsd": float(v), "kept": True} for u, v in zip(units, fsd, strict=True)
+    ]
     atomic_write_text(d / "repair.json", json.dumps(doc))
     ba = np.concatenate(list(_blocks(rng, gray, 2, 24)), 1)
     atomic_write_bytes(d / "before_after.png", _png(ba))

@@ -155,6 +155,14 @@ def test_sections_render_their_results(built) -> None:
     layer_slug = _manifest(root)["layers"][-1]["slug"]
     unit_page = (site / "layers" / layer_slug / "units" / str(worst) / "index.html").read_text()
     assert "artifact rank" in unit_page
+    assert "gain when ablated alone (fsd)" in unit_page
+    # The repair set's greedy steps: the unedited baseline, then each unit tried.
+    doc = json.loads((root / "artifacts" / "repair.json").read_text())
+    assert "The repair set, grown on the scoring samples" in art
+    assert art.count(">kept<") == len(doc["greedy"]) and ">unedited<" in art
+    assert f"units/{worst}/index.html" in art
+    # The concept page shows the erased share and the whole-layer ceiling.
+    assert "its pixels erased, top" in sky and "all units of" in sky
 
 
 def test_without_sections_no_section_pages(tmp_path: Path) -> None:
