@@ -86,6 +86,12 @@ def main() -> None:
     p.add_argument("--candidates", type=int, default=ArtifactConfig.candidates)
     p.add_argument("--metric", default=ArtifactConfig.metric)
     p.add_argument("--no-artifacts", action="store_true")
+    p.add_argument(
+        "--single-threshold",
+        action="store_true",
+        help="rank units by iou.parquet (each unit's single threshold), as before stats.npz "
+        "ranking: the copy of the report is made without stats.npz",
+    )
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -95,7 +101,8 @@ def main() -> None:
         report, models = untrained_report(tmp / "report")
     else:
         report = tmp / "report"
-        shutil.copytree(args.report, report, ignore=shutil.ignore_patterns("site"))
+        skip = ("site", "stats.npz") if args.single_threshold else ("site",)
+        shutil.copytree(args.report, report, ignore=shutil.ignore_patterns(*skip))
     config = InterventionConfig(
         layer=args.layer,
         samples=args.samples,
@@ -110,7 +117,8 @@ def main() -> None:
     t1 = time.perf_counter()
     print(
         f"intervene: {t1 - t0:.1f} s on {res.layer} "
-        f"({len(res.concepts)} concepts, {config.samples} samples)"
+        f"({len(res.concepts)} concepts, {config.samples} samples, "
+        f"units ranked by {res.settings['ranking']})"
     )
     for c in res.concepts:
         ctx = ", ".join(f"{r.context} {r.success:.0%}/{r.sites}" for r in c.insertion[:4])
