@@ -146,7 +146,7 @@ def main() -> None:
     print(
         f"artifacts: {t3 - t2:.1f} s on {art.layer}; worst units {[s.unit for s in art.units[:8]]}"
     )
-    best = sorted(art.gains.values(), key=lambda g: (-g.gain, g.unit))[:6]
+    best = sorted((art.gains[u] for u in art.confirmed), key=lambda g: (-g.gain, g.unit))[:6]
     print(
         f"  screen by {art.metric}: {len(art.gains)} units, {len(art.confirmed)} confirmed; "
         f"best {[(g.unit, round(g.gain, 5)) for g in best]}"

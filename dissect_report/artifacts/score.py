@@ -19,6 +19,7 @@ which units the repair switches off.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,36 @@ class Scan:
     peaks: np.ndarray  # (N, U) float64
     features: np.ndarray  # (N, D) float64
     realism: np.ndarray | None  # (N,) float64
+
+    def rows(self, positions: np.ndarray) -> Scan:
+        """The scan of the samples at ``positions`` only."""
+        real = self.realism[positions] if self.realism is not None else None
+        ids = [self.ids[int(i)] for i in positions]
+        return Scan(self.seed, ids, self.peaks[positions], self.features[positions], real)
+
+
+def interleave(even: Scan, odd: Scan) -> Scan:
+    """The scan of positions 0, 1, 2, ... from the scans of the even and the odd positions."""
+    n = len(even.ids) + len(odd.ids)
+
+    def weave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.empty((n, *a.shape[1:]), dtype=a.dtype)
+        out[0::2], out[1::2] = a, b
+        return out
+
+    ids = weave(np.array(even.ids), np.array(odd.ids)).tolist()
+    real = (
+        weave(even.realism, odd.realism)
+        if even.realism is not None and odd.realism is not None
+        else None
+    )
+    return Scan(
+        even.seed,
+        ids,
+        weave(even.peaks, odd.peaks),
+        weave(even.features, odd.features),
+        real,
+    )
 
 
 @dataclass(frozen=True)
@@ -59,13 +90,14 @@ def scan_samples(
     *setters: Setter,
     desc: str = "artifact scan",
     progress: bool = True,
+    ids: Sequence[int] | None = None,
 ) -> Scan:
-    """Generate samples ``0..count-1`` of ``seed`` (with ``setters`` applied to ``layer``)."""
-    ids = list(range(count))
+    """Generate samples ``0..count-1`` of ``seed`` (or just ``ids``), ``setters`` on ``layer``."""
+    ids = list(range(count)) if ids is None else [int(i) for i in ids]
     z = models.latents(seed, ids)
     peaks, feats, real = [], [], []
     with frozen(models.generator, models.discriminator):
-        chunks = list(batches(ids, batch_size))
+        chunks = list(batches(range(len(ids)), batch_size))  # positions into ids / z
         for chunk in bar(chunks, desc=desc, unit="batch", leave=False) if progress else chunks:
             with trace(models.generator, layer, *setters) as t:
                 images = models.generate(z[chunk])

@@ -164,7 +164,7 @@ def find_artifacts(
     reference = reference_features(models, score_seed, config.reference_samples, config.batch_size)
     judge = Judge.make(scan, reference, config.metric)
     candidates = [s.unit for s in scores[: config.candidates]]
-    gains = screen(models, layer, scan, judge, candidates, config.batch_size)
+    gains = screen(models, layer, scan, judge, candidates, config.batch_size, config.min_gain)
     confirmed = [u for u in candidates if gains[u].confirmed(config.min_gain)]
     repaired, steps = greedy_set(
         models, layer, scan, judge, gains, config.repair_units, config.min_gain, config.batch_size

@@ -107,8 +107,9 @@ def print_summary(result: Any) -> None:
     print(f"artifact units of {result.layer} ({result.seconds:.1f} s)")
     worst = ", ".join(f"{s.unit} ({s.score:.2f})" for s in result.units[:5])
     print(f"  worst by artifact score: {worst}")
-    best = sorted(result.gains.values(), key=lambda g: (-g.gain, g.unit))
-    helped = ", ".join(f"{g.unit} ({g.gain:+.3g})" for g in best[:5] if g.unit in result.confirmed)
+    confirmed = [result.gains[u] for u in result.confirmed]
+    best = sorted(confirmed, key=lambda g: (-g.gain, g.unit))
+    helped = ", ".join(f"{g.unit} ({g.gain:+.3g})" for g in best[:5])
     print(
         f"  causal screen of {len(result.gains)} units by {result.metric}: "
         f"{len(result.confirmed)} confirmed" + (f"; best {helped}" if helped else "")

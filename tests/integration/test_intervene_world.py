@@ -65,7 +65,7 @@ def test_artifacts_command_writes_the_section(report: Path) -> None:
     assert len(units) == 256 and [u["rank"] for u in units] == list(range(1, 257))
     repaired = [u for u in units if u["repaired"]]
     assert len(repaired) <= 4 and all(u["ablation_gain"] > 0 for u in repaired)
-    assert sum(u["ablation_gain"] == u["ablation_gain"] for u in units) == 8  # units screened
+    assert sum(u["ablation_gain_even"] == u["ablation_gain_even"] for u in units) == 8  # screened
     repair = {r["metric"] for r in pq.read_table(report / "artifacts/repair.parquet").to_pylist()}
     assert repair == {"fsd", "realism"}  # the built-in world has a discriminator and real images
     manifest = json.loads((report / "manifest.json").read_text())

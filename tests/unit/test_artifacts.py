@@ -94,12 +94,16 @@ def test_only_units_whose_ablation_helps_are_repaired(tmp_path: Path) -> None:
     result = find_artifacts(config, report, models=_models())
     assert result.metric == "fsd"  # the planted world has real images
     rows = {r["unit"]: r for r in pq.read_table(report / "artifacts" / "units.parquet").to_pylist()}
-    gains = {u: r["ablation_gain"] for u, r in rows.items()}
+    gains = {
+        u: r["ablation_gain"] for u, r in rows.items() if r["ablation_gain"] == r["ablation_gain"]
+    }
     assert max(gains, key=gains.get) == 5  # the noise unit's ablation helps most
     assert result.repair.units[0] == 5
     saved = json.loads((report / "artifacts" / "repair.json").read_text())
     for u, r in rows.items():
         halves = (r["ablation_gain"], r["ablation_gain_even"], r["ablation_gain_odd"])
+        if not r["ablation_gain_even"] > 0.0:  # failed the first half: measured no further
+            assert np.isnan(r["ablation_gain"]) and np.isnan(r["ablation_gain_odd"])
         assert (u in saved["confirmed"]) == (min(halves) > 0.0)
         assert r["repaired"] == (u in result.repair.units)
     assert saved["metric"] == "fsd" and len(saved["candidates"]) == 6
