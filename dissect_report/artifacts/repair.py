@@ -23,6 +23,7 @@ from dissect_report.interventions.bundle import ModelBundle, batches, frozen
 from dissect_report.interventions.edit import ablate, edit
 from dissect_report.interventions.pictures import tile_grid, to_uint8
 from dissect_report.metrics import frechet_distance
+from dissect_report.progress import bar
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def reference_features(
     if models.reference is None:
         return None
     parts = []
-    for chunk in batches(range(count), batch_size):
+    chunks = list(batches(range(count), batch_size))
+    for chunk in bar(chunks, desc="real images", unit="batch", leave=False):
         parts.append(models.feature_fn(models.reference(seed, chunk).float()).numpy())
     return np.concatenate(parts)
 
