@@ -1,4 +1,4 @@
-"""Artifact units: rank units by the quality of their top images; repair by ablating the worst.
+"""Artifact units: rank by the quality of their top images, screen causally, repair by ablation.
 
 Usage::
 

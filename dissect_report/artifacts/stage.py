@@ -1,11 +1,13 @@
-"""The artifact stage: rank units by the quality of their top images, repair by ablation.
+"""The artifact stage: rank units by their top images, screen them causally, repair by ablation.
 
 Usage::
 
     from dissect_report.artifacts import ArtifactConfig, find_artifacts
     result = find_artifacts(ArtifactConfig(samples=256, repair_units=4), "report")
-    result.units[0].unit                        # the worst unit
-    result.repair.realism_before, result.repair.realism_after
+    result.units[0].unit                        # the worst unit by artifact score
+    result.confirmed                            # units whose ablation alone helps (the screen)
+    result.repair.units                         # the repair set, grown greedily from those
+    result.repair.fsd_before, result.repair.fsd_after   # on separate held-out samples
 
 Writes ``artifacts/`` and updates the manifest last (docs/report-format.md, "Artifacts").
 """
