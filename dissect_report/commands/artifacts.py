@@ -9,11 +9,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from dissect_report.artifacts.settings import ArtifactConfig
+from dissect_report.commands.flagtable import FlagTable, add_flags, given
 
 DESCRIPTION = """\
 Score every unit of one layer by the quality of the images it activates most on: the
@@ -26,7 +26,7 @@ first, while it keeps improving; it is measured on separate held-out samples (FS
 realism before/after, with before/after images of the worst samples). Writes
 REPORT/artifacts/ and updates manifest.json (see docs/report-format.md)."""
 
-FLAGS: dict[str, tuple[str, type, str]] = {
+FLAGS: FlagTable = {
     "--layer": ("layer", str, "layer to score (default: the last dissected layer)"),
     "--samples": ("samples", int, "scoring samples that rank the units"),
     "--repair-samples": ("repair_samples", int, "held-out samples the repair is measured on"),
@@ -62,11 +62,8 @@ FLAGS: dict[str, tuple[str, type, str]] = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    defaults = {f.name: f.default for f in fields(ArtifactConfig)}
     p.add_argument("report", type=Path, help="report directory (must have manifest.json)")
-    for flag, (name, typ, text) in FLAGS.items():
-        shown = "" if defaults[name] is None else f" (default {defaults[name]})"
-        p.add_argument(flag, dest=name, type=typ, default=None, help=text + shown)
+    add_flags(p, FLAGS, ArtifactConfig)
     p.add_argument(
         "--discriminator",
         help="factory 'pkg.module:make' of a discriminator (images -> logits); "
@@ -87,10 +84,7 @@ def handler(args: argparse.Namespace) -> int:
     from dissect_report.interventions import reportio
     from dissect_report.interventions.loading import bundle_from_manifest
 
-    values = {
-        name: getattr(args, name) for name, *_ in FLAGS.values() if getattr(args, name) is not None
-    }
-    config = ArtifactConfig(**values)
+    config = ArtifactConfig(**given(args, FLAGS))
     models = bundle_from_manifest(
         reportio.read_manifest(args.report),
         discriminator=args.discriminator,

@@ -9,10 +9,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from dissect_report.commands.flagtable import FlagTable, add_flags, given
 from dissect_report.errors import ConfigError
 from dissect_report.interventions.settings import InterventionConfig
 
@@ -28,7 +28,7 @@ gradients on the dissection's samples; and draw original | ablated | inserted im
 Writes REPORT/concepts/ and updates manifest.json (see docs/report-format.md)."""
 
 # flag -> (config field, type, help); defaults come from InterventionConfig.
-FLAGS: dict[str, tuple[str, type, str]] = {
+FLAGS: FlagTable = {
     "--layer": ("layer", str, "layer to intervene on (default: the most interpretable units)"),
     "--max-concepts": ("max_concepts", int, "concepts to study when --concepts is not given"),
     "--samples": ("samples", int, "held-out samples for ablation ACE"),
@@ -47,29 +47,22 @@ FLAGS: dict[str, tuple[str, type, str]] = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    defaults = {f.name: f.default for f in fields(InterventionConfig)}
     p.add_argument("report", type=Path, help="report directory (must have manifest.json)")
     p.add_argument("--concepts", help="comma-separated concepts (default: the best covered)")
-    for flag, (name, typ, text) in FLAGS.items():
-        shown = "" if defaults[name] is None else f" (default {defaults[name]})"
-        p.add_argument(flag, dest=name, type=typ, default=None, help=text + shown)
+    add_flags(p, FLAGS, InterventionConfig)
     p.add_argument(
         "--insert-level",
         dest="insert_level",
         choices=["quantile", "concept_mean"],
         default=None,
         help="per-unit insertion level: its --quantile activation, or its mean on the concept "
-        f"(default {defaults['insert_level']})",
+        f"(default {InterventionConfig.insert_level})",
     )
     p.add_argument("--no-optimize", action="store_true", help="skip the optimized unit sets")
 
 
 def config_from_args(args: argparse.Namespace) -> InterventionConfig:
-    values: dict[str, Any] = {
-        name: getattr(args, name)
-        for name, *_ in [*FLAGS.values(), ("insert_level",)]
-        if getattr(args, name) is not None
-    }
+    values = given(args, FLAGS, extra=("insert_level",))
     if args.concepts:
         concepts = tuple(c.strip() for c in args.concepts.split(","))
         if any(not c for c in concepts):
