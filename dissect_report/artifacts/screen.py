@@ -22,12 +22,12 @@ time, best first, keeping a unit only if the set with it scores better than with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from dissect_report.artifacts.score import Scan, interleave, scan_samples
-from dissect_report.artifacts.settings import METRICS
+from dissect_report.artifacts.settings import check_metric
 from dissect_report.errors import ConfigError
 from dissect_report.interventions.bundle import ModelBundle
 from dissect_report.interventions.edit import ablate
@@ -42,11 +42,12 @@ class Judge:
     metric: str  # "fsd", "realism" or "feature-distance"
     reference: np.ndarray | None  # real images' features (metric "fsd")
     center: np.ndarray  # the unedited samples' mean feature (metric "feature-distance")
+    baseline: float  # the metric on the unedited scoring samples
 
     @classmethod
     def make(cls, scan: Scan, reference: np.ndarray | None, metric: str = "auto") -> Judge:
         """``auto``: FSD with real images, else realism with a discriminator, else distance."""
-        if metric == "auto":
+        if check_metric(metric) == "auto":
             metric = (
                 "fsd"
                 if reference is not None
@@ -58,20 +59,18 @@ class Judge:
             raise ConfigError("metric 'fsd' needs real images; this model has no reference set")
         if metric == "realism" and scan.realism is None:
             raise ConfigError("metric 'realism' needs a discriminator; this model has none")
-        if metric not in METRICS:
-            raise ConfigError(f"unknown metric {metric!r}; choose {', '.join(METRICS)}")
-        return cls(metric, reference, scan.features.mean(0))
+        judge = cls(metric, reference, scan.features.mean(0), float("nan"))
+        return replace(judge, baseline=judge.badness(scan))
 
-    def badness(self, scan: Scan, rows: np.ndarray | None = None) -> float:
-        """The metric on ``rows`` of the scan (all samples by default)."""
-        index = np.arange(len(scan.ids)) if rows is None else rows
+    def badness(self, scan: Scan) -> float:
+        """The metric on the scan's samples."""
         if self.metric == "fsd":
             assert self.reference is not None
-            return frechet_distance(scan.features[index], self.reference)
+            return frechet_distance(scan.features, self.reference)
         if self.metric == "realism":
             assert scan.realism is not None
-            return -float(scan.realism[index].mean())
-        return float(np.linalg.norm(scan.features[index] - self.center, axis=1).mean())
+            return -float(scan.realism.mean())
+        return float(np.linalg.norm(scan.features - self.center, axis=1).mean())
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ def screen(
     n = len(scan.ids)
     even_rows, odd_rows = np.arange(0, n, 2), np.arange(1, n, 2)
     even_before, odd_before = scan.rows(even_rows), scan.rows(odd_rows)
-    base = (judge.badness(scan), judge.badness(even_before), judge.badness(odd_before))
+    base = (judge.baseline, judge.badness(even_before), judge.badness(odd_before))
     nan = float("nan")
     gains: dict[int, AblationGain] = {}
     for unit in bar(list(units), desc="artifact screen", unit="unit", leave=False):
@@ -169,7 +168,7 @@ def greedy_set(
         (g for g in gains.values() if g.confirmed(min_gain)), key=lambda g: (-g.gain, g.unit)
     )
     chosen: list[int] = []
-    best = judge.badness(scan)
+    best = judge.baseline
     steps: list[GreedyStep] = []
     for g in order:
         if len(chosen) >= limit:

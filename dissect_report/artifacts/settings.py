@@ -16,6 +16,13 @@ from dissect_report.errors import ConfigError
 METRICS = ("auto", "fsd", "realism", "feature-distance")
 
 
+def check_metric(metric: str) -> str:
+    """``metric`` if it is one of :data:`METRICS`, else a one-line user error."""
+    if metric not in METRICS:
+        raise ConfigError(f"unknown metric {metric!r}; choose {', '.join(METRICS)}")
+    return metric
+
+
 @dataclass(frozen=True)
 class ArtifactConfig:
     """Sizes are small by default so that ``dissect-report run`` stays quick; flags do more."""
@@ -38,8 +45,7 @@ class ArtifactConfig:
     batch_size: int = 32
 
     def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise ConfigError(f"unknown metric {self.metric!r}; choose {', '.join(METRICS)}")
+        check_metric(self.metric)
         for name in ("samples", "repair_samples", "reference_samples", "top_k", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(

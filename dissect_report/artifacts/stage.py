@@ -214,7 +214,7 @@ def find_artifacts(
             "metric": judge.metric,
             "candidates": candidates,
             "confirmed": confirmed,
-            "baseline": _metric_value(judge.metric, judge.badness(scan)),
+            "baseline": _metric_value(judge.metric, judge.baseline),
             "greedy": [
                 {
                     "unit": st.unit,
