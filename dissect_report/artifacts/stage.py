@@ -31,6 +31,7 @@ from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.errors import ConfigError, ReportError
 from dissect_report.interventions import reportio
 from dissect_report.interventions.bundle import ModelBundle
+from dissect_report.interventions.loading import open_report
 from dissect_report.interventions.pictures import bar_chart
 
 log = logging.getLogger(__name__)
@@ -137,12 +138,7 @@ def find_artifacts(
 ) -> ArtifactResult:
     """Score the units of one layer, repair the worst, write ``artifacts/`` and the manifest."""
     start = time.perf_counter()
-    report = Path(report)
-    manifest = reportio.read_manifest(report)
-    if models is None:
-        from dissect_report.interventions.loading import bundle_from_manifest
-
-        models = bundle_from_manifest(manifest)
+    report, manifest, models = open_report(report, models)
     layer = choose_layer(manifest, config.layer)
     dissect_seed = reportio.dissection_seed(manifest)
 

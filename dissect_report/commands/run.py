@@ -91,10 +91,9 @@ def handle(args: argparse.Namespace) -> int:
             f"{layer.concepts_covered} concepts covered"
         )
     if args.interventions or args.artifacts:
-        from dissect_report.interventions import reportio
-        from dissect_report.interventions.loading import bundle_from_manifest
+        from dissect_report.interventions.loading import open_report
 
-        models = bundle_from_manifest(reportio.read_manifest(out))  # loaded once, for both
+        _, _, models = open_report(out)  # loaded once, for both stages
     if args.interventions:
         from dissect_report.commands.intervene import print_summary
         from dissect_report.interventions import InterventionConfig, intervene

@@ -4,6 +4,7 @@ Usage::
 
     manifest = reportio.read_manifest(report)
     models = bundle_from_manifest(manifest)                      # generator, segmenter, sampler
+    report, manifest, models = open_report("report", models=None)   # what every stage starts with
     models = bundle_from_manifest(manifest, discriminator="pkg.mod:make_d")   # plus your D
 
 The built-in world also brings its discriminator and real images (the FSD reference).
@@ -12,6 +13,7 @@ The built-in world also brings its discriminator and real images (the FSD refere
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -85,3 +87,14 @@ def bundle_from_manifest(
         features=feat,
         reference=builtin_reference if builtin and config.segmenter == "builtin" else None,
     )
+
+
+def open_report(
+    report: str | Path, models: ModelBundle | None = None
+) -> tuple[Path, dict[str, Any], ModelBundle]:
+    """A report's path and manifest, and its models (``models`` if given, else rebuilt)."""
+    from dissect_report.interventions import reportio
+
+    report = Path(report)
+    manifest = reportio.read_manifest(report)
+    return report, manifest, models if models is not None else bundle_from_manifest(manifest)

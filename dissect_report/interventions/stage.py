@@ -38,6 +38,7 @@ from dissect_report.interventions.insertion import (
     image_box,
     insertion_sites,
 )
+from dissect_report.interventions.loading import open_report
 from dissect_report.interventions.optimize import alpha_order, optimize_alpha
 from dissect_report.interventions.pictures import outline, tile_grid, to_uint8
 from dissect_report.interventions.settings import InterventionConfig
@@ -217,12 +218,7 @@ def intervene(
 ) -> InterventionResult:
     """Run every intervention on ``report`` and write ``concepts/`` plus the manifest."""
     start = time.perf_counter()
-    report = Path(report)
-    manifest = reportio.read_manifest(report)
-    if models is None:
-        from dissect_report.interventions.loading import bundle_from_manifest
-
-        models = bundle_from_manifest(manifest)
+    report, manifest, models = open_report(report, models)
     layer = choose_layer(manifest, config.layer)
     names = models.concepts
     units_table = reportio.read_units(report, manifest, layer)
