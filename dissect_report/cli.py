@@ -6,8 +6,11 @@ Usage::
     dissect-report run --out report
 
 Each command lives in the module that implements its stage and exposes
-``register(subparsers)``; this file only wires them together and turns
-:class:`~dissect_report.errors.UserError` into one line on stderr and exit code 2.
+``register(subparsers)``; this file only wires them together and is the one error boundary:
+a :class:`~dissect_report.errors.UserError` (also an exception raised inside the user's
+generator, segmenter or discriminator, named as such), a problem of the machine (no space
+left, no permission, no CUDA) and a bad flag all become one line on stderr and exit code 2.
+``--debug`` prints the traceback as well. Anything else is a bug: one line, exit code 1.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from dissect_report import __version__
-from dissect_report.errors import UserError
+from dissect_report.errors import UserError, environment_problem, one_line
 
 # Modules that define ``register(subparsers) -> None``; each adds one command (or a group).
 # A module that does not exist yet is skipped, so stages can land one at a time.
@@ -41,14 +46,32 @@ COMMAND_MODULES = [
 log = logging.getLogger("dissect_report")
 
 
+class UsageError(UserError):
+    """A bad command line; raised instead of argparse's exit so the boundary prints it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse without the usage dump: a bad flag is one line naming the command's --help."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+GLOBAL_FLAGS = (
+    (("-q", "--quiet"), "no progress bars or logs"),
+    (("-v", "--verbose"), "debug logging"),
+    (("--debug",), "print the traceback of an error (for bug reports)"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dissect-report",
         description="Dissect a GAN's units into concepts and publish the findings as a site.",
     )
     parser.add_argument("--version", action="version", version=f"dissect-report {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or logs")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    for flags, help_ in GLOBAL_FLAGS:
+        parser.add_argument(*flags, action="store_true", help=help_)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -63,12 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_global_flags(sub: argparse._SubParsersAction) -> None:
-    """Accept ``--quiet``/``--verbose`` after the command too (``dissect-report run -q``)."""
+    """Accept ``--quiet``/``--verbose``/``--debug`` after the command too (``run -q``)."""
     for parser in set(sub.choices.values()):
-        for flags, help_ in (
-            (("-q", "--quiet"), "no progress bars or logs"),
-            (("-v", "--verbose"), "debug logging"),
-        ):
+        for flags, help_ in GLOBAL_FLAGS:
             with contextlib.suppress(argparse.ArgumentError):  # the command defines it itself
                 parser.add_argument(
                     *flags, action="store_true", default=argparse.SUPPRESS, help=help_
@@ -79,8 +99,12 @@ def _add_global_flags(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv  # known before parsing, so a failing parse can honour it
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _fail(exc, debug, 2)
     from dissect_report import progress
 
     handler = progress.TqdmLogHandler()
@@ -88,23 +112,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
         handlers=[handler],
+        force=True,  # main() may run twice in one process (tests); the level must follow
     )
     if args.command is None or not hasattr(args, "func"):
-        parser.print_help()
+        build_parser().print_help()
         return 0 if args.command is None else 2
     progress.set_quiet(args.quiet)
     try:
         result = args.func(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc, args.debug, 2)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # stdout closed early (piped into head): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        problem = environment_problem(exc)
+        if problem is not None:  # the machine's fault (disk full, no permission, no CUDA)
+            return _fail(problem, args.debug, 2, cause=exc)
+        return _fail(exc, args.debug, 1, bug=True)
     return int(result or 0)
+
+
+def _fail(
+    exc: BaseException,
+    debug: bool,
+    code: int,
+    *,
+    cause: BaseException | None = None,
+    bug: bool = False,
+) -> int:
+    """Print ``exc`` as one line (after its traceback with ``--debug``); return the exit code."""
+    sys.stdout.flush()
+    if debug:
+        traceback.print_exception(cause or exc, file=sys.stderr)
+    line = one_line(exc)
+    if bug and not debug:
+        line = f"internal error: {line} (a bug: rerun with --debug and report the traceback)"
+    print(f"error: {line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -5,8 +5,14 @@ Usage::
     from dissect_report.config import DissectConfig, load_config
     config = load_config("dissect.toml", overrides={"samples": 500, "layers": ["layer3"]})
     config = DissectConfig(layers=("layer4",), samples=200)   # or build it directly
+    values = read_table("run.toml", "intervene", InterventionConfig)   # a stage's own table
 
-The resolved config is frozen and written, every field, into the report's manifest.
+A config file is read strictly: types are checked without coercion (``samples = true`` and
+``samples = "40"`` are refused), unknown keys and unknown tables are refused, and the
+dissection's fields go either at the top level or in a ``[dissect]`` table, never both.
+Tables: ``[dissect]`` (dissect, run, merge), ``[intervene]`` (intervene, run) and
+``[artifacts]`` (artifacts, run). The resolved config is frozen and written, every field,
+into the report's manifest.
 """
 
 from __future__ import annotations
@@ -14,10 +20,18 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from dissect_report.errors import ConfigError
 
@@ -32,7 +46,8 @@ RUN_FIELDS = frozenset({"device", "checkpoint_every", "engine", "address", "shar
 class DissectConfig(BaseModel):
     """Everything that determines a dissection's tables (plus ``device``, which must not)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: no coercion (true is not 1 sample, "40" is not 40); layers is made a tuple below
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     generator: str = Field(
         BUILTIN_GENERATOR, description="factory import path 'pkg.module:make_generator'"
@@ -80,7 +95,7 @@ class DissectConfig(BaseModel):
             value = [part.strip() for part in value.split(",")]
         if isinstance(value, list | tuple) and any(not str(v).strip() for v in value):
             raise ValueError(f"empty layer name in {value!r}")
-        return value
+        return tuple(value) if isinstance(value, list) else value  # TOML/JSON arrays are lists
 
     @field_validator("generator", "segmenter")
     @classmethod
@@ -127,12 +142,20 @@ def make_config(values: dict[str, Any]) -> DissectConfig:
         raise ConfigError(f"invalid config: {exc}") from None
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The config fields in a TOML file: at top level or under a ``[dissect]`` table::
+# The tables a config file may hold, and the commands that read each.
+TABLES = {
+    "dissect": "dissect, run, merge",
+    "intervene": "intervene, run",
+    "artifacts": "artifacts, run",
+}
 
-    layers = ["layer3", "layer4"]
-    samples = 1000
-    policy = "iqr"
+
+def read_config_tables(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Every table of a TOML config file, keys with ``-`` made ``_``; the layout is checked.
+
+    The dissection's fields sit at the top level or in ``[dissect]`` (mixing both is refused:
+    one of them would be silently dropped); any other table than those of :data:`TABLES`
+    is refused, so a misspelt ``[intervention]`` cannot be ignored.
     """
     p = Path(path)
     try:
@@ -143,10 +166,61 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {str(p)!r}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
-    section = data.get("dissect", data)
-    if not isinstance(section, dict):
-        raise ConfigError(f"config file {str(p)!r}: [dissect] must be a table")
-    return {k.replace("-", "_"): v for k, v in section.items() if k != "dissect"}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    unknown = sorted(set(tables) - set(TABLES))
+    if unknown:
+        known = ", ".join(f"[{t}] ({cmds})" for t, cmds in TABLES.items())
+        raise ConfigError(f"config file {str(p)!r}: unknown table [{unknown[0]}]; tables: {known}")
+    if top and "dissect" in tables:
+        raise ConfigError(
+            f"config file {str(p)!r} has top-level keys ({', '.join(sorted(top))}) and a "
+            "[dissect] table; put the dissection's keys in one place"
+        )
+    if top:
+        tables["dissect"] = top
+    return {name: {k.replace("-", "_"): v for k, v in t.items()} for name, t in tables.items()}
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The dissection's fields in a TOML file: at top level or under a ``[dissect]`` table::
+
+    layers = ["layer3", "layer4"]
+    samples = 1000
+    policy = "iqr"
+    """
+    return read_config_tables(path).get("dissect", {})
+
+
+def read_table(path: str | Path | None, table: str, settings: type) -> dict[str, Any]:
+    """The values of ``[table]`` in the file at ``path``, checked against a settings dataclass.
+
+    Unknown keys are refused with the known ones listed; types are checked strictly (an
+    integer field refuses ``true`` and ``"8"``). Returns ``{}`` without a file or table.
+    """
+    if path is None:
+        return {}
+    values = read_config_tables(path).get(table, {})
+    assert is_dataclass(settings)
+    known = [f.name for f in fields(settings)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"config file {str(path)!r}: unknown key {unknown[0]!r} in [{table}]; "
+            f"keys: {', '.join(known)}"
+        )
+    hints = get_type_hints(settings)
+    for key, value in values.items():
+        value = tuple(value) if isinstance(value, list) else value  # TOML arrays are lists
+        try:
+            TypeAdapter(hints[key]).validate_python(value, strict=True)
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"]
+            raise ConfigError(
+                f"config file {str(path)!r}: invalid value [{table}] {key} = {value!r}: {msg}"
+            ) from None
+        values[key] = value
+    return values
 
 
 def load_config(

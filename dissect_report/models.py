@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from dissect_report.config import BUILTIN_SEGMENTER, DissectConfig
-from dissect_report.errors import ConfigError, ModelError
+from dissect_report.errors import ConfigError, ModelError, user_code
 from dissect_report.sampler import latents
 from dissect_report.segmenter import Segmenter
 from dissect_report.weights_io import file_sha256, load_weights
@@ -82,12 +82,25 @@ class Models:
 
     @torch.no_grad()
     def generate(self, ids: Iterable[int]) -> torch.Tensor:
-        return self.generator(self.latents(ids))
+        """Images ``(N, 3, H, W)``; an exception inside the generator names it (UserCodeError)."""
+        z = self.latents(ids)
+        with user_code("generator"):
+            images = self.generator(z)
+        if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+            shape = (
+                tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            )
+            raise ModelError(
+                f"the generator returned {shape} for {z.shape[0]} latents; "
+                "expected RGB images (N, 3, H, W)"
+            )
+        return images
 
     @torch.no_grad()
     def segment(self, images: torch.Tensor) -> torch.Tensor:
         """The segmenter's labels, checked: shape ``(N, H, W)``, integer, within its concepts."""
-        labels = self.segmenter.segment(images)
+        with user_code("segmenter"):
+            labels = self.segmenter.segment(images)
         n = images.shape[0]
         if not isinstance(labels, torch.Tensor) or labels.dim() != 3 or labels.shape[0] != n:
             shape = (

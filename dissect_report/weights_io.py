@@ -12,6 +12,9 @@ Only safetensors, or ``torch.load(weights_only=True)``: never arbitrary unpickli
 from __future__ import annotations
 
 import hashlib
+import pickle
+import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -39,7 +42,20 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
             state = load_file(str(path), device="cpu")
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's own advice would precede our one line
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only load failed" not in str(exc).lower():
+            raise ModelError(f"cannot read weights file {str(path)!r}: corrupt ({exc})") from None
+        # weights_only refused an object that is no tensor (torch's advice to retry unsafely
+        # is not ours to give)
+        found = re.search(r"unsupported GLOBAL (\S+)", str(exc))
+        what = f" ({found.group(1)})" if found else ""
+        raise ModelError(
+            f"cannot read weights file {str(path)!r}: refused, it holds pickled Python "
+            f"objects{what}, not only tensors; save a state dict (or .safetensors)"
+        ) from None
     except Exception as exc:  # every library reports corruption differently
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(

@@ -14,6 +14,7 @@ from typing import Any
 
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.commands.flagtable import FlagTable, add_flags, given
+from dissect_report.config import read_table
 
 DESCRIPTION = """\
 Score every unit of one layer by the quality of the images it activates most on: the
@@ -63,6 +64,9 @@ FLAGS: FlagTable = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("report", type=Path, help="report directory (must have manifest.json)")
+    p.add_argument(
+        "--config", metavar="FILE", help="TOML file whose [artifacts] table sets these settings"
+    )
     add_flags(p, FLAGS, ArtifactConfig)
     p.add_argument(
         "--discriminator",
@@ -84,7 +88,9 @@ def handler(args: argparse.Namespace) -> int:
     from dissect_report.interventions import reportio
     from dissect_report.interventions.loading import bundle_from_manifest
 
-    config = ArtifactConfig(**given(args, FLAGS))
+    config = ArtifactConfig(
+        **{**read_table(args.config, "artifacts", ArtifactConfig), **given(args, FLAGS)}
+    )
     models = bundle_from_manifest(
         reportio.read_manifest(args.report),
         discriminator=args.discriminator,

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from dissect_report.config import DissectConfig, load_config
+from dissect_report.errors import ConfigError, EnvironmentProblem
 from dissect_report.sampler import parse_shard
 
 _FIELDS = DissectConfig.model_fields
@@ -145,7 +146,25 @@ def add_output_arguments(parser: argparse.ArgumentParser, default_out: str | Non
 def config_from_args(args: argparse.Namespace, **defaults: Any) -> DissectConfig:
     """Field defaults < ``defaults`` (a command's own) < ``--config`` file < flags."""
     overrides = {name: getattr(args, name, None) for name in _FIELDS}
-    return load_config(args.config, overrides, defaults)
+    config = load_config(args.config, overrides, defaults)
+    check_device(config.device)
+    return config
+
+
+def check_device(device: str) -> None:
+    """Refuse, before anything is written, a device this machine does not have."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ConfigError(f"unknown device {device!r}; e.g. cpu, cuda, cuda:1, mps") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise EnvironmentProblem(
+            f"device {device!r}: CUDA is not available on this machine; use --device cpu"
+        )
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise EnvironmentProblem(f"device {device!r}: MPS is not available; use --device cpu")
 
 
 def command_line() -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dissect_report.commands.flagtable import FlagTable, add_flags, given
+from dissect_report.config import read_table
 from dissect_report.errors import ConfigError
 from dissect_report.interventions.settings import InterventionConfig
 
@@ -48,6 +49,9 @@ FLAGS: FlagTable = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("report", type=Path, help="report directory (must have manifest.json)")
+    p.add_argument(
+        "--config", metavar="FILE", help="TOML file whose [intervene] table sets these settings"
+    )
     p.add_argument("--concepts", help="comma-separated concepts (default: the best covered)")
     add_flags(p, FLAGS, InterventionConfig)
     p.add_argument(
@@ -62,7 +66,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> InterventionConfig:
-    values = given(args, FLAGS, extra=("insert_level",))
+    values = read_table(args.config, "intervene", InterventionConfig)
+    values.update(given(args, FLAGS, extra=("insert_level",)))
     if args.concepts:
         concepts = tuple(c.strip() for c in args.concepts.split(","))
         if any(not c for c in concepts):

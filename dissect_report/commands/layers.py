@@ -12,6 +12,7 @@ import argparse
 
 import torch
 
+from dissect_report.commands.argtypes import positive_int
 from dissect_report.config import BUILTIN_GENERATOR
 
 
@@ -34,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--weights", metavar="FILE", help="generator weights: .safetensors or .pt state dict"
     )
     parser.add_argument(
-        "--z-dim", type=int, metavar="N", help="latent size, if the generator has no z_dim"
+        "--z-dim",
+        type=positive_int,
+        metavar="N",
+        help="latent size, if the generator has no z_dim",
     )
     parser.add_argument(
         "--all", action="store_true", help="also list modules whose output is not 4-D"
@@ -43,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from dissect_report.errors import ModelError
+    from dissect_report.errors import ModelError, user_code
     from dissect_report.models import load_generator
     from dissect_report.sampler import latents
     from dissect_report.trace import layer_shapes
@@ -52,7 +56,7 @@ def handle(args: argparse.Namespace) -> int:
     z_dim = args.z_dim or getattr(generator, "z_dim", None)
     if not isinstance(z_dim, int):
         raise ModelError(f"generator {args.generator!r} has no integer z_dim; pass --z-dim")
-    with torch.no_grad():
+    with torch.no_grad(), user_code("generator"):
         shapes = layer_shapes(generator, latents(0, [0], z_dim))
     rows = [(n, s) for n, s in shapes.items() if args.all or len(s) == 3]
     width = max([len(n) for n, _ in rows] + [5])

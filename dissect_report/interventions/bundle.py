@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dissect_report.errors import ModelError
+from dissect_report.errors import ModelError, user_code
 from dissect_report.sampler import latents
 
 Images = torch.Tensor  # float (N, 3, H, W) in [-1, 1]
@@ -90,7 +90,7 @@ class ModelBundle:
         return fn(seed, [int(i) for i in ids], self.z_dim)
 
     def generate(self, z: torch.Tensor) -> Images:
-        with torch.no_grad():
+        with torch.no_grad(), user_code("generator"):
             out = self.generator(z)
         if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[1] != 3:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -98,7 +98,7 @@ class ModelBundle:
         return out.float()
 
     def segment(self, images: Images) -> torch.Tensor:
-        with torch.no_grad():
+        with torch.no_grad(), user_code("segmenter"):
             labels = self.segmenter.segment(images)  # type: ignore[attr-defined]
         return labels.long()
 
@@ -109,7 +109,7 @@ class ModelBundle:
         """Discriminator logits (N,), or None without a discriminator."""
         if self.discriminator is None:
             return None
-        with torch.no_grad():
+        with torch.no_grad(), user_code("discriminator"):
             out = self.discriminator(images)
         out = out.reshape(out.shape[0], -1)
         if out.shape[1] != 1:
@@ -130,7 +130,8 @@ class ModelBundle:
     def feature_fn(self, images: Images) -> torch.Tensor:
         """(N, D) float64 features: user's, else the segmenter's, else its class histogram."""
         kind = self.feature_kind()
-        with torch.no_grad():
+        role = "feature extractor" if kind == "user" else "segmenter"
+        with torch.no_grad(), user_code(role):
             if kind == "user":
                 f = self.features(images)  # type: ignore[misc]
             elif kind == "segmenter-features":

@@ -43,6 +43,8 @@ def _train(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace) -> int:
     from dissect_report.world.card import evaluate_world, sample_grid, write_card
 
+    if args.n < 1:
+        raise UserError(f"--n must be at least 1, got {args.n}")
     card = evaluate_world(n=args.n, weights=args.weights, device=args.device)
     path = write_card(card, args.out, sample_grid(weights=args.weights))
     print(

@@ -38,9 +38,16 @@ def _weights_file(name: str, directory: str | Path | None) -> Path:
 def _meta(directory: str | Path | None) -> dict:
     path = Path(directory or WEIGHTS_DIR) / "world.json"
     try:
-        return json.loads(path.read_text()) if path.is_file() else {}
+        meta = json.loads(path.read_text()) if path.is_file() else {}
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {path}: {exc}") from None
+    z_dim = meta.get("z_dim", 128) if isinstance(meta, dict) else None
+    if not isinstance(z_dim, int) or isinstance(z_dim, bool) or z_dim < 1:
+        shown = z_dim if isinstance(meta, dict) else type(meta).__name__
+        raise ModelError(
+            f"{path} must be a JSON object with a positive integer z_dim; got {shown!r}"
+        )
+    return meta
 
 
 def load_generator(directory: str | Path | None = None) -> Generator:
