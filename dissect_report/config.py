@@ -78,6 +78,12 @@ class DissectConfig(BaseModel):
         ),
     )
     calibration_samples: int = Field(128, ge=1)
+    calibration_mb: int = Field(
+        256,
+        ge=1,
+        description="float32 calibration values kept per layer, in MiB; beyond it calibration "
+        "keeps every k-th pixel (below it the edges are exact)",
+    )
     downsample_segmentation: bool = False
     checkpoint_every: int = Field(10, ge=0, description="batches between checkpoints; 0 = never")
     device: str = "cpu"

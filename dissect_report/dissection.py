@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from dissect_report import __version__
+from dissect_report.calibration import calibrate, forward_traced
 from dissect_report.charts import hex_color
 from dissect_report.config import DissectConfig
 from dissect_report.engines import run_engine
@@ -50,9 +51,8 @@ from dissect_report.report import (
 )
 from dissect_report.sampler import shard_range
 from dissect_report.slug import unique_slugs
-from dissect_report.stats import LayerState, LayerStats, calibrate_edges, downsample_labels
+from dissect_report.stats import LayerState, LayerStats, downsample_labels
 from dissect_report.thresholds import UnitScores, score_units
-from dissect_report.trace import TraceDict
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -115,38 +115,6 @@ class _Pass:
     position: int
 
 
-def _forward(
-    models: Models, layers: list[str], ids: range
-) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    with torch.no_grad(), TraceDict(models.generator, layers) as td:
-        images = models.generate(ids)
-    return {name: td[name] for name in layers}, images
-
-
-def calibrate(
-    models: Models, config: DissectConfig
-) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, int, int]]]:
-    """Bin edges per layer from samples ``0..calibration_samples-1`` (the same for every shard)."""
-    count = min(config.calibration_samples, config.samples)
-    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in config.layers}
-    seg_size: tuple[int, int] | None = None
-    for start in range(0, count, config.batch_size):
-        ids = range(start, min(start + config.batch_size, count))
-        acts, images = _forward(models, list(config.layers), ids)
-        if seg_size is None and not config.downsample_segmentation:
-            # Edges follow the activations as the pass sees them: at the labels' size.
-            seg_size = tuple(models.segment(images[:1]).shape[1:])  # type: ignore[assignment]
-        for name, a in acts.items():
-            chunks[name].append(a.float().cpu())
-    edges, shapes = {}, {}
-    for name, parts in chunks.items():
-        acts = torch.cat(parts)
-        shapes[name] = tuple(int(d) for d in acts.shape[1:])
-        level = config.effective_resolve_level
-        edges[name] = calibrate_edges(acts, config.bins, level, size=seg_size)
-    return edges, shapes  # type: ignore[return-value]
-
-
 def _checkpoint_arrays(run: _Pass, meta: dict[str, Any]) -> dict[str, np.ndarray]:
     arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
     for name, acc in run.stats.items():
@@ -199,7 +167,9 @@ def run_pass(
     edges, shapes = calibration if calibration is not None else calibrate(models, config)
     concepts = len(models.concepts)
     meta = {"table_key": config.table_key(), "start": start, "stop": stop}
-    run = _Pass({n: LayerStats(edges[n], concepts, config.top_k) for n in layers}, shapes, start)
+    # The statistics stay on the models' device (counts on the GPU with --device cuda).
+    stats = {n: LayerStats(edges[n], concepts, config.top_k, models.device) for n in layers}
+    run = _Pass(stats, shapes, start)
     if checkpoint is not None and resume:
         loaded = _load_checkpoint(checkpoint, meta, config.layers)
         if loaded is not None:
@@ -209,7 +179,7 @@ def run_pass(
                     raise ReportError(
                         f"checkpoint {str(checkpoint)!r} has other bin edges; use --overwrite"
                     )
-                run.stats[name] = LayerStats.from_state(state)
+                run.stats[name] = LayerStats.from_state(state, models.device)
             log.info("resuming at sample %d of [%d, %d)", run.position, start, stop)
     seg_size: tuple[int, ...] | None = None
     positions = range(run.position, stop, config.batch_size)
@@ -217,15 +187,15 @@ def run_pass(
     try:
         for done, pos in enumerate(positions, 1):
             ids = range(pos, min(pos + config.batch_size, stop))
-            acts, images = _forward(models, layers, ids)
-            labels = models.segment(images).cpu()
+            acts, images = forward_traced(models, layers, ids)
+            labels = models.segment(images)
             if seg_size is None:
                 seg_size = tuple(labels.shape[1:])
             elif tuple(labels.shape[1:]) != seg_size:
                 raise ModelError(
                     f"segmenter returned size {tuple(labels.shape[1:])}, earlier {seg_size}"
                 )
-            id_tensor = torch.arange(ids.start, ids.stop, dtype=torch.int64)
+            id_tensor = torch.arange(ids.start, ids.stop, dtype=torch.int64, device=labels.device)
             for name in layers:
                 lab = labels
                 if config.downsample_segmentation:

@@ -4,7 +4,7 @@ Usage::
 
     from dissect_report.stats import LayerStats, calibrate_edges
     edges = calibrate_edges(calibration_acts, bins=256, resolve_level=0.9)   # (U, B+1)
-    acc = LayerStats(edges, concepts=13, top_k=12)
+    acc = LayerStats(edges, concepts=13, top_k=12, device="cpu")   # or the activations' device
     for acts, labels, ids in batches:      # (n, U, h, w) float, (n, S, S) int64, (n,) int64
         acc.add(acts, labels, ids)
     state = acc.state()                    # LayerState; state_a.merge(state_b) adds shards
@@ -23,7 +23,6 @@ gives identical results. Top-k ties are broken by sample id for the same reason.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +30,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dissect_report.calibration import calibrate_edges
 from dissect_report.errors import ReportError
+
+__all__ = [
+    "LayerState",
+    "LayerStats",
+    "bilinear_upsample",
+    "calibrate_edges",
+    "downsample_labels",
+    "even_factor",
+    "merge_topk",
+    "merge_topk_tensors",
+]
 
 _PAD_ID = np.iinfo(np.int64).max  # fills top-k slots before k samples were seen
 _CHUNK_ELEMENTS = 1 << 24  # upsampled elements per chunk: bounds memory at any batch size
+_INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -128,112 +140,80 @@ def merge_topk(values: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray,
     return np.take_along_axis(values, order, 1), np.take_along_axis(ids, order, 1)
 
 
-def _exact_pow2(x: float) -> float:
-    return math.ldexp(1.0, math.ceil(math.log2(x)))
-
-
-def _unit_rows(acts: torch.Tensor) -> np.ndarray:
-    x = acts.detach().to(torch.float64).transpose(0, 1).reshape(acts.shape[1], -1).numpy()
-    return np.where(np.isfinite(x), x, np.nan)
-
-
-def _interp_matrix(n: int, size: int) -> torch.Tensor:
-    """``(size, n)``: row ``Y`` holds the weights of 1-D linear upsampling at pixel ``Y``."""
-    eye = torch.eye(n).unsqueeze(1)  # (n, 1, n): one impulse per row
-    return F.interpolate(eye, size=size, mode="linear", align_corners=False)[:, 0].T
-
-
-def calibrate_edges(
-    acts: torch.Tensor,
-    bins: int,
-    resolve_level: float,
-    size: tuple[int, int] | None = None,
-    stride: int = 4,
-) -> np.ndarray:
-    """Per-unit bin edges ``(U, bins+1)`` from calibration activations ``(M, U, h, w)``.
-
-    Every shard calls this on the same calibration samples, so every shard gets the same
-    edges. ``e1`` is the ``resolve_level`` quantile of the activations as the pass sees them:
-    upsampled to ``size`` (every ``stride``-th pixel), since upsampling lowers the peaks.
-    Bins ``1..bins-2`` are uniform with a power-of-two width aligned to a multiple of it, so
-    each edge is exact in float32 and a value's bin is found by one multiplication.
-    """
-    x = _unit_rows(acts)
-    units = x.shape[0]
-    seen = x
-    if size is not None and tuple(size) != tuple(acts.shape[2:]):
-        # Every stride-th pixel of the bilinear upsampling, as two small matrix products.
-        wy = _interp_matrix(acts.shape[2], size[0])[::stride]
-        wx = _interp_matrix(acts.shape[3], size[1])[::stride]
-        seen = _unit_rows(torch.matmul(torch.matmul(wy, acts.float()), wx.T))
-    edges = np.empty((units, bins + 1), dtype=np.float64)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN units
-        q = np.nanquantile(seen, resolve_level, axis=1, method="lower")
-        lo = np.nanmin(x, axis=1)
-        hi = np.nanmax(x, axis=1)
-    for u in range(units):
-        e1, low, high = float(q[u]), float(lo[u]), float(hi[u])
-        if not math.isfinite(e1):
-            e1, low, high = 0.0, 0.0, 1.0
-        if e1 <= low:  # a spike at the minimum (ReLU zeros): keep it out of the resolved bins
-            e1 = float(np.nextafter(np.float32(low), np.float32(np.inf)))
-        span = high - e1
-        if not span > 0:
-            span = max(abs(e1), 1.0) * 1e-3
-        width = _exact_pow2(span * 1.1 / (bins - 2))
-        if e1 != 0.0:  # keep |e1| / width < 2**15 so every edge has an exact float32
-            width = max(width, math.ldexp(1.0, math.frexp(abs(e1))[1] - 15))
-        width = max(width, math.ldexp(1.0, -100))
-        start = math.ceil(e1 / width) * width
-        edges[u, 0] = -np.inf
-        edges[u, 1:bins] = start + width * np.arange(bins - 1)
-        edges[u, bins] = np.inf
-    assert np.array_equal(edges.astype(np.float32).astype(np.float64), edges)
-    return edges
-
-
 class LayerStats:
-    """Accumulates one layer's :class:`LayerState` over batches (see the module docstring)."""
+    """Accumulates one layer's :class:`LayerState` over batches (see the module docstring).
 
-    def __init__(self, edges: np.ndarray, concepts: int, top_k: int) -> None:
+    Every tensor lives on ``device`` (the activations' device: ``cuda`` keeps the counts on
+    the GPU) and :meth:`state` copies them back once. The same code runs on any device, so
+    the CPU tests exercise the GPU path; counts are integers and the float steps are single
+    IEEE operations (no fused multiply-add), so the tables are identical on every device.
+
+    Memory model (one layer, ``U`` units, ``B`` bins, ``C`` concepts): ``4 U B C`` bytes of
+    int32 counts while it accumulates (plus ``8 U B C`` int64 on the host once a cell could
+    pass 2**31, i.e. after 2**31 / (S T) samples of S x T labels), ``8 U B C`` more while
+    :meth:`state` returns the int64 tables; per batch at most ``_CHUNK_ELEMENTS`` upsampled
+    values are resolved at a time, counted into a histogram of only the chunk's units.
+    """
+
+    def __init__(
+        self, edges: np.ndarray, concepts: int, top_k: int, device: str | torch.device = "cpu"
+    ) -> None:
         self.edges = np.asarray(edges, dtype=np.float64)
+        self.device = torch.device(device)
         units, nb = self.edges.shape
         self.units, self.bins, self.concepts, self.top_k = units, nb - 1, concepts, top_k
-        e32 = torch.from_numpy(self.edges.astype(np.float32))
+        e32 = torch.from_numpy(self.edges.astype(np.float32)).to(self.device)
         self._edges32 = e32.reshape(-1).contiguous()  # (U*(B+1),) for gathers
         self._e1 = e32[:, 1].contiguous()
         self._inv_w = (1.0 / (e32[:, 2] - e32[:, 1])).contiguous()  # powers of two: exact
-        self._counts = torch.zeros(units * self.bins * concepts, dtype=torch.int64)
-        self._low = torch.zeros(units, dtype=torch.int64)  # pixels in bin 0
-        self._concept_totals = torch.zeros(concepts, dtype=torch.int64)
-        self._topk_values = np.full((units, top_k), -np.inf)
-        self._topk_ids = np.full((units, top_k), _PAD_ID, dtype=np.int64)
+        # int32 is exact while no cell can pass 2**31: _spill takes them over before that.
+        self._counts = torch.zeros(units * self.bins * concepts, dtype=torch.int32, device=device)
+        self._spill: np.ndarray | None = None  # int64 host counts of earlier batches
+        self._bound = 0  # an upper bound of any int32 cell
+        self._low = torch.zeros(units, dtype=torch.int64, device=device)  # pixels in bin 0
+        self._concept_totals = torch.zeros(concepts, dtype=torch.int64, device=device)
+        self._topk_values = torch.full((units, top_k), -math.inf, device=device)
+        self._topk_ids = torch.full((units, top_k), _PAD_ID, dtype=torch.int64, device=device)
         self.nonfinite = 0
         self.samples = 0
 
     @classmethod
-    def from_state(cls, state: LayerState) -> LayerStats:
-        acc = cls(state.edges, state.counts.shape[2], state.topk_ids.shape[1])
-        acc._counts += torch.from_numpy(state.counts.reshape(-1).copy())
-        acc._low += torch.from_numpy(state.unit_hist[:, 0].copy())
-        acc._concept_totals += torch.from_numpy(state.concept_totals.copy())
-        acc._topk_values = state.topk_values.copy()
-        acc._topk_ids = state.topk_ids.copy()
+    def from_state(cls, state: LayerState, device: str | torch.device = "cpu") -> LayerStats:
+        acc = cls(state.edges, state.counts.shape[2], state.topk_ids.shape[1], device)
+        peak = int(state.counts.max()) if state.counts.size else 0
+        if peak <= _INT32_MAX // 2:
+            acc._counts += torch.from_numpy(state.counts.reshape(-1).astype(np.int32)).to(device)
+            acc._bound = peak
+        else:
+            acc._spill = state.counts.reshape(-1).copy()
+        acc._low += torch.from_numpy(state.unit_hist[:, 0].copy()).to(device)
+        acc._concept_totals += torch.from_numpy(state.concept_totals.copy()).to(device)
+        acc._topk_values = torch.from_numpy(state.topk_values.astype(np.float32)).to(device)
+        acc._topk_ids = torch.from_numpy(state.topk_ids.copy()).to(device)
         acc.nonfinite, acc.samples = state.nonfinite, state.samples
         return acc
 
+    @property
+    def state_bytes(self) -> int:
+        """Bytes this accumulator holds (counts, spill, top-k, totals)."""
+        tensors = (self._counts, self._low, self._concept_totals, self._topk_values, self._topk_ids)
+        held = sum(t.numel() * t.element_size() for t in tensors)
+        return held + (self._spill.nbytes if self._spill is not None else 0)
+
     def state(self) -> LayerState:
-        counts = self._counts.view(self.units, self.bins, self.concepts).numpy().copy()
+        counts = self._counts.cpu().numpy().astype(np.int64)
+        if self._spill is not None:
+            counts += self._spill
+        counts = counts.reshape(self.units, self.bins, self.concepts)
         unit_hist = counts.sum(axis=2)
-        unit_hist[:, 0] += self._low.numpy()
+        unit_hist[:, 0] += self._low.cpu().numpy()
         return LayerState(
             edges=self.edges,
             counts=counts,
             unit_hist=unit_hist,
-            concept_totals=self._concept_totals.numpy().copy(),
-            topk_values=self._topk_values.copy(),
-            topk_ids=self._topk_ids.copy(),
+            concept_totals=self._concept_totals.cpu().numpy().copy(),
+            topk_values=self._topk_values.cpu().numpy().astype(np.float64),
+            topk_ids=self._topk_ids.cpu().numpy().copy(),
             nonfinite=self.nonfinite,
             samples=self.samples,
         )
@@ -241,138 +221,168 @@ class LayerStats:
     @torch.no_grad()
     def add(self, acts: torch.Tensor, labels: torch.Tensor, ids: torch.Tensor) -> None:
         """Add a batch: activations ``(n, U, h, w)``, labels ``(n, S, T)``, sample ids ``(n,)``."""
-        acts = acts.detach().to("cpu", torch.float32).contiguous()
-        labels = labels.detach().to("cpu", torch.int64).contiguous()
+        acts = acts.detach().to(self.device, torch.float32).contiguous()
+        labels = labels.detach().to(self.device, torch.int64).contiguous()
+        ids = ids.to(self.device, torch.int64)
         n, units, h, w = acts.shape
         assert units == self.units and labels.shape[0] == n and ids.shape[0] == n
+        S, T = labels.shape[1:]
+        if self._bound + n * S * T > _INT32_MAX:  # a cell gains at most n*S*T per batch
+            self._spill_counts()
+        self._bound += n * S * T
         finite = torch.isfinite(acts)
         bad = int(finite.numel() - int(finite.sum()))
         self.nonfinite += bad
         self.samples += n
         self._concept_totals += torch.bincount(labels.reshape(-1), minlength=self.concepts)
         self._add_topk(torch.where(finite, acts, -math.inf).amax(dim=(2, 3)), ids)
-        S, T = labels.shape[1:]
-        per_sample = units * S * T
-        step = max(1, _CHUNK_ELEMENTS // per_sample)
-        for i in range(0, n, step):
-            a, lab = acts[i : i + step], labels[i : i + step]
-            if (h, w) == (S, T):
-                vals, unit, lbl, nfpix = self._resolve_same(a, lab, bad > 0)
-            elif (s := even_factor(h, w, (S, T))) is not None:
-                vals, unit, lbl, nfpix = self._resolve_cells(a, lab, s, bad > 0)
-            else:  # any other size ratio: upsample everything, then as if same size
-                up = F.interpolate(a, size=(S, T), mode="bilinear", align_corners=False)
-                vals, unit, lbl, nfpix = self._resolve_same(up, lab, bad > 0)
-            self._bin_and_count(vals, unit, lbl)
-            resolved = torch.bincount(unit, minlength=units)
-            self._low += a.shape[0] * S * T - resolved - nfpix
+        # Chunks of units (all samples) when a unit's batch fits, else of samples, one unit at
+        # a time: the temporaries and the histogram of the chunk stay near _CHUNK_ELEMENTS.
+        per_unit = n * S * T
+        unit_step = max(1, min(units, _CHUNK_ELEMENTS // per_unit))
+        sample_step = n if unit_step > 1 else max(1, _CHUNK_ELEMENTS // (S * T))
+        s = even_factor(h, w, (S, T))
+        for u0 in range(0, units, unit_step):
+            u1 = min(units, u0 + unit_step)
+            e1 = self._e1[u0:u1]
+            for i in range(0, n, sample_step):
+                a = acts[i : i + sample_step, u0:u1].contiguous()
+                lab = labels[i : i + sample_step]
+                if (h, w) == (S, T):
+                    vals, unit, lbl, nfpix = _resolve_same(a, lab, e1, bad > 0)
+                elif s is not None:
+                    vals, unit, lbl, nfpix = _resolve_cells(a, lab, e1, s, bad > 0)
+                else:  # any other size ratio: upsample everything, then as if same size
+                    up = F.interpolate(a, size=(S, T), mode="bilinear", align_corners=False)
+                    vals, unit, lbl, nfpix = _resolve_same(up, lab, e1, bad > 0)
+                self._bin_and_count(vals, unit, lbl, u0, u1)
+                resolved = torch.bincount(unit, minlength=u1 - u0)
+                self._low[u0:u1] += a.shape[0] * S * T - resolved - nfpix
+
+    def _spill_counts(self) -> None:
+        counts = self._counts.cpu().numpy().astype(np.int64)
+        self._spill = counts if self._spill is None else self._spill + counts
+        self._counts.zero_()
+        self._bound = 0
 
     def _add_topk(self, peaks: torch.Tensor, ids: torch.Tensor) -> None:
-        values = np.concatenate([self._topk_values, peaks.to(torch.float64).numpy().T], axis=1)
-        all_ids = np.concatenate(
-            [self._topk_ids, np.broadcast_to(ids.numpy().astype(np.int64), (self.units, len(ids)))],
-            axis=1,
-        )
-        self._topk_values, self._topk_ids = merge_topk(values, all_ids, self.top_k)
+        values = torch.cat([self._topk_values, peaks.T], dim=1)
+        all_ids = torch.cat([self._topk_ids, ids.expand(self.units, len(ids))], dim=1)
+        self._topk_values, self._topk_ids = merge_topk_tensors(values, all_ids, self.top_k)
 
-    def _resolve_same(
-        self, a: torch.Tensor, lab: torch.Tensor, has_bad: bool
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        n, units, h, w = a.shape
-        keep = a >= self._e1.view(1, units, 1, 1)
-        nfpix = torch.zeros(units, dtype=torch.int64)
-        if has_bad:
-            fin = torch.isfinite(a)
-            keep &= fin
-            nfpix = (~fin).sum(dim=(0, 2, 3))
-        flat = keep.view(-1).nonzero().squeeze(1)
-        vals = a.view(-1)[flat]
-        pix = flat % (h * w)
-        rest = flat // (h * w)
-        unit = rest % units
-        lbl = lab.view(-1)[(rest // units) * (h * w) + pix]
-        return vals, unit, lbl, nfpix
-
-    def _resolve_cells(
-        self, a: torch.Tensor, lab: torch.Tensor, s: int, has_bad: bool
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Bilinear upsampling by an even factor ``s``, evaluated only in candidate cells.
-
-        With replicate padding, the upsampled image is a grid of ``(h+1, w+1)`` cells of
-        ``s x s`` pixels, each interpolating its 4 corners with the same fractions
-        ``(k + 0.5) / s``, cropped by ``s/2`` at the borders (this equals
-        ``F.interpolate(..., align_corners=False)`` up to float32 rounding; see
-        :func:`bilinear_upsample` for the exact dense equivalent).
-        """
-        n, units, h, w = a.shape
-        S, T = h * s, w * s
-        pad = F.pad(a, (1, 1, 1, 1), mode="replicate")  # (n, U, h+2, w+2)
-        # A bilinear value never exceeds its largest corner: a cell matters only if some
-        # corner reaches e1 (or is not finite, to count what it spoils).
-        high = pad >= self._e1.view(1, units, 1, 1)
-        if has_bad:
-            high |= ~torch.isfinite(pad)
-        high = high[..., :, :-1] | high[..., :, 1:]
-        high = high[..., :-1, :] | high[..., 1:, :]  # (n, U, h+1, w+1)
-        cand = high.reshape(-1).nonzero().squeeze(1)
-        cj = cand % (w + 1)
-        rest = cand // (w + 1)
-        ci = rest % (h + 1)
-        rest = rest // (h + 1)
-        unit_c = rest % units
-        sample_c = rest // units
-        base = ((sample_c * units + unit_c) * (h + 2) + ci) * (w + 2) + cj
-        flat = pad.reshape(-1)
-        p00, p01 = flat[base], flat[base + 1]
-        p10, p11 = flat[base + w + 2], flat[base + w + 3]
-        f = (torch.arange(s, dtype=torch.float32) + 0.5) / s
-        g = 1.0 - f
-        top = g * p00[:, None] + f * p01[:, None]  # (K, s) along x
-        bot = g * p10[:, None] + f * p11[:, None]
-        v = g.view(1, s, 1) * top[:, None, :] + f.view(1, s, 1) * bot[:, None, :]  # (K, s, s)
-        keep = v >= self._e1[unit_c].view(-1, 1, 1)
-        # Border cells hang s/2 pixels over the image: mask those rows / columns out.
-        offs = torch.arange(s) + (s // 2 - s)
-        row_ok = (torch.arange(h + 1)[:, None] * s + offs >= 0) & (
-            torch.arange(h + 1)[:, None] * s + offs < S
-        )  # (h+1, s)
-        col_ok = (torch.arange(w + 1)[:, None] * s + offs >= 0) & (
-            torch.arange(w + 1)[:, None] * s + offs < T
-        )
-        edge = (ci == 0) | (ci == h) | (cj == 0) | (cj == w)
-        if bool(edge.any()):
-            border = edge.nonzero().squeeze(1)
-            keep[border] &= row_ok[ci[border]][:, :, None] & col_ok[cj[border]][:, None, :]
-        nfpix = torch.zeros(units, dtype=torch.int64)
-        if has_bad:
-            fin = torch.isfinite(v)
-            keep &= fin
-            valid = row_ok[ci][:, :, None] & col_ok[cj][:, None, :]
-            bad_cells = ((~fin) & valid).sum(dim=(1, 2))
-            nfpix = torch.bincount(unit_c, weights=bad_cells.double(), minlength=units).long()
-        idx = keep.view(-1).nonzero().squeeze(1)
-        vals = v.view(-1)[idx]
-        cell = idx // (s * s)
-        # Label index = the cell's top-left pixel + the pixel's offset inside the cell.
-        lbase = (sample_c * S + ci * s + (s // 2 - s)) * T + cj * s + (s // 2 - s)
-        inner = torch.arange(s)
-        offset = (inner[:, None] * T + inner[None, :]).reshape(-1)
-        lbl = lab.view(-1)[lbase[cell] + offset[idx % (s * s)]]
-        return vals, unit_c[cell], lbl, nfpix
-
-    def _bin_and_count(self, vals: torch.Tensor, unit: torch.Tensor, lbl: torch.Tensor) -> None:
+    def _bin_and_count(
+        self, vals: torch.Tensor, unit: torch.Tensor, lbl: torch.Tensor, u0: int, u1: int
+    ) -> None:
         if vals.numel() == 0:
             return
-        nb = self.bins
-        b = torch.floor((vals - self._e1[unit]) * self._inv_w[unit]).long()
+        nb, c = self.bins, self.concepts
+        absolute = unit + u0
+        b = torch.floor((vals - self._e1[absolute]) * self._inv_w[absolute]).long()
         b.clamp_(0, nb - 2)
         b += 1
         # The edges are exact and 1/w is a power of two, so only the subtraction rounds, and
         # only upwards onto an edge: one exact comparison corrects it.
-        b -= (vals < self._edges32[unit * (nb + 1) + b]).long()
-        self._counts += torch.bincount(
-            (unit * nb + b) * self.concepts + lbl, minlength=self._counts.numel()
-        )
+        b -= (vals < self._edges32[absolute * (nb + 1) + b]).long()
+        size = (u1 - u0) * nb * c
+        hist = torch.bincount((unit * nb + b) * c + lbl, minlength=size)
+        self._counts[u0 * nb * c : u1 * nb * c] += hist.to(torch.int32)
+
+
+def merge_topk_tensors(
+    values: torch.Tensor, ids: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`merge_topk` on tensors of any device: two stable sorts, id then value."""
+    by_id = torch.argsort(ids, dim=1, stable=True)
+    values, ids = values.gather(1, by_id), ids.gather(1, by_id)
+    by_value = torch.argsort(values, dim=1, descending=True, stable=True)[:, :k]
+    return values.gather(1, by_value), ids.gather(1, by_value)
+
+
+def _resolve_same(
+    a: torch.Tensor, lab: torch.Tensor, e1: torch.Tensor, has_bad: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pixels at or above ``e1`` of activations already at the labels' size."""
+    n, units, h, w = a.shape
+    keep = a >= e1.view(1, units, 1, 1)
+    nfpix = torch.zeros(units, dtype=torch.int64, device=a.device)
+    if has_bad:
+        fin = torch.isfinite(a)
+        keep &= fin
+        nfpix = (~fin).sum(dim=(0, 2, 3))
+    flat = keep.view(-1).nonzero().squeeze(1)
+    vals = a.view(-1)[flat]
+    pix = flat % (h * w)
+    rest = flat // (h * w)
+    unit = rest % units
+    lbl = lab.view(-1)[(rest // units) * (h * w) + pix]
+    return vals, unit, lbl, nfpix
+
+
+def _resolve_cells(
+    a: torch.Tensor, lab: torch.Tensor, e1: torch.Tensor, s: int, has_bad: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bilinear upsampling by an even factor ``s``, evaluated only in candidate cells.
+
+    With replicate padding, the upsampled image is a grid of ``(h+1, w+1)`` cells of
+    ``s x s`` pixels, each interpolating its 4 corners with the same fractions
+    ``(k + 0.5) / s``, cropped by ``s/2`` at the borders (this equals
+    ``F.interpolate(..., align_corners=False)`` up to float32 rounding; see
+    :func:`bilinear_upsample` for the exact dense equivalent).
+    """
+    n, units, h, w = a.shape
+    dev = a.device
+    S, T = h * s, w * s
+    pad = F.pad(a, (1, 1, 1, 1), mode="replicate")  # (n, U, h+2, w+2)
+    # A bilinear value never exceeds its largest corner: a cell matters only if some
+    # corner reaches e1 (or is not finite, to count what it spoils).
+    high = pad >= e1.view(1, units, 1, 1)
+    if has_bad:
+        high |= ~torch.isfinite(pad)
+    high = high[..., :, :-1] | high[..., :, 1:]
+    high = high[..., :-1, :] | high[..., 1:, :]  # (n, U, h+1, w+1)
+    cand = high.reshape(-1).nonzero().squeeze(1)
+    cj = cand % (w + 1)
+    rest = cand // (w + 1)
+    ci = rest % (h + 1)
+    rest = rest // (h + 1)
+    unit_c = rest % units
+    sample_c = rest // units
+    base = ((sample_c * units + unit_c) * (h + 2) + ci) * (w + 2) + cj
+    flat = pad.reshape(-1)
+    p00, p01 = flat[base], flat[base + 1]
+    p10, p11 = flat[base + w + 2], flat[base + w + 3]
+    f = (torch.arange(s, dtype=torch.float32, device=dev) + 0.5) / s
+    g = 1.0 - f
+    top = g * p00[:, None] + f * p01[:, None]  # (K, s) along x
+    bot = g * p10[:, None] + f * p11[:, None]
+    v = g.view(1, s, 1) * top[:, None, :] + f.view(1, s, 1) * bot[:, None, :]  # (K, s, s)
+    keep = v >= e1[unit_c].view(-1, 1, 1)
+    # Border cells hang s/2 pixels over the image: mask those rows / columns out.
+    offs = torch.arange(s, device=dev) + (s // 2 - s)
+    rows = torch.arange(h + 1, device=dev)[:, None] * s + offs
+    cols = torch.arange(w + 1, device=dev)[:, None] * s + offs
+    row_ok = (rows >= 0) & (rows < S)  # (h+1, s)
+    col_ok = (cols >= 0) & (cols < T)
+    edge = (ci == 0) | (ci == h) | (cj == 0) | (cj == w)
+    border = edge.nonzero().squeeze(1)
+    if border.numel():
+        keep[border] &= row_ok[ci[border]][:, :, None] & col_ok[cj[border]][:, None, :]
+    nfpix = torch.zeros(units, dtype=torch.int64, device=dev)
+    if has_bad:
+        fin = torch.isfinite(v)
+        keep &= fin
+        valid = row_ok[ci][:, :, None] & col_ok[cj][:, None, :]
+        bad_cells = ((~fin) & valid).sum(dim=(1, 2))
+        nfpix = torch.zeros(units, dtype=torch.int64, device=dev).index_add_(0, unit_c, bad_cells)
+    idx = keep.view(-1).nonzero().squeeze(1)
+    vals = v.view(-1)[idx]
+    cell = idx // (s * s)
+    # Label index = the cell's top-left pixel + the pixel's offset inside the cell.
+    lbase = (sample_c * S + ci * s + (s // 2 - s)) * T + cj * s + (s // 2 - s)
+    inner = torch.arange(s, device=dev)
+    offset = (inner[:, None] * T + inner[None, :]).reshape(-1)
+    lbl = lab.view(-1)[lbase[cell] + offset[idx % (s * s)]]
+    return vals, unit_c[cell], lbl, nfpix
 
 
 def even_factor(h: int, w: int, size: tuple[int, int]) -> int | None:

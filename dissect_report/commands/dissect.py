@@ -83,6 +83,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         help="samples that fix the bin edges (default: 128)",
     )
     s.add_argument(
+        "--calibration-mb",
+        type=int,
+        metavar="MIB",
+        help="calibration values kept per layer; beyond it every k-th pixel (default: 256)",
+    )
+    s.add_argument(
         "--downsample-segmentation",
         action="store_true",
         default=None,

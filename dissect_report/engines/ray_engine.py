@@ -228,7 +228,7 @@ def run_ray(
     ``retries`` (default :data:`RETRIES`) bounds Ray's restarts of a worker, its retries of
     a shard, and the driver's resubmissions of a shard to a new worker.
     """
-    from dissect_report.dissection import calibrate
+    from dissect_report.calibration import calibrate
 
     retries = RETRIES if retries is None else retries
 

@@ -230,3 +230,61 @@ def test_values_exactly_on_edges(size):
             mask = up[:, u] >= state.edges[u, b]
             for c in range(3):
                 assert inter[u, b, c] == (mask & (labels == c)).sum().item(), (u, b, c)
+
+
+def test_chunks_over_units_and_samples_give_the_same_counts(monkeypatch):
+    # Tiny chunks force the unit-chunked and the sample-chunked paths; counts must not move.
+    import dissect_report.stats as stats
+
+    gen = torch.Generator().manual_seed(7)
+    acts = torch.randn(5, 6, 8, 8, generator=gen)
+    labels = torch.randint(0, 4, (5, 32, 32), generator=gen)
+    edges = calibrate_edges(acts, 32, 0.3, size=(32, 32))
+    whole = LayerStats(edges, 4, 3)
+    whole.add(acts, labels, torch.arange(5))
+    for chunk in (5 * 32 * 32 * 2, 32 * 32 * 2, 7):
+        monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", chunk)
+        acc = LayerStats(edges, 4, 3)
+        acc.add(acts, labels, torch.arange(5))
+        for key, value in whole.state().arrays().items():
+            np.testing.assert_array_equal(acc.state().arrays()[key], value, err_msg=key)
+
+
+def test_int32_counts_spill_to_int64_before_they_could_overflow(monkeypatch):
+    import dissect_report.stats as stats
+
+    gen = torch.Generator().manual_seed(8)
+    acts = torch.randn(12, 3, 4, 4, generator=gen)
+    labels = torch.randint(0, 2, (12, 8, 8), generator=gen)
+    edges = calibrate_edges(acts, 16, 0.0, size=(8, 8))
+    whole = LayerStats(edges, 2, 2)
+    whole.add(acts, labels, torch.arange(12))
+    monkeypatch.setattr(stats, "_INT32_MAX", 3 * 64)  # room for 3 samples of 8x8 per cell
+    acc = LayerStats(edges, 2, 2)
+    for i in range(0, 12, 2):
+        acc.add(acts[i : i + 2], labels[i : i + 2], torch.arange(i, i + 2))
+    assert acc._spill is not None  # it spilled, and nothing was lost
+    for key, value in whole.state().arrays().items():
+        np.testing.assert_array_equal(acc.state().arrays()[key], value, err_msg=key)
+    assert acc._counts.dtype == torch.int32 and whole.state().counts.dtype == np.int64
+
+
+def test_device_path_keeps_state_on_the_device_and_equals_numpy_topk():
+    # No GPU in CI: the device code path runs with device="cpu"; every tensor of the state
+    # lives on the accumulator's device and the top-k merge equals the numpy one.
+    from dissect_report.stats import merge_topk_tensors
+
+    gen = torch.Generator().manual_seed(9)
+    values = torch.randint(0, 4, (5, 9), generator=gen).float()
+    values[0, 3] = -float("inf")
+    ids = torch.randperm(9, generator=gen).expand(5, 9).contiguous()
+    v, i = merge_topk_tensors(values, ids, 4)
+    nv, ni = merge_topk(values.double().numpy(), ids.numpy(), 4)
+    np.testing.assert_array_equal(i.numpy(), ni)
+    np.testing.assert_array_equal(v.double().numpy(), nv)
+    acts = torch.randn(4, 2, 4, 4, generator=gen)
+    acc = LayerStats(calibrate_edges(acts, 16, 0.5), 2, 2, device=torch.device("cpu"))
+    acc.add(acts, torch.zeros(4, 8, 8, dtype=torch.int64), torch.arange(4))
+    for t in (acc._counts, acc._low, acc._concept_totals, acc._topk_values, acc._topk_ids):
+        assert t.device == acc.device
+    assert acc.state_bytes == 4 * 2 * 16 * 2 + 8 * 2 + 8 * 2 + (4 + 8) * 2 * 2
