@@ -27,6 +27,7 @@ from dissect_report.compare.model import Comparison, LayerComparison
 from dissect_report.compare.output import write_atomic
 from dissect_report.compare.text import (
     describe_image,
+    describe_note,
     describe_value,
     fmt,
     layer_headline,
@@ -126,6 +127,7 @@ def _layer_view(c: Comparison, layer: LayerComparison, docs: Path | None) -> Lay
             f"tolerance, max |iou diff| {m.max_abs_delta:.3g}"
         )
     notes += [describe_image(i) for i in layer.image_changes if i.unit is None]
+    notes += [describe_note(n) for n in layer.notes]
     changes = _unit_changes(layer)
     units = sorted(changes)
     cards: list[UnitCard] = []
@@ -154,7 +156,7 @@ def _layer_view(c: Comparison, layer: LayerComparison, docs: Path | None) -> Lay
                     new_strip=strips[1],
                 )
             )
-    has_page = layer.status == "compared" and bool(layer.failures)
+    has_page = layer.status == "compared" and bool(layer.failures or layer.notes)
     return LayerView(
         name=layer.name,
         slug=slug,
@@ -194,7 +196,7 @@ def compare_view(
         golden=str(c.golden),
         new=str(c.new),
         causes=tuple((s.key, fmt(s.golden), fmt(s.new)) for s in c.probable_causes),
-        inert=tuple(s.key for s in c.settings if not s.relevant),
+        inert=tuple(s.key for s in c.settings if s not in c.probable_causes),
         structure=tuple(structure),
         layers=tuple(_layer_view(c, layer, docs) for layer in c.layers),
         other=tuple(other),
@@ -217,7 +219,7 @@ def _index_md(view: CompareView) -> str:
         out += [f"| {md(k)} | {md(g)} | {md(n)} |" for k, g, n in view.causes] + [""]
     if view.inert:
         out += [
-            "Settings that differ but do not change findings: "
+            "Other settings that differ (bookkeeping, or findings within tolerance): "
             + ", ".join(md(k) for k in view.inert),
             "",
         ]

@@ -69,6 +69,22 @@ def planted_generator() -> Planted:
     return Planted()
 
 
+class BatchCentered(Features):
+    """The planted units centred on their batch mean, as BatchNorm in training mode does."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        f = super().forward(z)
+        return f - f.mean(dim=0, keepdim=True) + 0.25
+
+
+def batch_coupled_generator() -> Planted:
+    """The planted toy whose features (and so images) depend on the other samples of the batch:
+    it breaks the model contract, so its findings change with ``batch_size``."""
+    gen = Planted()
+    gen.features = BatchCentered()
+    return gen
+
+
 class Flat(nn.Module):
     z_dim = 4
 

@@ -39,6 +39,7 @@ from dissect_report.compare.tables import (
     compare_iou,
     compare_json,
     compare_units,
+    iou_lookup,
 )
 from dissect_report.errors import ReportError
 
@@ -57,14 +58,24 @@ def _compare_layer(
     n_entry: dict[str, Any],
     tol: Tolerances,
     concepts: set[str],
+    floors: tuple[float | None, float | None],
 ) -> LayerComparison:
     g_dir = golden / "layers" / g_entry["slug"]
     n_dir = new / "layers" / n_entry["slug"]
     g_units = read_table(g_dir / "units.parquet", UNITS_COLUMNS)
     n_units = read_table(n_dir / "units.parquet", UNITS_COLUMNS)
-    units = compare_units(g_units, n_units, tol, g_dir / "units.parquet", n_dir / "units.parquet")
     g_iou = read_table(g_dir / "iou.parquet", IOU_COLUMNS)
     n_iou = read_table(n_dir / "iou.parquet", IOU_COLUMNS)
+    units = compare_units(
+        g_units,
+        n_units,
+        tol,
+        g_dir / "units.parquet",
+        n_dir / "units.parquet",
+        iou_lookup(g_iou),
+        iou_lookup(n_iou),
+        floors,
+    )
     common_units = set(g_units["unit"]) & set(n_units["unit"])
     matrix = compare_iou(
         g_iou, n_iou, tol, g_dir / "iou.parquet", n_dir / "iou.parquet", common_units, concepts
@@ -83,7 +94,17 @@ def _compare_layer(
         label_changes=units.label_changes,
         value_changes=units.value_changes,
         iou_matrix=matrix,
+        notes=units.notes,
     )
+
+
+def _iou_floor(manifest: dict[str, Any]) -> float | None:
+    """The manifest's IoU floor of the interpretable flag (``threshold`` or ``config``)."""
+    for section in ("threshold", "config"):
+        value = (manifest.get(section) or {}).get("iou_floor")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 def _compare_images(
@@ -127,12 +148,15 @@ def compare_reports(
     g_layers = manifest_layers(g_manifest, golden / "manifest.json")
     n_layers = manifest_layers(n_manifest, new / "manifest.json")
 
+    floors = (_iou_floor(g_manifest), _iou_floor(n_manifest))
     layers: dict[str, LayerComparison] = {}
     for name, entry in g_layers.items():
         if name not in n_layers:
             layers[name] = LayerComparison(name, entry["slug"], "missing", _shape(entry))
         else:
-            layers[name] = _compare_layer(golden, new, entry, n_layers[name], tol, common_concepts)
+            layers[name] = _compare_layer(
+                golden, new, entry, n_layers[name], tol, common_concepts, floors
+            )
     for name, entry in n_layers.items():
         if name not in g_layers:
             layers[name] = LayerComparison(name, entry["slug"], "added", None, _shape(entry))
@@ -177,7 +201,7 @@ def compare_reports(
         layers=tuple(layers.values()),
         files_missing=tuple(sorted(g_files - n_files)),
         files_added=tuple(sorted(n_files - g_files)),
-        tables=tuple(t for t in tables if t.failures),
+        tables=tuple(t for t in tables if t.failures or t.notes),
         images=tuple(other_images),
     )
     log.debug("compared %s with %s: %d failures", new, golden, comparison.failures)

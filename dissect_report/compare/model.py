@@ -81,25 +81,57 @@ class Tolerances:
 class SettingChange:
     """A manifest setting that differs (``samples.seed: 1 -> 2``).
 
-    ``relevant`` settings can change the findings and are reported as the probable cause;
-    the others (output paths, batch size, timings) cannot, by design.
+    ``kind`` says what the setting can do to the findings:
+
+    - ``"finding"`` (``relevant``): it changes them (seed, sample count, model hash...);
+      always a probable cause.
+    - ``"contract"``: it should not change them, by the model contract (batch size, device,
+      shards, workers), but it does when a generator breaks the contract (batch statistics,
+      the global RNG, device numerics beyond the tolerances). A probable cause whenever the
+      tables differ; never called harmless then.
+    - ``"bookkeeping"``: where and when, not what (output paths, timings, the command).
     """
 
     key: str
     golden: Any
     new: Any
     relevant: bool
+    kind: str = "finding"
+    hint: str | None = None  # why a "contract" setting could still explain a difference
 
 
 @dataclass(frozen=True)
 class LabelChange:
-    """A unit whose best concept changed."""
+    """A unit whose best concept changed, and by how much the IoUs behind it moved.
+
+    ``margin_moved`` is how far the margin between the two concepts moved:
+    ``(iou_g(golden) - iou_g(new)) + (iou_n(new) - iou_n(golden))`` (``inf`` when either
+    concept is missing from a report). A change counts only when it exceeds ``iou_atol``.
+    """
 
     unit: int
     golden: str
     new: str
     golden_iou: float
     new_iou: float
+    margin_moved: float = math.inf
+
+
+@dataclass(frozen=True)
+class BoundaryNote:
+    """A derived fact that flipped while the numbers behind it stayed within tolerance.
+
+    ``unit 175 interpretable true -> false: iou 0.040023 -> 0.039996, floor 0.04 (moved
+    2.7e-05 <= 0.02)``: a flag, a best concept, a rank or a set membership that sits on a
+    boundary can flip on float noise alone. It is reported, never failed.
+    """
+
+    fact: str  # "interpretable", "concept", "rank", "repaired", ...
+    unit: int | None
+    golden: Any
+    new: Any
+    detail: str
+    concept: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +186,7 @@ class LayerComparison:
     value_changes: tuple[ValueChange, ...] = ()
     iou_matrix: MatrixSummary | None = None
     image_changes: tuple[ImageChange, ...] = ()
+    notes: tuple[BoundaryNote, ...] = ()  # flips within tolerance; never failures
 
     @property
     def failures(self) -> int:
@@ -184,6 +217,7 @@ class TableComparison:
     problem: str | None = None  # set when rows or columns do not line up
     value_changes: tuple[ValueChange, ...] = ()
     outside: int = 0
+    notes: tuple[BoundaryNote, ...] = ()  # flips within tolerance; never failures
 
     @property
     def failures(self) -> int:
@@ -229,7 +263,22 @@ class Comparison:
 
     @property
     def probable_causes(self) -> tuple[SettingChange, ...]:
-        return tuple(s for s in self.settings if s.relevant)
+        """Settings that may explain the differences, most probable first.
+
+        The ``finding`` settings always; the ``contract`` ones (batch size, device...) too
+        when the comparison failed: they should not change findings, but the tables say
+        they may have.
+        """
+        causes = [s for s in self.settings if s.relevant]
+        if not self.passed:
+            causes += [s for s in self.settings if s.kind == "contract"]
+        return tuple(causes)
+
+    @property
+    def notes(self) -> tuple[BoundaryNote, ...]:
+        """Every boundary note (layers first, then other tables); none is a failure."""
+        notes = [n for layer in self.layers for n in layer.notes]
+        return tuple(notes + [n for table in self.tables for n in table.notes])
 
     def layer(self, name: str) -> LayerComparison:
         """The comparison of one layer by name or slug."""

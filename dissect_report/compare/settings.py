@@ -7,8 +7,10 @@ Usage::
         print(change.key, change.golden, "->", change.new, change.relevant)
 
 A changed seed, sample count, model or segmenter hash or tool version explains changed
-findings, so the summary reports those first. Settings that cannot change the findings by
-design (output paths, batch size, workers, device, timings) are listed apart.
+findings, so the summary reports those first. Settings that the model contract makes
+irrelevant (batch size, device, shards, workers) come next: they are a probable cause
+whenever the tables differ, since a generator that breaks the contract makes them matter.
+Bookkeeping (output paths, timings, the command) is listed apart.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from dissect_report.compare.model import SettingChange
 # Top-level manifest keys that are compared elsewhere (or never): results and bookkeeping.
 _SKIP_TOP = frozenset({"schema_version", "layers", "created", "command", "timings"})
 
-# A setting whose last key is one of these cannot change the findings: results are
-# independent of batch size and sharding, and paths are where, not what.
-_IRRELEVANT_NAMES = frozenset(
+# Where and when, never what: a setting whose last key is one of these cannot change the
+# findings (a generator does not read the report's path).
+_BOOKKEEPING_NAMES = frozenset(
     {
         "out",
         "out_dir",
@@ -31,27 +33,39 @@ _IRRELEVANT_NAMES = frozenset(
         "report",
         "report_dir",
         "cache_dir",
-        "batch_size",
-        "workers",
-        "num_workers",
-        "device",
-        "shards",
-        "shard",
         "quiet",
         "verbose",
         "progress",
-        "resume",
         "overwrite",
         "force",
-        "checkpoint_every",
-        "ray",
-        "engine",
-        "address",
         "weights",  # a path; the content is pinned by weights_sha256
         "created",
         "command",
     }
 )
+
+# Settings that the model contract makes irrelevant: sample i is a pure function of
+# (seed, i) whatever its batch, shard, order, worker or device. A generator that breaks the
+# contract makes them relevant, so they are never called harmless when the tables differ.
+# Each maps to what would make it matter.
+_CONTRACT_HINTS = {
+    "batch_size": "findings depend on it only if the generator depends on batch composition "
+    "(batch statistics such as BatchNorm in training mode, noise drawn per batch)",
+    "checkpoint_every": "findings depend on it only if the generator depends on batch "
+    "composition or on the order of samples",
+    "resume": "findings depend on it only if the generator depends on the order of samples",
+    "shards": "findings depend on it only if the generator depends on batch composition or on "
+    "the order of samples (a global RNG)",
+    "shard": "findings depend on it only if the generator depends on the order of samples",
+    "workers": "findings depend on it only if the generator depends on the order of samples",
+    "num_workers": "findings depend on it only if the generator depends on the order of samples",
+    "engine": "findings depend on it only if the generator depends on batch composition or on "
+    "the order of samples",
+    "address": "findings depend on it only if the workers run other software or hardware",
+    "ray": "findings depend on it only if the generator depends on the order of samples",
+    "device": "findings depend on it only through the device's numerics (TF32, "
+    "nondeterministic kernels) beyond the tolerances",
+}
 
 # Most probable causes first; everything else relevant follows alphabetically.
 _PRIORITY = (
@@ -100,13 +114,20 @@ def settings_of(manifest: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _relevant(key: str) -> bool:
-    return key.rsplit(".", 1)[-1] not in _IRRELEVANT_NAMES and not key.startswith("timings.")
+def setting_kind(key: str) -> str:
+    """``"finding"``, ``"contract"`` or ``"bookkeeping"`` (see :class:`SettingChange`)."""
+    name = key.rsplit(".", 1)[-1]
+    if name in _BOOKKEEPING_NAMES or key.startswith("timings."):
+        return "bookkeeping"
+    return "contract" if name in _CONTRACT_HINTS else "finding"
+
+
+_KIND_ORDER = {"finding": 0, "contract": 1, "bookkeeping": 2}
 
 
 def _order(change: SettingChange) -> tuple[int, int, str]:
     rank = _PRIORITY.index(change.key) if change.key in _PRIORITY else len(_PRIORITY)
-    return (0 if change.relevant else 1, rank, change.key)
+    return (_KIND_ORDER[change.kind], rank, change.key)
 
 
 def diff_settings(golden: dict[str, Any], new: dict[str, Any]) -> tuple[SettingChange, ...]:
@@ -116,5 +137,7 @@ def diff_settings(golden: dict[str, Any], new: dict[str, Any]) -> tuple[SettingC
     for key in sorted(g.keys() | n.keys()):
         gv, nv = g.get(key), n.get(key)  # a missing key reads as null
         if gv != nv:
-            changes.append(SettingChange(key=key, golden=gv, new=nv, relevant=_relevant(key)))
+            kind = setting_kind(key)
+            hint = _CONTRACT_HINTS.get(key.rsplit(".", 1)[-1]) if kind == "contract" else None
+            changes.append(SettingChange(key, gv, nv, kind == "finding", kind, hint))
     return tuple(sorted(changes, key=_order))

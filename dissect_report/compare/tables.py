@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dissect_report.compare.model import (
+    BoundaryNote,
     LabelChange,
     MatrixSummary,
     TableComparison,
@@ -71,6 +72,7 @@ class UnitsResult:
     value_changes: tuple[ValueChange, ...]
     golden_interpretable: int
     new_interpretable: int
+    notes: tuple[BoundaryNote, ...] = ()
 
 
 def _overlap(golden: list[Any] | None, new: list[Any] | None) -> float:
@@ -79,14 +81,63 @@ def _overlap(golden: list[Any] | None, new: list[Any] | None) -> float:
     return len(set(golden) & set(new or ())) / len(set(golden))
 
 
+# Two IoUs this close are a tie (both tables store float64 of the same computation).
+_TIE = 1e-12
+
+# (unit, concept) -> IoU, from iou.parquet
+IouLookup = dict[tuple[int, str], float]
+
+
+def iou_lookup(table: dict[str, list[Any]]) -> IouLookup:
+    """``(unit, concept) -> iou`` of a long ``iou.parquet`` table (``None`` reads as NaN)."""
+    return {
+        (int(u), str(c)): math.nan if v is None else float(v)
+        for u, c, v in zip(table["unit"], table["concept"], table["iou"], strict=True)
+    }
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _label_margin(
+    unit: int, g_concept: str, n_concept: str, g_iou: IouLookup, n_iou: IouLookup
+) -> float:
+    """How far the margin between the two best concepts moved (``inf`` if one is unknown).
+
+    Golden ranks ``g_concept`` first by ``iou_g(g) - iou_g(n) >= 0``; new ranks ``n_concept``
+    first by ``iou_n(n) - iou_n(g) >= 0``. Their sum is the distance the margin travelled,
+    and equals the two IoU changes added up: both IoUs within ``atol / 2`` keep it within
+    ``atol``, a relabelled unit moves it by about its IoU.
+    """
+    try:
+        g_margin = g_iou[unit, g_concept] - g_iou[unit, n_concept]
+        n_margin = n_iou[unit, n_concept] - n_iou[unit, g_concept]
+    except KeyError:
+        return math.inf
+    if not (g_margin >= -_TIE and n_margin >= -_TIE):  # NaN, or a label its IoUs contradict
+        return math.inf
+    return g_margin + n_margin
+
+
 def compare_units(
     golden: dict[str, list[Any]],
     new: dict[str, list[Any]],
     tol: Tolerances,
     golden_path: Path,
     new_path: Path,
+    golden_iou: IouLookup | None = None,
+    new_iou: IouLookup | None = None,
+    floors: tuple[float | None, float | None] = (None, None),
 ) -> UnitsResult:
-    """Per-unit comparison of two ``units.parquet`` tables."""
+    """Per-unit comparison of two ``units.parquet`` tables.
+
+    Derived facts compare through the numbers behind them. A best concept that changed
+    counts only when the margin between the two concepts (from ``golden_iou`` /
+    ``new_iou``, the iou tables) moved by more than ``tol.iou_atol``; an interpretable flag
+    that flipped only when the unit's distance to the IoU floor (``floors``: golden, new)
+    moved by more than ``tol.iou_atol``. Otherwise the flip is a :class:`BoundaryNote`.
+    """
     gi, ni = _index(golden, golden_path), _index(new, new_path)
     common = sorted(gi.keys() & ni.keys())
     # Column -> (rtol, atol, how the tolerance reads in the summary).
@@ -99,23 +150,34 @@ def compare_units(
             tol.threshold_atol,
             f"rtol {tol.activation_rtol:g}",
         ),
-        "interpretable": (0.0, 0.0, "exact"),
     }
     generic = (tol.table_rtol, tol.table_atol, f"±{tol.table_atol:g} or rtol {tol.table_rtol:g}")
     labels: list[LabelChange] = []
     values: list[ValueChange] = []
+    notes: list[BoundaryNote] = []
     for column in sorted(golden.keys() - new.keys() - _DERIVED_COLUMNS):
         values.append(ValueChange(column, None, "present", "missing", "column"))
     columns = sorted((golden.keys() & new.keys()) - _DERIVED_COLUMNS)
     for unit in common:
         g_row, n_row = gi[unit], ni[unit]
-        g_concept, n_concept = golden["concept"][g_row], new["concept"][n_row]
+        g_concept, n_concept = str(golden["concept"][g_row]), str(new["concept"][n_row])
+        g_best, n_best = _num(golden["iou"][g_row]), _num(new["iou"][n_row])
         if g_concept != n_concept:
-            labels.append(
-                LabelChange(
-                    unit, str(g_concept), str(n_concept), golden["iou"][g_row], new["iou"][n_row]
+            moved = _label_margin(unit, g_concept, n_concept, golden_iou or {}, new_iou or {})
+            change = LabelChange(unit, g_concept, n_concept, g_best, n_best, moved)
+            if moved > tol.iou_atol:
+                labels.append(change)
+            else:
+                notes.append(
+                    BoundaryNote(
+                        "concept",
+                        unit,
+                        g_concept,
+                        n_concept,
+                        f"margin between {g_concept} and {n_concept} moved {moved:.2g} "
+                        f"<= {tol.iou_atol:g}; best iou {g_best:.6g} -> {n_best:.6g}",
+                    )
                 )
-            )
         for column in columns:
             g, n = golden[column][g_row], new[column][n_row]
             if column == "top_samples":
@@ -123,6 +185,14 @@ def compare_units(
                 if share < tol.top_overlap:
                     text = f"overlap {share:.2f} < {tol.top_overlap:g}"
                     values.append(ValueChange(column, unit, g, n, text))
+                continue
+            if column == "interpretable":
+                if bool(g) != bool(n):
+                    note = _flag_flip(unit, bool(g), bool(n), (g_best, n_best), floors, tol)
+                    if note is None:
+                        values.append(ValueChange(column, unit, g, n, f"±{tol.iou_atol:g}"))
+                    else:
+                        notes.append(note)
                 continue
             rtol, atol, text = rules.get(column, generic)
             if not _close(g, n, rtol, atol):
@@ -135,6 +205,38 @@ def compare_units(
         value_changes=tuple(values),
         golden_interpretable=sum(bool(x) for x in golden["interpretable"]),
         new_interpretable=sum(bool(x) for x in new["interpretable"]),
+        notes=tuple(notes),
+    )
+
+
+def _flag_flip(
+    unit: int,
+    golden: bool,
+    new: bool,
+    ious: tuple[float, float],
+    floors: tuple[float | None, float | None],
+    tol: Tolerances,
+) -> BoundaryNote | None:
+    """A note when the interpretable flag flipped within tolerance, else ``None`` (a change).
+
+    The flag is ``iou >= floor``; what it rests on is the distance ``iou - floor``. When that
+    moved by at most ``iou_atol`` the flip is float noise at the boundary. Without a floor in
+    a manifest the IoU alone is the number behind it.
+    """
+    g_floor = floors[0] if floors[0] is not None else 0.0
+    n_floor = floors[1] if floors[1] is not None else g_floor
+    if floors[0] is not None and (golden != (ious[0] >= g_floor) or new != (ious[1] >= n_floor)):
+        return None  # a flag its own IoU contradicts is not noise
+    moved = abs((ious[1] - n_floor) - (ious[0] - g_floor))
+    if math.isnan(moved) or moved > tol.iou_atol:
+        return None
+    floor = f"floor {g_floor:g}" if g_floor == n_floor else f"floor {g_floor:g} -> {n_floor:g}"
+    return BoundaryNote(
+        "interpretable",
+        unit,
+        golden,
+        new,
+        f"iou {ious[0]:.6g} -> {ious[1]:.6g} at {floor}, moved {moved:.2g} <= {tol.iou_atol:g}",
     )
 
 

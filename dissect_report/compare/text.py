@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dissect_report.compare.model import (
+    BoundaryNote,
     Comparison,
     ImageChange,
     LayerComparison,
@@ -87,6 +88,25 @@ def describe_value(change: ValueChange) -> str:
     return f"{where}{change.column} {fmt(change.golden)} -> {fmt(change.new)} ({change.tolerance})"
 
 
+def describe_note(note: BoundaryNote) -> str:
+    """``unit 175 interpretable true -> false: within tolerance, near a boundary (...)``."""
+    where = f"unit {note.unit} " if note.unit is not None else ""
+    if note.concept is not None:
+        where += f"/ {_printable(note.concept)} "
+    return (
+        f"{where}{note.fact} {fmt(note.golden)} -> {fmt(note.new)}: within tolerance, "
+        f"near a boundary ({note.detail})"
+    )
+
+
+def _note_lines(notes: tuple[BoundaryNote, ...], max_items: int, indent: str) -> list[str]:
+    if not notes:
+        return []
+    lines = [f"{indent}within tolerance, near a boundary ({len(notes)}; not failures):"]
+    _capped(lines, [describe_note(n) for n in notes], max_items, indent + "  ")
+    return lines
+
+
 def describe_image(change: ImageChange) -> str:
     return f"{change.path}: {change.reason}"
 
@@ -112,6 +132,7 @@ def layer_headline(layer: LayerComparison) -> str:
 
 def _layer_lines(layer: LayerComparison, max_items: int) -> list[str]:
     lines = [f"layer {_printable(layer.name)}: {layer_headline(layer)}"]
+    lines += _note_lines(layer.notes, max_items, "  ")
     if layer.status != "compared" or not layer.failures:
         return lines
     if layer.golden_shape != layer.new_shape:
@@ -145,20 +166,40 @@ def _layer_lines(layer: LayerComparison, max_items: int) -> list[str]:
 
 
 def _setting(change: SettingChange) -> str:
-    return f"{change.key}: {fmt(change.golden)} -> {fmt(change.new)}"
+    text = f"{change.key}: {fmt(change.golden)} -> {fmt(change.new)}"
+    if change.kind == "contract":
+        text += f" ({change.hint}; the tables differ)" if change.hint else ""
+    return text
+
+
+def settings_lines(c: Comparison, max_items: int = 10) -> list[str]:
+    """The settings part of the summary: probable causes, then the rest as plain facts.
+
+    A setting that the model contract makes irrelevant (``batch_size``, ``device``) is never
+    called harmless when the tables differ: it is then a probable cause, with what would make
+    it matter. Only bookkeeping (paths, timings) is said not to change findings.
+    """
+    lines: list[str] = []
+    causes = c.probable_causes
+    if causes:
+        lines += ["", "Probable cause: these settings differ"]
+        _capped(lines, [_setting(s) for s in causes], max_items, "  ")
+    agree = [s.key for s in c.settings if s.kind == "contract" and s not in causes]
+    if agree:
+        lines.append(f"Settings that differ, with findings within tolerance: {', '.join(agree)}")
+    bookkeeping = [s.key for s in c.settings if s.kind == "bookkeeping"]
+    if bookkeeping:
+        lines.append(f"Bookkeeping that differs (cannot change findings): {', '.join(bookkeeping)}")
+    return lines
 
 
 def summary(c: Comparison, max_items: int = 10) -> str:
     """The readable text summary printed by ``dissect-report compare``."""
     verdict = "PASS" if c.passed else f"FAIL ({c.failures} difference(s) outside tolerance)"
+    if c.notes:
+        verdict += f", {len(c.notes)} flip(s) within tolerance near a boundary"
     lines = [f"compare {c.new} with golden {c.golden}: {verdict}", _tolerance_line(c)]
-    causes = c.probable_causes
-    if causes:
-        lines += ["", "Probable cause: these settings differ"]
-        _capped(lines, [_setting(s) for s in causes], max_items, "  ")
-    inert = [s.key for s in c.settings if not s.relevant]
-    if inert:
-        lines.append(f"Settings that differ but do not change findings: {', '.join(inert)}")
+    lines += settings_lines(c, max_items)
     structure: list[str] = []
     if c.concepts_missing:
         names = ", ".join(map(_printable, c.concepts_missing))
@@ -181,9 +222,12 @@ def summary(c: Comparison, max_items: int = 10) -> str:
     for table in c.tables:
         if table.problem:
             lines.append(f"table {table.path}: {table.problem}")
-        else:
+        elif table.outside:
             lines.append(f"table {table.path}: {table.outside} value(s) outside tolerance")
             _capped(lines, [describe_value(v) for v in table.value_changes], max_items, "  ")
+        else:
+            lines.append(f"table {table.path}: OK")
+        lines += _note_lines(table.notes, max_items, "  ")
     if c.images:
         lines.append(f"other images changed ({len(c.images)}):")
         _capped(lines, [describe_image(i) for i in c.images], max_items, "  ")
@@ -273,10 +317,11 @@ def to_markdown(c: Comparison) -> str:
         f"- {html.escape(_tolerance_line(c))}",
         "",
     ]
+    causes = c.probable_causes
     if c.settings:
         out += ["## Settings that differ", ""]
         rows = [
-            [md(s.key), cell(s.golden), cell(s.new), "yes" if s.relevant else "no"]
+            [md(s.key), cell(s.golden), cell(s.new), "yes" if s in causes else "no"]
             for s in c.settings
         ]
         out += _md_table(["setting", "golden", "new", "probable cause"], rows)
@@ -294,6 +339,9 @@ def to_markdown(c: Comparison) -> str:
         out += [md(layer_headline(layer)), ""]
         if layer.status != "compared":
             continue
+        if layer.notes:
+            out += ["### Within tolerance, near a boundary (not failures)", ""]
+            out += [f"- {md(describe_note(n))}" for n in layer.notes[:MARKDOWN_ROWS]] + [""]
         if layer.label_changes:
             out += ["### Concept changes", ""]
             rows = [
@@ -324,6 +372,7 @@ def to_markdown(c: Comparison) -> str:
     for table in c.tables:
         out += [f"## Table {md(table.path)}", ""]
         out += [md(table.problem), ""] if table.problem else _md_values(table.value_changes)
+        out += [f"- {md(describe_note(n))}" for n in table.notes[:MARKDOWN_ROWS]]
     if c.images:
         out += ["## Other images", ""]
         out += _md_table(["image", "difference"], [[md(i.path), md(i.reason)] for i in c.images])

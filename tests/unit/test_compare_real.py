@@ -45,3 +45,26 @@ def test_changed_seed_fails_with_seed_as_probable_cause(golden: Path, tmp_path: 
     layer = c.layer("features")
     assert layer.image_changes or layer.value_changes  # other samples, other strips
     assert c.summary().index("samples.seed: 1 -> 5") < c.summary().index("layer features")
+
+
+def test_batch_size_is_a_probable_cause_when_the_generator_depends_on_the_batch(
+    tmp_path: Path,
+) -> None:
+    config = BASE.model_copy(update={"generator": "dissect_toys:batch_coupled_generator"})
+    if "check_model" in DissectConfig.model_fields:  # the contract check would refuse it
+        config = config.model_copy(update={"check_model": False})
+    golden = dissect(config, tmp_path / "golden").report_dir
+    new = dissect(config.model_copy(update={"batch_size": 7}), tmp_path / "new").report_dir
+    c = compare_reports(golden, new)
+    assert not c.passed  # the tables differ ...
+    assert [s.key for s in c.probable_causes] == ["config.batch_size"]  # ... and say why
+    text = c.summary()
+    assert (
+        "config.batch_size: 32 -> 7 (findings depend on it only if the generator depends on "
+        "batch composition" in text
+    )
+    assert text.index("Probable cause") < text.index("config.batch_size: 32 -> 7")
+    for harmless in ("do not change findings", "cannot change findings", "harmless"):
+        assert harmless not in text.lower()
+    markdown = c.to_markdown()
+    assert "| config.batch\\_size | 32 | 7 | yes |" in markdown, markdown
