@@ -1,60 +1,110 @@
-"""Repair by ablation: switch the worst artifact units off and measure quality before/after.
+"""Measure a repair set on held-out samples: the metric, the independent checks, the pictures.
 
 Usage::
 
-    rep = measure_repair(models, "layer4", units=[17, 3], seed=4, count=128, batch_size=32,
-                         worst=6, reference_count=1024)
-    rep.fsd_before, rep.fsd_after          # Frechet distance to real images (NaN without them)
-    rep.realism_before, rep.realism_after  # mean discriminator logit (NaN without a D)
+    refs = reference_sets(models, real, score_seed=3, repair_seed=4, count=1024, batch_size=32)
+    rep = measure_repair(models, "layer4", [17, 3], seed=4, count=128, batch_size=32, worst=6,
+                         metric="fsd", reference=refs.measure, max_label_change=0.1)
+    rep.verdict.status, rep.rows          # "repaired" / "rejected"; every number with direction
+    rep.before_png, rep.after_png         # the worst samples, unedited / edited, native scale
 
-The repair samples are their own held-out set (not the samples that ranked the units).
+The repair samples are their own held-out set (not the samples that chose the units), and with
+real images the FSD compares them with the other half of those images (see ``reference_sets``).
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from dissect_report.artifacts.guard import (
+    MetricRow,
+    Verdict,
+    decide,
+    independent_checks,
+    metric_row,
+)
+from dissect_report.artifacts.real_images import RealImages
 from dissect_report.artifacts.score import Scan, scan_samples
 from dissect_report.interventions.bundle import ModelBundle, batches, frozen
 from dissect_report.interventions.edit import ablate, edit
 from dissect_report.interventions.pictures import tile_grid, to_uint8
-from dissect_report.metrics import frechet_distance
 from dissect_report.progress import bar
 
 
 @dataclass(frozen=True)
-class Repair:
-    layer: str
-    units: list[int]
-    seed: int
-    count: int
-    fsd_before: float
-    fsd_after: float
-    realism_before: float
-    realism_after: float
-    worst_samples: list[int]
-    picture: bytes | None  # before_after.png
+class ReferenceSets:
+    """Features of real images: ``select`` for the screen, ``measure`` for the held-out check."""
+
+    select: np.ndarray  # (N1, D) float64
+    measure: np.ndarray  # (N2, D) float64, disjoint from ``select``
+    info: dict[str, Any]  # what the manifest records
 
 
-def reference_features(
-    models: ModelBundle, seed: int, count: int, batch_size: int
-) -> np.ndarray | None:
-    """Features of ``count`` real images from the model's reference, or None without one."""
-    if models.reference is None:
-        return None
+def _features(models: ModelBundle, images: Any, n: int, batch_size: int, desc: str) -> np.ndarray:
     parts = []
-    chunks = list(batches(range(count), batch_size))
-    for chunk in bar(chunks, desc="real images", unit="batch", leave=False):
-        parts.append(models.feature_fn(models.reference(seed, chunk).float()).numpy())
+    chunks = list(batches(range(n), batch_size))
+    for chunk in bar(chunks, desc=desc, unit="batch", leave=False):
+        parts.append(models.feature_fn(images(chunk).float()).numpy())
     return np.concatenate(parts)
 
 
+def reference_sets(
+    models: ModelBundle,
+    real: RealImages | None,
+    score_seed: int,
+    repair_seed: int,
+    count: int,
+    batch_size: int,
+) -> ReferenceSets | None:
+    """The FSD references, or None without real images.
+
+    Given real images (``--real-images``) are split by position: even ones for the screen and
+    the greedy set, odd ones for the held-out measurement, so the measurement shares neither
+    generated nor real samples with the selection. A model's own renderer of real images
+    (``ModelBundle.reference``, the built-in world) gives ``count`` images per seed instead.
+    """
+    if real is not None:
+        feats = _features(models, real.tensor, real.count, batch_size, "real images: features")
+        info = {**real.describe(), "split": "even positions select, odd positions measure"}
+        return ReferenceSets(feats[0::2], feats[1::2], info)
+    if models.reference is None:
+        return None
+    ref = models.reference
+    select = _features(
+        models, lambda ids: ref(score_seed, ids), count, batch_size, "real images: select"
+    )
+    measure = _features(
+        models, lambda ids: ref(repair_seed, ids), count, batch_size, "real images: measure"
+    )
+    info = {"kind": "renderer", "count": count, "seeds": [score_seed, repair_seed]}
+    return ReferenceSets(select, measure, info)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A repair set measured on ``count`` held-out samples of ``seed``."""
+
+    layer: str
+    units: list[int]  # the set judged (ablated in ``after``)
+    seed: int
+    count: int
+    rows: list[MetricRow]  # the metric first, then the independent checks
+    verdict: Verdict
+    worst_samples: list[int]
+    before_png: bytes  # the worst samples unedited, one row, native scale
+    after_png: bytes  # the same samples with ``units`` ablated
+
+    def value(self, name: str) -> MetricRow | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+
 def worst_samples(before: Scan, reference: np.ndarray | None, count: int) -> list[int]:
-    """Lowest realism first; without a discriminator, farthest features from the reference mean."""
+    """Lowest realism first; without a discriminator, farthest features from the real mean."""
     if before.realism is not None:
         key = before.realism
     else:
@@ -64,56 +114,51 @@ def worst_samples(before: Scan, reference: np.ndarray | None, count: int) -> lis
     return [before.ids[i] for i in order]
 
 
-def _picture(
+def _pictures(
     models: ModelBundle, layer: str, units: list[int], seed: int, ids: list[int]
-) -> bytes | None:
-    if not ids:
-        return None
+) -> tuple[bytes, bytes]:
     z = models.latents(seed, ids)
     with frozen(models.generator):
         before = to_uint8(models.generate(z))
         with edit(models.generator, layer, ablate(units)):
             after = to_uint8(models.generate(z))
-    return tile_grid([[before[k], after[k]] for k in range(len(ids))])
+    return tile_grid([list(before)], scale=1), tile_grid([list(after)], scale=1)
 
 
 def measure_repair(
     models: ModelBundle,
     layer: str,
-    units: list[int],
+    units: Sequence[int],
     seed: int,
     count: int,
     batch_size: int,
     worst: int,
-    reference_count: int | None = None,
+    metric: str,
+    reference: np.ndarray | None,
+    max_label_change: float,
 ) -> Repair:
-    """Quality of ``count`` samples before / after ablating ``units``.
-
-    FSD compares them with ``reference_count`` real images (default: as many as samples);
-    more real images make the reference's own sampling noise smaller.
-    """
-    before = scan_samples(models, layer, seed, count, batch_size, desc="repair: before")
-    after = scan_samples(
-        models, layer, seed, count, batch_size, ablate(units), desc="repair: after"
+    """``units`` ablated on ``count`` held-out samples: metric, checks, verdict, pictures."""
+    units = [int(u) for u in units]
+    before = scan_samples(
+        models, layer, seed, count, batch_size, desc="repair: before", labels=True
     )
-    ref = reference_features(models, seed, reference_count or count, batch_size)
-    nan = math.nan
-    fsd_before = frechet_distance(before.features, ref) if ref is not None else nan
-    fsd_after = frechet_distance(after.features, ref) if ref is not None else nan
-    real_before = float(before.realism.mean()) if before.realism is not None else nan
-    real_after = float(after.realism.mean()) if after.realism is not None else nan
-    ids = worst_samples(before, ref, worst)
+    after = scan_samples(
+        models, layer, seed, count, batch_size, ablate(units), desc="repair: after", labels=True
+    )
+    main = metric_row(metric, before, after, reference)
+    checks = independent_checks(metric, before, after, models.concepts, max_label_change)
+    ids = worst_samples(before, reference, max(worst, 1))
+    before_png, after_png = _pictures(models, layer, units, seed, ids)
     return Repair(
         layer,
-        list(units),
+        units,
         seed,
         count,
-        fsd_before,
-        fsd_after,
-        real_before,
-        real_after,
+        [main, *checks],
+        decide(layer, units, main, checks),
         ids,
-        _picture(models, layer, list(units), seed, ids),
+        before_png,
+        after_png,
     )
 
 

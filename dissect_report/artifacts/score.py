@@ -39,12 +39,14 @@ class Scan:
     peaks: np.ndarray  # (N, U) float64
     features: np.ndarray  # (N, D) float64
     realism: np.ndarray | None  # (N,) float64
+    labels: np.ndarray | None = None  # (N, h, w) int16 segmenter labels, when asked for
 
     def rows(self, positions: np.ndarray) -> Scan:
         """The scan of the samples at ``positions`` only."""
         real = self.realism[positions] if self.realism is not None else None
+        labels = self.labels[positions] if self.labels is not None else None
         ids = [self.ids[int(i)] for i in positions]
-        return Scan(self.seed, ids, self.peaks[positions], self.features[positions], real)
+        return Scan(self.seed, ids, self.peaks[positions], self.features[positions], real, labels)
 
 
 def interleave(even: Scan, odd: Scan) -> Scan:
@@ -91,11 +93,15 @@ def scan_samples(
     desc: str = "artifact scan",
     progress: bool = True,
     ids: Sequence[int] | None = None,
+    labels: bool = False,
 ) -> Scan:
-    """Generate samples ``0..count-1`` of ``seed`` (or just ``ids``), ``setters`` on ``layer``."""
+    """Generate samples ``0..count-1`` of ``seed`` (or just ``ids``), ``setters`` on ``layer``.
+
+    ``labels``: also keep the segmenter's label map of every sample (the repair's label check).
+    """
     ids = list(range(count)) if ids is None else [int(i) for i in ids]
     z = models.latents(seed, ids)
-    peaks, feats, real = [], [], []
+    peaks, feats, real, maps = [], [], [], []
     with frozen(models.generator, models.discriminator):
         chunks = list(batches(range(len(ids)), batch_size))  # positions into ids / z
         for chunk in bar(chunks, desc=desc, unit="batch", leave=False) if progress else chunks:
@@ -107,12 +113,15 @@ def scan_samples(
             r = models.realism(images)
             if r is not None:
                 real.append(r.numpy())
+            if labels:
+                maps.append(models.segment(images).numpy().astype(np.int16))
     return Scan(
         seed=seed,
         ids=ids,
         peaks=np.concatenate(peaks),
         features=np.concatenate(feats),
         realism=np.concatenate(real) if real else None,
+        labels=np.concatenate(maps) if maps else None,
     )
 
 

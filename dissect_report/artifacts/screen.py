@@ -13,8 +13,10 @@ is an artifact unit when switching it off alone makes the generated images bette
 quality metric, on all scoring samples and on each half of them (even and odd sample
 positions), so that one lucky half does not confirm it. The even half is measured first and
 the odd half only for units that pass it. The metric is the Frechet distance of the samples'
-features to real images where the model has real images (the built-in world does), else the
-discriminator's mean realism logit, else the mean feature distance to the samples' center.
+features to real images (``--real-images``, or the built-in world's renderer), else the
+discriminator's mean realism logit. Without either there is no quality metric and no screen:
+a distance to the samples' own center measures diversity, not quality, and "repaired" the
+DCGAN face generator by painting stripes over every face.
 Units that each help can hurt together, so the repair set is grown one confirmed unit at a
 time, best first, keeping a unit only if the set with it scores better than without.
 """
@@ -37,29 +39,34 @@ from dissect_report.progress import bar
 
 @dataclass(frozen=True)
 class Judge:
-    """Scores a scan's samples: lower is better (a distance, or minus the realism logit)."""
+    """Scores a scan's samples: lower is better (FSD, or minus the mean realism logit)."""
 
-    metric: str  # "fsd", "realism" or "feature-distance"
+    metric: str  # "fsd" or "realism"
     reference: np.ndarray | None  # real images' features (metric "fsd")
-    center: np.ndarray  # the unedited samples' mean feature (metric "feature-distance")
     baseline: float  # the metric on the unedited scoring samples
 
     @classmethod
-    def make(cls, scan: Scan, reference: np.ndarray | None, metric: str = "auto") -> Judge:
-        """``auto``: FSD with real images, else realism with a discriminator, else distance."""
+    def make(cls, scan: Scan, reference: np.ndarray | None, metric: str = "auto") -> Judge | None:
+        """``auto``: FSD with real images, else realism with a discriminator, else None.
+
+        None means no quality metric: nothing can be screened or repaired (the stage says so).
+        """
         if check_metric(metric) == "auto":
-            metric = (
-                "fsd"
-                if reference is not None
-                else "realism"
-                if scan.realism is not None
-                else "feature-distance"
-            )
+            if reference is not None:
+                metric = "fsd"
+            elif scan.realism is not None:
+                metric = "realism"
+            else:
+                return None
         if metric == "fsd" and reference is None:
-            raise ConfigError("metric 'fsd' needs real images; this model has no reference set")
+            raise ConfigError(
+                "metric 'fsd' needs real images; give --real-images DIR (PNG/JPEG, .npz, .parquet)"
+            )
         if metric == "realism" and scan.realism is None:
-            raise ConfigError("metric 'realism' needs a discriminator; this model has none")
-        judge = cls(metric, reference, scan.features.mean(0), float("nan"))
+            raise ConfigError(
+                "metric 'realism' needs a discriminator; give --discriminator pkg.module:make"
+            )
+        judge = cls(metric, reference, float("nan"))
         return replace(judge, baseline=judge.badness(scan))
 
     def badness(self, scan: Scan) -> float:
@@ -67,10 +74,8 @@ class Judge:
         if self.metric == "fsd":
             assert self.reference is not None
             return frechet_distance(scan.features, self.reference)
-        if self.metric == "realism":
-            assert scan.realism is not None
-            return -float(scan.realism.mean())
-        return float(np.linalg.norm(scan.features - self.center, axis=1).mean())
+        assert scan.realism is not None
+        return -float(scan.realism.mean())
 
 
 @dataclass(frozen=True)

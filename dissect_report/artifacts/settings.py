@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from dissect_report.errors import ConfigError
 
-# What the causal screen improves: "auto" picks fsd (real images), else realism, else distance.
-METRICS = ("auto", "fsd", "realism", "feature-distance")
+# What the causal screen improves: "auto" picks fsd (real images), else realism (a
+# discriminator), else none: without a quality metric nothing is called a repair.
+METRICS = ("auto", "fsd", "realism")
 
 
 def check_metric(metric: str) -> str:
@@ -39,6 +40,12 @@ class ArtifactConfig:
     repair_units: int = 4  # at most this many confirmed units are ablated by the repair
     candidates: int = 64  # worst-scored units screened causally (ablated alone, each)
     metric: str = "auto"  # the quality metric the screen and the repair set improve
+    # Real images for FSD: a folder of PNG/JPEG, an .npz or a .parquet (see real_images.py);
+    # None: the model's own (the built-in world renders them), else no FSD.
+    real_images: str | None = None
+    # Damage guard: a repair set that changes more than this share of the held-out samples'
+    # segmenter labels is rejected (see guard.py for why and what it measured).
+    max_label_change: float = 0.1
     min_gain: float = 0.0  # confirmed: ablation improves the metric by more, on both halves
     show_units: int = 8  # worst units drawn in artifacts/units/<n>.png
     worst_samples: int = 6  # rows of before_after.png
@@ -51,7 +58,15 @@ class ArtifactConfig:
                 raise ConfigError(
                     f"artifact setting {name} must be >= 1; got {getattr(self, name)}"
                 )
-        for name in ("repair_units", "show_units", "worst_samples", "candidates"):
+        if not 0.0 <= self.max_label_change <= 1.0:
+            raise ConfigError(
+                f"max_label_change is a share of pixels in [0, 1]; got {self.max_label_change}"
+            )
+        if self.worst_samples < 1:
+            raise ConfigError(
+                f"artifact setting worst_samples must be >= 1; got {self.worst_samples}"
+            )
+        for name in ("repair_units", "show_units", "candidates"):
             if getattr(self, name) < 0:
                 raise ConfigError(
                     f"artifact setting {name} must be >= 0; got {getattr(self, name)}"

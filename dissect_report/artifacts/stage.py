@@ -6,8 +6,12 @@ Usage::
     result = find_artifacts(ArtifactConfig(samples=256, repair_units=4), "report")
     result.units[0].unit                        # the worst unit by artifact score
     result.confirmed                            # units whose ablation alone helps (the screen)
-    result.repair.units                         # the repair set, grown greedily from those
-    result.repair.fsd_before, result.repair.fsd_after   # on separate held-out samples
+    result.verdict.status, result.verdict.reason  # "repaired", "rejected", "none-confirmed"
+                                                # or "no-metric", and why in one sentence
+    result.verdict.units                        # the units the repair ablates (empty if none)
+    result.repair.rows                          # metric + independent checks, held-out samples
+
+With ``ArtifactConfig(real_images="faces/")`` the FSD compares with those real images.
 
 Writes ``artifacts/`` and updates the manifest last (docs/report-format.md, "Artifacts").
 """
@@ -18,19 +22,22 @@ import logging
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from dissect_report.artifacts.repair import Repair, measure_repair, reference_features, strip
+from dissect_report.artifacts.guard import Verdict, no_metric, none_confirmed
+from dissect_report.artifacts.real_images import load_real_images
+from dissect_report.artifacts.realism import as_logits
+from dissect_report.artifacts.repair import Repair, measure_repair, reference_sets, strip
 from dissect_report.artifacts.score import UnitScore, scan_samples, score_units
-from dissect_report.artifacts.screen import AblationGain, Judge, greedy_set, screen
+from dissect_report.artifacts.screen import AblationGain, GreedyStep, Judge, greedy_set, screen
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.errors import ConfigError, ReportError
 from dissect_report.interventions import reportio
-from dissect_report.interventions.bundle import ModelBundle
+from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.loading import open_report
 from dissect_report.interventions.pictures import bar_chart
 
@@ -42,10 +49,13 @@ class ArtifactResult:
     report: Path
     layer: str
     units: tuple[UnitScore, ...]  # worst first
-    metric: str  # what the screen and the repair set improve
+    metric: str  # what the screen and the repair set improve; "none" without a quality metric
+    baseline: float  # the metric on the unedited scoring samples (NaN without one)
     gains: dict[int, AblationGain]  # the screened units
     confirmed: tuple[int, ...]  # screened units whose ablation alone helps, in score order
-    repair: Repair
+    steps: tuple[GreedyStep, ...]  # the greedy set's tries, in order
+    repair: Repair | None  # the set measured on held-out samples (None if none was built)
+    verdict: Verdict  # repaired or not, and why
     settings: dict[str, Any]
     seconds: float
 
@@ -110,33 +120,50 @@ def _metric_value(metric: str, badness: float) -> float:
     return -badness if metric == "realism" else badness
 
 
-def _repair_table(rep: Repair) -> pa.Table:
-    rows = []
-    if math.isfinite(rep.fsd_before):
-        rows.append(("fsd", rep.fsd_before, rep.fsd_after, rep.fsd_after < rep.fsd_before))
-    if math.isfinite(rep.realism_before):
-        rows.append(
-            (
-                "realism",
-                rep.realism_before,
-                rep.realism_after,
-                rep.realism_after > rep.realism_before,
-            )
-        )
+def _repair_table(rep: Repair | None) -> pa.Table:
+    rows = rep.rows if rep is not None else []
     return pa.table(
         {
-            "metric": pa.array([r[0] for r in rows], pa.string()),
-            "before": pa.array([r[1] for r in rows], pa.float64()),
-            "after": pa.array([r[2] for r in rows], pa.float64()),
-            "improved": pa.array([r[3] for r in rows], pa.bool_()),
+            "metric": pa.array([r.name for r in rows], pa.string()),
+            "label": pa.array([r.label for r in rows], pa.string()),
+            "role": pa.array([r.role for r in rows], pa.string()),
+            "before": pa.array([r.before for r in rows], pa.float64()),
+            "after": pa.array([r.after for r in rows], pa.float64()),
+            "lower_is_better": pa.array([r.lower_is_better for r in rows], pa.bool_()),
+            "improved": pa.array([r.improved for r in rows], pa.bool_()),
+            "passed": pa.array([r.passed for r in rows], pa.bool_()),
+            "detail": pa.array([r.detail for r in rows], pa.string()),
         }
     )
+
+
+def _generator_size(models: ModelBundle, seed: int) -> tuple[int, int]:
+    with frozen(models.generator):
+        image = models.generate(models.latents(seed, [0]))
+    return int(image.shape[2]), int(image.shape[3])
+
+
+def _logit_discriminator(models: ModelBundle, seed: int) -> tuple[ModelBundle, str | None]:
+    """The bundle with a discriminator that returns logits (a final sigmoid undone)."""
+    if models.discriminator is None:
+        return models, None
+    with frozen(models.generator, models.discriminator):
+        images = models.generate(models.latents(seed, range(2)))
+        disc, how = as_logits(models.discriminator, images)
+    if how != "logits":
+        log.warning("the discriminator ends in a sigmoid; its outputs are converted to logits")
+    return replace(models, discriminator=disc), how
 
 
 def find_artifacts(
     config: ArtifactConfig, report: str | Path, models: ModelBundle | None = None
 ) -> ArtifactResult:
-    """Score the units of one layer, repair the worst, write ``artifacts/`` and the manifest."""
+    """Score the units of one layer, repair the worst if a quality metric says so.
+
+    Writes ``REPORT/artifacts/`` and the manifest's ``artifacts`` section. Without real images
+    (``config.real_images`` or the model's renderer) and without a discriminator, units are
+    scored and ranked but nothing is screened or repaired; the verdict says why.
+    """
     start = time.perf_counter()
     report, manifest, models = open_report(report, models)
     layer = choose_layer(manifest, config.layer)
@@ -148,6 +175,13 @@ def find_artifacts(
         raise ConfigError(
             f"score seed and repair seed are both {score_seed}; the repair needs its own samples"
         )
+    # Everything the user gave is read before anything is written: a bad image or a saturated
+    # sigmoid stops here, leaving the report as it was.
+    real = None
+    if config.real_images is not None:
+        size = _generator_size(models, score_seed)
+        real = load_real_images(config.real_images, size, config.reference_samples)
+    models, d_output = _logit_discriminator(models, score_seed)
 
     reportio.update_manifest(report, {"sections": {"artifacts": False}})
     out = report / "artifacts"
@@ -157,32 +191,49 @@ def find_artifacts(
         models, layer, score_seed, config.samples, config.batch_size, desc="artifact scan"
     )
     scores = score_units(scan, config.top_k)
-    # Rank by score (a correlation), then test the worst candidates causally: the repair
-    # ablates only units whose removal makes the scoring samples better (artifacts/screen.py).
-    reference = reference_features(models, score_seed, config.reference_samples, config.batch_size)
-    judge = Judge.make(scan, reference, config.metric)
-    candidates = [s.unit for s in scores[: config.candidates]]
-    gains = screen(models, layer, scan, judge, candidates, config.batch_size, config.min_gain)
+    refs = reference_sets(
+        models, real, score_seed, repair_seed, config.reference_samples, config.batch_size
+    )
+    judge = Judge.make(scan, refs.select if refs is not None else None, config.metric)
+    gains: dict[int, AblationGain] = {}
+    candidates: list[int] = []
+    steps: list[GreedyStep] = []
+    rep: Repair | None = None
+    if judge is None:
+        verdict = no_metric(layer)
+    else:
+        # Rank by score (a correlation), then test the worst candidates causally: only units
+        # whose removal makes the scoring samples better can join the set (screen.py).
+        candidates = [s.unit for s in scores[: config.candidates]]
+        gains = screen(models, layer, scan, judge, candidates, config.batch_size, config.min_gain)
+        chosen, steps = greedy_set(
+            models, layer, scan, judge, gains, config.repair_units, config.min_gain,
+            config.batch_size,
+        )  # fmt: skip
+        if chosen:
+            rep = measure_repair(
+                models,
+                layer,
+                chosen,
+                repair_seed,
+                config.repair_samples,
+                config.batch_size,
+                config.worst_samples,
+                judge.metric,
+                refs.measure if refs is not None else None,
+                config.max_label_change,
+            )
+            verdict = rep.verdict
+        else:
+            verdict = none_confirmed(layer, judge.metric, len(candidates))
     confirmed = [u for u in candidates if gains[u].confirmed(config.min_gain)]
-    repaired, steps = greedy_set(
-        models, layer, scan, judge, gains, config.repair_units, config.min_gain, config.batch_size
-    )
-    if not repaired:
-        log.info("no artifact unit confirmed on %s: no candidate's ablation improves it", layer)
-    rep = measure_repair(
-        models,
-        layer,
-        repaired,
-        repair_seed,
-        config.repair_samples,
-        config.batch_size,
-        config.worst_samples,
-        config.reference_samples,
-    )
+    metric = judge.metric if judge is not None else "none"
+    baseline = _metric_value(metric, judge.baseline) if judge is not None else math.nan
+    log.info("%s", verdict.reason)
 
     labels = _unit_labels(report, manifest, layer)
     reportio.write_parquet(
-        out / "units.parquet", _units_table(scores, labels, set(repaired), gains), csv=True
+        out / "units.parquet", _units_table(scores, labels, set(verdict.units), gains), csv=True
     )
     worst = scores[: max(config.show_units, 20)]
     svg = bar_chart(
@@ -197,44 +248,56 @@ def find_artifacts(
             out / "units" / f"{s.unit}.png", strip(models, score_seed, s.top_samples)
         )
     reportio.write_parquet(out / "repair.parquet", _repair_table(rep))
-    metrics: dict[str, dict[str, float]] = {}
-    if math.isfinite(rep.fsd_before):
-        metrics["fsd"] = {"before": rep.fsd_before, "after": rep.fsd_after}
-    if math.isfinite(rep.realism_before):
-        metrics["realism"] = {"before": rep.realism_before, "after": rep.realism_after}
     reportio.write_json(
         out / "repair.json",
         {
             "layer": layer,
-            "units": repaired,
-            "metric": judge.metric,
+            "verdict": {
+                "status": verdict.status,
+                "repaired": verdict.repaired,
+                "reason": verdict.reason,
+                "enable": verdict.enable,
+            },
+            "units": list(verdict.units),
+            "tried": list(verdict.tried),
+            "metric": metric,
             "candidates": candidates,
             "confirmed": confirmed,
-            "baseline": _metric_value(judge.metric, judge.baseline),
+            "baseline": baseline,
             "greedy": [
-                {
-                    "unit": st.unit,
-                    judge.metric: _metric_value(judge.metric, st.badness),
-                    "kept": st.kept,
-                }
+                {"unit": st.unit, metric: _metric_value(metric, st.badness), "kept": st.kept}
                 for st in steps
-            ],  # fmt: skip
-            "metrics": metrics,
-            "worst_samples": rep.worst_samples,
+            ],
+            "metrics": {
+                r.name: {
+                    "label": r.label,
+                    "role": r.role,
+                    "before": r.before,
+                    "after": r.after,
+                    "direction": r.direction,
+                    "passed": r.passed,
+                    "detail": r.detail,
+                }
+                for r in (rep.rows if rep is not None else [])
+            },
+            "worst_samples": rep.worst_samples if rep is not None else [],
         },
     )
-    if rep.picture is not None:
-        reportio.write_bytes(out / "before_after.png", rep.picture)
+    if rep is not None:
+        reportio.write_bytes(out / "before.png", rep.before_png)
+        reportio.write_bytes(out / "after.png", rep.after_png)
 
     settings = {
         **asdict(config),
         "layer": layer,
-        "metric": judge.metric,
+        "metric": metric,
         "score_seed": score_seed,
         "repair_seed": repair_seed,
         "features": models.feature_kind(),
         "discriminator": models.discriminator is not None,
-        "reference": "builtin" if models.reference is not None else None,
+        "discriminator_output": d_output,
+        "reference": refs.info if refs is not None else None,
+        "verdict": verdict.status,
     }
     seconds = time.perf_counter() - start
     reportio.update_manifest(
@@ -245,15 +308,17 @@ def find_artifacts(
             "timings": {"artifacts_s": round(seconds, 3)},
         },
     )
-    log.debug(
-        "artifacts on %s: repaired units %s; fsd %.3g -> %.3g, realism %.3g -> %.3g",
-        layer,
-        repaired,
-        rep.fsd_before,
-        rep.fsd_after,
-        rep.realism_before,
-        rep.realism_after,
-    )
     return ArtifactResult(
-        report, layer, tuple(scores), judge.metric, gains, tuple(confirmed), rep, settings, seconds
+        report,
+        layer,
+        tuple(scores),
+        metric,
+        baseline,
+        gains,
+        tuple(confirmed),
+        tuple(steps),
+        rep,
+        verdict,
+        settings,
+        seconds,
     )

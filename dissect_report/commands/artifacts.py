@@ -17,24 +17,34 @@ from dissect_report.commands.flagtable import FlagTable, add_flags, given
 from dissect_report.config import read_table
 
 DESCRIPTION = """\
-Score every unit of one layer by the quality of the images it activates most on: the
-discriminator's realism logit (when the model has one; the built-in world does) and the
-Frechet distance of their features to all generated images. That ranking is a correlation,
-so the worst --candidates units are then screened causally: each is ablated alone, and it is
-confirmed when the scoring samples get better by --metric (FSD to real images where the
-model has them) on both halves of them. The repair set grows from the confirmed units, best
-first, while it keeps improving; it is measured on separate held-out samples (FSD and mean
-realism before/after, with before/after images of the worst samples). Writes
-REPORT/artifacts/ and updates manifest.json (see docs/report-format.md)."""
+Score every unit of one layer by the quality of the images it activates most on (the
+Frechet distance of their features to all generated images, minus the discriminator's
+realism when there is one) and draw the worst units' top images. That ranking is a
+correlation. A repair needs a quality metric: FSD against real images (--real-images: a folder
+of PNG/JPEG, an .npz or a Parquet of images; the built-in world renders its own) or a
+discriminator's realism logits (--discriminator; a final sigmoid is detected and undone). With
+one, the worst --candidates units are screened causally (each ablated alone, confirmed when the
+scoring samples get better on both halves of them), the repair set grows from the confirmed
+units while it keeps improving, and the set is kept only if, on separate held-out samples, it
+improves the metric and does not degrade an independent check (realism when FSD chose it; the
+share of pixels whose segmenter label changes, at most --max-label-change). Without a quality
+metric nothing is repaired, and the summary says so. Writes REPORT/artifacts/ and updates
+manifest.json (see docs/report-format.md)."""
+
+REAL_IMAGES_HELP = (
+    "real images for FSD: a folder of PNG/JPEG, an .npz (N,H,W,3 uint8) or a .parquet with "
+    "an 'image' column; resized to the generator's output"
+)
 
 FLAGS: FlagTable = {
     "--layer": ("layer", str, "layer to score (default: the last dissected layer)"),
+    "--real-images": ("real_images", str, REAL_IMAGES_HELP),
     "--samples": ("samples", int, "scoring samples that rank the units"),
     "--repair-samples": ("repair_samples", int, "held-out samples the repair is measured on"),
     "--reference-samples": (
         "reference_samples",
         int,
-        "real images the FSD compares with (when the model has them)",
+        "real images the FSD uses (split in half: screen / held-out measurement)",
     ),
     "--score-seed": (
         "score_seed",
@@ -52,12 +62,17 @@ FLAGS: FlagTable = {
     "--metric": (
         "metric",
         str,
-        "quality the screen and repair improve: auto (fsd with real images, else realism), "
-        "fsd, realism or feature-distance",
+        "quality the screen and repair improve: auto (fsd with real images, else realism "
+        "with a discriminator, else none: nothing is repaired), fsd or realism",
     ),
     "--min-gain": ("min_gain", float, "improvement that confirms a candidate as artifact unit"),
+    "--max-label-change": (
+        "max_label_change",
+        float,
+        "damage guard: most share of held-out pixels whose segmenter label a repair may change",
+    ),
     "--show-units": ("show_units", int, "worst units whose top images are drawn"),
-    "--worst-samples": ("worst_samples", int, "rows of before_after.png"),
+    "--worst-samples": ("worst_samples", int, "samples in the before/after images"),
     "--batch-size": ("batch_size", int, "images per forward pass (results do not depend on it)"),
 }
 
@@ -101,29 +116,63 @@ def handler(args: argparse.Namespace) -> int:
     return 0
 
 
+def _num(x: float) -> str:
+    return f"{x:.4g}"
+
+
 def print_summary(result: Any) -> None:
-    """The worst units and the repair's effect (also used by ``run``)."""
-    rep = result.repair
+    """Every number the stage computed, with its direction, then the verdict (also ``run``)."""
     print(f"artifact units of {result.layer} ({result.seconds:.1f} s)")
     worst = ", ".join(f"{s.unit} ({s.score:.2f})" for s in result.units[:5])
-    print(f"  worst by artifact score: {worst}")
-    confirmed = [result.gains[u] for u in result.confirmed]
-    best = sorted(confirmed, key=lambda g: (-g.gain, g.unit))
-    helped = ", ".join(f"{g.unit} ({g.gain:+.3g})" for g in best[:5])
-    print(
-        f"  causal screen of {len(result.gains)} units by {result.metric}: "
-        f"{len(result.confirmed)} confirmed" + (f"; best {helped}" if helped else "")
-    )
-    units = ", ".join(map(str, rep.units)) or "none"
-    print(f"repair (ablate units {units}) on {rep.count} held-out samples:")
-    for name, before, after, higher in (
-        ("FSD", rep.fsd_before, rep.fsd_after, False),
-        ("realism", rep.realism_before, rep.realism_after, True),
-    ):
-        if before == before:  # not NaN: the model has what this metric needs
-            better = (after > before) if higher else (after < before)
-            verdict = "same" if after == before else "better" if better else "worse"
-            print(f"  {name} {before:.4g} -> {after:.4g} ({verdict})")
+    print(f"  ranked by artifact score (higher is worse): {worst}")
+    ref = result.settings.get("reference") or {}
+    if ref.get("kind") == "real-images":
+        print(
+            f"  real images: {ref['count']} of {ref['found']} from {ref['source']} "
+            f"(sha256 {ref['sha256'][:12]}), half for the screen, half held out"
+        )
+    if result.settings.get("discriminator_output"):
+        print(f"  discriminator output: {result.settings['discriminator_output']}")
+    if result.metric != "none":
+        lower = result.metric == "fsd"
+        direction = "lower is better" if lower else "higher is better"
+        print(
+            f"  quality metric: {result.metric} ({direction}); "
+            f"{_num(result.baseline)} on the unedited scoring samples"
+        )
+        confirmed = [result.gains[u] for u in result.confirmed]
+        best = sorted(confirmed, key=lambda g: (-g.gain, g.unit))
+        helped = ", ".join(f"{g.unit} ({g.gain:+.3g})" for g in best[:5])
+        print(
+            f"  causal screen of {len(result.gains)} units (gain when ablated, higher is "
+            f"better): {len(result.confirmed)} confirmed" + (f"; best {helped}" if helped else "")
+        )
+        for st in result.steps:
+            value = -st.badness if result.metric == "realism" else st.badness
+            print(
+                f"  greedy: + unit {st.unit}: {result.metric} {_num(value)} "
+                f"({'kept' if st.kept else 'not kept'})"
+            )
+    rep = result.repair
+    if rep is not None:
+        units = ", ".join(map(str, rep.units))
+        print(f"held-out check of ablating units {units} on {rep.count} samples:")
+        for r in rep.rows:
+            state = (
+                ("improved" if r.passed else "not improved")
+                if r.role == "metric"
+                else ("passed" if r.passed else "FAILED")
+            )
+            detail = f"; {r.detail}" if r.detail else ""
+            print(
+                f"  {r.role} {r.label} ({r.direction}): {_num(r.before)} -> {_num(r.after)} "
+                f"({state}{detail})"
+            )
+    verdict = result.verdict
+    head = "REPAIRED" if verdict.repaired else "NOT REPAIRED"
+    print(f"verdict: {head}: {verdict.reason}")
+    if verdict.enable:
+        print(f"  to enable a repair: {verdict.enable}")
 
 
 def register(subparsers: Any) -> None:

@@ -56,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="skip artifact units (run 'dissect-report artifacts' later)",
     )
+    parser.add_argument(
+        "--real-images",
+        help="real images for the artifact stage's FSD (see 'dissect-report artifacts --help')",
+    )
     parser.add_argument("--no-site", dest="site", action="store_false", help="skip rendering")
     parser.set_defaults(func=handle)
 
@@ -76,6 +80,10 @@ def handle(args: argparse.Namespace) -> int:
     from dissect_report.dissection import dissect
 
     config = config_from_args(args, **RUN_DEFAULTS)
+    if args.artifacts and args.real_images:
+        from dissect_report.artifacts.real_images import source_kind
+
+        source_kind(args.real_images)  # a wrong path fails now, not after the dissection
     out = Path(args.out)
     result = dissect(
         config,
@@ -103,7 +111,8 @@ def handle(args: argparse.Namespace) -> int:
         from dissect_report.artifacts import ArtifactConfig, find_artifacts
         from dissect_report.commands.artifacts import print_summary as print_artifacts
 
-        print_artifacts(find_artifacts(ArtifactConfig(), out, models=models))
+        art = ArtifactConfig(real_images=args.real_images)
+        print_artifacts(find_artifacts(art, out, models=models))
     print(f"report: {out}")
     site = render_if_available(out) if args.site else None
     if site is not None:

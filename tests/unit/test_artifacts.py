@@ -7,21 +7,29 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
 from PIL import Image
 from test_intervene_toys import (
+    PALETTE,
     PaletteSegmenter,
     PlantedGenerator,
     RoughnessDiscriminator,
+    roughness,
     toy_features,
     write_report,
 )
+from torch import nn
 
 from dissect_report.artifacts import ArtifactConfig, find_artifacts
-from dissect_report.errors import ConfigError
+from dissect_report.artifacts.real_images import load_real_images
+from dissect_report.artifacts.realism import detect_sigmoid
+from dissect_report.commands.artifacts import print_summary
+from dissect_report.errors import ConfigError, ModelError
 from dissect_report.interventions import ModelBundle
+from dissect_report.interventions.pictures import to_uint8
 from dissect_report.metrics import frechet_distance
 from dissect_report.sampler import latents
 
@@ -61,6 +69,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 
 def test_the_noise_unit_ranks_worst_and_is_repaired(run: tuple[Path, object]) -> None:
     report, result = run
+    assert result.verdict.units == (5,)
     assert result.layer == "layer"
     rows = pq.read_table(report / "artifacts" / "units.parquet").to_pylist()
     assert rows[0]["unit"] == 5 and rows[0]["rank"] == 1 and rows[0]["repaired"]
@@ -71,6 +80,14 @@ def test_the_noise_unit_ranks_worst_and_is_repaired(run: tuple[Path, object]) ->
     repair = {
         r["metric"]: r for r in pq.read_table(report / "artifacts" / "repair.parquet").to_pylist()
     }
+    # FSD chose the set; realism (the discriminator) and the segmenter's labels are the checks.
+    assert [(r["metric"], r["role"]) for r in repair.values()] == [
+        ("fsd", "metric"),
+        ("realism", "check"),
+        ("labels", "check"),
+    ]
+    assert all(r["passed"] for r in repair.values()) and result.verdict.status == "repaired"
+    assert repair["fsd"]["lower_is_better"] and not repair["realism"]["lower_is_better"]
     z = latents(4, range(40), 6)  # repair seed = dissection seed 1 + 3
     z[:, 5] = 0.0  # ablating unit 5 = its latent switched off
     with torch.no_grad():
@@ -98,14 +115,14 @@ def test_only_units_whose_ablation_helps_are_repaired(tmp_path: Path) -> None:
         u: r["ablation_gain"] for u, r in rows.items() if r["ablation_gain"] == r["ablation_gain"]
     }
     assert max(gains, key=gains.get) == 5  # the noise unit's ablation helps most
-    assert result.repair.units[0] == 5
+    assert result.verdict.units[0] == 5
     saved = json.loads((report / "artifacts" / "repair.json").read_text())
     for u, r in rows.items():
         halves = (r["ablation_gain"], r["ablation_gain_even"], r["ablation_gain_odd"])
         if not r["ablation_gain_even"] > 0.0:  # failed the first half: measured no further
             assert np.isnan(r["ablation_gain"]) and np.isnan(r["ablation_gain_odd"])
         assert (u in saved["confirmed"]) == (min(halves) > 0.0)
-        assert r["repaired"] == (u in result.repair.units)
+        assert r["repaired"] == (u in result.verdict.units)
     assert saved["metric"] == "fsd" and len(saved["candidates"]) == 6
     steps = saved["greedy"]
     assert steps[0]["unit"] == 5 and steps[0]["kept"]
@@ -130,24 +147,30 @@ def test_only_units_whose_ablation_helps_are_repaired(tmp_path: Path) -> None:
 def test_the_realism_metric_repairs_by_the_discriminator(tmp_path: Path) -> None:
     report = write_report(tmp_path)
     result = find_artifacts(ArtifactConfig(**SMALL, metric="realism"), report, models=_models())
-    assert result.metric == "realism" and result.repair.units == [5]
-    assert result.repair.realism_after > result.repair.realism_before
+    assert result.metric == "realism" and result.verdict.units == (5,)
+    realism = result.repair.value("realism")
+    assert realism.role == "metric" and realism.after > realism.before
+    # Realism chose the set, so the segmenter's labels are the one independent check.
+    assert [r.name for r in result.repair.rows] == ["realism", "labels"]
     assert json.loads((report / "manifest.json").read_text())["artifacts"]["metric"] == "realism"
     bare = ModelBundle(generator=PlantedGenerator(noise=True), segmenter=PaletteSegmenter())
-    with pytest.raises(ConfigError, match="metric 'fsd' needs real images"):
+    with pytest.raises(ConfigError, match="metric 'fsd' needs real images; give --real-images"):
         find_artifacts(ArtifactConfig(**SMALL, metric="fsd"), report, models=bare)
     with pytest.raises(ConfigError, match="unknown metric 'fid'"):
         ArtifactConfig(metric="fid")
+    with pytest.raises(ConfigError, match="unknown metric 'feature-distance'"):
+        ArtifactConfig(metric="feature-distance")  # a diversity proxy, not a quality metric
 
 
 def test_no_unit_is_repaired_when_no_ablation_helps_enough(tmp_path: Path) -> None:
     report = write_report(tmp_path)
     config = ArtifactConfig(**SMALL, min_gain=1e6)
     result = find_artifacts(config, report, models=_models())
-    assert result.repair.units == []
-    assert result.repair.realism_after == result.repair.realism_before
+    assert result.repair is None and result.verdict.status == "none-confirmed"
+    assert not result.verdict.repaired and "none of the 6 screened units" in result.verdict.reason
     rows = pq.read_table(report / "artifacts" / "units.parquet").to_pylist()
     assert not any(r["repaired"] for r in rows)
+    assert not (report / "artifacts" / "before.png").exists()
 
 
 def test_scores_match_a_direct_computation(run: tuple[Path, object]) -> None:
@@ -176,12 +199,16 @@ def test_files_and_manifest(run: tuple[Path, object]) -> None:
     out = report / "artifacts"
     info = json.loads((out / "repair.json").read_text())
     assert info["units"] == [5] and len(info["worst_samples"]) == 3
+    assert info["verdict"]["status"] == "repaired" and info["verdict"]["repaired"]
     assert info["metrics"]["realism"]["after"] > info["metrics"]["realism"]["before"]
-    with Image.open(out / "before_after.png") as im:
-        assert im.size == (2 * 32 + 4, 3 * 32 + 2 * 4)  # 3 worst samples x (before | after)
-        pixels = np.asarray(im.convert("RGB"))
-    before, after = pixels[:32, :32].astype(int), pixels[:32, 36:68].astype(int)
-    assert np.abs(np.diff(before, axis=1)).mean() > np.abs(np.diff(after, axis=1)).mean()
+    assert info["metrics"]["fsd"]["direction"] == "lower is better"
+    pictures = {}
+    for name in ("before", "after"):
+        with Image.open(out / f"{name}.png") as im:
+            assert im.size == (3 * 16 + 2 * 4, 16)  # the 3 worst samples at native scale
+            pictures[name] = np.asarray(im.convert("RGB"))[:, :16].astype(int)
+    rough = {k: np.abs(np.diff(v, axis=1)).mean() for k, v in pictures.items()}
+    assert rough["before"] > rough["after"]  # the checkerboard is gone
     assert sorted(p.name for p in (out / "units").iterdir()) == sorted(
         f"{r['unit']}.png" for r in pq.read_table(out / "units.parquet").to_pylist()[:3]
     )
@@ -202,7 +229,7 @@ def test_independent_of_batch_size(run: tuple[Path, object], tmp_path: Path) -> 
     report, _ = run
     other = write_report(tmp_path)
     find_artifacts(ArtifactConfig(**SMALL, batch_size=64), other, models=_models())
-    for rel in ("units.parquet", "repair.parquet", "repair.json", "before_after.png"):
+    for rel in ("units.parquet", "repair.parquet", "repair.json", "before.png", "after.png"):
         assert (report / "artifacts" / rel).read_bytes() == (
             other / "artifacts" / rel
         ).read_bytes(), rel
@@ -213,7 +240,8 @@ def test_without_discriminator_fsd_alone_still_finds_the_unit(tmp_path: Path) ->
     result = find_artifacts(ArtifactConfig(**SMALL), report, models=_models(discriminator=False))
     assert result.units[0].unit == 5 and np.isnan(result.units[0].realism)
     repair = pq.read_table(report / "artifacts" / "repair.parquet").to_pylist()
-    assert [r["metric"] for r in repair] == ["fsd"] and repair[0]["improved"]
+    assert [r["metric"] for r in repair] == ["fsd", "labels"] and repair[0]["improved"]
+    assert result.verdict.units == (5,)
 
 
 def test_bad_settings(tmp_path: Path) -> None:
@@ -235,3 +263,238 @@ def test_frechet_distance_of_known_gaussians() -> None:
     expect = float(np.sum((a.mean(0) + shift) ** 2) + np.trace(np.cov(a, rowvar=False)))
     assert frechet_distance(a, b) == pytest.approx(expect, rel=1e-9)
     assert expect == pytest.approx(4.0, rel=0.05)  # 1 + tr(I)
+
+
+# --- real images, no quality metric, the damage guard, sigmoid discriminators ----------------
+
+
+def _bare() -> ModelBundle:
+    """The planted generator as a user's model: no discriminator, no renderer of real images."""
+    return ModelBundle(
+        generator=PlantedGenerator(noise=True), segmenter=PaletteSegmenter(), features=toy_features
+    )
+
+
+def _write_pngs(folder: Path, images: torch.Tensor) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(to_uint8(images)):
+        Image.fromarray(im).save(folder / f"real_{i:03d}.png")
+    return folder
+
+
+def test_real_images_find_and_repair_the_planted_unit(tmp_path: Path) -> None:
+    # The user's real images (a folder of PNGs of the planted world without its noise unit) are
+    # the only reference: FSD chooses the set on half of them and measures it on the other half.
+    real = _write_pngs(tmp_path / "real", clean_reference(50, range(64)))
+    report = write_report(tmp_path / "report")
+    config = ArtifactConfig(**SMALL, real_images=str(real))
+    result = find_artifacts(config, report, models=_bare())
+    assert result.metric == "fsd" and result.units[0].unit == 5
+    assert result.verdict.status == "repaired" and result.verdict.units == (5,)
+    fsd = result.repair.value("fsd")
+    assert fsd.role == "metric" and fsd.after < 0.5 * fsd.before  # on held-out samples
+    ref = json.loads((report / "manifest.json").read_text())["artifacts"]["reference"]
+    assert ref["kind"] == "real-images" and ref["count"] == 64 and ref["size"] == [16, 16]
+    assert ref["source"] == str(real) and len(ref["sha256"]) == 64
+    # The measurement's reference is the odd half of the real images, exactly.
+    loaded = load_real_images(real, (16, 16))
+    z = latents(4, range(40), 6)
+    with torch.no_grad():
+        unedited = toy_features(PlantedGenerator(noise=True)(z)).double().numpy()
+    odd = toy_features(loaded.tensor(range(1, 64, 2))).double().numpy()
+    assert fsd.before == pytest.approx(frechet_distance(unedited, odd), rel=1e-9)
+
+
+def test_real_images_from_a_folder_an_npz_and_a_parquet_agree(tmp_path: Path) -> None:
+    images = to_uint8(clean_reference(50, range(8)))
+    folder = _write_pngs(tmp_path / "png", clean_reference(50, range(8)))
+    np.savez(tmp_path / "real.npz", images=images)
+    blobs = [(folder / f"real_{i:03d}.png").read_bytes() for i in range(8)]
+    image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    rows = [{"bytes": b, "path": f"{i}.png"} for i, b in enumerate(blobs)]
+    pq.write_table(pa.table({"image": pa.array(rows, image_type)}), tmp_path / "real.parquet")
+    loads = [
+        load_real_images(p, (16, 16))
+        for p in (folder, tmp_path / "real.npz", tmp_path / "real.parquet")
+    ]
+    for real in loads:
+        assert real.images.shape == (8, 16, 16, 3) and np.array_equal(real.images, images)
+    assert [r.kind for r in loads] == ["folder", "npz", "parquet"]
+    assert load_real_images(folder, (16, 16)).sha256 == loads[0].sha256  # deterministic
+    # A larger, wider photo is center-cropped to the generator's square, then resized.
+    wide = np.zeros((32, 64, 3), np.uint8)
+    wide[:, 16:48] = 200  # the central square is bright, the sides black
+    Image.fromarray(wide).save(folder / "wide.png")
+    fitted = load_real_images(folder, (16, 16)).images[-1]
+    assert fitted.shape == (16, 16, 3) and fitted.min() == 200 == fitted.max()
+    assert load_real_images(folder, (16, 16), limit=4).count == 4  # evenly spaced subset
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing", None, "do not exist"),
+        ("notes.txt", b"hello", "give a folder of PNG/JPEG, an .npz or a .parquet"),
+        ("empty", "dir", "no PNG/JPEG images"),
+        ("bad.npz", "npz-float", "must lie in \\[0, 1\\]"),
+        ("few", "two-pngs", "has 2 real images; FSD needs at least 4"),
+        ("broken", "broken-png", "is not a readable PNG/JPEG"),
+    ],
+)
+def test_bad_real_images_are_one_clear_error(
+    tmp_path: Path, name: str, content: object, message: str
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content == "dir":
+        path.mkdir()
+    elif content == "npz-float":
+        np.savez(path, images=np.full((4, 8, 8, 3), 2.0))
+    elif content == "two-pngs":
+        _write_pngs(path, clean_reference(1, range(2)))
+    elif content == "broken-png":
+        _write_pngs(path, clean_reference(1, range(4)))
+        (path / "real_002.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(ConfigError, match=message):
+        load_real_images(path, (16, 16))
+
+
+def test_without_a_quality_metric_nothing_is_called_a_repair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = write_report(tmp_path)
+    result = find_artifacts(ArtifactConfig(**SMALL), report, models=_bare())
+    # Units are still scored, ranked and drawn, but nothing is screened or repaired.
+    assert result.metric == "none" and result.repair is None and not result.gains
+    assert result.verdict.status == "no-metric" and result.verdict.units == ()
+    assert "no quality metric" in result.verdict.reason
+    assert "--real-images" in result.verdict.enable and "--discriminator" in result.verdict.enable
+    out = report / "artifacts"
+    rows = pq.read_table(out / "units.parquet").to_pylist()
+    assert len(rows) == 6 and not any(r["repaired"] for r in rows)
+    assert len(list((out / "units").iterdir())) == 3
+    assert not (out / "before.png").exists() and pq.read_table(out / "repair.parquet").num_rows == 0
+    doc = json.loads((out / "repair.json").read_text())
+    assert doc["verdict"]["status"] == "no-metric" and not doc["verdict"]["repaired"]
+    assert doc["units"] == [] and doc["metric"] == "none"
+    print_summary(result)
+    printed = capsys.readouterr().out
+    assert "verdict: NOT REPAIRED" in printed and "no quality metric" in printed
+    assert "--real-images DIR" in printed and printed.count("REPAIRED") == 1
+
+
+def test_the_guard_rejects_a_set_that_degrades_an_independent_check(tmp_path: Path) -> None:
+    # A discriminator that likes the checkerboard: FSD (to clean real images) still picks unit 5,
+    # but on the held-out samples realism drops significantly, so the set is not kept.
+    class LikesNoise(nn.Module):
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return 10 * roughness(images)
+
+    report = write_report(tmp_path)
+    models = ModelBundle(
+        generator=PlantedGenerator(noise=True),
+        segmenter=PaletteSegmenter(),
+        discriminator=LikesNoise(),
+        features=toy_features,
+        reference=clean_reference,
+    )
+    result = find_artifacts(ArtifactConfig(**SMALL), report, models=models)
+    assert result.metric == "fsd" and result.verdict.tried == (5,)
+    assert result.verdict.status == "rejected" and result.verdict.units == ()
+    realism = result.repair.value("realism")
+    assert (
+        realism.role == "check" and not realism.passed and "significantly lower" in realism.detail
+    )
+    assert result.repair.value("fsd").passed  # it did improve the metric
+    assert "failed the independent check" in result.verdict.reason
+    rows = pq.read_table(report / "artifacts" / "units.parquet").to_pylist()
+    assert not any(r["repaired"] for r in rows)
+    assert (report / "artifacts" / "after.png").is_file()  # the rejected set is still shown
+
+
+def test_the_label_check_rejects_a_repair_that_changes_the_scene(tmp_path: Path) -> None:
+    # Ablating the building unit (forced as the only candidate, realism as the metric through a
+    # discriminator that dislikes buildings) repaints many pixels: the label check rejects it.
+    class HatesBuildings(nn.Module):
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            building = torch.tensor(PALETTE["building"]).view(1, 3, 1, 1)
+            return -((images - building) ** 2).sum(1).lt(0.05).float().mean(dim=(1, 2))
+
+    report = write_report(tmp_path)
+    models = ModelBundle(
+        generator=PlantedGenerator(noise=False),
+        segmenter=PaletteSegmenter(),
+        discriminator=HatesBuildings(),
+        features=toy_features,
+    )
+    config = ArtifactConfig(**{**SMALL, "repair_units": 6}, candidates=6, max_label_change=0.02)
+    result = find_artifacts(config, report, models=models)
+    assert result.metric == "realism" and 1 in result.verdict.tried
+    labels = result.repair.value("labels")
+    assert labels.after > 0.02 and not labels.passed and "building" in labels.detail
+    assert result.verdict.status == "rejected"
+
+
+def test_a_sigmoid_discriminator_is_detected_and_converted(tmp_path: Path) -> None:
+    images = PlantedGenerator(noise=True)(latents(3, range(8), 6)).detach()
+    assert not detect_sigmoid(RoughnessDiscriminator(), images)
+    assert detect_sigmoid(nn.Sequential(RoughnessDiscriminator(), nn.Sigmoid()), images)
+
+    class Functional(nn.Module):  # torch.sigmoid then a reshape, as DCGAN code does
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(RoughnessDiscriminator()(x)).view(-1, 1).squeeze(1)
+
+    assert detect_sigmoid(Functional(), images)
+    assert not detect_sigmoid(lambda x: 0.5 + 0.1 * torch.tanh(roughness(x)), images)
+    # The stage undoes it: realism values are the logits, the manifest says what was done.
+    report = write_report(tmp_path)
+    models = ModelBundle(
+        generator=PlantedGenerator(noise=True),
+        segmenter=PaletteSegmenter(),
+        discriminator=Functional(),
+        features=toy_features,
+        reference=clean_reference,
+    )
+    result = find_artifacts(ArtifactConfig(**SMALL), report, models=models)
+    assert result.settings["discriminator_output"] == "sigmoid converted to logits"
+    row5 = next(
+        r for r in pq.read_table(report / "artifacts/units.parquet").to_pylist() if r["unit"] == 5
+    )
+    z = latents(3, range(48), 6)
+    with torch.no_grad():
+        logits = RoughnessDiscriminator()(PlantedGenerator(noise=True)(z)).double().numpy()
+    assert row5["realism"] == pytest.approx(logits[row5["top_samples"]].mean(), rel=1e-5)
+    # A saturated sigmoid has lost its logits: refused, before anything is written.
+    saturated = nn.Sequential(RoughnessDiscriminator(), Scale(1e4), nn.Sigmoid())
+    with pytest.raises(ModelError, match="sigmoid that saturates"):
+        find_artifacts(
+            ArtifactConfig(**SMALL),
+            write_report(tmp_path / "sat"),
+            models=ModelBundle(
+                generator=PlantedGenerator(noise=True),
+                segmenter=PaletteSegmenter(),
+                discriminator=saturated,
+                reference=clean_reference,
+            ),
+        )
+    assert not (tmp_path / "sat" / "artifacts").exists()
+
+
+class Scale(nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+def test_the_dcgan_discriminator_from_pypi_is_detected() -> None:
+    # The DCGAN faces tutorial's discriminator (as shipped by gan-face-generate) ends in
+    # nn.Sigmoid; its untrained weights are enough to read the graph.
+    models = pytest.importorskip("gan_face_generate.models")
+    torch.manual_seed(0)
+    d = models.Discriminator(0, 3, 8)
+    assert detect_sigmoid(d, torch.rand(2, 3, 64, 64) * 2 - 1)
+    assert d.training  # its mode is restored
