@@ -323,16 +323,83 @@ class ArtifactRow:
 
 
 @dataclass(frozen=True)
+class ArtifactEvidence:
+    """One number measured on the held-out samples, before and after the repair set."""
+
+    label: str
+    role: str  # "quality metric (chose the set)" or "independent check"
+    direction: str
+    before: str
+    after: str
+    result: str  # "improved", "not improved", "passed", "failed"
+    detail: str
+
+
+@dataclass(frozen=True)
+class Picture:
+    src: str
+    width: int
+    height: int
+    label: Markup
+
+
+@dataclass(frozen=True)
 class ArtifactsView:
     facts: tuple[Row, ...]
     scores_svg: str
     units: tuple[ArtifactRow, ...]
-    repair: tuple[tuple[Markup, str, str, str], ...]
-    repaired: Markup
+    status: str  # css suffix: repaired / rejected / none-confirmed / no-metric / unknown
+    headline: Markup
+    reason: str
+    enable: str
+    evidence: tuple[ArtifactEvidence, ...]
+    pictures: tuple[Picture, ...]  # before, after at native scale
     metric: Markup
     greedy: tuple[tuple[Markup, str, str], ...]  # unit link, metric with it, kept
     baseline: str
-    before_after: str
+    before_after: str  # older reports: one grid of before | after
+
+
+def _headline(art: Artifacts, units: Markup) -> tuple[str, Markup]:
+    v = art.verdict
+    if v is None:  # a report from before the verdict existed
+        return "unknown", Markup("Ablated units: ") + units
+    text = {
+        "repaired": Markup("Repaired: ablating units {} of {} makes the images better").format(
+            units, art.layer
+        ),
+        "rejected": Markup("Not repaired: the candidate set failed the held-out check"),
+        "none-confirmed": Markup("Not repaired: no unit's ablation improved the quality metric"),
+        "no-metric": Markup("Not repaired: there is no quality metric"),
+    }
+    return v.status, text.get(v.status, esc(v.status))
+
+
+def _evidence(art: Artifacts) -> tuple[ArtifactEvidence, ...]:
+    out = []
+    for r in art.repair:
+        if r.role == "metric":
+            result = (
+                "improved"
+                if (r.passed if r.passed is not None else r.improved)
+                else ("not improved")
+            )
+        else:
+            result = "passed" if r.passed else "failed"
+        direction = (
+            ""
+            if r.lower_is_better is None
+            else "lower is better"
+            if r.lower_is_better
+            else "higher is better"
+        )
+        role = "quality metric (chose the set)" if r.role == "metric" else "independent check"
+        out.append(
+            ArtifactEvidence(
+                r.label, role, direction, num(r.before), num(r.after), result, r.detail
+            )
+        )
+    return tuple(out)
 
 
 def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
@@ -357,16 +424,36 @@ def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
         )
         for u in art.units
     )
-    repair = tuple(
-        (esc(r.metric), num(r.before), num(r.after), "yes" if r.improved else "no")
-        for r in art.repair
-    )
+    repaired = Markup(", ").join(unit_link(u) for u in art.repaired_units) or Markup(DASH)
+    tried = art.verdict.tried if art.verdict is not None else tuple(art.repaired_units)
+    tried_links = Markup(", ").join(unit_link(u) for u in tried) or Markup(DASH)
+    status, headline = _headline(art, repaired)
+    pictures = []
+    if art.before_size is not None:
+        w, h = art.before_size
+        pictures.append(Picture("before.png", w, h, Markup("before (unedited)")))
+    if art.after_size is not None:
+        w, h = art.after_size
+        label = Markup("after (units {} ablated)").format(tried_links)
+        pictures.append(Picture("after.png", w, h, label))
+    ref = art.settings.get("reference")
+    facts = _settings(art.settings)
+    if isinstance(ref, dict) and ref.get("kind") == "real-images":
+        text = f"{ref.get('count')} of {ref.get('found')} from {ref.get('source')}"
+        facts += (
+            Row(esc("real images"), esc(text)),
+            Row(esc("real images sha256"), esc(ref.get("sha256"))),
+        )
     return ArtifactsView(
-        facts=_settings(art.settings),
+        facts=facts,
         scores_svg="scores.svg" if art.has_scores_svg else "",
         units=units,
-        repair=repair,
-        repaired=Markup(", ").join(unit_link(u) for u in art.repaired_units) or Markup(DASH),
+        status=status,
+        headline=headline,
+        reason=art.verdict.reason if art.verdict is not None else "",
+        enable=art.verdict.enable if art.verdict is not None else "",
+        evidence=_evidence(art),
+        pictures=tuple(pictures),
         metric=esc(art.metric),
         greedy=tuple(
             (unit_link(u), num(value), "kept" if kept else "not kept")

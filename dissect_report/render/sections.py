@@ -99,6 +99,22 @@ class RepairRow:
     before: float
     after: float
     improved: bool
+    label: str = ""  # human words ("FSD to real images")
+    role: str = "metric"  # "metric" (chose the repair set) or "check" (independent)
+    lower_is_better: bool | None = None  # None: older reports without the direction
+    passed: bool | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ArtifactVerdict:
+    """What the stage concluded (repair.json ``verdict``; older reports: derived)."""
+
+    status: str  # "repaired", "rejected", "none-confirmed", "no-metric" or "" (unknown)
+    repaired: bool
+    reason: str
+    enable: str  # the flag that would make a repair possible
+    tried: tuple[int, ...]  # the set the damage guard judged
 
 
 @dataclass(frozen=True)
@@ -112,7 +128,10 @@ class Artifacts:
     greedy: tuple[tuple[int, float, bool], ...]  # (unit, metric with it, kept), in order tried
     baseline: float  # the metric on the unedited scoring samples
     has_scores_svg: bool
-    has_before_after: bool
+    has_before_after: bool  # older reports: one before_after.png grid
+    verdict: ArtifactVerdict | None = None
+    before_size: tuple[int, int] | None = None  # before.png (width, height): native scale
+    after_size: tuple[int, int] | None = None  # after.png: the same samples, repaired
 
 
 _INDEX_COLUMNS = ("concept", "slug", "layer", "units", "top_units", "n_max", "fraction", "ace")
@@ -191,11 +210,22 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
         for r in _rows(base / "units.parquet", ("unit", "rank", "score"))
     )
     repair = tuple(
-        RepairRow(str(r["metric"]), _f(r["before"]), _f(r["after"]), bool(r.get("improved")))
+        RepairRow(
+            str(r["metric"]),
+            _f(r["before"]),
+            _f(r["after"]),
+            bool(r.get("improved")),
+            str(r.get("label") or r["metric"]),
+            str(r.get("role") or "metric"),
+            None if r.get("lower_is_better") is None else bool(r["lower_is_better"]),
+            None if r.get("passed") is None else bool(r["passed"]),
+            str(r.get("detail") or ""),
+        )
         for r in _rows(base / "repair.parquet", ("metric", "before", "after"), optional=True)
     )
     repaired: tuple[int, ...] = tuple(u.unit for u in units if u.repaired)
     metric, greedy, baseline = "", (), math.nan
+    verdict = None
     if (base / "repair.json").is_file():
         try:
             doc = json.loads((base / "repair.json").read_text(encoding="utf-8"))
@@ -206,6 +236,15 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
                 (int(st["unit"]), _f(st.get(metric)), bool(st["kept"]))
                 for st in doc.get("greedy") or ()
             )
+            v = doc.get("verdict")
+            if isinstance(v, dict):
+                verdict = ArtifactVerdict(
+                    status=str(v.get("status") or ""),
+                    repaired=bool(v.get("repaired")),
+                    reason=str(v.get("reason") or ""),
+                    enable=str(v.get("enable") or ""),
+                    tried=tuple(int(u) for u in doc.get("tried") or ()),
+                )
         except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
             raise ReportError(f"unreadable {str(base / 'repair.json')!r}: {exc}") from exc
     settings = dict(manifest.artifacts)
@@ -220,4 +259,20 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
         baseline=baseline,
         has_scores_svg=(base / "scores.svg").is_file(),
         has_before_after=(base / "before_after.png").is_file(),
+        verdict=verdict,
+        before_size=_png_size(base / "before.png"),
+        after_size=_png_size(base / "after.png"),
     )
+
+
+def _png_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of an image, or None if it is missing (the page shows it at that size)."""
+    if not path.is_file():
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return int(im.size[0]), int(im.size[1])
+    except OSError as exc:
+        raise ReportError(f"unreadable image {str(path)!r}: {exc}") from exc

@@ -290,20 +290,31 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, rng) -> dict:
         atomic_write_bytes(
             d / "units" / f"{u}.png", _png(np.concatenate(list(_blocks(rng, gray, 4, 24)), 1))
         )
-    repair = {"metric": ["fsd", "realism"], "before": [3.0, -0.5], "after": [2.5, -0.2]}
-    repair["improved"] = [True, True]
+    repair = {"metric": ["fsd", "realism", "labels"], "before": [3.0, -0.5, 0.0]}
+    repair |= {"after": [2.5, -0.2, 0.03], "improved": [True, True, False]}
+    repair |= {
+        "label": ["FSD to real images", "discriminator realism (mean logit)", "label change"],
+        "role": ["metric", "check", "check"],
+        "lower_is_better": [True, False, True],
+        "passed": [True, True, True],
+        "detail": ["", "not significantly lower", "3.0% of pixels change label (limit 10%)"],
+    }
     _write_parquet(d / "repair.parquet", pa.table(repair))
     units = table.column("unit").to_pylist()[:4]
     metrics = {"fsd": {"before": 3.0, "after": 2.5}, "realism": {"before": -0.5, "after": -0.2}}
     doc = {"layer": layer, "units": units, "metrics": metrics, "worst_samples": [4, 5]}
+    reason = f"ablating units {', '.join(map(str, units))} improved FSD on held-out samples"
+    doc |= {"tried": units, "verdict": {"status": "repaired", "repaired": True, "reason": reason}}
     fsd = 3.0 - 0.1 * np.arange(1, len(units) + 1)
     doc |= {"metric": "fsd", "baseline": 3.0, "confirmed": units}
     doc["greedy"] = [
         {"unit": u, "fsd": float(v), "kept": True} for u, v in zip(units, fsd, strict=True)
     ]
     atomic_write_text(d / "repair.json", json.dumps(doc))
-    ba = np.concatenate(list(_blocks(rng, gray, 2, 24)), 1)
-    atomic_write_bytes(d / "before_after.png", _png(ba))
+    for name in ("before", "after"):
+        atomic_write_bytes(
+            d / f"{name}.png", _png(np.concatenate(list(_blocks(rng, gray, 2, 24)), 1))
+        )
     return {"layer": layer, "score_seed": 7, "repair_seed": 8, "top_k": 3, "repair_units": 4}
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
+from dissect_report import world
 from dissect_report.cli import main
 from dissect_report.world.weights import WEIGHTS_DIR
 
@@ -66,12 +68,34 @@ def test_artifacts_command_writes_the_section(report: Path) -> None:
     repaired = [u for u in units if u["repaired"]]
     assert len(repaired) <= 4 and all(u["ablation_gain"] > 0 for u in repaired)
     assert sum(u["ablation_gain_even"] == u["ablation_gain_even"] for u in units) == 8  # screened
-    repair = {r["metric"] for r in pq.read_table(report / "artifacts/repair.parquet").to_pylist()}
-    assert repair == {"fsd", "realism"}  # the built-in world has a discriminator and real images
+    repair = [r["metric"] for r in pq.read_table(report / "artifacts/repair.parquet").to_pylist()]
+    # The built-in world renders real images (FSD chooses) and has a discriminator (a check).
+    assert repair in ([], ["fsd", "realism", "labels"])
     manifest = json.loads((report / "manifest.json").read_text())
     assert manifest["sections"]["artifacts"] is True
     assert manifest["artifacts"]["features"] == "segmenter-features"
-    assert manifest["artifacts"]["reference"] == "builtin"
+    assert manifest["artifacts"]["reference"]["kind"] == "renderer"
+    assert manifest["artifacts"]["metric"] == "fsd"
+
+
+def test_artifacts_with_real_images_from_a_folder(
+    report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A user's real images: PNGs of the world at twice the generator's size (resized on load).
+    images, _ = world.render_scenes(77, list(range(24)))
+    for i, im in enumerate(images):
+        Image.fromarray(im).resize((128, 128)).save(tmp_path / f"{i:02d}.png")
+    code = main(
+        ["artifacts", str(report), "--real-images", str(tmp_path), "--discriminator", "none",
+         "--samples", "24", "--repair-samples", "16", "--top-k", "4", "--show-units", "1",
+         "--worst-samples", "2", "--candidates", "4"]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    ref = json.loads((report / "manifest.json").read_text())["artifacts"]["reference"]
+    assert ref["kind"] == "real-images" and ref["count"] == 24 and ref["size"] == [64, 64]
+    assert "real images: 24 of 24" in out and "quality metric: fsd (lower is better)" in out
+    assert "verdict: " in out
 
 
 def test_cli_errors_are_one_line(report: Path, capsys: pytest.CaptureFixture[str]) -> None:

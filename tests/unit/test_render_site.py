@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from dissect_report.cli import main
 from dissect_report.errors import ReportError
@@ -149,7 +150,17 @@ def test_sections_render_their_results(built) -> None:
     assert 'src="ace.svg"' in sky and 'src="compare.png"' in sky
     assert (site / "concepts" / "sky" / "compare.png").is_file()
     art = (site / "artifacts" / "index.html").read_text()
-    assert "before_after.png" in art and (site / "artifacts" / "before_after.png").is_file()
+    # The verdict leads; the before/after pictures are labelled and shown at native scale.
+    assert (
+        art.index("data-dr-verdict")
+        < art.index('<h2 id="evidence')
+        < art.index("before (unedited)")
+    )
+    assert "Repaired: ablating units" in art and "independent check" in art
+    for name in ("before", "after"):
+        assert (site / "artifacts" / f"{name}.png").is_file()
+        with Image.open(root / "artifacts" / f"{name}.png") as im:
+            assert f'src="{name}.png" width="{im.size[0]}" height="{im.size[1]}"' in art
     # The artifact layer is the last one; its worst unit's page shows its artifact rank.
     worst = json.loads((root / "artifacts" / "repair.json").read_text())["units"][0]
     layer_slug = _manifest(root)["layers"][-1]["slug"]
@@ -158,7 +169,7 @@ def test_sections_render_their_results(built) -> None:
     assert "gain when ablated alone (fsd)" in unit_page
     # The repair set's greedy steps: the unedited baseline, then each unit tried.
     doc = json.loads((root / "artifacts" / "repair.json").read_text())
-    assert "The repair set, grown on the scoring samples" in art
+    assert "The repair set, step by step" in art
     assert art.count(">kept<") == len(doc["greedy"]) and ">unedited<" in art
     assert f"units/{worst}/index.html" in art
     # The concept page shows the erased share and the whole-layer ceiling.
