@@ -151,11 +151,14 @@ def main() -> None:
         f"  screen by {art.metric}: {len(art.gains)} units, {len(art.confirmed)} confirmed; "
         f"best {[(g.unit, round(g.gain, 5)) for g in best]}"
     )
-    print(
-        f"  repair (ablate {r.units}) on {r.count} samples: "
-        f"FSD {r.fsd_before:.4g} -> {r.fsd_after:.4g}, "
-        f"realism {r.realism_before:.4g} -> {r.realism_after:.4g}"
-    )
+    if r is not None:
+        rows = "; ".join(
+            f"{m.name} {m.before:.4g} -> {m.after:.4g} ({m.direction}, "
+            f"{'passed' if m.passed else 'failed'})"
+            for m in r.rows
+        )
+        print(f"  held-out check of {r.units} on {r.count} samples: {rows}")
+    print(f"  verdict: {art.verdict.status}: {art.verdict.reason}")
     print(f"output: {report}")
 
 
