@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "dissect_report.commands.serve",
     "dissect_report.commands.intervene",
     "dissect_report.commands.artifacts",
+    "dissect_report.commands.paint",
     "dissect_report.commands.compare",
     "dissect_report.world.cli",
 ]

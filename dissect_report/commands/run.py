@@ -24,6 +24,7 @@ from dissect_report.commands.dissect import (
     command_line,
     config_from_args,
 )
+from dissect_report.commands.paint import add_paint_flags
 
 log = logging.getLogger(__name__)
 RUN_DEFAULTS = {"samples": 1000}
@@ -60,6 +61,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--real-images",
         help="real images for the artifact stage's FSD (see 'dissect-report artifacts --help')",
     )
+    paint = parser.add_mutually_exclusive_group()
+    paint.add_argument(
+        "--paint",
+        dest="paint",
+        action="store_true",
+        default=None,
+        help="build the Paint page (in-browser GANPaint) also for your own generator",
+    )
+    paint.add_argument(
+        "--no-paint",
+        dest="paint",
+        action="store_false",
+        help="skip the Paint page (built by default for the built-in world)",
+    )
+    add_paint_flags(parser)
     parser.add_argument("--no-site", dest="site", action="store_false", help="skip rendering")
     parser.set_defaults(func=handle)
 
@@ -74,6 +90,14 @@ def render_if_available(report: Path) -> Path | None:
     result = render_site(report)
     site = getattr(result, "site_dir", None) or getattr(result, "out", None)
     return Path(site) if site is not None else report / "site"
+
+
+def _builtin(config: object) -> bool:
+    from dissect_report.config import BUILTIN_GENERATOR
+
+    return getattr(config, "generator", None) == BUILTIN_GENERATOR and not getattr(
+        config, "weights", None
+    )
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -98,6 +122,9 @@ def handle(args: argparse.Namespace) -> int:
             f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable, "
             f"{layer.concepts_covered} concepts covered"
         )
+    # Paint: on by default for the built-in world, opt-in (--paint) for your own generator,
+    # whose tail may be large or not exportable. It needs the interventions' unit sets.
+    paint = args.interventions and (args.paint if args.paint is not None else _builtin(config))
     if args.interventions or args.artifacts:
         from dissect_report.interventions.loading import open_report
 
@@ -113,6 +140,12 @@ def handle(args: argparse.Namespace) -> int:
 
         art = ArtifactConfig(real_images=args.real_images)
         print_artifacts(find_artifacts(art, out, models=models))
+    if paint:
+        from dissect_report.commands.paint import config_from_args as paint_config
+        from dissect_report.commands.paint import print_summary as print_paint
+        from dissect_report.paint.stage import build_paint
+
+        print_paint(build_paint(paint_config(args), out, models=models))
     print(f"report: {out}")
     site = render_if_available(out) if args.site else None
     if site is not None:

@@ -78,6 +78,7 @@ class ConceptResult:
     insertion: tuple[ContextRow, ...] = field(repr=False)
     sites: tuple[Site, ...] = field(repr=False)
     alpha: tuple[float, ...] | None = field(default=None, repr=False)
+    levels: tuple[float, ...] | None = field(default=None, repr=False)  # (U,) insertion levels
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,7 @@ def intervene(
             insertion=tuple(ctx_rows),
             sites=tuple(sites),
             alpha=tuple(float(a) for a in alpha) if alpha is not None else None,
+            levels=tuple(float(v) for v in level.tolist()),
         )
         write.concept_files(
             report / "concepts" / result.slug,

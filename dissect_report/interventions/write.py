@@ -139,6 +139,14 @@ def concept_files(
         reportio.write_parquet(
             directory / "optimized.parquet", optimized_table(result.alpha, ious, ranks)
         )
+    if result.levels is not None:  # what insertion forced each unit to (Paint reuses them)
+        levels = pa.table(
+            {
+                "unit": pa.array(range(len(result.levels)), I32),
+                "level": pa.array(result.levels, F64),
+            }
+        )
+        reportio.write_parquet(directory / "levels.parquet", levels)
     if png is not None:
         reportio.write_bytes(directory / "compare.png", png)
 

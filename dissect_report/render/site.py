@@ -23,6 +23,7 @@ from pathlib import Path
 
 from dissect_report import __version__
 from dissect_report.errors import ReportError
+from dissect_report.paint.page import paint_page
 from dissect_report.render.build import NavEntry, build_mkdocs
 from dissect_report.render.context import Site, iter_pages
 from dissect_report.render.files import dir_bytes, link_tree
@@ -107,6 +108,9 @@ def render_site(
     try:
         pages = list(iter_pages(site, interventions, artifacts, _versions()))
         texts = render_pages(pages)
+        paint = paint_page(root)  # the Paint page keeps to its own module (dissect_report.paint)
+        if paint is not None:
+            texts[paint.path] = paint.markdown
         compare_nav: list[str] = []
         if baseline is not None:
             from dissect_report.render.compare_page import write_compare
@@ -119,6 +123,8 @@ def render_site(
             sections.append(NavEntry("Interventions", "interventions/index.md"))
         if artifacts is not None:
             sections.append(NavEntry("Artifacts", "artifacts/index.md"))
+        if paint is not None:
+            sections.append(NavEntry("Paint", paint.path))
         # Dozens of concept pages are fine in the nav; hundreds would bloat every page.
         concept_nav = [
             NavEntry(str(esc(c.name)), f"concepts/{c.slug}/index.md") for c in m.concepts
@@ -140,6 +146,8 @@ def render_site(
             link_tree(root / "concepts", built / "concepts", IMAGE_SUFFIXES)
         if artifacts is not None:
             link_tree(root / "artifacts", built / "artifacts", IMAGE_SUFFIXES)
+        if paint is not None:
+            paint.write(built)
         (built / MARKER).write_text(f"dissect-report {__version__}\n", encoding="utf-8")
         _swap_in(built, out)
     finally:

@@ -1,0 +1,133 @@
+"""The site's Paint page: the report's ``paint/`` section -> a page and the files it loads.
+
+Usage::
+
+    from dissect_report.paint.page import paint_page
+    page = paint_page(Path("report"))          # None when the report has no paint/ section
+    pages[page.path] = page.markdown           # "paint/index.md"
+    page.write(site_dir)                        # site/paint/: ort.js, model.js, data.js, ...
+
+Reads only the report directory (render works without the model). Everything the page needs
+is wrapped into classic scripts (base64 where binary) because browsers block ``fetch`` of
+files from ``file://``; ``dissect_report/site/paint/paint.js`` explains how it is unwrapped.
+A report whose tail could not be exported gets the page with its one-line note and no scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dissect_report.atomic import write_bytes
+from dissect_report.errors import ReportError
+
+log = logging.getLogger(__name__)
+ORT_VERSION = "1.30.0"
+ASSETS = Path(__file__).resolve().parent.parent / "site" / "paint"
+PATH = "paint/index.md"
+
+
+@dataclass(frozen=True)
+class PaintPage:
+    """The rendered page and the files written next to it (``site/paint/<name>``)."""
+
+    path: str
+    markdown: str
+    available: bool
+    note: str | None
+    files: dict[str, bytes] = field(repr=False)
+
+    def write(self, site_dir: Path) -> int:
+        """Write the page's files under ``site_dir/paint``; returns the bytes written."""
+        for name, data in self.files.items():
+            write_bytes(site_dir / "paint" / name, data)
+        return sum(len(d) for d in self.files.values())
+
+
+def _script(name: str, value: Any) -> bytes:
+    # JSON is valid JavaScript; names from the model are data here, never markup.
+    return f"window.{name} = {json.dumps(value, separators=(',', ':'))};\n".encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _load_npy(path: Path, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {str(path)!r}: {exc}") from None
+    if array.dtype != dtype or array.shape != shape:
+        raise ReportError(
+            f"{str(path)!r} holds {array.dtype} {array.shape}; paint.json says {shape}"
+        )
+    return array
+
+
+def _ort_script() -> bytes:
+    vendor = ASSETS / "vendor"
+    src = (vendor / "ort.wasm.bundle.min.mjs").read_text(encoding="utf-8")
+    wasm = (vendor / "ort-wasm-simd-threaded.wasm.gz").read_bytes()
+    header = (
+        f"/* ONNX Runtime Web {ORT_VERSION} (npm onnxruntime-web), MIT License, "
+        "Copyright (c) Microsoft Corporation; see LICENSE-onnxruntime-web.txt.\n"
+        " * src: the ES module ort.wasm.bundle.min.mjs as text; wasmGz: base64 of the gzipped\n"
+        " * ort-wasm-simd-threaded.wasm. Embedded so the page works from file:// (paint.js). */\n"
+    )
+    return header.encode() + _script("DR_ORT", {"src": src, "wasmGz": _b64(wasm)})
+
+
+def paint_page(report: Path) -> PaintPage | None:
+    """The Paint page of ``report``, or None when it has no ``paint/`` section."""
+    meta_path = Path(report) / "paint" / "paint.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {str(meta_path)!r}: {exc}") from None
+    from dissect_report.render.pages import page_env
+
+    template = page_env().get_template("paint.md.j2")
+    if not meta.get("available"):
+        note = str(meta.get("note") or "the generator's tail was not exported")
+        view = {"available": False, "note": note}
+        return PaintPage(PATH, template.render(v=view), False, note, {})
+    units, height, width = (int(x) for x in meta["shape"])
+    samples = len(meta["samples"])
+    acts = _load_npy(
+        report / "paint" / "activations.npy", np.float16, (samples, units, height, width)
+    )
+    z = _load_npy(report / "paint" / "latents.npy", np.float32, (samples, int(meta["z_dim"])))
+    model = (report / "paint" / "tail.onnx").read_bytes()
+    data = {
+        **{k: meta[k] for k in ("layer", "seed", "samples", "shape", "image", "z_dim", "inputs")},
+        "concepts": meta["concepts"],
+        "activations": _b64(acts.astype("<f2").tobytes()),
+        "latents": _b64(z.astype("<f4").tobytes()),
+    }
+    files = {
+        "ort.js": _ort_script(),
+        "model.js": _script("DR_PAINT_MODEL", _b64(model)),
+        "data.js": _script("DR_PAINT", data),
+        "paint.js": (ASSETS / "paint.js").read_bytes(),
+        "paint.css": (ASSETS / "paint.css").read_bytes(),
+        "LICENSE-onnxruntime-web.txt": (ASSETS / "vendor" / "LICENSE").read_bytes(),
+    }
+    view = {
+        "available": True,
+        "layer": meta["layer"],
+        "height": height,
+        "width": width,
+        "max_units": max((len(c["units"]) for c in meta["concepts"]), default=0),
+        "ort_version": ORT_VERSION,
+        "mb": f"{sum(len(b) for b in files.values()) / 1e6:.1f}",
+    }
+    return PaintPage(PATH, template.render(v=view), True, None, files)

@@ -1,0 +1,217 @@
+"""The Paint stage: what the site needs to repaint samples in the browser (GANPaint, offline).
+
+Usage::
+
+    from dissect_report.paint import PaintConfig, build_paint
+    result = build_paint(PaintConfig(samples=8), "report")    # after `intervene`
+    result.available, result.note      # False and one line why, if the tail cannot be exported
+
+Reads the interventions' layer, held-out seed, per-concept unit sets (``top_units`` of
+``concepts/index.parquet``) and insertion levels (``concepts/<slug>/levels.parquet``), and
+writes ``paint/`` (format in docs/report-format.md):
+
+- ``tail.onnx``: the generator from the intervention layer to the image (:mod:`.export`);
+- ``activations.npy``: (N, U, H, W) float16, the layer's output on held-out samples 0..N-1;
+- ``latents.npy``: (N, z_dim) float32, their latents (the tail's other input);
+- ``paint.json``: layer, seed, sample ids, shapes, input names, concepts with units and levels.
+
+A generator that cannot be exported gets ``paint.json`` with ``available: false`` and a
+one-line ``note``; the stage still succeeds, so the rest of the report and site are unaffected.
+The section is built beside the old one and swapped in; the manifest is updated last.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dissect_report.errors import ReportError
+from dissect_report.interventions import reportio
+from dissect_report.interventions.bundle import ModelBundle, frozen
+from dissect_report.interventions.edit import trace
+from dissect_report.interventions.loading import open_report
+from dissect_report.paint.export import PaintUnavailable, export_tail
+from dissect_report.paint.settings import PaintConfig
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PaintConcept:
+    name: str
+    slug: str
+    color: str
+    units: tuple[int, ...]  # the units Paint sets, best IoU first (the interventions' top units)
+    levels: tuple[float, ...]  # their insertion levels, aligned with units
+
+
+@dataclass(frozen=True)
+class PaintResult:
+    report: Path
+    available: bool
+    note: str | None
+    layer: str
+    samples: int
+    model_bytes: int
+    seconds: float
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _levels(report: Path, slug: str) -> np.ndarray | None:
+    path = report / "concepts" / slug / "levels.parquet"
+    if not path.is_file():
+        return None
+    rows = reportio.read_table(path).to_pylist()
+    out = np.full(max((int(r["unit"]) for r in rows), default=-1) + 1, np.nan)
+    for r in rows:
+        out[int(r["unit"])] = float(r["level"])
+    return out
+
+
+def read_concepts(report: Path, manifest: dict[str, Any]) -> list[PaintConcept]:
+    """The intervened concepts with their top units and insertion levels, in index order."""
+    index = report / "concepts" / "index.parquet"
+    if not manifest.get("sections", {}).get("interventions") or not index.is_file():
+        raise ReportError(
+            "Paint uses the interventions' unit sets; run 'dissect-report intervene REPORT' first"
+        )
+    colors = {str(c["name"]): str(c.get("color", "#888888")) for c in manifest.get("concepts", [])}
+    out = []
+    for row in reportio.read_table(index).to_pylist():
+        units = [int(u) for u in row["top_units"] or []]
+        levels = _levels(report, str(row["slug"]))
+        if levels is None:
+            raise ReportError(
+                f"concepts/{row['slug']}/levels.parquet is missing (a report from an older "
+                "version); run 'dissect-report intervene REPORT' again"
+            )
+        if any(u >= len(levels) or not np.isfinite(levels[u]) for u in units):
+            raise ReportError(f"concepts/{row['slug']}/levels.parquet lacks a level of its units")
+        name = str(row["concept"])
+        out.append(
+            PaintConcept(
+                name=name,
+                slug=str(row["slug"]),
+                color=colors.get(name, "#888888"),
+                units=tuple(units),
+                levels=tuple(float(levels[u]) for u in units),
+            )
+        )
+    return out
+
+
+def _write_section(report: Path, files: dict[str, bytes]) -> None:
+    """Write ``paint/`` beside the old one, then swap it in (a killed run leaves one or the other)."""
+    work = Path(tempfile.mkdtemp(prefix=".paint-", dir=report))
+    try:
+        for name, data in files.items():
+            (work / name).write_bytes(data)
+            os.chmod(work / name, 0o644)
+        os.chmod(work, 0o755)
+        old = report / f".paint-old-{os.getpid()}"
+        if (report / "paint").exists():
+            os.replace(report / "paint", old)
+        os.replace(work, report / "paint")
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def build_paint(
+    config: PaintConfig, report: str | Path, models: ModelBundle | None = None
+) -> PaintResult:
+    """Export the tail and the samples' activations into ``report/paint``; see the module doc."""
+    import torch
+
+    start = time.perf_counter()
+    root = Path(report)
+    manifest = reportio.read_manifest(root)
+    concepts = read_concepts(root, manifest)
+    settings = manifest.get("interventions", {})
+    layer = str(settings.get("layer", ""))
+    if not layer:
+        raise ReportError("manifest.interventions has no layer; run 'dissect-report intervene'")
+    seed = int(settings.get("seed", reportio.dissection_seed(manifest) + 1))
+    root, manifest, models = open_report(root, models)
+
+    ids = list(range(config.samples))
+    z = models.latents(seed, ids).float()
+    with frozen(models.generator), torch.no_grad(), trace(models.generator, layer) as t:
+        images = models.generate(z)
+    if t.output is None or t.output.dim() != 4:
+        shape = None if t.output is None else tuple(t.output.shape)
+        raise ReportError(f"layer {layer!r} did not give an (N, U, H, W) output; got {shape}")
+    acts = t.output.float()
+    meta: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "available": False,
+        "note": None,
+        "layer": layer,
+        "seed": seed,
+        "samples": ids,
+        "shape": list(acts.shape[1:]),
+        "image": list(images.shape[1:]),
+        "z_dim": int(z.shape[1]),
+        "concepts": [
+            {
+                "name": c.name,
+                "slug": c.slug,
+                "color": c.color,
+                "units": list(c.units),
+                "levels": list(c.levels),
+            }
+            for c in concepts
+        ],  # fmt: skip
+    }
+    files: dict[str, bytes] = {}
+    model_bytes = 0
+    try:
+        with frozen(models.generator):
+            tail = export_tail(models.generator, layer, z[:1], acts[:1], config.half_weights)
+        model_bytes = len(tail.model)
+        if model_bytes > config.max_model_mb * 1e6:
+            raise PaintUnavailable(
+                f"the generator's tail from {layer!r} is {model_bytes / 1e6:.0f} MB, over the "
+                f"{config.max_model_mb:g} MB a page can carry"
+            )
+        unknown = set(tail.inputs) - {"z", "h"}
+        if unknown:
+            raise PaintUnavailable(f"the exported tail wants unknown inputs {sorted(unknown)}")
+        meta.update(available=True, inputs=list(tail.inputs), half_weights=tail.half_weights)
+        files["tail.onnx"] = tail.model
+        files["activations.npy"] = _npy(acts.numpy().astype(np.float16))
+        files["latents.npy"] = _npy(z.numpy().astype(np.float32))
+    except PaintUnavailable as exc:
+        meta["note"] = str(exc)
+        log.warning("paint: %s", exc)
+    files["paint.json"] = (json.dumps(meta, indent=2) + "\n").encode()
+    _write_section(root, files)
+    seconds = time.perf_counter() - start
+    reportio.update_manifest(
+        root,
+        {
+            "sections": {"paint": True},
+            "paint": {"layer": layer, "samples": config.samples, "available": meta["available"],
+                      "note": meta["note"], "half_weights": config.half_weights},
+            "timings": {"paint_s": round(seconds, 3)},
+        },
+    )  # fmt: skip
+    return PaintResult(
+        root, bool(meta["available"]), meta["note"], layer, config.samples, model_bytes, seconds
+    )
