@@ -4,7 +4,7 @@ Usage::
 
     from dissect_report.paint.page import paint_page
     page = paint_page(Path("report"))          # None when the report has no paint/ section
-    pages[page.path] = page.markdown           # "paint/index.md"
+    pages[page.path] = env.get_template(page.template).render(v=page.view)  # paint/index.md
     page.write(site_dir)                        # site/paint/: ort.js, model.js, data.js, ...
 
 Reads only the report directory (render works without the model). Everything the page needs
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ORT_VERSION = "1.30.0"
 ASSETS = Path(__file__).resolve().parent.parent / "site" / "paint"
 PATH = "paint/index.md"
+TEMPLATE = "paint.md.j2"
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class PaintPage:
     """The rendered page and the files written next to it (``site/paint/<name>``)."""
 
     path: str
-    markdown: str
+    template: str  # rendered by the render stage's Jinja2 environment (autoescaping)
+    view: dict[str, Any]
     available: bool
     note: str | None
     files: dict[str, bytes] = field(repr=False)
@@ -93,13 +95,10 @@ def paint_page(report: Path) -> PaintPage | None:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ReportError(f"cannot read {str(meta_path)!r}: {exc}") from None
-    from dissect_report.render.pages import page_env
-
-    template = page_env().get_template("paint.md.j2")
     if not meta.get("available"):
         note = str(meta.get("note") or "the generator's tail was not exported")
         view = {"available": False, "note": note}
-        return PaintPage(PATH, template.render(v=view), False, note, {})
+        return PaintPage(PATH, TEMPLATE, view, False, note, {})
     units, height, width = (int(x) for x in meta["shape"])
     samples = len(meta["samples"])
     acts = _load_npy(
@@ -130,4 +129,4 @@ def paint_page(report: Path) -> PaintPage | None:
         "ort_version": ORT_VERSION,
         "mb": f"{sum(len(b) for b in files.values()) / 1e6:.1f}",
     }
-    return PaintPage(PATH, template.render(v=view), True, None, files)
+    return PaintPage(PATH, TEMPLATE, view, True, None, files)

@@ -28,7 +28,7 @@ from dissect_report.render.build import NavEntry, build_mkdocs
 from dissect_report.render.context import Site, iter_pages
 from dissect_report.render.files import dir_bytes, link_tree
 from dissect_report.render.fmt import esc
-from dissect_report.render.pages import render_pages
+from dissect_report.render.pages import page_env, render_pages
 from dissect_report.render.report import load_report
 from dissect_report.render.sections import load_artifacts, load_interventions
 
@@ -110,7 +110,7 @@ def render_site(
         texts = render_pages(pages)
         paint = paint_page(root)  # the Paint page keeps to its own module (dissect_report.paint)
         if paint is not None:
-            texts[paint.path] = paint.markdown
+            texts[paint.path] = page_env().get_template(paint.template).render(v=paint.view)
         compare_nav: list[str] = []
         if baseline is not None:
             from dissect_report.render.compare_page import write_compare
