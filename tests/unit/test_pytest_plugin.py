@@ -47,26 +47,30 @@ def concept(report: Path, layer: str, unit: int) -> str:
 def test_fail_create_pass_change_fail_regenerate_pass(pytester: pytest.Pytester) -> None:
     report = write_synthetic_report(pytester.path / "reports" / "r", layers={"a": 3, "b": 5})
     pytester.makepyfile(test_golden_demo=TEST_FILE)
-    golden = pytester.path / "golden" / "test_demo"
-    obtained = pytester.path / "golden" / "test_demo.obtained"
+    golden = pytester.path / "golden" / "test_golden_demo.test_demo"
+    obtained = pytester.path / "golden" / "test_golden_demo.test_demo.obtained"
 
     # 1. No golden yet: fail with a hint, keep the obtained report.
     result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*no golden report at*test_demo*", "*--update-golden*"])
+    result.stdout.fnmatch_lines(["*dissect-report golden reports*", "goldens: 1 failed"])
     assert not golden.exists() and (obtained / "manifest.json").is_file()
 
     # 2. Create it.
     result = run(pytester, "--update-golden")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*GoldenReportUpdated: created golden report*"])
+    result.stdout.fnmatch_lines(["goldens: 1 created", f"  created: {golden}"])
     assert (golden / "manifest.json").is_file() and not obtained.exists()
     kept = {p.relative_to(golden).as_posix() for p in golden.rglob("*") if p.is_file()}
     assert "layers/b/units/4-strip.png" in kept and "layers/b/iou.parquet" in kept
     assert "layers/b/units/4.png" not in kept and "layers/b/stats.npz" not in kept
 
     # 3. Same report: pass.
-    run(pytester).assert_outcomes(passed=1)
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["goldens: 1 passed"])
 
     # 4. A unit changes concept: fail with the readable diff and save obtained + diffs.
     old = concept(report, "b", 3)
@@ -84,7 +88,7 @@ def test_fail_create_pass_change_fail_regenerate_pass(pytester: pytest.Pytester)
     # 5. Regenerate, 6. pass again.
     result = run(pytester, "--update-golden")
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*regenerated golden report*"])
+    result.stdout.fnmatch_lines(["*regenerated golden report*", "goldens: 1 updated"])
     assert concept(golden, "b", 3) != old and not obtained.exists()
     run(pytester).assert_outcomes(passed=1)
 
@@ -103,14 +107,16 @@ def test_callable_source_name_and_tolerance_overrides(
                 edit_units(out, "a", 1, iou=0.12 + 0.03)  # unit 1's IoU is 0.12
 
         def test_strict(dissect_golden):
-            dissect_golden.check(make, name="shared")
+            dissect_golden.check(make, name="Strict")
 
         def test_loose(dissect_golden):
-            dissect_golden.check(make, name="shared", iou_atol=0.05, images="none")
+            dissect_golden.check(make, name="loose", iou_atol=0.05, images="none")
         """
     )
-    run(pytester, "--update-golden", "-k", "strict").assert_outcomes(passed=1, warnings=1)
-    assert (pytester.path / "golden" / "shared" / "layers" / "a" / "units" / "1-strip.png").exists()
+    run(pytester, "--update-golden").assert_outcomes(passed=2, warnings=2)
+    strict = pytester.path / "golden" / "^strict"  # the name is encoded like the default
+    assert (strict / "layers" / "a" / "units" / "1-strip.png").exists()
+    assert not (pytester.path / "golden" / "loose" / "layers" / "a" / "units").exists()
     run(pytester).assert_outcomes(passed=2)
     monkeypatch.setenv("PLANT", "1")
     result = run(pytester)
@@ -122,7 +128,9 @@ def test_update_leaves_a_golden_within_tolerance_alone(pytester: pytest.Pytester
     report = write_synthetic_report(pytester.path / "reports" / "r", layers={"a": 2})
     pytester.makepyfile(test_golden_demo=TEST_FILE)
     run(pytester, "--update-golden").assert_outcomes(passed=1, warnings=1)
-    golden_units = pytester.path / "golden" / "test_demo" / "layers" / "a" / "units.parquet"
+    golden_units = (
+        pytester.path / "golden" / "test_golden_demo.test_demo" / "layers" / "a" / "units.parquet"
+    )
     before = golden_units.read_bytes()
     edit_units(report, "a", 0, iou=concept_iou(report) + 0.001)
     run(pytester, "--update-golden").assert_outcomes(passed=1)  # no warning: untouched
@@ -144,7 +152,106 @@ def test_unusable_report_fails_with_one_message(pytester: pytest.Pytester) -> No
 
 
 def test_option_is_in_help(pytester: pytest.Pytester) -> None:
-    run(pytester, "--help").stdout.fnmatch_lines(["*--update-golden*"])
+    run(pytester, "--help").stdout.fnmatch_lines(["*--update-golden*", "*golden/<name>/*"])
+
+
+# The six tests of issue 14 whose names shared three golden directories: case, "/" against
+# " ", and one test name in two classes. Each writes a report with its own IoU for unit 1.
+COLLIDING = """
+import pytest
+from dissect_report.compare.synthetic import edit_units, write_synthetic_report
+
+def make(iou):
+    def write(out):
+        write_synthetic_report(out, layers={"a": 3})
+        edit_units(out, "a", 1, iou=iou)
+    return write
+
+@pytest.mark.parametrize("name", ["Door", "door", "a/b", "a b"])
+def test_param(dissect_golden, name):
+    dissect_golden.check(make({"Door": 0.1, "door": 0.2, "a/b": 0.3, "a b": 0.4}[name]))
+
+class TestOne:
+    def test_same(self, dissect_golden):
+        dissect_golden.check(make(0.5))
+
+class TestTwo:
+    def test_same(self, dissect_golden):
+        dissect_golden.check(make(0.6))
+"""
+
+
+def test_colliding_test_names_get_distinct_goldens(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_names=COLLIDING)
+    result = run(pytester, "--update-golden")
+    result.assert_outcomes(passed=6, warnings=6)
+    result.stdout.fnmatch_lines(["goldens: 6 created"])
+    names = sorted(p.name for p in (pytester.path / "golden").iterdir())
+    assert names == [
+        "test_names.^test^one.test_same",
+        "test_names.^test^two.test_same",
+        "test_names.test_param@^door",
+        "test_names.test_param@a%20b",
+        "test_names.test_param@a%2fb",
+        "test_names.test_param@door",
+    ]
+    assert len({n.lower() for n in names}) == 6  # distinct on case-insensitive filesystems
+    # Each golden is its own test's: all pass, also counted across xdist workers.
+    result = run(pytester, "-n", "2")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["goldens: 6 passed"])
+
+
+def test_two_tests_on_one_golden_is_an_error_naming_both(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from dissect_report.compare.synthetic import write_synthetic_report
+
+        def make(out):
+            write_synthetic_report(out, layers={"a": 2})
+
+        def test_first(dissect_golden):
+            dissect_golden.check(make, name="shared")
+
+        def test_second(dissect_golden):
+            dissect_golden.check(make, name="shared")
+        """
+    )
+    result = run(pytester, "--update-golden")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*GoldenNameCollision: golden report */golden/shared is used by two tests: "
+            "*::test_first and *::test_second; each golden belongs to one test*"
+        ]
+    )
+
+
+def test_golden_names_are_safe_and_distinct() -> None:
+    from dissect_report.pytest_plugin import MAX_NAME, golden_name
+
+    ids = [
+        "t/test_x.py::test_a",
+        "t/test_x.py::test_a[x]",
+        "t/test_x.py::Test_a",
+        "t/test_y.py::test_a",
+        "t/test_x.py::TestA::test_a",
+        "t/test_x.py::test_a[..]",
+        "t/test_x.py::test_a[é]",
+        "t/test_x.py::test_a[a.b]",
+        "t/test_x.py::test_a[a%2eb]",
+        "t/test_x.py::test_a[^a]",
+        "t/test_x.py::test_a[A]",
+        "t/con.py::test_a",
+        "t/test_x.py::test_a[" + "x" * 300 + "]",
+        "t/test_x.py::test_a[" + "x" * 299 + "y]",
+    ]
+    names = [golden_name(i) for i in ids]
+    assert len({n.lower() for n in names}) == len(ids)
+    for name in names:
+        assert set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789_-.^%@~"), name
+        assert len(name) <= MAX_NAME and not name.startswith(".") and name != ".."
+        assert name.split(".")[0] not in ("con", "nul", "aux", "prn")
 
 
 def test_plugin_import_is_cheap() -> None:
