@@ -34,7 +34,7 @@ from dissect_report.calibration import calibrate, forward_traced
 from dissect_report.charts import hex_color
 from dissect_report.config import DissectConfig
 from dissect_report.engines import run_engine
-from dissect_report.errors import ModelError, ReportError, UserError
+from dissect_report.errors import ModelError, ReportError, UserError, environment_problem
 from dissect_report.models import Models, load_models
 from dissect_report.progress import bar
 from dissect_report.report import (
@@ -53,6 +53,7 @@ from dissect_report.sampler import shard_range
 from dissect_report.slug import unique_slugs
 from dissect_report.stats import LayerState, LayerStats, downsample_labels
 from dissect_report.thresholds import UnitScores, score_units
+from dissect_report.trace import resolve_layers
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -314,7 +315,7 @@ class _Cleanup:
         if (
             exc_type is not None
             and self.out is not None
-            and isinstance(exc, UserError)
+            and (isinstance(exc, UserError) or environment_problem(exc) is not None)
             and not getattr(exc, "resumable", False)
         ):
             shutil.rmtree(self.out, ignore_errors=True)
@@ -341,6 +342,10 @@ def dissect(
     is_shard = count > 1
     if is_shard and out_path is None:
         raise ReportError("a shard needs an output directory")
+    # Models and layers first: a bad factory, weights file or layer name must not cost an
+    # existing report that --overwrite would clear.
+    models = load_models(config)
+    resolve_layers(models.generator, config.layers)
     if out_path is not None:
         prepare_output(
             out_path,
@@ -348,7 +353,6 @@ def dissect(
             resume=resume,
             marker=SHARD_MANIFEST if is_shard else MANIFEST,
         )
-    models = load_models(config)
     colors = [hex_color(c) for c in models.segmenter.colors]
     with _Cleanup(out_path):
         if out_path is not None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from dissect_report.interventions import reportio
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.loading import open_report
 from dissect_report.interventions.pictures import bar_chart
+from dissect_report.swap import begin_section, commit_section, writes_section
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ def _logit_discriminator(models: ModelBundle, seed: int) -> tuple[ModelBundle, s
     return replace(models, discriminator=disc), how
 
 
+@writes_section("artifacts")
 def find_artifacts(
     config: ArtifactConfig, report: str | Path, models: ModelBundle | None = None
 ) -> ArtifactResult:
@@ -183,9 +184,7 @@ def find_artifacts(
         real = load_real_images(config.real_images, size, config.reference_samples)
     models, d_output = _logit_discriminator(models, score_seed)
 
-    reportio.update_manifest(report, {"sections": {"artifacts": False}})
-    out = report / "artifacts"
-    shutil.rmtree(out, ignore_errors=True)
+    out = begin_section(report, "artifacts")  # the old artifacts/ stays until the swap
 
     scan = scan_samples(
         models, layer, score_seed, config.samples, config.batch_size, desc="artifact scan"
@@ -300,6 +299,9 @@ def find_artifacts(
         "verdict": verdict.status,
     }
     seconds = time.perf_counter() - start
+    # Killed between these three steps, the manifest says "not done" and --resume redoes it.
+    reportio.update_manifest(report, {"sections": {"artifacts": False}})
+    commit_section(report, "artifacts")
     reportio.update_manifest(
         report,
         {

@@ -100,19 +100,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def handler(args: argparse.Namespace) -> int:
     from dissect_report.artifacts.stage import find_artifacts
+    from dissect_report.commands.dissect import command_line
     from dissect_report.interventions import reportio
     from dissect_report.interventions.loading import bundle_from_manifest
+    from dissect_report.outlock import locked
+    from dissect_report.swap import check_schema
 
     config = ArtifactConfig(
         **{**read_table(args.config, "artifacts", ArtifactConfig), **given(args, FLAGS)}
     )
-    models = bundle_from_manifest(
-        reportio.read_manifest(args.report),
-        discriminator=args.discriminator,
-        discriminator_weights=args.discriminator_weights,
-        features=args.features,
-    )
-    print_summary(find_artifacts(config, args.report, models=models))
+    with locked(args.report, command_line()):
+        check_schema(args.report)
+        models = bundle_from_manifest(
+            reportio.read_manifest(args.report),
+            discriminator=args.discriminator,
+            discriminator_weights=args.discriminator_weights,
+            features=args.features,
+        )
+        print_summary(find_artifacts(config, args.report, models=models))
     return 0
 
 

@@ -199,18 +199,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from dissect_report.dissection import dissect
+    from dissect_report.outlock import locked
+    from dissect_report.swap import check_schema
 
     config = config_from_args(args)
     shard = parse_shard(args.shard) if args.shard else None
-    result = dissect(
-        config,
-        args.out,
-        overwrite=args.overwrite,
-        resume=args.resume,
-        shard=shard,
-        images=args.images,
-        command=command_line(),
-    )
+    with locked(args.out, command_line()):
+        check_schema(args.out)
+        result = dissect(
+            config,
+            args.out,
+            overwrite=args.overwrite,
+            resume=args.resume,
+            shard=shard,
+            images=args.images,
+            command=command_line(),
+        )
     if shard is not None and shard[1] > 1:
         print(
             f"shard {shard[0]}/{shard[1]} written to {args.out}; "

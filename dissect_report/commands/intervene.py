@@ -79,9 +79,15 @@ def config_from_args(args: argparse.Namespace) -> InterventionConfig:
 
 
 def handler(args: argparse.Namespace) -> int:
+    from dissect_report.commands.dissect import command_line
     from dissect_report.interventions.stage import intervene
+    from dissect_report.outlock import locked
+    from dissect_report.swap import check_schema
 
-    print_summary(intervene(config_from_args(args), args.report))
+    config = config_from_args(args)
+    with locked(args.report, command_line()):
+        check_schema(args.report)
+        print_summary(intervene(config, args.report))
     return 0
 
 

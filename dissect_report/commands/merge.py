@@ -39,9 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from dissect_report.dissection import merge_shards
+    from dissect_report.outlock import locked
 
-    result = merge_shards(
-        args.shards, args.out, overwrite=args.overwrite, images=args.images, command=command_line()
-    )
+    with locked(args.out, command_line()):
+        result = merge_shards(
+            args.shards,
+            args.out,
+            overwrite=args.overwrite,
+            images=args.images,
+            command=command_line(),
+        )
     print(f"merged {len(args.shards)} shards ({result.samples} samples) into {args.out}")
     return 0

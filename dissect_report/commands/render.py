@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 DESCRIPTION = """\
@@ -43,8 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
+    from dissect_report.commands.dissect import command_line
+    from dissect_report.outlock import locked
     from dissect_report.render import render_site
 
-    result = render_site(args.report, out=args.out, baseline=args.baseline)
+    # Into REPORT/site: one writer at a time. Elsewhere (--out): the report may be read-only.
+    lock = locked(args.report, command_line()) if args.out is None else contextlib.nullcontext()
+    with lock:
+        result = render_site(args.report, out=args.out, baseline=args.baseline)
     print(f"site: {result.index} ({result.pages} pages, {result.seconds:.1f} s)")
     return 0

@@ -9,6 +9,9 @@ Usage::
 
 It takes every flag of ``dissect`` (see ``dissect-report dissect --help``) with defaults
 sized so the whole run on the built-in world stays within a few minutes on 2 CPU cores.
+A ``--config`` file may hold ``[dissect]``, ``[intervene]`` and ``[artifacts]`` tables.
+Each stage records its completion in the manifest; ``run --resume`` continues a killed run
+from its first unfinished stage (the dissection from its last checkpoint).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import importlib.util
 import logging
 from pathlib import Path
+from typing import Any
 
 from dissect_report.commands.dissect import (
     add_config_arguments,
@@ -25,6 +29,10 @@ from dissect_report.commands.dissect import (
     config_from_args,
 )
 from dissect_report.commands.paint import add_paint_flags
+from dissect_report.config import DissectConfig, read_table
+from dissect_report.errors import ReportError
+from dissect_report.outlock import locked
+from dissect_report.swap import check_schema
 
 log = logging.getLogger(__name__)
 RUN_DEFAULTS = {"samples": 1000}
@@ -100,47 +108,115 @@ def _builtin(config: object) -> bool:
     )
 
 
+STAGES = ("interventions", "artifacts", "paint")
+
+
+def finished_stages(out: Path) -> set[str]:
+    """The stages a previous run completed: each one records it in the manifest.
+
+    ``dissect`` is done when ``manifest.json`` exists (it is written last); the others when
+    the manifest's ``sections`` say so (written after their section was swapped in). The
+    site is always rebuilt: it only reads the report.
+    """
+    from dissect_report.interventions import reportio
+
+    if not (out / "manifest.json").is_file():
+        return set()
+    sections = reportio.read_manifest(out).get("sections", {})
+    return {"dissect"} | {name for name in STAGES if sections.get(name)}
+
+
+def _check_same_config(out: Path, config: DissectConfig) -> None:
+    """--resume must not mix a finished dissection with different settings."""
+    from dissect_report.config import make_config
+    from dissect_report.interventions import reportio
+
+    old = make_config(reportio.read_manifest(out).get("config", {}))
+    if old.table_key() == config.table_key():
+        return
+    new_values = config.model_dump(mode="json")
+    field = next(k for k, v in old.model_dump(mode="json").items() if new_values.get(k) != v)
+    raise ReportError(
+        f"report {str(out)!r} was made with {field} = {getattr(old, field)!r}, not "
+        f"{getattr(config, field)!r}; resume with the same settings, or use --overwrite"
+    )
+
+
 def handle(args: argparse.Namespace) -> int:
-    from dissect_report.dissection import dissect
+    from dissect_report.artifacts.settings import ArtifactConfig
+    from dissect_report.interventions.settings import InterventionConfig
 
     config = config_from_args(args, **RUN_DEFAULTS)
     if args.artifacts and args.real_images:
         from dissect_report.artifacts.real_images import source_kind
 
         source_kind(args.real_images)  # a wrong path fails now, not after the dissection
-    out = Path(args.out)
-    result = dissect(
-        config,
-        out,
-        overwrite=args.overwrite,
-        resume=args.resume,
-        images=args.images,
-        command=command_line(),
+    # The [intervene] and [artifacts] tables of --config: checked before anything runs.
+    intervene_config = InterventionConfig(
+        **read_table(args.config, "intervene", InterventionConfig)
     )
-    for layer in result.layers:
-        print(
-            f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable, "
-            f"{layer.concepts_covered} concepts covered"
+    artifact_values = read_table(args.config, "artifacts", ArtifactConfig)
+    if args.real_images:
+        artifact_values["real_images"] = args.real_images
+    artifact_config = ArtifactConfig(**artifact_values)
+    out = Path(args.out)
+    with locked(out, command_line()):
+        check_schema(out)
+        done = finished_stages(out) if args.resume else set()
+        _run_stages(args, config, intervene_config, artifact_config, out, done)
+    return 0
+
+
+def _run_stages(
+    args: argparse.Namespace,
+    config: DissectConfig,
+    intervene_config: Any,
+    artifact_config: Any,
+    out: Path,
+    done: set[str],
+) -> None:
+    from dissect_report.dissection import dissect
+
+    if "dissect" in done:
+        _check_same_config(out, config)
+        print(f"dissection: already complete in {out}; resuming after it")
+    else:
+        result = dissect(
+            config,
+            out,
+            overwrite=args.overwrite,
+            resume=args.resume,
+            images=args.images,
+            command=command_line(),
         )
+        for layer in result.layers:
+            print(
+                f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable, "
+                f"{layer.concepts_covered} concepts covered"
+            )
     # Paint: on by default for the built-in world, opt-in (--paint) for your own generator,
     # whose tail may be large or not exportable. It needs the interventions' unit sets.
     paint = args.interventions and (args.paint if args.paint is not None else _builtin(config))
-    if args.interventions or args.artifacts:
+    wanted = {"interventions": args.interventions, "artifacts": args.artifacts, "paint": paint}
+    todo = [name for name in STAGES if wanted[name] and name not in done]
+    for name in STAGES:
+        if wanted[name] and name in done:
+            print(f"{name}: already complete; skipped")
+    if todo:
         from dissect_report.interventions.loading import open_report
 
-        _, _, models = open_report(out)  # loaded once, for both stages
-    if args.interventions:
+        _, _, models = open_report(out)  # loaded once, for every stage
+    if "interventions" in todo:
         from dissect_report.commands.intervene import print_summary
-        from dissect_report.interventions import InterventionConfig, intervene
+        from dissect_report.interventions import intervene
 
-        print_summary(intervene(InterventionConfig(), out, models=models))
-    if args.artifacts:
-        from dissect_report.artifacts import ArtifactConfig, find_artifacts
+        print_summary(intervene(intervene_config, out, models=models))
+    if "artifacts" in todo:
+        from dissect_report.artifacts import find_artifacts
         from dissect_report.commands.artifacts import print_summary as print_artifacts
 
-        art = ArtifactConfig(real_images=args.real_images)
-        print_artifacts(find_artifacts(art, out, models=models))
-    if paint:
+        print_artifacts(find_artifacts(artifact_config, out, models=models))
+    if "paint" in todo:
         from dissect_report.commands.paint import config_from_args as paint_config
         from dissect_report.commands.paint import print_summary as print_paint
         from dissect_report.paint.stage import build_paint
@@ -151,4 +227,3 @@ def handle(args: argparse.Namespace) -> int:
     if site is not None:
         print(f"site:   {site}")
         print(f"open:   dissect-report serve {out}   (or open {site / 'index.html'} in a browser)")
-    return 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from dissect_report.interventions.pictures import outline, tile_grid, to_uint8
 from dissect_report.interventions.settings import InterventionConfig
 from dissect_report.progress import bar
 from dissect_report.slug import unique_slugs
+from dissect_report.swap import begin_section, commit_section, writes_section
 from dissect_report.thresholds import concept_ious
 
 log = logging.getLogger(__name__)
@@ -214,6 +214,7 @@ def _compare(
     return tile_grid(grid), [held.ids[j] for j in pick]
 
 
+@writes_section("concepts")
 def intervene(
     config: InterventionConfig, report: str | Path, models: ModelBundle | None = None
 ) -> InterventionResult:
@@ -233,8 +234,7 @@ def intervene(
             f"intervention seed {seed} equals the dissection seed; held-out samples need another"
         )
 
-    reportio.update_manifest(report, {"sections": {"interventions": False}})
-    shutil.rmtree(report / "concepts", ignore_errors=True)
+    section = begin_section(report, "concepts")  # the old concepts/ stays until the swap
 
     held = heldout_pass(models, layer, seed, config.samples, config.batch_size, config.quantile)
     units_total, h, _ = held.shape
@@ -332,7 +332,7 @@ def intervene(
             levels=tuple(float(v) for v in level.tolist()),
         )
         write.concept_files(
-            report / "concepts" / result.slug,
+            section / result.slug,
             result,
             png,
             ious[:, c],
@@ -349,7 +349,7 @@ def intervene(
             result.insert_added,
         )
 
-    write.concept_index(report / "concepts" / "index.parquet", results)
+    write.concept_index(section / "index.parquet", results)
     settings = {
         **asdict(config),
         "layer": layer,
@@ -360,6 +360,9 @@ def intervene(
         "ranking": iou_source,
     }
     seconds = time.perf_counter() - start
+    # Killed between these three steps, the manifest says "not done" and --resume redoes it.
+    reportio.update_manifest(report, {"sections": {"interventions": False}})
+    commit_section(report, "concepts")
     reportio.update_manifest(
         report,
         {

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dissect_report.errors import ReportError
+from dissect_report.render.fmt import yaml_str
 from dissect_report.render.pages import write_mkdocs_yml
 
 SCAFFOLD = Path(__file__).resolve().parent.parent / "site"
@@ -34,7 +35,7 @@ class NavEntry:
 
 
 def _nav(entries: Sequence[NavEntry]) -> list[dict[str, str]]:
-    return [{"title": json.dumps(e.title), "path": json.dumps(e.path)} for e in entries]
+    return [{"title": yaml_str(e.title), "path": yaml_str(e.path)} for e in entries]
 
 
 def build_mkdocs(
@@ -65,7 +66,7 @@ def build_mkdocs(
     config_file = work_dir / "mkdocs.yml"
     write_mkdocs_yml(
         config_file,
-        site_name=json.dumps(site_name),
+        site_name=yaml_str(site_name),
         docs_dir=json.dumps(str(docs)),
         site_dir=json.dumps(str(site_dir)),
         overrides=json.dumps(str(SCAFFOLD / "overrides")),

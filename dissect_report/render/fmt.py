@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -53,9 +54,23 @@ def seconds(value: Any) -> str:
         return str(escape(str(value)))
 
 
+_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
 def yaml_str(value: str) -> Markup:
-    """A YAML-safe scalar (JSON string syntax) of already-escaped HTML text."""
-    return Markup(json.dumps(str(value)))
+    """A YAML-safe double-quoted scalar of already-escaped HTML text (pure ASCII).
+
+    JSON string syntax, except that a character beyond the BMP (an emoji) is written as
+    YAML's ``\\UXXXXXXXX``: JSON's surrogate pair ``\\ud83c\\udf32`` would reach a YAML
+    reader as two lone surrogates, which no page can then be encoded with.
+    """
+    text = json.dumps(str(value))
+    return Markup(_PAIR.sub(lambda m: f"\\U{ord(_join(m)):08x}", text))
+
+
+def _join(m: re.Match[str]) -> str:
+    high, low = int(m.group(1), 16), int(m.group(2), 16)
+    return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 
 
 def pretty_json(value: Any) -> Markup:

@@ -1,0 +1,94 @@
+"""Hostile models for the fault tests (import paths for the CLI, with tests/ on PYTHONPATH).
+
+Usage::
+
+    dissect-report dissect --generator fault_toys:long_layer_generator \
+        --segmenter fault_toys:hostile_segmenter --layers "$(python -c ...LONG_LAYER)"
+
+Each one breaks a promise a real user's model may break: names no file system takes as
+they are, code that raises, images of the wrong shape.
+"""
+
+from __future__ import annotations
+
+import torch
+from dissect_toys import COLORS, Planted, PlantedSegmenter
+from torch import nn
+
+# An emoji and markup in one concept name, 500 characters in the other.
+HOSTILE_CONCEPTS = ["sky 🌤 <b>&amp;</b>", "T" * 250 + "🌲" + "r" * 249]
+LONG_LAYER = "features_" + "x" * 291  # 300 characters: over any file-name limit
+
+
+class HostileSegmenter(PlantedSegmenter):
+    concepts = HOSTILE_CONCEPTS
+    colors = COLORS
+
+
+def hostile_segmenter() -> HostileSegmenter:
+    return HostileSegmenter()
+
+
+class LongLayer(Planted):
+    """The planted generator with its ``features`` layer under a 300-character name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_module(LONG_LAYER, self.features)
+        del self.features
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.render(getattr(self, LONG_LAYER)(z) * self.scale)
+
+
+def long_layer_generator() -> LongLayer:
+    return LongLayer()
+
+
+class RaisingSegmenter(PlantedSegmenter):
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        raise ValueError("segmenter exploded on purpose")
+
+
+def raising_segmenter() -> RaisingSegmenter:
+    return RaisingSegmenter()
+
+
+class RaisingGenerator(Planted):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("generator exploded on purpose")
+
+
+def raising_generator() -> RaisingGenerator:
+    return RaisingGenerator()
+
+
+class GrayGenerator(Planted):
+    """One channel instead of three."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return super().forward(z)[:, :1]
+
+
+def gray_generator() -> GrayGenerator:
+    return GrayGenerator()
+
+
+class FlatImages(Planted):
+    """Images flattened to (N, 3 * 32 * 32)."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return super().forward(z).flatten(1)
+
+
+def flat_images_generator() -> FlatImages:
+    return FlatImages()
+
+
+class RaisingDiscriminator(nn.Module):
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        raise KeyError("discriminator exploded on purpose")
+
+
+def raising_discriminator() -> RaisingDiscriminator:
+    return RaisingDiscriminator()
