@@ -33,6 +33,7 @@ from dissect_report.errors import UserError, environment_problem, one_line
 COMMAND_MODULES = [
     "dissect_report.commands.run",
     "dissect_report.commands.layers",
+    "dissect_report.commands.check",
     "dissect_report.commands.dissect",
     "dissect_report.commands.merge",
     "dissect_report.commands.render",

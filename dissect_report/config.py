@@ -40,7 +40,18 @@ BUILTIN_SEGMENTER = "builtin"
 Policy = Literal["quantile", "iqr", "max-iou"]
 Engine = Literal["local", "ray"]
 # Fields that say where and how the pass runs, never what it finds (kept out of table_key).
-RUN_FIELDS = frozenset({"device", "checkpoint_every", "engine", "address", "shards", "workers"})
+RUN_FIELDS = frozenset(
+    {
+        "device",
+        "checkpoint_every",
+        "engine",
+        "address",
+        "shards",
+        "workers",
+        "check_model",
+        "check_tolerance",
+    }
+)
 
 
 class DissectConfig(BaseModel):
@@ -53,7 +64,27 @@ class DissectConfig(BaseModel):
         BUILTIN_GENERATOR, description="factory import path 'pkg.module:make_generator'"
     )
     weights: str | None = Field(None, description="optional .safetensors or .pt state dict")
+    weights_key: str | None = Field(
+        None, description="entry of a nested checkpoint holding the generator's state dict"
+    )
     z_dim: int | None = Field(None, ge=1, description="latent size if the generator lacks z_dim")
+    latent_shape: tuple[int, ...] | None = Field(
+        None,
+        description="per-sample latent shape the generator takes, e.g. [100, 1, 1] (DCGAN); "
+        "z_dim is its product",
+    )
+    seeded_noise: bool = Field(
+        False,
+        description="make random draws inside the generator's forward a function of (seed, i)",
+    )
+    check_model: bool = Field(
+        True,
+        description="check the model contract before the pass; false = accept the risk "
+        "(recorded in the manifest)",
+    )
+    check_tolerance: float = Field(
+        1e-3, gt=0.0, lt=1.0, description="relative float tolerance of the model check"
+    )
     segmenter: str = Field(
         BUILTIN_SEGMENTER,
         description="'builtin', a factory path 'pkg.module:make_segmenter', or 'hf:DIR' "
@@ -102,6 +133,20 @@ class DissectConfig(BaseModel):
         if isinstance(value, list | tuple) and any(not str(v).strip() for v in value):
             raise ValueError(f"empty layer name in {value!r}")
         return tuple(value) if isinstance(value, list) else value  # TOML/JSON arrays are lists
+
+    @field_validator("latent_shape", mode="before")
+    @classmethod
+    def _split_shape(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = [int(part) for part in value.replace("x", ",").split(",") if part.strip()]
+            except ValueError:
+                raise ValueError(f"expected sizes such as 100,1,1, got {value!r}") from None
+        if isinstance(value, list | tuple):
+            if not value or any(not isinstance(v, int) or v < 1 for v in value):
+                raise ValueError(f"latent shape needs positive integer sizes, got {value!r}")
+            return tuple(value)  # TOML/JSON arrays are lists
+        return value
 
     @field_validator("generator", "segmenter")
     @classmethod

@@ -33,9 +33,10 @@ from dissect_report import __version__
 from dissect_report.calibration import calibrate, forward_traced
 from dissect_report.charts import hex_color
 from dissect_report.config import DissectConfig
+from dissect_report.contract import skipped_summary
 from dissect_report.engines import run_engine
 from dissect_report.errors import ModelError, ReportError, UserError, environment_problem
-from dissect_report.models import Models, load_models
+from dissect_report.models import Models, load_models, model_fingerprint
 from dissect_report.progress import bar
 from dissect_report.report import (
     MANIFEST,
@@ -125,13 +126,22 @@ def _checkpoint_arrays(run: _Pass, meta: dict[str, Any]) -> dict[str, np.ndarray
 
 
 def _load_checkpoint(
-    path: Path, meta: dict[str, Any], layers: tuple[str, ...]
+    path: Path, meta: dict[str, Any], config: DissectConfig
 ) -> tuple[dict[str, LayerState], int] | None:
+    layers = config.layers
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
             saved = json.loads(bytes(data["meta"]).decode())
+            refuse_other_run(
+                f"checkpoint {str(path)!r}",
+                saved.get("models"),
+                meta["models"],
+                saved.get("config"),
+                config,
+                "use --overwrite to start again",
+            )
             if {k: saved.get(k) for k in meta} != meta:
                 raise ReportError(
                     f"checkpoint {str(path)!r} was made with a different config or shard; "
@@ -147,6 +157,31 @@ def _load_checkpoint(
             return states, int(saved["position"])
     except (OSError, ValueError, KeyError) as exc:
         raise ReportError(f"cannot read checkpoint {str(path)!r}: {exc}; use --overwrite") from None
+
+
+def _config_json(config: DissectConfig) -> dict[str, Any]:
+    return config.model_dump(mode="json")
+
+
+def refuse_other_run(
+    what: str,
+    old_models: dict[str, Any] | None,
+    new_models: dict[str, Any],
+    old_config: dict[str, Any] | None,
+    config: DissectConfig,
+    fix: str,
+) -> None:
+    """Raise :class:`ReportError` naming what differs if ``what`` came from other models/config."""
+    from dissect_report.models import config_differences, fingerprint_differences
+
+    differs = fingerprint_differences(old_models, new_models) if old_models else []
+    if old_config is not None:
+        differs += config_differences(old_config, _config_json(config))
+    if differs:
+        shown = "; ".join(differs[:4]) + (
+            f"; ... ({len(differs)} in all)" if len(differs) > 4 else ""
+        )
+        raise ReportError(f"{what} was made with a different model or config ({shown}); {fix}")
 
 
 def run_pass(
@@ -167,12 +202,17 @@ def run_pass(
     layers = list(config.layers)
     edges, shapes = calibration if calibration is not None else calibrate(models, config)
     concepts = len(models.concepts)
-    meta = {"table_key": config.table_key(), "start": start, "stop": stop}
+    meta = {
+        "table_key": config.table_key(),
+        "start": start,
+        "stop": stop,
+        "models": model_fingerprint(models.identity),
+    }
     # The statistics stay on the models' device (counts on the GPU with --device cuda).
     stats = {n: LayerStats(edges[n], concepts, config.top_k, models.device) for n in layers}
     run = _Pass(stats, shapes, start)
     if checkpoint is not None and resume:
-        loaded = _load_checkpoint(checkpoint, meta, config.layers)
+        loaded = _load_checkpoint(checkpoint, meta, config)
         if loaded is not None:
             states, run.position = loaded
             for name, state in states.items():
@@ -206,7 +246,8 @@ def run_pass(
             progress.update(len(ids))
             every = config.checkpoint_every
             if checkpoint is not None and every and done % every == 0 and run.position < stop:
-                write_npz(checkpoint, _checkpoint_arrays(run, {**meta, "position": run.position}))
+                saved = {**meta, "position": run.position, "config": _config_json(config)}
+                write_npz(checkpoint, _checkpoint_arrays(run, saved))
     finally:
         progress.close()
     return {n: acc.state() for n, acc in run.stats.items()}, shapes
@@ -278,7 +319,11 @@ def _manifest(result: DissectResult, models: Models, command: str | None) -> dic
             "iou_floor": config.iou_floor,
         },
         "nonfinite": {layer.name: layer.state.nonfinite for layer in result.layers},
-        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+        "model_check": models.check.summary() if models.check is not None else skipped_summary(),
+        "timings": {
+            **{k: round(v, 3) for k, v in result.timings.items()},
+            **({"model_check_s": round(models.check.seconds, 3)} if models.check else {}),
+        },
         "sections": {"interventions": False, "artifacts": False},
     }
 
@@ -342,8 +387,8 @@ def dissect(
     is_shard = count > 1
     if is_shard and out_path is None:
         raise ReportError("a shard needs an output directory")
-    # Models and layers first: a bad factory, weights file or layer name must not cost an
-    # existing report that --overwrite would clear.
+    # Models and layers first (and the model check): a bad factory, weights file, layer
+    # name or broken model contract must not cost an existing report that --overwrite clears.
     models = load_models(config)
     resolve_layers(models.generator, config.layers)
     if out_path is not None:
@@ -405,6 +450,8 @@ def _write_shard(
         "layers": [{"name": n, "slug": slugs[n], "shape": list(shapes[n])} for n in config.layers],
         "concepts": models.concepts,
         "colors": colors,
+        "models": model_fingerprint(models.identity),
+        "identity": models.identity,
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }
     write_manifest(out, meta, name=SHARD_MANIFEST)
@@ -423,7 +470,16 @@ def merge_shards(
         raise ReportError("merge needs at least one shard directory")
     metas = [read_json(Path(s) / SHARD_MANIFEST) for s in shards]
     first = metas[0]
-    for path, meta in zip(shards, metas, strict=True):
+    first_config = DissectConfig(**first["config"])
+    for path, meta in zip(shards[1:], metas[1:], strict=True):
+        refuse_other_run(
+            f"shard {str(path)!r}",
+            first.get("models"),
+            meta.get("models") or {},
+            meta.get("config"),
+            first_config,
+            f"merge only shards of one run (compare with {str(shards[0])!r})",
+        )
         if meta.get("table_key") != first.get("table_key"):
             raise ReportError(
                 f"shard {str(path)!r} was made with a different config than {str(shards[0])!r}"
@@ -432,7 +488,17 @@ def merge_shards(
     seen = sorted(int(m["shard"]["index"]) for m in metas)
     if seen != list(range(1, count + 1)):
         raise ReportError(f"shards {seen} do not cover 1..{count} exactly once")
-    config = DissectConfig(**first["config"])
+    config = first_config
+    models = load_models(config)
+    if first.get("models"):
+        refuse_other_run(
+            f"shard {str(shards[0])!r}",
+            first["models"],
+            model_fingerprint(models.identity),
+            None,
+            config,
+            "the generator, weights or segmenter changed since the shards ran",
+        )
     out_path = Path(out)
     prepare_output(out_path, overwrite=overwrite, resume=False)
     states: dict[str, LayerState] = {}
@@ -443,7 +509,6 @@ def merge_shards(
             states[name] = states[name].merge(state) if name in states else state
     shapes = {layer["name"]: tuple(layer["shape"]) for layer in first["layers"]}
     timings = {"dissect_s": sum(float(m.get("timings", {}).get("dissect_s", 0.0)) for m in metas)}
-    models = load_models(config)
     colors = [hex_color(c) for c in models.segmenter.colors]
     if models.concepts != first["concepts"]:
         raise ReportError("the segmenter's concepts differ from the shards'")

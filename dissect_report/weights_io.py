@@ -31,8 +31,67 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a ``.safetensors`` or ``.pt``/``.pth``/``.bin`` state dict, on the CPU."""
+def _is_tensor_dict(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(isinstance(v, torch.Tensor) for v in value.values())
+    )
+
+
+def _describe(state: dict[str, object]) -> str:
+    parts = []
+    for k in sorted(state, key=str)[:12]:
+        v = state[k]
+        kind = "tensors" if _is_tensor_dict(v) else type(v).__name__
+        parts.append(f"{k} ({kind})")
+    return ", ".join(parts) + (f", ... ({len(state)} in all)" if len(state) > 12 else "")
+
+
+def unwrap_state(
+    state: object, path: str | Path, key: str | None = None
+) -> dict[str, torch.Tensor]:
+    """The state dict of tensors in a loaded checkpoint.
+
+    ``key`` picks one entry (``{"netG_state_dict": {...}, "epoch": 5}`` with
+    ``key="netG_state_dict"``); without it a flat dict of tensors is taken as is, and a
+    checkpoint holding exactly one nested dict of tensors is unwrapped. Anything else is a
+    :class:`ModelError` that names the keys found and the ``--weights-key`` to choose.
+    """
+    where = str(path)
+    if not isinstance(state, dict):
+        raise ModelError(f"weights file {where!r} holds a {type(state).__name__}, not a state dict")
+    if key is not None:
+        if key not in state:
+            raise ModelError(f"weights file {where!r} has no key {key!r}; keys: {_describe(state)}")
+        chosen = state[key]
+        if not _is_tensor_dict(chosen):
+            raise ModelError(
+                f"key {key!r} of weights file {where!r} holds {type(chosen).__name__}, "
+                "not a dict of tensors"
+            )
+        return chosen  # type: ignore[return-value]
+    if _is_tensor_dict(state):
+        return state  # type: ignore[return-value]
+    nested = [k for k, v in state.items() if _is_tensor_dict(v)]
+    if len(nested) == 1:
+        return state[nested[0]]  # type: ignore[no-any-return]
+    if nested:
+        raise ModelError(
+            f"weights file {where!r} holds {len(nested)} state dicts "
+            f"({', '.join(map(str, nested))}); pick one with --weights-key KEY"
+        )
+    raise ModelError(
+        f"weights file {where!r} does not hold a state dict of tensors; keys: {_describe(state)}"
+    )
+
+
+def load_state_dict(path: str | Path, key: str | None = None) -> dict[str, torch.Tensor]:
+    """Tensors of a ``.safetensors`` or ``.pt``/``.pth``/``.tar``/``.bin`` state dict, on the CPU.
+
+    A checkpoint that nests its state dicts (``{"netG_state_dict": {...}}``) is unwrapped
+    as :func:`unwrap_state` says; ``key`` picks one entry.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"weights file {str(path)!r} does not exist")
@@ -40,7 +99,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
-            state = load_file(str(path), device="cpu")
+            state: object = load_file(str(path), device="cpu")
         else:
             with warnings.catch_warnings():  # torch's own advice would precede our one line
                 warnings.simplefilter("ignore")
@@ -61,11 +120,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise ModelError(
             f"cannot read weights file {str(path)!r}: corrupt or not a state dict ({first})"
         ) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelError(f"weights file {str(path)!r} does not hold a state dict of tensors")
-    return state
+    return unwrap_state(state, path, key)
 
 
 def _names(keys: list[str], limit: int = 8) -> str:
@@ -99,6 +154,6 @@ def apply_state_dict(
     module.load_state_dict(state)
 
 
-def load_weights(module: torch.nn.Module, path: str | Path) -> None:
-    """Read ``path`` and load it into ``module`` (both steps' errors are one clear line)."""
-    apply_state_dict(module, load_state_dict(path), path)
+def load_weights(module: torch.nn.Module, path: str | Path, key: str | None = None) -> None:
+    """Read ``path`` (entry ``key`` of a nested checkpoint) and load it into ``module``."""
+    apply_state_dict(module, load_state_dict(path, key), path)

@@ -14,6 +14,7 @@ from typing import Any
 
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.commands.flagtable import FlagTable, add_flags, given
+from dissect_report.commands.overrides import add_model_override_arguments
 from dissect_report.config import read_table
 
 DESCRIPTION = """\
@@ -91,6 +92,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--discriminator-weights", help=".safetensors/.pt state dict for --discriminator"
     )
+    add_model_override_arguments(p)
     p.add_argument(
         "--features",
         help="factory 'pkg.module:make' returning a feature extractor (images -> (N, D)); "
@@ -116,6 +118,8 @@ def handler(args: argparse.Namespace) -> int:
             discriminator=args.discriminator,
             discriminator_weights=args.discriminator_weights,
             features=args.features,
+            generator=args.generator,
+            weights=args.weights,
         )
         print_summary(find_artifacts(config, args.report, models=models))
     return 0

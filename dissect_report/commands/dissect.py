@@ -36,6 +36,21 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--z-dim", type=int, metavar="N", help="latent size, if the generator has no z_dim"
     )
+    add_model_adapter_arguments(g)
+    g.add_argument(
+        "--no-model-check",
+        dest="check_model",
+        action="store_false",
+        default=None,
+        help="skip the model check (recorded in the manifest and shown on the site): accept "
+        "that findings may depend on batch, shard or resume",
+    )
+    g.add_argument(
+        "--check-tolerance",
+        type=float,
+        metavar="REL",
+        help="relative float tolerance of the model check (default: 1e-3)",
+    )
     g.add_argument(
         "--segmenter",
         metavar="SPEC",
@@ -125,6 +140,29 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="Ray actors, each loading the models once (default: the cluster's CPUs, or GPUs)",
+    )
+
+
+def add_model_adapter_arguments(g: argparse._ActionsContainer) -> None:
+    """The generator adapters (also on ``layers`` and ``check``): see dissect_report.adapters."""
+    g.add_argument(
+        "--weights-key",
+        metavar="KEY",
+        help="entry of a nested checkpoint holding the generator's state dict "
+        "(e.g. netG_state_dict; one nested state dict is unwrapped without it)",
+    )
+    g.add_argument(
+        "--latent-shape",
+        metavar="A,B,...",
+        help="per-sample latent shape the generator takes, e.g. 100,1,1 for a DCGAN; "
+        "z_dim is its product",
+    )
+    g.add_argument(
+        "--seeded-noise",
+        action="store_true",
+        default=None,
+        help="make torch.randn & co. inside the generator's forward a function of (seed, i) "
+        "(StyleGAN-style noise)",
     )
 
 

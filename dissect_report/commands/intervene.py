@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dissect_report.commands.flagtable import FlagTable, add_flags, given
+from dissect_report.commands.overrides import add_model_override_arguments
 from dissect_report.config import read_table
 from dissect_report.errors import ConfigError
 from dissect_report.interventions.settings import InterventionConfig
@@ -63,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"(default {InterventionConfig.insert_level})",
     )
     p.add_argument("--no-optimize", action="store_true", help="skip the optimized unit sets")
+    add_model_override_arguments(p)
 
 
 def config_from_args(args: argparse.Namespace) -> InterventionConfig:
@@ -80,6 +82,8 @@ def config_from_args(args: argparse.Namespace) -> InterventionConfig:
 
 def handler(args: argparse.Namespace) -> int:
     from dissect_report.commands.dissect import command_line
+    from dissect_report.interventions import reportio
+    from dissect_report.interventions.loading import bundle_from_manifest
     from dissect_report.interventions.stage import intervene
     from dissect_report.outlock import locked
     from dissect_report.swap import check_schema
@@ -87,7 +91,11 @@ def handler(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     with locked(args.report, command_line()):
         check_schema(args.report)
-        print_summary(intervene(config, args.report))
+        models = None
+        if args.generator is not None or args.weights is not None:
+            manifest = reportio.read_manifest(args.report)
+            models = bundle_from_manifest(manifest, generator=args.generator, weights=args.weights)
+        print_summary(intervene(config, args.report, models=models))
     return 0
 
 

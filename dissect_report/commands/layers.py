@@ -1,4 +1,4 @@
-"""``dissect-report layers``: list a generator's layers with their output shapes.
+"""``dissect-report layers``: list a generator's layers: type, calls per forward, output shape.
 
 Usage::
 
@@ -13,7 +13,9 @@ import argparse
 import torch
 
 from dissect_report.commands.argtypes import positive_int
+from dissect_report.commands.dissect import add_model_adapter_arguments
 from dissect_report.config import BUILTIN_GENERATOR
+from dissect_report.trace import LayerInfo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,27 +42,70 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="latent size, if the generator has no z_dim",
     )
+    add_model_adapter_arguments(parser)
     parser.add_argument(
         "--all", action="store_true", help="also list modules whose output is not 4-D"
     )
     parser.set_defaults(func=handle)
 
 
-def handle(args: argparse.Namespace) -> int:
-    from dissect_report.errors import ModelError, user_code
-    from dissect_report.models import load_generator
-    from dissect_report.sampler import latents
-    from dissect_report.trace import layer_shapes
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "-" if shape is None else " x ".join(str(d) for d in shape) or "scalar"
 
-    generator = load_generator(args.generator, args.weights)
-    z_dim = args.z_dim or getattr(generator, "z_dim", None)
-    if not isinstance(z_dim, int):
-        raise ModelError(f"generator {args.generator!r} has no integer z_dim; pass --z-dim")
+
+def _output(info: LayerInfo) -> str:
+    """One call's output as text: ``512 x 8 x 8`` or ``[0] 512 x 8 x 8, [1] 3 x 8 x 8``."""
+
+    def one(out: object) -> str:
+        if info.tuple_output:
+            return ", ".join(f"[{i}] {_shape(p)}" for i, p in enumerate(out))  # type: ignore[arg-type]
+        return _shape(out)  # type: ignore[arg-type]
+
+    texts = [one(out) for out in info.outputs]
+    if len(set(texts)) == 1:
+        return texts[0]
+    return "; ".join(f"@{k} {t}" for k, t in enumerate(texts))
+
+
+def handle(args: argparse.Namespace) -> int:
+    from dissect_report.config import make_config
+    from dissect_report.errors import user_code
+    from dissect_report.models import latent_size, load_generator
+    from dissect_report.sampler import latents
+    from dissect_report.trace import describe_layers
+
+    config = make_config(
+        {
+            k: v
+            for k, v in {
+                "generator": args.generator,
+                "weights": args.weights,
+                "weights_key": args.weights_key,
+                "z_dim": args.z_dim,
+                "latent_shape": args.latent_shape,
+                "seeded_noise": args.seeded_noise,
+            }.items()
+            if v is not None
+        }
+    )
+    generator = load_generator(
+        config.generator,
+        config.weights,
+        weights_key=config.weights_key,
+        latent_shape=config.latent_shape,
+        seeded_noise=config.seeded_noise,
+    )
+    z_dim = latent_size(generator, config.z_dim, config.generator)
     with torch.no_grad(), user_code("generator"):
-        shapes = layer_shapes(generator, latents(0, [0], z_dim))
-    rows = [(n, s) for n, s in shapes.items() if args.all or len(s) == 3]
-    width = max([len(n) for n, _ in rows] + [5])
-    print(f"{'layer':<{width}}  shape (C, H, W)")
-    for name, shape in rows:
-        print(f"{name:<{width}}  {' x '.join(str(d) for d in shape)}")
+        infos = describe_layers(generator, latents(0, [0, 1], z_dim))
+    rows = [i for i in infos if args.all or i.dissectable]
+    width = max([len(i.name) for i in rows] + [5])
+    kind = max([len(i.module_type) for i in rows] + [4])
+    print(f"{'layer':<{width}}  {'type':<{kind}}  calls  output per sample (C x H x W)")
+    for info in rows:
+        print(f"{info.name:<{width}}  {info.module_type:<{kind}}  {info.calls:>5}  {_output(info)}")
+    if any(i.calls > 1 for i in rows):
+        print("a module run more than once per forward is named with its call: NAME@0, NAME@1")
+    if any(i.tuple_output for i in rows):
+        print("an element of a tuple output is named with its index: NAME[0]")
     return 0

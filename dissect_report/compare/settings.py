@@ -39,6 +39,7 @@ _BOOKKEEPING_NAMES = frozenset(
         "overwrite",
         "force",
         "weights",  # a path; the content is pinned by weights_sha256
+        "factory_file",  # a path; the content is pinned by factory_sha256
         "created",
         "command",
     }

@@ -72,7 +72,7 @@ class ShardWorker:
 
         progress.set_quiet(True)  # one bar, the driver's: shards done
         self.config = DissectConfig.model_validate_json(config_json)
-        self.models = load_models(self.config)
+        self.models = load_models(self.config, check=False)  # the driver checked them
 
     def identity(self) -> dict[str, Any]:
         return self.models.identity
@@ -86,25 +86,15 @@ class ShardWorker:
         return states
 
 
-def _fingerprint(identity: dict[str, Any]) -> dict[str, Any]:
-    """What must match between driver and workers: content hashes, not paths."""
-    model, seg = identity.get("model", {}), identity.get("segmenter", {})
-    return {
-        "generator state_sha256": model.get("state_sha256"),
-        "generator weights_sha256": model.get("weights_sha256"),
-        "z_dim": model.get("z_dim"),
-        "segmenter weights_sha256": seg.get("weights_sha256"),
-    }
-
-
 def _check_identity(driver: dict[str, Any], worker: dict[str, Any]) -> None:
-    want, got = _fingerprint(driver), _fingerprint(worker)
-    for key, value in want.items():
-        if got[key] != value:
-            raise ModelError(
-                f"a Ray worker loaded a different model: {key} {got[key]!r} != driver's "
-                f"{value!r}; workers need the same packages and weight files as the driver"
-            )
+    from dissect_report.models import fingerprint_differences, model_fingerprint
+
+    differs = fingerprint_differences(model_fingerprint(driver), model_fingerprint(worker))
+    if differs:
+        raise ModelError(
+            f"a Ray worker loaded a different model ({'; '.join(differs[:3])}, driver -> "
+            "worker); workers need the same packages and weight files as the driver"
+        )
 
 
 def _cause(ray: Any, exc: Exception) -> BaseException | None:
@@ -229,12 +219,15 @@ def run_ray(
     a shard, and the driver's resubmissions of a shard to a new worker.
     """
     from dissect_report.calibration import calibrate
+    from dissect_report.models import model_fingerprint
 
     retries = RETRIES if retries is None else retries
 
     ray = import_ray()
     checkpoint = (
-        ShardCheckpoint(partial / "ray.npz", config.table_key(), start, stop)
+        ShardCheckpoint(
+            partial / "ray.npz", config.table_key(), start, stop, model_fingerprint(models.identity)
+        )
         if partial is not None
         else None
     )

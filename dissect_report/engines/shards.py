@@ -65,9 +65,18 @@ def merge_states(
 class ShardCheckpoint:
     """The merged state of the finished shards of one pass, in one ``.npz`` (atomic)."""
 
-    def __init__(self, path: Path, table_key: str, start: int, stop: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        table_key: str,
+        start: int,
+        stop: int,
+        models: dict[str, Any] | None = None,
+    ) -> None:
         self.path = path
         self.meta: dict[str, Any] = {"table_key": table_key, "start": start, "stop": stop}
+        if models is not None:  # the model fingerprint: resume refuses other models by name
+            self.meta["models"] = models
 
     def save(self, spans: list[Span], done: set[int], states: dict[str, LayerState]) -> None:
         meta = {**self.meta, "spans": [list(s) for s in spans], "done": sorted(done)}
@@ -85,6 +94,14 @@ class ShardCheckpoint:
         try:
             with np.load(self.path, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
+                if "models" in self.meta and meta.get("models") != self.meta["models"]:
+                    from dissect_report.models import fingerprint_differences
+
+                    differs = fingerprint_differences(meta.get("models") or {}, self.meta["models"])
+                    raise ReportError(
+                        f"checkpoint {where!r} was made with a different model "
+                        f"({'; '.join(differs[:4]) or 'no fingerprint'}); use --overwrite"
+                    )
                 if {k: meta.get(k) for k in self.meta} != self.meta:
                     raise ReportError(
                         f"checkpoint {where!r} was made with a different config or sample "

@@ -30,41 +30,28 @@ import torch
 from torch import nn
 
 from dissect_report.errors import ConfigError
+from dissect_report.trace import hook_layers
 
 # A setter maps the layer's output (N, U, H, W) to its edited version (same shape).
 Setter = Callable[[torch.Tensor], torch.Tensor]
-
-
-def find_module(model: nn.Module, layer: str) -> nn.Module:
-    """The submodule named ``layer`` (a module path such as ``layer4`` or ``synthesis.b16``)."""
-    modules = dict(model.named_modules())
-    if layer not in modules or layer == "":
-        names = [n for n in modules if n]
-        shown = ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
-        raise ConfigError(f"unknown layer {layer!r}; layers: {shown}")
-    return modules[layer]
 
 
 @contextmanager
 def edit(model: nn.Module, layer: str, *setters: Setter) -> Iterator[None]:
     """Apply ``setters`` in order to ``layer``'s output on every forward pass inside the block.
 
-    The hook is removed on exit, also when the block raises.
+    ``layer`` may name a tuple element (``blocks.2[0]``) or one call of a reused module
+    (``blocks.1.act@1``), as in :func:`dissect_report.trace.parse_layer`. The hook is
+    removed on exit, also when the block raises.
     """
-    module = find_module(model, layer)
 
-    def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
-        if not isinstance(output, torch.Tensor):
-            raise ConfigError(f"layer {layer!r} returns {type(output).__name__}, not a tensor")
+    def apply(_name: str, output: torch.Tensor) -> torch.Tensor:
         for setter in setters:
             output = setter(output)
         return output
 
-    handle = module.register_forward_hook(hook)
-    try:
+    with hook_layers(model, [layer], apply):
         yield
-    finally:
-        handle.remove()
 
 
 @dataclass

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from dissect_report.errors import ModelError, ReportError, UserError
 from dissect_report.interventions.bundle import ModelBundle
+
+if TYPE_CHECKING:
+    from dissect_report.config import DissectConfig
 
 
 def builtin_reference(seed: int, ids: Sequence[int]) -> torch.Tensor:
@@ -41,25 +44,72 @@ def _factory_call(path: str, what: str) -> Any:
         raise ModelError(f"{what} factory {path!r} failed: {exc!r}") from None
 
 
+def report_config(
+    manifest: dict[str, Any], generator: str | None = None, weights: str | None = None
+) -> DissectConfig:
+    """The report's config, its weights at their recorded absolute path, with overrides.
+
+    ``generator`` / ``weights``: another factory path / weights file for the same model
+    (the report was moved, or made on another machine); :func:`check_same_model` then
+    checks the loaded model against the recorded hashes.
+    """
+    from dissect_report.config import make_config
+
+    if "config" not in manifest:
+        raise ReportError("manifest.json has no 'config'; cannot rebuild the models")
+    values = dict(manifest["config"])
+    recorded = (manifest.get("model") or {}).get("weights")
+    if values.get("weights") and recorded and Path(recorded).is_absolute():
+        values["weights"] = recorded  # the manifest's absolute path: works from any directory
+    if generator is not None:
+        values["generator"] = generator
+    if weights is not None:
+        values["weights"] = weights
+    if values.get("weights") and not Path(values["weights"]).is_file():
+        sha = (manifest.get("model") or {}).get("weights_sha256") or "?"
+        raise ModelError(
+            f"the report's generator weights {values['weights']!r} are not there; "
+            f"pass --weights FILE (the file with sha256 {sha[:12]}...)"
+        )
+    return make_config(values)
+
+
+def check_same_model(manifest: dict[str, Any], identity: dict[str, Any]) -> None:
+    """Refuse models whose content differs from the report's (hashes, latent layout)."""
+    from dissect_report.models import CONTENT_KEYS, fingerprint_differences, model_fingerprint
+
+    old = {k: v for k, v in model_fingerprint(manifest).items() if k in CONTENT_KEYS}
+    differs = fingerprint_differences(old, model_fingerprint(identity))
+    if differs:
+        raise ModelError(
+            f"the models loaded differ from the report's ({'; '.join(differs[:4])}); "
+            "pass the --generator/--weights the report was made with"
+        )
+
+
 def bundle_from_manifest(
     manifest: dict[str, Any],
     discriminator: str | None = None,
     discriminator_weights: str | None = None,
     features: str | None = None,
+    *,
+    generator: str | None = None,
+    weights: str | None = None,
 ) -> ModelBundle:
     """The generator/segmenter the report was made with, plus optional D and feature extractor.
 
     ``discriminator`` / ``features``: factory paths ``pkg.module:make`` (called with no
-    arguments); ``"none"`` turns the built-in discriminator off.
+    arguments); ``"none"`` turns the built-in discriminator off. ``generator`` / ``weights``
+    override the recorded ones and must load the same model (checked by content hash).
+    The model check runs on the report's layers before anything is computed.
     """
-    from dissect_report.config import BUILTIN_GENERATOR, make_config
+    from dissect_report.config import BUILTIN_GENERATOR
     from dissect_report.models import load_models, load_weights
     from dissect_report.sampler import latents
 
-    if "config" not in manifest:
-        raise ReportError("manifest.json has no 'config'; cannot rebuild the models")
-    config = make_config(manifest["config"])
+    config = report_config(manifest, generator, weights)
     models = load_models(config)
+    check_same_model(manifest, models.identity)
     builtin = config.generator == BUILTIN_GENERATOR and config.weights is None
     disc: Any = None
     if discriminator and discriminator != "none":
@@ -90,11 +140,17 @@ def bundle_from_manifest(
 
 
 def open_report(
-    report: str | Path, models: ModelBundle | None = None
+    report: str | Path,
+    models: ModelBundle | None = None,
+    *,
+    generator: str | None = None,
+    weights: str | None = None,
 ) -> tuple[Path, dict[str, Any], ModelBundle]:
     """A report's path and manifest, and its models (``models`` if given, else rebuilt)."""
     from dissect_report.interventions import reportio
 
     report = Path(report)
     manifest = reportio.read_manifest(report)
-    return report, manifest, models if models is not None else bundle_from_manifest(manifest)
+    if models is None:
+        models = bundle_from_manifest(manifest, generator=generator, weights=weights)
+    return report, manifest, models

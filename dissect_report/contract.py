@@ -1,0 +1,526 @@
+"""The model check: does the generator keep the promise every finding rests on?
+
+Usage::
+
+    from dissect_report.contract import check_model
+    check = check_model(models, ["layer3", "blocks.2[0]"], tolerance=1e-3)
+    check.passed, check.problems[0].message if check.problems else None
+    check.raise_for_problems()        # ModelError: one line naming the cause and the fix
+    check.summary()                   # what the manifest records
+
+The promise: sample ``i`` is a pure function of ``(seed, i)`` whatever its batch, order,
+shard or resume, and a layer is one tensor ``(N, C, H, W)`` of units made by one call per
+forward pass. The check generates a few sample ids in a batch, again in the same batch, in a
+second batch of other composition and order, and each alone, and compares the images and the
+chosen layers' activations (relative tolerance ``tolerance`` of each tensor's largest
+magnitude, for float noise between batch sizes); it counts calls per layer per forward, and
+checks the images' shape, dtype, range and finiteness and each layer's layout. A few
+seconds on a small GAN (see the README for measured costs).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from dissect_report.adapters import RandomCalls
+from dissect_report.errors import ModelError, UserCodeError, UserError, one_line, user_code
+from dissect_report.trace import TraceDict, layer_spec, resolve_layers
+
+if TYPE_CHECKING:
+    from dissect_report.models import Models
+
+CHECK_IDS = (0, 1, 2, 3)
+OTHER_BATCH = (3, 6, 1, 5, 0, 2)  # other samples around them, in another order
+ACCEPT = "or --no-model-check to accept the risk"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A broken promise: ``kind`` (noise, batch, calls, tuple, shape, layout, images, range)
+    and a one-line ``message`` naming the cause and the fix."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """What the check saw of one chosen layer (``shape`` per sample, ``calls`` per forward)."""
+
+    name: str
+    module_type: str
+    calls: int
+    shape: tuple[int, ...] | None
+    max_difference: float = 0.0  # relative, worst over the batch compositions
+    nonfinite: float = 0.0  # share of values that are NaN or infinite
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """The model check's findings. ``passed`` when there is no problem."""
+
+    samples: tuple[int, ...]
+    tolerance: float
+    image_shape: tuple[int, ...] | None = None
+    image_dtype: str | None = None
+    image_range: tuple[float, float] | None = None
+    image_difference: float = 0.0
+    repeat_difference: float = 0.0
+    random_ops: tuple[str, ...] = ()
+    layers: tuple[LayerCheck, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`ModelError` with the first problem's line (and how many more)."""
+        if self.problems:
+            more = len(self.problems) - 1
+            tail = f" [{more} more: dissect-report check]" if more else ""
+            raise ModelError(self.problems[0].message + tail)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready record for the manifest."""
+        return {
+            "performed": True,
+            "passed": self.passed,
+            "samples": list(self.samples),
+            "tolerance": self.tolerance,
+            "image_shape": list(self.image_shape) if self.image_shape else None,
+            "image_range": list(self.image_range) if self.image_range else None,
+            "image_difference": self.image_difference,
+            "random_ops": sorted(set(self.random_ops)),
+            "layers": [
+                {
+                    "name": layer.name,
+                    "module_type": layer.module_type,
+                    "calls": layer.calls,
+                    "shape": list(layer.shape) if layer.shape else None,
+                    "max_difference": layer.max_difference,
+                    "nonfinite": layer.nonfinite,
+                }
+                for layer in self.layers
+            ],
+            "problems": [p.message for p in self.problems],
+            "warnings": list(self.warnings),
+        }  # its seconds go to the manifest's timings (model_check_s), with the other timings
+
+    def lines(self) -> list[str]:
+        """Human-readable lines for ``dissect-report check``."""
+        out = []
+        if self.image_shape is not None:
+            lo, hi = self.image_range or (float("nan"), float("nan"))
+            out.append(
+                f"images: {' x '.join(map(str, self.image_shape))} {self.image_dtype}, "
+                f"range [{lo:.3g}, {hi:.3g}]"
+            )
+        out.append(
+            f"same samples: repeated batch differs by {self.repeat_difference:.2g}, "
+            f"other batches/alone by {self.image_difference:.2g} (tolerance {self.tolerance:g})"
+        )
+        if self.random_ops:
+            out.append(f"random ops inside forward: {', '.join(sorted(set(self.random_ops)))}")
+        for layer in self.layers:
+            shape = " x ".join(map(str, layer.shape)) if layer.shape else "?"
+            out.append(
+                f"layer {layer.name}: {layer.module_type}, {shape}, {layer.calls} call(s) per "
+                f"forward, differs by {layer.max_difference:.2g}, "
+                f"{layer.nonfinite:.1%} non-finite"
+            )
+        out += [f"warning: {w}" for w in self.warnings]
+        out += [f"problem: {p.message}" for p in self.problems]
+        out.append(f"{'passed' if self.passed else 'FAILED'} in {self.seconds:.2f} s")
+        return out
+
+
+def skipped_summary() -> dict[str, Any]:
+    """The manifest's record when the user opted out (``--no-model-check``)."""
+    return {"performed": False, "passed": None, "opt_out": True}
+
+
+def _difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a - b| relative to max |a| (non-finite values must sit at the same places)."""
+    a, b = a.detach().float().cpu(), b.detach().float().cpu()
+    if a.shape != b.shape:
+        return float("inf")
+    fa, fb = torch.isfinite(a), torch.isfinite(b)
+    if not torch.equal(fa, fb):
+        return float("inf")
+    a, b = torch.where(fa, a, 0.0), torch.where(fb, b, 0.0)
+    scale = float(a.abs().max()) if a.numel() else 0.0
+    diff = float((a - b).abs().max()) if a.numel() else 0.0
+    return diff / scale if scale > 0 else diff
+
+
+def batch_statistics_modules(model: nn.Module) -> list[str]:
+    """Names of norm layers that normalize by batch statistics in the model's current mode."""
+    found = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and (
+            module.training or not module.track_running_stats or module.running_mean is None
+        ):
+            found.append(name or type(module).__name__)
+    return found
+
+
+def training_modules(model: nn.Module) -> list[str]:
+    return [name for name, m in model.named_modules() if name and m.training]
+
+
+def channels_last(shape: tuple[int, ...]) -> bool:
+    """A per-sample ``(A, B, C)`` output that reads as ``(H, W, C)``: square A x B, C differs."""
+    return len(shape) == 3 and shape[0] == shape[1] and shape[1] != shape[2]
+
+
+def _probe(model: nn.Module, specs: list[Any], z: torch.Tensor) -> dict[str, list[object]]:
+    """Each named module's outputs in one forward pass (for calls, tuples and shapes)."""
+    modules = dict(model.named_modules())
+    seen: dict[str, list[object]] = {s.module: [] for s in specs}
+    handles = []
+    try:
+        for name in seen:
+            if name in modules:
+                handles.append(
+                    modules[name].register_forward_hook(
+                        lambda _m, _i, out, name=name: seen[name].append(out)
+                    )
+                )
+        with torch.no_grad():
+            model(z)
+    except UserError:
+        raise
+    except Exception as exc:
+        if getattr(model, "latent_shape", None) is None:
+            # the most common cause: a DCGAN wants (N, z, 1, 1) and got (N, z)
+            raise ModelError(
+                f"the generator raised {type(exc).__name__} on latents {tuple(z.shape)} "
+                f"({one_line(exc)[:160]}); if it takes another latent layout, pass it, "
+                f"e.g. --latent-shape {z.shape[1]},1,1 (the DCGAN tutorial's (N, z, 1, 1))"
+            ) from exc
+        raise UserCodeError.wrap("generator", exc) from exc
+    finally:
+        for h in handles:
+            h.remove()
+    return seen
+
+
+def _shape_of(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return " x ".join(str(d) for d in value.shape[1:])
+    return type(value).__name__
+
+
+def _structure(
+    model: nn.Module, layers: Sequence[str], z: torch.Tensor
+) -> tuple[list[LayerCheck], list[Problem]]:
+    """Calls per forward, tuple outputs, dimensionality and layout of each chosen layer."""
+    modules = resolve_layers(model, layers)
+    specs = [layer_spec(model, n) for n in layers]
+    seen = _probe(model, specs, z)
+    checks, problems = [], []
+    for spec in specs:
+        outs = seen[spec.module]
+        kind = type(modules[spec.text]).__name__
+        if not outs:
+            problems.append(
+                Problem("calls", f"layer {spec.text!r} is not run by the generator's forward pass")
+            )
+            checks.append(LayerCheck(spec.text, kind, 0, None))
+            continue
+        calls = len(outs)
+        if spec.call is None and calls > 1:
+            shapes = "; ".join(f"@{k}: {_shape_of(o)}" for k, o in enumerate(outs))
+            problems.append(
+                Problem(
+                    "calls",
+                    f"layer {spec.text!r} ({kind}) runs {calls} times per forward pass "
+                    f"({shapes}); name one call: {spec.text}@0 .. {spec.text}@{calls - 1}",
+                )
+            )
+            checks.append(LayerCheck(spec.text, kind, calls, None))
+            continue
+        if spec.call is not None and spec.call >= calls:
+            problems.append(
+                Problem(
+                    "calls",
+                    f"layer {spec.text!r}: {spec.module!r} runs {calls} time(s) per forward "
+                    f"pass; calls are @0 .. @{calls - 1}",
+                )
+            )
+            checks.append(LayerCheck(spec.text, kind, calls, None))
+            continue
+        out = outs[spec.call or 0]
+        if isinstance(out, tuple | list):
+            if spec.element is None:
+                parts = ", ".join(f"[{i}] {_shape_of(v)}" for i, v in enumerate(out))
+                problems.append(
+                    Problem(
+                        "tuple",
+                        f"layer {spec.text!r} ({kind}) returns a {type(out).__name__} "
+                        f"({parts}); pick an element, e.g. {spec.text}[0]",
+                    )
+                )
+                checks.append(LayerCheck(spec.text, kind, calls, None))
+                continue
+            if spec.element >= len(out):
+                problems.append(
+                    Problem(
+                        "tuple",
+                        f"layer {spec.text!r}: {spec.module!r} returns {len(out)} elements",
+                    )
+                )
+                checks.append(LayerCheck(spec.text, kind, calls, None))
+                continue
+            out = out[spec.element]
+        elif spec.element is not None:
+            problems.append(
+                Problem("tuple", f"layer {spec.text!r}: {spec.module!r} does not return a tuple")
+            )
+            checks.append(LayerCheck(spec.text, kind, calls, None))
+            continue
+        if not isinstance(out, torch.Tensor) or out.dim() != 4:
+            what = (
+                f"shape {tuple(out.shape)} ({out.dim()}-D)"
+                if isinstance(out, torch.Tensor)
+                else type(out).__name__
+            )
+            problems.append(
+                Problem(
+                    "shape",
+                    f"layer {spec.text!r} ({kind}) outputs {what}; dissection needs a 4-D "
+                    "(N, C, H, W) layer (dissect-report layers lists them)",
+                )
+            )
+            checks.append(LayerCheck(spec.text, kind, calls, None))
+            continue
+        shape = tuple(int(d) for d in out.shape[1:])
+        if channels_last(shape):
+            problems.append(
+                Problem(
+                    "layout",
+                    f"layer {spec.text!r} ({kind}) looks channels-last: {' x '.join(map(str, shape))} "
+                    f"reads as (H, W, C) = {shape[0]} x {shape[1]} x {shape[2]}, so its "
+                    f"{shape[0]} 'units' would be rows; permute it to (N, C, H, W) in the model "
+                    "(x.permute(0, 3, 1, 2)) or pick another layer",
+                )
+            )
+        checks.append(LayerCheck(spec.text, kind, calls, shape))
+    return checks, problems
+
+
+def _image_problems(images: object, tolerance: float) -> tuple[list[Problem], list[str]]:
+    fix = "the contract is float images (N, 3, H, W) in [-1, 1]"
+    if not isinstance(images, torch.Tensor):
+        return [Problem("images", f"the generator returns {type(images).__name__}; {fix}")], []
+    shape = tuple(images.shape)
+    if images.dim() == 4 and shape[1] != 3 and shape[-1] == 3:
+        return [
+            Problem(
+                "images",
+                f"the generator returns channels-last images {shape}; {fix}: "
+                "return x.permute(0, 3, 1, 2)",
+            )
+        ], []
+    if images.dim() != 4 or shape[1] != 3:
+        return [Problem("images", f"the generator returns shape {shape}; {fix}")], []
+    if not images.dtype.is_floating_point:
+        return [Problem("images", f"the generator returns {images.dtype} images; {fix}")], []
+    finite = torch.isfinite(images)
+    if not bool(finite.all()):
+        share = 1.0 - float(finite.float().mean())
+        return [
+            Problem("images", f"{share:.1%} of the generated pixels are NaN or infinite; {fix}")
+        ], []
+    lo, hi = float(images.min()), float(images.max())
+    problems, warnings = [], []
+    if lo >= 0.0 and hi <= 1.0 + 1e-6:
+        problems.append(
+            Problem(
+                "range",
+                f"images range [{lo:.3g}, {hi:.3g}] looks like [0, 1]; {fix}: return 2 * x - 1",
+            )
+        )
+    elif lo < -1.5 or hi > 1.5:
+        problems.append(Problem("range", f"images range [{lo:.3g}, {hi:.3g}]; {fix}: rescale them"))
+    elif lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
+        warnings.append(f"images range [{lo:.3g}, {hi:.3g}] slightly exceeds [-1, 1]")
+    return problems, warnings
+
+
+def _batch_cause(models: Models) -> str:
+    stats = batch_statistics_modules(models.generator)
+    if stats:
+        shown = ", ".join(stats[:4]) + (", ..." if len(stats) > 4 else "")
+        return (
+            f"(BatchNorm {shown} normalizes by batch statistics); fix: eval mode with running "
+            "statistics (track_running_stats=True) or a per-sample norm"
+        )
+    training = training_modules(models.generator)
+    if training:
+        return (
+            f"(modules in train mode: {', '.join(training[:4])}); fix: the factory must "
+            "return a model that stays in eval mode"
+        )
+    return "fix: make each sample's forward pass independent of the others in its batch"
+
+
+def check_model(
+    models: Models,
+    layers: Sequence[str],
+    *,
+    tolerance: float = 1e-3,
+    ids: Sequence[int] = CHECK_IDS,
+    other: Sequence[int] = OTHER_BATCH,
+) -> ModelCheck:
+    """Check the model contract on a few samples (see the module docstring).
+
+    ``models``: loaded models (adapters applied); ``layers``: the layer specs to dissect.
+    Returns a :class:`ModelCheck`; it raises only for a wrong layer name (ConfigError).
+    """
+    t0 = time.perf_counter()
+    ids = [int(i) for i in ids]
+    gen = models.generator
+    z = models.latents(ids)
+    checks, problems = _structure(gen, layers, z)
+    base = {"samples": tuple(ids), "tolerance": tolerance}
+    if problems:
+        return ModelCheck(
+            **base, layers=tuple(checks), problems=tuple(problems), seconds=time.perf_counter() - t0
+        )
+    names = list(layers)
+
+    def run(sample_ids: Sequence[int]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        # the generator itself, not models.generate: the check names what is wrong with images
+        z = models.latents(sample_ids)
+        with torch.no_grad(), user_code("generator"), TraceDict(gen, names) as td:
+            images = gen(z)
+        return images, {n: td[n] for n in names}
+
+    with RandomCalls() as recorder:
+        images, acts = run(ids)
+    image_problems, warnings = _image_problems(images, tolerance)
+    if image_problems:
+        return ModelCheck(
+            **base,
+            image_shape=tuple(images.shape[1:]) if isinstance(images, torch.Tensor) else None,
+            layers=tuple(checks),
+            problems=tuple(image_problems),
+            seconds=time.perf_counter() - t0,
+        )
+    again, acts_again = run(ids)
+    repeat = _difference(images, again)
+    layer_diff = {n: _difference(acts[n], acts_again[n]) for n in names}
+    image_diff = 0.0
+    pos = {i: k for k, i in enumerate(other)}
+    batch_images, batch_acts = run(list(other))
+    sel = [pos[i] for i in ids if i in pos]
+    mine = [k for k, i in enumerate(ids) if i in pos]
+    image_diff = max(image_diff, _difference(images[mine], batch_images[sel]))
+    for n in names:
+        layer_diff[n] = max(layer_diff[n], _difference(acts[n][mine], batch_acts[n][sel]))
+    for k, i in enumerate(ids):
+        alone, alone_acts = run([i])
+        image_diff = max(image_diff, _difference(images[k : k + 1], alone))
+        for n in names:
+            layer_diff[n] = max(layer_diff[n], _difference(acts[n][k : k + 1], alone_acts[n]))
+    ops = tuple(recorder.names)
+    if repeat > tolerance or any(_difference(acts[n], acts_again[n]) > tolerance for n in names):
+        if ops:
+            shown = ", ".join(sorted(set(ops)))
+            cause = f"the generator draws random numbers inside forward ({shown}), so "
+        else:
+            cause = "the generator is not deterministic: "
+        problems.append(
+            Problem(
+                "noise",
+                f"{cause}the same samples differ by {repeat:.2g} between two identical runs and "
+                "tables would depend on batch, shard and resume; fix: --seeded-noise (makes them "
+                f"a function of (seed, i)), {ACCEPT}",
+            )
+        )
+    elif image_diff > tolerance or any(v > tolerance for v in layer_diff.values()):
+        where = (
+            "image"
+            if image_diff > tolerance
+            else "layer " + ", ".join(n for n, v in layer_diff.items() if v > tolerance)
+        )
+        worst = max([image_diff, *layer_diff.values()])
+        noise = (
+            " (with --seeded-noise: a random draw without a batch axis is shared by the batch)"
+            if models.identity.get("model", {}).get("seeded_noise")
+            else ""
+        )
+        problems.append(
+            Problem(
+                "batch",
+                f"a sample's {where} depends on the rest of its batch (differs by {worst:.2g} "
+                f"alone vs in a batch){noise} {_batch_cause(models)}, {ACCEPT}",
+            )
+        )
+    final = []
+    for check in checks:
+        a = acts[check.name]
+        share = 1.0 - float(torch.isfinite(a).float().mean()) if a.numel() else 0.0
+        if share > 0:
+            warnings.append(f"layer {check.name!r}: {share:.1%} of values are NaN or infinite")
+        final.append(
+            LayerCheck(
+                check.name,
+                check.module_type,
+                check.calls,
+                check.shape,
+                layer_diff[check.name],
+                share,
+            )
+        )
+    return ModelCheck(
+        **base,
+        image_shape=tuple(images.shape[1:]),
+        image_dtype=str(images.dtype).replace("torch.", ""),
+        image_range=(float(images.min()), float(images.max())),
+        image_difference=image_diff,
+        repeat_difference=repeat,
+        random_ops=ops,
+        layers=tuple(final),
+        problems=tuple(problems),
+        warnings=tuple(warnings),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def ends_in_sigmoid(module: object) -> bool:
+    """Whether a discriminator's last module is a sigmoid (it gives probabilities, not logits)."""
+    if not isinstance(module, nn.Module):
+        return False
+    last = None
+    for _name, m in module.named_modules():
+        if not list(m.children()):
+            last = m
+    return isinstance(last, nn.Sigmoid)
+
+
+def looks_like_probabilities(scores: torch.Tensor) -> bool:
+    """Discriminator outputs that all lie in [0, 1] (a sigmoid's), over a batch of images."""
+    s = scores.detach().float()
+    return bool(s.numel() > 1 and torch.isfinite(s).all() and s.min() >= 0.0 and s.max() <= 1.0)
+
+
+def is_sigmoid_discriminator(discriminator: object, scores: torch.Tensor | None = None) -> bool:
+    """A discriminator ending in ``nn.Sigmoid``, or whose ``scores`` all lie in [0, 1].
+
+    Usage: ``if is_sigmoid_discriminator(d, d(images)): logits = torch.logit(scores, 1e-6)``.
+    """
+    return ends_in_sigmoid(discriminator) or (
+        scores is not None and looks_like_probabilities(scores)
+    )

@@ -1,0 +1,133 @@
+"""Small generators that each break one promise of the model contract (for the check's tests).
+
+Usage (``tests/models`` on ``PYTHONPATH``)::
+
+    dissect-report check --generator contract_toys:batch_stats --segmenter \\
+        stylegan_like:make_segmenter --layers body
+
+Each is shaped like a real model's part: a BatchNorm with batch statistics, a channels-last
+layer, images in [0, 1], the DCGAN tutorial's ``(N, z, 1, 1)`` latents, a unit that is NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class _Base(nn.Module):
+    z_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.fc = nn.Linear(8, 16 * 4 * 4)
+        self.body = nn.Sequential(nn.Conv2d(16, 8, 3, padding=1), nn.ReLU())
+        self.to_rgb = nn.Conv2d(8, 3, 1)
+
+    def features(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fc(z).view(-1, 16, 4, 4)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.body(F.interpolate(self.features(z), scale_factor=4))
+        return torch.tanh(self.to_rgb(x))
+
+
+class BatchStats(_Base):
+    """BatchNorm that normalizes by the batch's statistics even in eval mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(16, track_running_stats=False)
+
+    def features(self, z: torch.Tensor) -> torch.Tensor:
+        return self.norm(super().features(z))
+
+
+class Permute(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 2, 3, 1)
+
+
+class ChannelsLast(_Base):
+    """A layer ``nhwc`` whose output is (N, H, W, C), as in models written for TF layouts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nhwc = Permute()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.body(F.interpolate(self.features(z), scale_factor=4))
+        x = self.nhwc(x).permute(0, 3, 1, 2)
+        return torch.tanh(self.to_rgb(x))
+
+
+class ZeroOne(_Base):
+    """Images in [0, 1] instead of [-1, 1]."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (super().forward(z) + 1) / 2
+
+
+class TutorialDCGAN(nn.Module):
+    """The PyTorch DCGAN tutorial's layout, small: latents (N, 8, 1, 1), no z_dim attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(5)
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(8, 16, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(8, 3, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z)
+
+
+class NaNUnit(_Base):
+    """Unit 0 of ``body`` is NaN everywhere (a broken channel); the image stays finite."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body.register_forward_hook(self._nan)
+
+    @staticmethod
+    def _nan(_m: nn.Module, _i: object, out: torch.Tensor) -> torch.Tensor:
+        out = out.clone()
+        out[:, 0] = float("nan")
+        return out
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.body(F.interpolate(self.features(z), scale_factor=4))
+        return torch.tanh(self.to_rgb(torch.nan_to_num(x)))
+
+
+def batch_stats() -> BatchStats:
+    return BatchStats()
+
+
+def channels_last() -> ChannelsLast:
+    return ChannelsLast()
+
+
+def zero_one() -> ZeroOne:
+    return ZeroOne()
+
+
+def tutorial_dcgan() -> TutorialDCGAN:
+    return TutorialDCGAN()
+
+
+def nan_unit() -> NaNUnit:
+    return NaNUnit()
+
+
+def plain() -> _Base:
+    return _Base()
