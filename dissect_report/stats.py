@@ -18,6 +18,13 @@ a bilinear value never exceeds the largest of its four source values.
 
 Counts are integers, so adding states in any order, from any batching, sharding or resume,
 gives identical results. Top-k ties are broken by sample id for the same reason.
+
+The state also keeps every unit's peak activation on a fixed subset of at most
+:data:`PEAK_SAMPLES` samples: those with the smallest :func:`sample_hash` of their id. The
+subset is a uniform random sample that depends only on the ids seen, so it merges exactly
+(keep the smallest hashes) and its size does not grow with the run (``U x 1024`` float32 on
+the host: 2 MB at 512 units); the site draws each unit's examples from several activation
+bands out of it.
 """
 
 from __future__ import annotations
@@ -42,10 +49,44 @@ __all__ = [
     "even_factor",
     "merge_topk",
     "merge_topk_tensors",
+    "PEAK_SAMPLES",
+    "merge_peaks",
+    "sample_hash",
 ]
 
 _PAD_ID = np.iinfo(np.int64).max  # fills top-k slots before k samples were seen
 _CHUNK_ELEMENTS = 1 << 24  # upsampled elements per chunk: bounds memory at any batch size
+PEAK_SAMPLES = 1024  # samples whose peak activation is kept for every unit (2 MB at 512 units)
+
+
+def sample_hash(ids: np.ndarray) -> np.ndarray:
+    """splitmix64 of each sample id: ``(n,) int64 -> (n,) uint64``; orders the peak subset.
+
+    Usage: ``sample_hash(np.arange(4))``.
+    """
+    z = np.asarray(ids, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def merge_peaks(ids: np.ndarray, peaks: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``keep`` samples of smallest hash: ids ``(n,)``, peaks ``(U, n)`` -> ``(keep,)``, ``(U, keep)``.
+
+    Pads (``_PAD_ID``) sort last and stay pads, so a run with fewer samples keeps them all.
+    """
+    real = ids != _PAD_ID
+    order = np.lexsort((ids, sample_hash(ids), ~real))[:keep]
+    order = order[real[order]]
+    out_ids = np.full(keep, _PAD_ID, dtype=np.int64)
+    out_peaks = np.full((peaks.shape[0], keep), np.nan, dtype=np.float32)
+    out_ids[: len(order)] = ids[order]
+    out_peaks[:, : len(order)] = peaks[:, order]
+    return out_ids, out_peaks
+
+
 _INT32_MAX = 2**31 - 1
 
 
@@ -61,6 +102,8 @@ class LayerState:
     topk_ids: np.ndarray  # (U, K) int64
     nonfinite: int
     samples: int
+    peak_ids: np.ndarray  # (M,) int64, the peak subset's sample ids by hash (pads last)
+    peaks: np.ndarray  # (U, M) float32, each unit's peak activation on those samples
 
     @property
     def units(self) -> int:
@@ -77,6 +120,11 @@ class LayerState:
             np.concatenate([self.topk_ids, other.topk_ids], axis=1),
             self.topk_ids.shape[1],
         )
+        peak_ids, peaks = merge_peaks(
+            np.concatenate([self.peak_ids, other.peak_ids]),
+            np.concatenate([self.peaks, other.peaks], axis=1),
+            max(len(self.peak_ids), len(other.peak_ids)),
+        )
         return LayerState(
             edges=self.edges,
             counts=self.counts + other.counts,
@@ -86,6 +134,8 @@ class LayerState:
             topk_ids=ids,
             nonfinite=self.nonfinite + other.nonfinite,
             samples=self.samples + other.samples,
+            peak_ids=peak_ids,
+            peaks=peaks,
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -98,12 +148,16 @@ class LayerState:
             "topk_ids": self.topk_ids,
             "nonfinite": np.array(self.nonfinite, dtype=np.int64),
             "samples": np.array(self.samples, dtype=np.int64),
+            "peak_ids": self.peak_ids,
+            "peaks": self.peaks,
         }
 
     @classmethod
     def from_arrays(
         cls, data: dict[str, np.ndarray] | np.lib.npyio.NpzFile, where: str = ""
     ) -> LayerState:
+        keys = set(data.files if hasattr(data, "files") else data.keys())
+        units = np.asarray(data["edges"]).shape[0] if "edges" in keys else 0
         try:
             return cls(
                 edges=np.asarray(data["edges"], dtype=np.float64),
@@ -114,6 +168,13 @@ class LayerState:
                 topk_ids=np.asarray(data["topk_ids"], dtype=np.int64),
                 nonfinite=int(data["nonfinite"]),
                 samples=int(data["samples"]),
+                # Reports written before the peak subset existed read as an empty one.
+                peak_ids=np.asarray(
+                    data["peak_ids"] if "peak_ids" in keys else np.zeros(0), dtype=np.int64
+                ),
+                peaks=np.asarray(
+                    data["peaks"] if "peaks" in keys else np.zeros((units, 0)), dtype=np.float32
+                ),
             )
         except KeyError as exc:
             raise ReportError(f"statistics {where!r} lack key {exc.args[0]!r}") from None
@@ -132,6 +193,11 @@ class LayerState:
             [(int(i), float(v)) for i, v in zip(ids, vals, strict=True) if i != _PAD_ID]
             for ids, vals in zip(self.topk_ids, self.topk_values, strict=True)
         ]
+
+    def peak_subset(self) -> tuple[np.ndarray, np.ndarray]:
+        """The peak subset without pads: ids ``(m,)`` and peaks ``(U, m)``, m <= M."""
+        real = self.peak_ids != _PAD_ID
+        return self.peak_ids[real], self.peaks[:, real]
 
 
 def merge_topk(values: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +222,12 @@ class LayerStats:
     """
 
     def __init__(
-        self, edges: np.ndarray, concepts: int, top_k: int, device: str | torch.device = "cpu"
+        self,
+        edges: np.ndarray,
+        concepts: int,
+        top_k: int,
+        device: str | torch.device = "cpu",
+        peak_samples: int = PEAK_SAMPLES,
     ) -> None:
         self.edges = np.asarray(edges, dtype=np.float64)
         self.device = torch.device(device)
@@ -174,12 +245,26 @@ class LayerStats:
         self._concept_totals = torch.zeros(concepts, dtype=torch.int64, device=device)
         self._topk_values = torch.full((units, top_k), -math.inf, device=device)
         self._topk_ids = torch.full((units, top_k), _PAD_ID, dtype=torch.int64, device=device)
+        # The peak subset stays on the host: it is small and merged by a sort of ids.
+        self._peak_ids = np.full(peak_samples, _PAD_ID, dtype=np.int64)
+        self._peaks = np.full((units, peak_samples), np.nan, dtype=np.float32)
         self.nonfinite = 0
         self.samples = 0
 
     @classmethod
     def from_state(cls, state: LayerState, device: str | torch.device = "cpu") -> LayerStats:
-        acc = cls(state.edges, state.counts.shape[2], state.topk_ids.shape[1], device)
+        acc = cls(
+            state.edges,
+            state.counts.shape[2],
+            state.topk_ids.shape[1],
+            device,
+            max(len(state.peak_ids), PEAK_SAMPLES),
+        )
+        acc._peak_ids, acc._peaks = merge_peaks(
+            np.concatenate([acc._peak_ids, state.peak_ids]),
+            np.concatenate([acc._peaks, state.peaks], axis=1),
+            len(acc._peak_ids),
+        )
         peak = int(state.counts.max()) if state.counts.size else 0
         if peak <= _INT32_MAX // 2:
             acc._counts += torch.from_numpy(state.counts.reshape(-1).astype(np.int32)).to(device)
@@ -216,6 +301,8 @@ class LayerStats:
             topk_ids=self._topk_ids.cpu().numpy().copy(),
             nonfinite=self.nonfinite,
             samples=self.samples,
+            peak_ids=self._peak_ids.copy(),
+            peaks=self._peaks.copy(),
         )
 
     @torch.no_grad()
@@ -235,7 +322,9 @@ class LayerStats:
         self.nonfinite += bad
         self.samples += n
         self._concept_totals += torch.bincount(labels.reshape(-1), minlength=self.concepts)
-        self._add_topk(torch.where(finite, acts, -math.inf).amax(dim=(2, 3)), ids)
+        peaks = torch.where(finite, acts, -math.inf).amax(dim=(2, 3))
+        self._add_topk(peaks, ids)
+        self._add_peaks(peaks, ids)
         # Chunks of units (all samples) when a unit's batch fits, else of samples, one unit at
         # a time: the temporaries and the histogram of the chunk stay near _CHUNK_ELEMENTS.
         per_unit = n * S * T
@@ -264,6 +353,15 @@ class LayerStats:
         self._spill = counts if self._spill is None else self._spill + counts
         self._counts.zero_()
         self._bound = 0
+
+    def _add_peaks(self, peaks: torch.Tensor, ids: torch.Tensor) -> None:
+        if len(self._peak_ids) == 0:
+            return
+        self._peak_ids, self._peaks = merge_peaks(
+            np.concatenate([self._peak_ids, ids.cpu().numpy().astype(np.int64)]),
+            np.concatenate([self._peaks, peaks.to(torch.float32).cpu().numpy().T], axis=1),
+            len(self._peak_ids),
+        )
 
     def _add_topk(self, peaks: torch.Tensor, ids: torch.Tensor) -> None:
         values = torch.cat([self._topk_values, peaks.T], dim=1)

@@ -12,16 +12,16 @@ here already escaped (``markupsafe.Markup``), and the Jinja environment escapes 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from markupsafe import Markup
 
-from dissect_report.render.fmt import DASH, esc, fixed, pct, pretty_json, seconds, yaml_str
+from dissect_report.render.examples import Examples, Samples, load_examples, load_samples
+from dissect_report.render.fmt import DASH, esc, fixed, num, pct, pretty_json, seconds, yaml_str
 from dissect_report.render.report import LayerData, Report, UnitRow
-from dissect_report.render.sections import Artifacts, Interventions
 from dissect_report.render.svg import heatmap_svg, safe_color
 
 
@@ -46,8 +46,11 @@ class Card:
     unit: int
     href: str
     strip: str
+    strip_size: tuple[int, int]
     title: Markup
-    concept: Markup
+    concept: Markup  # the best concept (filters and sorts by it)
+    label: Markup  # what the card says: the concept, or "unlabelled" below the floor
+    hint: Markup  # hover text: best concept and IoU against the floor
     iou: str
     iou_sort: str
     css: str
@@ -67,16 +70,33 @@ class Site:
     """Names and URLs shared by all views (slugs come from the validated manifest)."""
 
     report: Report
+    floor: float = float("nan")
     concept_slug: dict[str, str] = field(default_factory=dict)
     concept_color: dict[str, str] = field(default_factory=dict)
     layer_by_name: dict[str, LayerData] = field(default_factory=dict)
+    strip_size: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer slug -> w, h
+    examples: dict[str, Examples | None] = field(default_factory=dict)  # by layer name
+    samples: Samples | None = None
 
     def __post_init__(self) -> None:
+        try:
+            self.floor = float(self.report.manifest.threshold.get("iou_floor", "nan"))
+        except (TypeError, ValueError):
+            self.floor = float("nan")
         for c in self.report.manifest.concepts:
             self.concept_slug[c.name] = c.slug
             self.concept_color[c.name] = safe_color(c.color)
         for layer in self.report.layers:
             self.layer_by_name[layer.entry.name] = layer
+            ex = self.examples.setdefault(layer.entry.name, load_examples(layer.dir))
+            if ex is not None:
+                tiles = min(5, ex.per_band)
+                self.strip_size[layer.entry.slug] = (
+                    tiles * (ex.tile[1] + ex.gap) - ex.gap,
+                    ex.tile[0],
+                )
+        if self.samples is None:
+            self.samples = load_samples(self.report.root)
 
     def concept_href(self, name: str) -> str | None:
         slug = self.concept_slug.get(name)
@@ -89,20 +109,54 @@ class Site:
         return Markup('<a href="{}{}">{}</a>').format(Markup(root), Markup(href), name)
 
 
+DATA_SUFFIXES = (".parquet", ".csv", ".json")  # tables shipped inside the site
+
+
+def data_links(folder: Path, names: tuple[str, ...], prefix: str = "") -> tuple[Link, ...]:
+    """Links to the tables among ``names`` that exist in ``folder`` (shipped beside the page)."""
+    return tuple(
+        Link(f"{prefix}{name}", esc(f"{prefix}{name}"))
+        for name in names
+        if (folder / name).is_file()
+    )
+
+
 def unit_href(layer: LayerData, unit: int) -> str:
     return f"layers/{layer.entry.slug}/units/{unit}/index.html"
 
 
-def card(layer: LayerData, row: UnitRow, root: str | None, with_layer: bool = False) -> Card:
+STRIP_SIZE = (328, 64)  # 5 tiles of 64 px with 2 px gaps: the built-in world's strips
+
+
+def unit_label(row: UnitRow, floor: float) -> str:
+    """The unit's label: its concept, or "unlabelled (best: sky, IoU 0.024 < 0.04)"."""
+    if row.interpretable:
+        return row.concept
+    return f"unlabelled (best: {row.concept}, IoU {fixed(row.iou, 3)} < {num(floor)})"
+
+
+def card(
+    layer: LayerData,
+    row: UnitRow,
+    root: str | None,
+    with_layer: bool = False,
+    floor: float = float("nan"),
+    size: tuple[int, int] | None = None,
+) -> Card:
     """A card for ``row``; ``root`` leads to the site root, None means the layer's own page."""
     base = "units/" if root is None else f"{root}layers/{layer.entry.slug}/units/"
     title = f"{layer.entry.name} #{row.unit}" if with_layer else f"#{row.unit}"
+    hint = f"best concept {row.concept}, IoU {fixed(row.iou, 3)}"
+    hint += f" \u2265 {num(floor)}" if row.interpretable else f" < floor {num(floor)}"
     return Card(
         unit=row.unit,
         href=f"{base}{row.unit}/index.html",
         strip=f"{base}{row.unit}-strip.png" if f"{row.unit}-strip.png" in layer.images else "",
+        strip_size=size or STRIP_SIZE,
         title=esc(title),
         concept=esc(row.concept),
+        label=esc(row.concept if row.interpretable else "unlabelled"),
+        hint=esc(hint),
         iou=fixed(row.iou, 3),
         iou_sort=f"{row.iou:.6f}" if np.isfinite(row.iou) else "-1",
         css="dr-card" if row.interpretable else "dr-card dr-dim",
@@ -139,6 +193,9 @@ class OverviewView:
     heatmap: Markup
     concepts: tuple[ConceptSummary, ...]
     sections: tuple[Link, ...]
+    model_name: Markup
+    summary: Markup
+    no_units: tuple[Link, ...]
 
 
 def interpretable_counts(site: Site) -> np.ndarray:
@@ -224,10 +281,28 @@ def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
                 link=Link(site.concept_href(name) or "", esc(name)),
                 color=concepts[i][1],
                 total=str(int(counts[i].sum())),
-                best=tuple(card(layer, row, "", with_layer=True) for _, layer, row in best),
+                best=tuple(
+                    card(layer, row, "", True, site.floor, site.strip_size.get(layer.entry.slug))
+                    for _, layer, row in best
+                ),
             )
         )
+    no_units = tuple(
+        Link(site.concept_href(c.name) or "", esc(c.name))
+        for i, c in enumerate(m.concepts)
+        if counts[i].sum() == 0
+    )
+    total = sum(len(layer.units) for layer in site.report.layers)
+    labelled = int(counts.sum())
+    summary = Markup(
+        "{} units in {} layers; {} labelled with one of {} concepts ({} have a unit)."
+    ).format(
+        total, len(site.report.layers), labelled, len(m.concepts), len(m.concepts) - len(no_units)
+    )
     return OverviewView(
+        model_name=esc(model_name),
+        summary=summary,
+        no_units=no_units,
         title=title,
         title_yaml=yaml_str(title),
         model=tuple(model),
@@ -249,6 +324,7 @@ class RunView:
     versions: tuple[Row, ...]
     nonfinite: tuple[Row, ...]
     timings: tuple[Row, ...]
+    data: tuple[Link, ...]
 
 
 def run_view(site: Site, renderer_versions: dict[str, str]) -> RunView:
@@ -264,6 +340,10 @@ def run_view(site: Site, renderer_versions: dict[str, str]) -> RunView:
         versions=tuple(versions),
         nonfinite=tuple(Row(esc(k), esc(v)) for k, v in m.nonfinite.items()),
         timings=tuple(Row(esc(k), seconds(v)) for k, v in m.timings.items()),
+        data=data_links(site.report.root, ("manifest.json",), "../")
+        + data_links(
+            site.report.root / "samples", ("index.parquet", "units.parquet"), "../samples/"
+        ),
     )
 
 
@@ -300,46 +380,3 @@ def concept_index(site: Site) -> ConceptIndexView:
     return ConceptIndexView(
         layers=tuple(esc(layer.entry.name) for layer in site.report.layers), rows=tuple(rows)
     )
-
-
-def iter_pages(
-    site: Site,
-    interventions: Interventions | None,
-    artifacts: Artifacts | None,
-    renderer_versions: dict[str, str],
-) -> Iterator[Page]:
-    """Every page of the site, in nav order, followed by the unit pages."""
-    from dissect_report.render import detail
-
-    sections = [
-        Link("concepts/index.html", Markup("Concepts")),
-        Link("run/index.html", Markup("Run")),
-    ]
-    if interventions is not None:
-        sections.append(Link("interventions/index.html", Markup("Interventions")))
-    if artifacts is not None:
-        sections.append(Link("artifacts/index.html", Markup("Artifacts")))
-    yield Page("index.md", "overview.md.j2", overview(site, tuple(sections)))
-    yield Page("run/index.md", "run.md.j2", run_view(site, renderer_versions))
-    yield Page("concepts/index.md", "concepts.md.j2", concept_index(site))
-    if interventions is not None:
-        yield Page(
-            "interventions/index.md",
-            "interventions.md.j2",
-            detail.interventions_view(site, interventions),
-        )
-    if artifacts is not None:
-        yield Page("artifacts/index.md", "artifacts.md.j2", detail.artifacts_view(site, artifacts))
-    for c in site.report.manifest.concepts:
-        view = detail.concept_view(site, c.name, interventions)
-        yield Page(f"concepts/{c.slug}/index.md", "concept.md.j2", view)
-    for layer in site.report.layers:
-        yield Page(
-            f"layers/{layer.entry.slug}/index.md", "layer.md.j2", detail.layer_view(site, layer)
-        )
-    for layer in site.report.layers:
-        extras = detail.unit_extras(site, layer, interventions, artifacts)
-        hists = detail.layer_histograms(layer)
-        for i, row in enumerate(layer.units):
-            view = detail.unit_view(site, layer, i, hists[i], extras.get(row.unit, ()))
-            yield Page(f"layers/{layer.entry.slug}/units/{row.unit}/index.md", "unit.md.j2", view)

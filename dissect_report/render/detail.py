@@ -17,13 +17,11 @@ from typing import Any
 
 from markupsafe import Markup
 
-from dissect_report.render.context import Card, Link, Row, Site, card
-from dissect_report.render.fmt import DASH, esc, fixed, num, pct, yaml_str
+from dissect_report.render.context import Card, Link, Row, Site, card, data_links
+from dissect_report.render.fmt import DASH, esc, num, pct, yaml_str
 from dissect_report.render.report import LayerData
 from dissect_report.render.sections import Artifacts, Interventions
-from dissect_report.render.svg import histogram_svg
-
-UNIT_ROOT = "../../../../"  # from layers/<l>/units/<n>/index.html back to the site root
+from dissect_report.render.unitpage import find_layer
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,7 @@ class LayerView:
     chart: str
     options: tuple[Option, ...]
     cards: tuple[Card, ...]
+    data: tuple[Link, ...]
 
 
 def layer_view(site: Site, layer: LayerData) -> LayerView:
@@ -64,126 +63,16 @@ def layer_view(site: Site, layer: LayerData) -> LayerView:
         title_yaml=yaml_str(title),
         facts=facts,
         chart="concepts.svg" if (layer.dir / "concepts.svg").is_file() else "",
+        data=data_links(
+            layer.dir,
+            ("units.csv", "units.parquet", "iou.parquet", "examples.parquet", "examples.json"),
+        ),
         options=options,
-        cards=tuple(card(layer, r, None) for r in layer.units),
+        cards=tuple(
+            card(layer, r, None, False, site.floor, site.strip_size.get(e.slug))
+            for r in layer.units
+        ),
     )
-
-
-@dataclass(frozen=True)
-class TopConcept:
-    concept: Markup
-    iou: str
-    iqr: str
-    width: str
-
-
-@dataclass(frozen=True)
-class Extra:
-    """A block of results about one unit from another stage (interventions, artifacts)."""
-
-    heading: str
-    rows: tuple[Row, ...]
-
-
-@dataclass(frozen=True)
-class UnitView:
-    title: Markup
-    title_yaml: Markup
-    layer: Link
-    prev: str
-    next: str
-    facts: tuple[Row, ...]
-    grid: str
-    top: tuple[TopConcept, ...]
-    histogram: Markup
-    extras: tuple[Extra, ...]
-
-
-def layer_histograms(layer: LayerData) -> list[Markup]:
-    """The activation histogram of every unit of ``layer`` (empty when stats.npz is absent)."""
-    if layer.edges is None or layer.unit_hist is None:
-        return [Markup("")] * len(layer.units)
-    return [
-        histogram_svg(layer.edges[i], layer.unit_hist[i], row.threshold)
-        for i, row in enumerate(layer.units)
-    ]
-
-
-def unit_view(
-    site: Site, layer: LayerData, index: int, hist: Markup, extras: tuple[Extra, ...]
-) -> UnitView:
-    row = layer.units[index]
-    units = layer.units
-    title = esc(f"{layer.entry.name} \u00b7 unit {row.unit} \u00b7 {row.concept}")
-    top = []
-    best = max([v for v in row.top_ious if v == v] + [1e-9])
-    for name, iou in zip(row.top_concepts, row.top_ious, strict=False):
-        top.append(
-            TopConcept(
-                concept=site.concept_link(name, UNIT_ROOT),
-                iou=fixed(iou, 3),
-                iqr=fixed(layer.iqr.get((row.unit, name), float("nan")), 3),
-                width=f"{max(0.0, 100 * iou / best):.0f}" if iou == iou else "0",
-            )
-        )
-    facts = (
-        Row("concept", site.concept_link(row.concept, UNIT_ROOT)),
-        Row("IoU", fixed(row.iou, 3)),
-        Row("IQR", fixed(row.iqr, 3)),
-        Row("threshold", num(row.threshold, 4)),
-        Row("interpretable", "yes" if row.interpretable else "no"),
-        Row("top samples", esc(", ".join(map(str, row.top_samples[:12])) or DASH)),
-    )
-    return UnitView(
-        title=title,
-        title_yaml=yaml_str(title),
-        layer=Link("../../index.html", esc(layer.entry.name)),
-        prev=f"../{units[index - 1].unit}/index.html" if index > 0 else "",
-        next=f"../{units[index + 1].unit}/index.html" if index + 1 < len(units) else "",
-        facts=facts,
-        grid=f"../{row.unit}.png" if f"{row.unit}.png" in layer.images else "",
-        top=tuple(top),
-        histogram=hist,
-        extras=extras,
-    )
-
-
-def _find_layer(site: Site, name: str) -> LayerData | None:
-    if name in site.layer_by_name:
-        return site.layer_by_name[name]
-    return next((lyr for lyr in site.report.layers if lyr.entry.slug == name), None)
-
-
-def unit_extras(
-    site: Site, layer: LayerData, iv: Interventions | None, art: Artifacts | None
-) -> dict[int, tuple[Extra, ...]]:
-    """Intervention and artifact results per unit of ``layer`` (only where they exist)."""
-    out: dict[int, list[Extra]] = {}
-    if iv is not None and _find_layer(site, iv.layer) is layer:
-        for c in iv.concepts:
-            for rank, unit in enumerate(c.top_units, start=1):
-                rows = (
-                    Row("concept", site.concept_link(c.concept, UNIT_ROOT)),
-                    Row("rank among its top units", f"{rank} of {len(c.top_units)}"),
-                    Row(f"ACE of ablating the top {c.n_max}", num(c.ace)),
-                    Row("share of the concept removed", pct(c.share)),
-                )
-                out.setdefault(unit, []).append(Extra("Intervention", rows))
-    if art is not None and _find_layer(site, art.layer) is layer:
-        for u in art.units:
-            rows = (
-                Row("artifact rank", f"{u.rank} (1 = worst)"),
-                Row("artifact score", num(u.score)),
-                Row("FSD", num(u.fsd)),
-                Row("realism", num(u.realism)),
-                Row(
-                    f"gain when ablated alone ({art.metric or 'quality metric'})",
-                    num(u.ablation_gain),
-                ),
-                Row("ablated in the repair", "yes" if u.repaired else "no"),
-            )
-            out.setdefault(u.unit, []).append(Extra("Artifacts", rows))
-    return {k: tuple(v) for k, v in out.items()}
 
 
 # --- concepts ----------------------------------------------------------------------------
@@ -212,6 +101,9 @@ class ConceptView:
     color: str
     layers: tuple[ConceptLayer, ...]
     intervention: tuple[InterventionBlock, ...]
+    data: tuple[Link, ...]
+    labelled: int
+    name: Markup
 
 
 def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView:
@@ -227,7 +119,12 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
                 summary=f"{len(good)} interpretable, {len(mine) - len(good)} more below the floor",
                 filter_href=f"../../layers/{layer.entry.slug}/index.html#concept="
                 + quote(name, safe=""),
-                cards=tuple(card(layer, r, "../../") for r in good),
+                cards=tuple(
+                    card(
+                        layer, r, "../../", False, site.floor, site.strip_size.get(layer.entry.slug)
+                    )
+                    for r in good
+                ),
             )
         )
     blocks = []
@@ -253,8 +150,13 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
                     esc(", ".join(f"{u} ({a:.2f}, #{r})" for u, a, r in c.optimized_units) or DASH),
                 ),
                 Row(
-                    f"ACE, all units of {c.layer} ablated",
-                    f"{num(c.ace_all)} ({pct(c.share_all)}): the most ablation here can remove",
+                    f"ACE, all units of {c.layer} ablated (a ceiling)",
+                    f"{num(c.ace_all)} ({pct(c.share_all)} of the concept"
+                    + (
+                        "; negative: zeroing the whole layer adds the concept rather than removing it)"
+                        if c.share_all < 0
+                        else ")"
+                    ),
                 ),
                 Row("insertion sites", str(c.insert_sites)),
                 Row("insertion success", pct(c.insert_success)),
@@ -271,12 +173,25 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
                 )
             )
     title = esc(f"Concept {name}")
+    slug = site.concept_slug.get(name, "")
+    folder = site.report.root / "concepts" / slug
+    data = data_links(
+        folder,
+        ("ace.json", "ace.parquet", "insertion.parquet", "optimized.parquet"),
+    ) + tuple(
+        Link(f"../../layers/{layer.entry.slug}/iou.parquet", esc(f"{layer.entry.name} iou.parquet"))
+        for layer in site.report.layers
+        if (layer.dir / "iou.parquet").is_file()
+    )
     return ConceptView(
         title=title,
         title_yaml=yaml_str(title),
         color=site.concept_color.get(name, "#9e9e9e"),
         layers=tuple(groups),
         intervention=tuple(blocks),
+        data=data,
+        labelled=sum(len(g.cards) for g in groups),
+        name=esc(name),
     )
 
 
@@ -403,7 +318,7 @@ def _evidence(art: Artifacts) -> tuple[ArtifactEvidence, ...]:
 
 
 def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
-    layer = _find_layer(site, art.layer)
+    layer = find_layer(site, art.layer)
 
     def unit_link(unit: int) -> Markup:
         if layer is None:

@@ -12,7 +12,8 @@ Thousands of unit pages make the build I/O- and parser-bound, so this plugin:
   already HTML, and Python-Markdown's raw-HTML parser dominated the build;
 - keeps pages with ``dr_search_title`` out of Material's search (which would parse each
   page again) and adds one title-only entry per such page to the index instead;
-- drops Material's indentation from pages without ``<pre>``/``<textarea>`` (megabytes).
+- drops Material's indentation from pages without ``<pre>``/``<textarea>`` (megabytes);
+- makes the 404 page's links relative, like every other page's.
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ from mkdocs.structure.files import File, Files
 from dissect_report.progress import bar
 
 _INDENT = re.compile(r"\n[ \t]*(?:\n[ \t]*)*")
+_ROOT_LINK = re.compile(r'((?:href|src)=")/(?!/)')
+
+
+def relative_404(html: str) -> str:
+    """404.html lives at the site root: its root-absolute links become relative ones.
+
+    MkDocs writes them as ``/...`` without a ``site_url``, which breaks a site opened from
+    ``file://`` or served under a sub-path.
+    """
+    html = _ROOT_LINK.sub(r"\1./", html)
+    return html.replace('"base": "/"', '"base": "."')
 
 
 def minify_html(html: str) -> str:
@@ -76,6 +88,9 @@ class PagesPlugin(BasePlugin):
         if self._bar is not None:
             self._bar.update()
         return minify_html(output)
+
+    def on_post_template(self, output_content: str, *, template_name: str, config: Any) -> str:
+        return relative_404(output_content) if template_name == "404.html" else output_content
 
     @event_priority(-50)  # after the search plugin writes its index, before offline inlines it
     def on_post_build(self, *, config: MkDocsConfig) -> None:

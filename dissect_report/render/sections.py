@@ -66,6 +66,7 @@ class ConceptIntervention:
     ace_all: float
     share_all: float
     optimized_units: tuple[tuple[int, float, int], ...]  # (unit, alpha, IoU rank), best first
+    unit_ious: dict[int, tuple[float, int]]  # unit -> (IoU for this concept, its rank by it)
     insert_sites: int
     insert_added: float
     insert_success: float
@@ -148,6 +149,7 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
         if slug != slugify(slug):
             raise ReportError(f"unsafe concept slug {slug!r} in {str(base / 'index.parquet')!r}")
         ins = _rows(base / slug / "insertion.parquet", ("context", "sites"), optional=True)
+        optimized = _rows(base / slug / "optimized.parquet", ("unit", "alpha"), optional=True)
         concepts.append(
             ConceptIntervention(
                 concept=str(row["concept"]),
@@ -169,10 +171,13 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
                 share_all=_f(row.get("share_all")),
                 optimized_units=tuple(
                     (int(r["unit"]), _f(r["alpha"]), int(r.get("iou_rank") or 0))
-                    for r in _rows(
-                        base / slug / "optimized.parquet", ("unit", "alpha"), optional=True
-                    )[: int(row["n_max"])]
+                    for r in optimized[: int(row["n_max"])]
                 ),
+                unit_ious={
+                    int(r["unit"]): (_f(r["iou"]), int(r["iou_rank"]))
+                    for r in optimized
+                    if r.get("iou_rank") is not None and "iou" in r
+                },
                 insert_sites=int(row.get("insert_sites") or 0),
                 insert_added=_f(row.get("insert_added")),
                 insert_success=_f(row.get("insert_success")),

@@ -25,12 +25,13 @@ from dissect_report import __version__
 from dissect_report.errors import ReportError
 from dissect_report.paint.page import paint_page
 from dissect_report.render.build import NavEntry, build_mkdocs
-from dissect_report.render.context import Site, iter_pages
-from dissect_report.render.files import dir_bytes, link_tree
+from dissect_report.render.context import DATA_SUFFIXES, Site
+from dissect_report.render.files import dir_bytes, link_or_copy, link_tree
 from dissect_report.render.fmt import esc
 from dissect_report.render.pages import page_env, render_pages
 from dissect_report.render.report import load_report
 from dissect_report.render.sections import load_artifacts, load_interventions
+from dissect_report.render.sitepages import iter_pages
 
 log = logging.getLogger(__name__)
 MARKER = ".dissect-report-site"
@@ -118,7 +119,7 @@ def render_site(
             # Written to disk: MkDocs picks these pages (and their strips) up from docs/.
             compare_nav = write_compare(root, Path(baseline), work / "docs")
         m = report.manifest
-        sections = [NavEntry("Run", "run/index.md")]
+        sections = [NavEntry("Run", "run/index.md"), NavEntry("Glossary", "glossary/index.md")]
         if interventions is not None:
             sections.append(NavEntry("Interventions", "interventions/index.md"))
         if artifacts is not None:
@@ -140,14 +141,19 @@ def render_site(
             sections=sections,
             compare=compare_nav,
         )
+        # Images and the tables the pages link to travel inside the site (a zipped site
+        # carries what it shows); the raw stats.npz does not.
+        shipped = IMAGE_SUFFIXES + DATA_SUFFIXES
         for layer in report.layers:
-            link_tree(layer.dir, built / "layers" / layer.entry.slug, IMAGE_SUFFIXES)
+            link_tree(layer.dir, built / "layers" / layer.entry.slug, shipped)
+        link_tree(root / "samples", built / "samples", shipped)
         if interventions is not None:
-            link_tree(root / "concepts", built / "concepts", IMAGE_SUFFIXES)
+            link_tree(root / "concepts", built / "concepts", shipped)
         if artifacts is not None:
-            link_tree(root / "artifacts", built / "artifacts", IMAGE_SUFFIXES)
+            link_tree(root / "artifacts", built / "artifacts", shipped)
         if paint is not None:
             paint.write(built)
+        link_or_copy(root / "manifest.json", built / "manifest.json")
         (built / MARKER).write_text(f"dissect-report {__version__}\n", encoding="utf-8")
         _swap_in(built, out)
     finally:

@@ -33,38 +33,83 @@ def coarsen(edges: np.ndarray, counts: np.ndarray, max_bars: int) -> tuple[np.nd
     return edges[cuts], np.add.reduceat(counts, cuts[:-1])
 
 
+def _tick(value: float) -> str:
+    return f"{value:.3g}".replace("-", "\u2212")
+
+
 def histogram_svg(
     edges: np.ndarray,
     counts: np.ndarray,
     threshold: float,
-    width: int = 360,
-    height: int = 120,
+    width: int = 480,
+    height: int = 150,
     max_bars: int = 64,
 ) -> Markup:
-    """Bars of ``counts`` (log scale) over bin ``edges``, with a line at ``threshold``."""
-    edges, counts = coarsen(np.asarray(edges), np.asarray(counts), max_bars)
-    lo, hi = float(edges[0]), float(edges[-1])
-    if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
+    """Pixels per activation bin (log scale), the threshold and the resolved range marked.
+
+    ``edges`` ``(B+1,)`` may be open at both ends, as the pass writes them: bin 0 is
+    ``(-inf, e1)`` (pixels below the resolved range, not split by concept) and the last bin
+    ``[top, inf)``. Bin 0 is drawn as its own gray bar at the left; the inner bins (merged to
+    at most ``max_bars``) span the resolved range, shaded; the last bin is drawn as one more
+    bar of the inner width. Empty only when the edges carry no finite range at all.
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    counts = np.asarray(counts)
+    if len(counts) < 3 or len(edges) != len(counts) + 1:
         return Markup("")
-    pad_b = 16
-    plot_h = height - pad_b
-    xs = (edges - lo) / (hi - lo) * width
-    ys = np.log1p(counts.astype(np.float64))
-    top = ys.max() if ys.size and ys.max() > 0 else 1.0
-    hs = ys / top * (plot_h - 4)
-    # One step outline for all bars keeps the page small (a few hundred bytes per unit).
-    steps = "".join(f"V{plot_h - hs[i]:.0f}H{xs[i + 1]:.0f}" for i in range(len(counts)))
-    tx = (min(max(threshold, lo), hi) - lo) / (hi - lo) * width
-    anchor = "end" if tx > width * 0.7 else "start"
-    label_x = tx - 3 if anchor == "end" else tx + 3
+    inner_e, inner_c = edges[1:-1], counts[1:-1]
+    if not np.all(np.isfinite(inner_e)) or inner_e[-1] <= inner_e[0]:
+        return Markup("")
+    # Trailing empty bins only stretch the axis (the range is calibrated with 10% head room).
+    used = np.nonzero(inner_c)[0]
+    stop = min(len(inner_c), int(used[-1]) + 2) if len(used) else len(inner_c)
+    stop = max(stop, 1)
+    inner_e, inner_c = inner_e[: stop + 1], inner_c[:stop]
+    inner_e, inner_c = coarsen(inner_e, inner_c, max_bars - 1)
+    step = inner_e[-1] - inner_e[-2] if len(inner_e) > 1 else 1.0
+    e = np.append(inner_e, inner_e[-1] + step)  # the open last bin, drawn one bar wide
+    c = np.append(inner_c, counts[-1])  # the trimmed inner bins are empty
+    lo, hi = float(e[0]), float(e[-1])
+    left, gap, right, pad_t, pad_b = 44, 8, 8, 16, 30
+    low_w = 28  # the below-range bar
+    x0 = left + low_w + gap
+    plot_w = width - x0 - right
+    plot_h = height - pad_t - pad_b
+    base = pad_t + plot_h
+    peak = float(np.log1p(max(int(counts[0]), int(c.max()) if c.size else 0, 1)))
+
+    def bar_h(n: float) -> float:
+        # Log scale; any non-empty bin stays visible (>= 2 px).
+        return 0.0 if n <= 0 else max(2.0, float(np.log1p(n)) / peak * (plot_h - 2))
+
+    xs = x0 + (e - lo) / (hi - lo) * plot_w
+    steps = "".join(f"V{base - bar_h(c[i]):.1f}H{xs[i + 1]:.1f}" for i in range(len(c)))
+    h0 = bar_h(float(counts[0]))
+    tx = x0 + (min(max(threshold, lo), hi) - lo) / (hi - lo) * plot_w
+    anchor = "end" if tx > x0 + plot_w * 0.6 else "start"
+    label_x = tx - 4 if anchor == "end" else tx + 4
+    total = max(int(counts.sum()), 1)
+    below = f"{100 * int(counts[0]) / total:.1f}%"
     return Markup(
         f'<svg class="dr-hist" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
-        f' role="img" aria-label="activation histogram">'
-        f'<path d="M{xs[0]:.0f} {plot_h}{steps}V{plot_h}Z"/>'
-        f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="0" y2="{plot_h}"/>'
-        f'<text x="{label_x:.1f}" y="10" text-anchor="{anchor}">threshold {threshold:.3g}</text>'
-        f'<text x="0" y="{height - 3}">{lo:.3g}</text>'
-        f'<text x="{width}" y="{height - 3}" text-anchor="end">{hi:.3g}</text></svg>'
+        f' role="img" aria-label="activation histogram: pixels per activation value, log scale">'
+        f'<rect class="dr-hist-resolved" x="{x0:.1f}" y="{pad_t}" width="{plot_w:.1f}"'
+        f' height="{plot_h}"><title>resolved range: pixels here are split by concept</title></rect>'
+        f'<rect class="dr-hist-below" x="{left}" y="{base - h0:.1f}" width="{low_w}"'
+        f' height="{h0:.1f}"><title>below {_tick(lo)}: {below} of pixels, not split by concept'
+        f"</title></rect>"
+        f'<path class="dr-hist-bars" d="M{x0:.1f} {base}{steps}V{base}Z"/>'
+        f'<line class="dr-hist-axis" x1="{left}" x2="{width - right}" y1="{base}" y2="{base}"/>'
+        f'<line class="dr-hist-thr" x1="{tx:.1f}" x2="{tx:.1f}" y1="{pad_t - 4}" y2="{base}"/>'
+        f'<text x="{label_x:.1f}" y="{pad_t + 6}" text-anchor="{anchor}">'
+        f"threshold {_tick(threshold)}</text>"
+        f'<text x="{left + low_w / 2:.1f}" y="{base + 12}" text-anchor="middle">below</text>'
+        f'<text x="{x0:.1f}" y="{base + 12}" text-anchor="start">{_tick(lo)}</text>'
+        f'<text x="{width - right}" y="{base + 12}" text-anchor="end">{_tick(hi)}+</text>'
+        f'<text x="{x0 + plot_w / 2:.1f}" y="{height - 3}" text-anchor="middle">'
+        f"activation (resolved range shaded)</text>"
+        f'<text x="4" y="{pad_t + 6}">pixels</text>'
+        f'<text x="4" y="{pad_t + 18}">(log)</text></svg>'
     )
 
 

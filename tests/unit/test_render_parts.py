@@ -17,14 +17,22 @@ from dissect_report.render.svg import coarsen, heatmap_svg, histogram_svg, safe_
 from dissect_report.render.synthetic import SyntheticSpec, write_synthetic_report
 
 
-def test_histogram_marks_the_threshold_where_it_is() -> None:
-    edges = np.linspace(0.0, 4.0, 9)
-    svg = str(histogram_svg(edges, np.array([100, 50, 20, 10, 5, 2, 1, 0]), 1.0, width=400))
-    x = float(re.search(r'<line x1="([0-9.]+)"', svg).group(1))
-    assert x == 100.0  # 1.0 is a quarter of the way from 0 to 4
+def test_histogram_draws_open_outer_bins_and_marks_the_threshold() -> None:
+    # The pass's edges: bin 0 is (-inf, e1), the last bin [top, inf).
+    edges = np.concatenate([[-np.inf], np.linspace(0.0, 4.0, 9), [np.inf]])
+    counts = np.array([1000, 100, 50, 20, 10, 5, 2, 1, 0, 3])
+    svg = str(histogram_svg(edges, counts, 1.0, width=400))
+    assert svg.startswith("<svg")
+    x = float(re.search(r'class="dr-hist-thr" x1="([0-9.]+)"', svg).group(1))
+    # Inner range 0..4 plus the open last bin drawn one bin wide: 0..4.5 over 312 px from 80.
+    assert abs(x - (80 + 1.0 / 4.5 * 312)) < 0.1
     assert "threshold 1" in svg
-    # Degenerate edges (no range) draw nothing rather than dividing by zero.
-    assert str(histogram_svg(np.zeros(3), np.array([1, 2]), 0.0)) == ""
+    below = re.search(r'class="dr-hist-below"[^>]* height="([0-9.]+)"', svg)
+    assert below and float(below.group(1)) > 50
+    heights = [float(v) for v in re.findall(r"V([0-9.]+)H", svg)]
+    assert len(heights) == 9 and all(h < 134 for h in heights[:7])  # every non-empty bar shows
+    # No finite range at all draws nothing rather than dividing by zero.
+    assert str(histogram_svg(np.array([-np.inf, 0.0, 0.0, np.inf]), np.array([1, 2, 3]), 0.0)) == ""
 
 
 def test_coarsen_keeps_every_count() -> None:

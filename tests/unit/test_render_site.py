@@ -166,7 +166,7 @@ def test_sections_render_their_results(built) -> None:
     layer_slug = _manifest(root)["layers"][-1]["slug"]
     unit_page = (site / "layers" / layer_slug / "units" / str(worst) / "index.html").read_text()
     assert "artifact rank" in unit_page
-    assert "gain when ablated alone (fsd)" in unit_page
+    assert "this unit alone ablated: fsd gain" in unit_page
     # The repair set's greedy steps: the unedited baseline, then each unit tried.
     doc = json.loads((root / "artifacts" / "repair.json").read_text())
     assert "The repair set, step by step" in art
@@ -284,5 +284,5 @@ def test_report_without_stats_or_grids_still_renders(tmp_path: Path) -> None:
     _edit(root, command=None, created=None, timings=None)
     site = render_site(root).site_dir
     html = (site / "layers" / "a" / "units" / "1" / "index.html").read_text()
-    assert "dr-hist" not in html and "dr-grid" not in html and "Top concepts" in html
+    assert "dr-hist" not in html and "dr-grid" not in html and "Concepts by IoU" in html
     assert 'src="units/1-strip.png"' in (site / "layers" / "a" / "index.html").read_text()

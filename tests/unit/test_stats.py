@@ -14,6 +14,7 @@ from dissect_report.stats import (
     calibrate_edges,
     downsample_labels,
     merge_topk,
+    sample_hash,
 )
 from dissect_report.thresholds import concept_ious, iou_iqr, score_units
 
@@ -288,3 +289,30 @@ def test_device_path_keeps_state_on_the_device_and_equals_numpy_topk():
     for t in (acc._counts, acc._low, acc._concept_totals, acc._topk_values, acc._topk_ids):
         assert t.device == acc.device
     assert acc.state_bytes == 4 * 2 * 16 * 2 + 8 * 2 + 8 * 2 + (4 + 8) * 2 * 2
+
+
+def test_peak_subset_is_the_smallest_hashes_whatever_the_batching_and_sharding():
+    gen = torch.Generator().manual_seed(3)
+    acts = torch.randn(23, 3, 4, 4, generator=gen)
+    labels = torch.randint(0, 2, (23, 8, 8), generator=gen)
+    edges = calibrate_edges(acts, 16, 0.5)
+    want = np.sort(np.argsort(sample_hash(np.arange(23)), kind="stable")[:5])
+    states = []
+    for cuts in ([0, 23], [0, 4, 9, 23], [0, 1, 2, 3, 22, 23]):
+        parts = []
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
+            acc = LayerStats(edges, 2, 2, peak_samples=5)
+            for i in range(lo, hi, 3):  # batches of 3 inside each shard
+                j = min(i + 3, hi)
+                acc.add(acts[i:j], labels[i:j], torch.arange(i, j))
+            parts.append(acc.state())
+        merged = parts[0]
+        for part in reversed(parts[1:]):
+            merged = part.merge(merged)
+        states.append(merged)
+    for state in states:
+        ids, peaks = state.peak_subset()
+        assert sorted(ids.tolist()) == want.tolist()
+        brute = acts.amax(dim=(2, 3)).numpy().T  # (U, N)
+        np.testing.assert_array_equal(peaks, brute[:, ids])
+        np.testing.assert_array_equal(state.peaks, states[0].peaks)

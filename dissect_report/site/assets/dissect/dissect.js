@@ -44,6 +44,8 @@
     var sort = controls.querySelector("[data-dr-sort]");
     var filter = controls.querySelector("[data-dr-filter]");
     var interp = controls.querySelector("[data-dr-interp]");
+    var iouMin = controls.querySelector("[data-dr-iou-min]");
+    var iouMax = controls.querySelector("[data-dr-iou-max]");
     var count = controls.querySelector(".dr-count");
     var cards = Array.prototype.slice.call(gallery.querySelectorAll(".dr-card"));
 
@@ -56,22 +58,34 @@
       if (known) filter.value = state.concept;
     }
     if (state.interpretable === "1") interp.checked = true;
+    if (iouMin && state.iou_min) iouMin.value = state.iou_min;
+    if (iouMax && state.iou_max) iouMax.value = state.iou_max;
+
+    function bound(input, fallback) {
+      var v = input ? parseFloat(input.value) : NaN;
+      return isNaN(v) ? fallback : v;
+    }
 
     function apply() {
       var key = sort.value, want = filter.value, only = interp.checked, shown = 0;
+      var lo = bound(iouMin, -Infinity), hi = bound(iouMax, Infinity);
       cards.sort(comparators[key] || comparators.iou);
       var frag = document.createDocumentFragment();
       cards.forEach(function (card) {
+        var iou = parseFloat(card.dataset.iou);
         var visible = (!want || card.dataset.concept === want) &&
-          (!only || !card.classList.contains("dr-dim"));
+          (!only || !card.classList.contains("dr-dim")) && iou >= lo && iou <= hi;
         card.hidden = !visible;
         if (visible) shown++;
         frag.appendChild(card);
       });
       gallery.appendChild(frag);
       count.textContent = shown + " of " + cards.length + " units";
-      writeHash({ sort: key === "iou" ? "" : key, concept: want, interpretable: only ? "1" : "" });
+      writeHash({ sort: key === "iou" ? "" : key, concept: want, interpretable: only ? "1" : "",
+                  iou_min: iouMin ? iouMin.value : "", iou_max: iouMax ? iouMax.value : "" });
     }
+    if (iouMin) iouMin.addEventListener("input", apply);
+    if (iouMax) iouMax.addEventListener("input", apply);
     sort.addEventListener("change", apply);
     filter.addEventListener("change", apply);
     interp.addEventListener("change", apply);
@@ -91,10 +105,21 @@
       box = document.createElement("div");
       box.className = "dr-lightbox";
       box.setAttribute("role", "dialog");
-      var img = document.createElement("img");
-      img.src = link.getAttribute("href");
-      img.alt = "zoomed image (click or press Escape to close)";
-      box.appendChild(img);
+      box.setAttribute("aria-label", "enlarged image (click or press Escape to close)");
+      if (link.hasAttribute("data-dr-crop")) {
+        // A band: the same crop of the unit's grid, as large as the window allows.
+        var crop = link.cloneNode(true);
+        crop.removeAttribute("href");
+        var aspect = link.offsetWidth / Math.max(1, link.offsetHeight);
+        var w = Math.min(window.innerWidth * 0.96, window.innerHeight * 0.96 * aspect);
+        crop.style.width = Math.floor(w) + "px";
+        box.appendChild(crop);
+      } else {
+        var img = document.createElement("img");
+        img.src = link.getAttribute("href");
+        img.alt = "enlarged image (click or press Escape to close)";
+        box.appendChild(img);
+      }
       document.body.appendChild(box);
     });
     document.addEventListener("keydown", function (ev) {
@@ -102,10 +127,24 @@
     });
   }
 
+  function setupKeys() {
+    // n / p step through unit (and sample) pages, like the pager's rel=next / rel=prev links.
+    document.addEventListener("keydown", function (ev) {
+      if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
+      var t = ev.target;
+      if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+      var rel = ev.key === "n" ? "next" : ev.key === "p" ? "prev" : "";
+      if (!rel) return;
+      var link = document.querySelector(".dr-pager a[rel=" + rel + "]");
+      if (link) { ev.preventDefault(); location.href = link.href; }
+    });
+  }
+
   function init() {
     var gallery = document.querySelector("[data-dr-gallery]");
     if (gallery) setupGallery(gallery);
     setupZoom();
+    setupKeys();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

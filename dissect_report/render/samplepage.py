@@ -1,0 +1,133 @@
+"""View model of a sample page: one drawn sample and the units that fire most on it.
+
+Usage::
+
+    from dissect_report.render.samplepage import sample_pages
+    for path, view in sample_pages(site, samples, examples_by_layer):
+        ...   # "samples/1234/index.md", SampleView
+
+The inverse of a unit page: the image and its segmentation, the concepts in it, per layer
+the units whose peak activation on it is furthest above their own threshold, and the units
+whose pages show it as an example. Units link here from their tiles; this page links back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from dissect_report.render.context import Site, unit_label
+from dissect_report.render.examples import Examples, Samples
+from dissect_report.render.fmt import esc, num, pct, yaml_str
+
+ROOT = "../../"  # from samples/<id>/index.html back to the site root
+
+
+@dataclass(frozen=True)
+class UnitHit:
+    href: str
+    unit: str
+    label: Markup
+    peak: str
+    ratio: str
+    dim: bool
+
+
+@dataclass(frozen=True)
+class LayerHits:
+    layer: Markup
+    hits: tuple[UnitHit, ...]
+
+
+@dataclass(frozen=True)
+class ConceptArea:
+    color: str
+    link: Markup
+    area: str
+
+
+@dataclass(frozen=True)
+class SampleView:
+    title: Markup
+    title_yaml: Markup
+    image: str
+    concepts: tuple[ConceptArea, ...]
+    layers: tuple[LayerHits, ...]
+    shown_by: tuple[UnitHit, ...]
+    prev: str
+    next: str
+
+
+def sample_pages(
+    site: Site, samples: Samples, examples: dict[str, Examples | None]
+) -> Iterator[tuple[str, SampleView]]:
+    """``(docs path, view)`` for every sample with an image in ``samples/``."""
+    rows_by_layer = {
+        layer.entry.name: {r.unit: r for r in layer.units} for layer in site.report.layers
+    }
+    slug = {layer.entry.name: layer.entry.slug for layer in site.report.layers}
+    shown_by: dict[int, list[tuple[str, int, str, float]]] = {}
+    for layer in site.report.layers:
+        ex = examples.get(layer.entry.name)
+        if ex is None:
+            continue
+        labels = {b.key: b.label for b in ex.bands}
+        for unit, items in ex.by_unit.items():
+            for s in items:
+                shown_by.setdefault(s.sample, []).append(
+                    (layer.entry.name, unit, labels.get(s.band, s.band), s.peak)
+                )
+    ids = sorted(samples.ids)
+
+    def hit(layer: str, unit: int, peak: float, extra: str) -> UnitHit:
+        row = rows_by_layer.get(layer, {}).get(unit)
+        label = unit_label(row, site.floor) if row is not None else ""
+        return UnitHit(
+            href=f"{ROOT}layers/{slug.get(layer, layer)}/units/{unit}/index.html",
+            unit=f"{layer} #{unit}",
+            label=esc(label),
+            peak=num(peak),
+            ratio=extra,
+            dim=row is None or not row.interpretable,
+        )
+
+    for i, sample in enumerate(ids):
+        title = esc(f"Sample {sample}")
+        concepts = tuple(
+            ConceptArea(
+                color=site.concept_color.get(name, "#9e9e9e"),
+                link=site.concept_link(name, ROOT),
+                area=pct(area),
+            )
+            for name, area in zip(
+                samples.concepts.get(sample, ()), samples.areas.get(sample, ()), strict=False
+            )
+        )
+        by_layer: dict[str, list[UnitHit]] = {}
+        for t in samples.top_units.get(sample, ()):
+            ratio = f"{num(t.ratio)}\u00d7 its threshold" if t.ratio == t.ratio else ""
+            by_layer.setdefault(t.layer, []).append(hit(t.layer, t.unit, t.peak, ratio))
+        layers = tuple(
+            LayerHits(esc(layer.entry.name), tuple(by_layer[layer.entry.name]))
+            for layer in site.report.layers
+            if layer.entry.name in by_layer
+        )
+        shown = tuple(
+            hit(layer, unit, peak, f"in its {band} band")
+            for layer, unit, band, peak in sorted(shown_by.get(sample, ()))
+        )
+        yield (
+            f"samples/{sample}/index.md",
+            SampleView(
+                title=title,
+                title_yaml=yaml_str(title),
+                image=f"../{sample}.png",
+                concepts=concepts,
+                layers=layers,
+                shown_by=shown,
+                prev=f"../{ids[i - 1]}/index.html" if i > 0 else "",
+                next=f"../{ids[i + 1]}/index.html" if i + 1 < len(ids) else "",
+            ),
+        )

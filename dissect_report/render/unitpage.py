@@ -1,0 +1,298 @@
+"""View model of a unit page: the evidence for (or against) a unit's label.
+
+Usage::
+
+    from dissect_report.render.unitpage import unit_pages
+    for path, view in unit_pages(site, layer, interventions, artifacts, examples, samples):
+        ...   # "layers/layer2/units/7/index.md", UnitView
+
+A unit page shows its examples from several activation bands (each tile with its sample id
+and peak activation, linked to the sample's page), a colour key, the activation histogram
+with the threshold and the resolved range, the concepts ranked by IoU, and, kept apart, the
+concept-level intervention results it takes part in and its own measured ablation effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from dissect_report.render.context import Link, Row, Site, unit_label
+from dissect_report.render.examples import Examples, Samples
+from dissect_report.render.fmt import esc, fixed, num, pct, yaml_str
+from dissect_report.render.report import LayerData
+from dissect_report.render.sections import Artifacts, Interventions
+from dissect_report.render.svg import histogram_svg
+
+UNIT_ROOT = "../../../../"  # from layers/<l>/units/<n>/index.html back to the site root
+ZOOM = 2.5  # tiles shown at 2.5x their native size where the screen allows
+
+
+@dataclass(frozen=True)
+class TopConcept:
+    concept: Markup
+    iou: str
+    iqr: str
+    width: str
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A block of results about one unit from another stage (interventions, artifacts)."""
+
+    heading: str
+    note: str
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Tile:
+    href: str
+    sample: str
+    peak: str
+
+
+@dataclass(frozen=True)
+class BandView:
+    label: str
+    note: str
+    tiles: tuple[Tile | None, ...]
+    aspect: str  # CSS aspect-ratio of the band's crop of the unit's grid
+    offset: str  # CSS margin-top (percent of width) that brings the band into the crop
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    color: str
+    label: Markup
+
+
+@dataclass(frozen=True)
+class UnitView:
+    title: Markup
+    title_yaml: Markup
+    verdict: Markup
+    layer: Link
+    home: str
+    glossary: str
+    prev: str
+    next: str
+    facts: tuple[Row, ...]
+    grid: str
+    grid_size: tuple[int, int]
+    max_width: str
+    per_band: int
+    row_labels: tuple[str, ...]
+    bands: tuple[BandView, ...]
+    key: tuple[KeyEntry, ...]
+    mask_key: tuple[KeyEntry, ...]
+    top: tuple[TopConcept, ...]
+    histogram: Markup
+    extras: tuple[Extra, ...]
+
+
+ROW_LABELS = {
+    "image": "image, unit region outlined",
+    "segmentation": "segmentation",
+    "mask": "unit vs concept mask",
+}
+
+
+def layer_histograms(layer: LayerData) -> list[Markup]:
+    """The activation histogram of every unit of ``layer`` (empty when stats.npz is absent)."""
+    if layer.edges is None or layer.unit_hist is None:
+        return [Markup("")] * len(layer.units)
+    return [
+        histogram_svg(layer.edges[i], layer.unit_hist[i], row.threshold)
+        for i, row in enumerate(layer.units)
+    ]
+
+
+def find_layer(site: Site, name: str) -> LayerData | None:
+    if name in site.layer_by_name:
+        return site.layer_by_name[name]
+    return next((lyr for lyr in site.report.layers if lyr.entry.slug == name), None)
+
+
+def unit_extras(
+    site: Site, layer: LayerData, iv: Interventions | None, art: Artifacts | None
+) -> dict[int, tuple[Extra, ...]]:
+    """Intervention and artifact results per unit of ``layer`` (only where they exist)."""
+    out: dict[int, list[Extra]] = {}
+    if iv is not None and find_layer(site, iv.layer) is layer:
+        for c in iv.concepts:
+            n = len(c.top_units)
+            for rank, unit in enumerate(c.top_units, start=1):
+                iou, iou_rank = c.unit_ious.get(unit, (float("nan"), rank))
+                rows = (
+                    Row("concept", site.concept_link(c.concept, UNIT_ROOT)),
+                    Row(
+                        f"this unit's IoU for {esc(c.concept)} (at its own threshold for it)",
+                        fixed(iou, 3),
+                    ),
+                    Row(
+                        "its rank by that IoU among the layer's units (the order ablated)",
+                        f"{iou_rank} of {len(layer.units)}",
+                    ),
+                    Row(f"concept-level: ACE of ablating the top {n} together", num(c.ace)),
+                    Row("concept-level: share of the concept removed (net)", pct(c.share)),
+                )
+                note = (
+                    "The ACE belongs to the set of top units ablated together, not to this "
+                    "unit alone."
+                )
+                out.setdefault(unit, []).append(Extra("Intervention", note, rows))
+    if art is not None and find_layer(site, art.layer) is layer:
+        for u in art.units:
+            rows = (
+                Row(
+                    f"this unit alone ablated: {esc(art.metric or 'quality metric')} gain",
+                    num(u.ablation_gain),
+                ),
+                Row("artifact rank", f"{u.rank} (1 = worst)"),
+                Row("artifact score", num(u.score)),
+                Row("FSD of its top images", num(u.fsd)),
+                Row("realism of its top images", num(u.realism)),
+                Row("ablated in the repair set", "yes" if u.repaired else "no"),
+            )
+            note = "Measured on this unit alone (the causal screen)."
+            out.setdefault(u.unit, []).append(Extra("Artifacts", note, rows))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _bands(unit: int, ex: Examples | None, samples_root: str) -> tuple[BandView, ...]:
+    if ex is None:
+        return ()
+    shown = ex.by_unit.get(unit, ())
+    th, tw = ex.tile
+    width = ex.per_band * (tw + ex.gap) - ex.gap
+    rows = len(ex.rows)
+    band_h = rows * (th + ex.gap) - ex.gap
+    out = []
+    for b, band in enumerate(ex.bands):
+        mine = {s.slot: s for s in shown if s.band == band.key}
+        if not mine:
+            continue
+        tiles: list[Tile | None] = [None] * ex.per_band
+        for slot, s in mine.items():
+            if 0 <= slot < ex.per_band:
+                tiles[slot] = Tile(
+                    f"{samples_root}{s.sample}/index.html", f"#{s.sample}", num(s.peak)
+                )
+        peaks = [s.peak for s in mine.values()]
+        note = (
+            f"peak {num(max(peaks))}"
+            if len(peaks) == 1
+            else (f"peaks {num(max(peaks))} to {num(min(peaks))}")
+        )
+        y0 = b * rows * (th + ex.gap)
+        out.append(
+            BandView(
+                label=band.label,
+                note=note,
+                tiles=tuple(tiles),
+                aspect=f"{width} / {band_h}",
+                offset=f"{-100 * y0 / width:.4f}%",
+            )
+        )
+    return tuple(out)
+
+
+def _key(
+    site: Site, unit: int, ex: Examples | None, samples: Samples | None
+) -> tuple[KeyEntry, ...]:
+    """Concepts present in the unit's example segmentations, largest area first."""
+    if ex is None or samples is None:
+        return ()
+    area: dict[str, float] = {}
+    for s in ex.by_unit.get(unit, ()):
+        for name, a in zip(
+            samples.concepts.get(s.sample, ()), samples.areas.get(s.sample, ()), strict=False
+        ):
+            area[name] = area.get(name, 0.0) + a
+    ordered = sorted(area, key=lambda n: (-area[n], n))
+    return tuple(KeyEntry(site.concept_color.get(n, "#9e9e9e"), esc(n)) for n in ordered)
+
+
+def unit_pages(
+    site: Site,
+    layer: LayerData,
+    iv: Interventions | None,
+    art: Artifacts | None,
+    ex: Examples | None,
+    samples: Samples | None,
+) -> Iterator[tuple[str, UnitView]]:
+    """``(docs path, view)`` for every unit page of ``layer``."""
+    extras = unit_extras(site, layer, iv, art)
+    hists = layer_histograms(layer)
+    units = layer.units
+    floor = site.floor
+    samples_root = f"{UNIT_ROOT}samples/" if samples is not None else ""
+    for index, row in enumerate(units):
+        label = unit_label(row, floor)
+        title = esc(f"{layer.entry.name} \u00b7 unit {row.unit} \u00b7 {label}")
+        if row.interpretable:
+            verdict = Markup("Labelled {}: IoU {} \u2265 the floor {}.").format(
+                site.concept_link(row.concept, UNIT_ROOT), fixed(row.iou, 3), num(floor)
+            )
+        else:
+            verdict = Markup(
+                "Unlabelled: its best concept is {} at IoU {}, below the floor {} "
+                "(the IoU a unit needs to count as detecting a concept)."
+            ).format(site.concept_link(row.concept, UNIT_ROOT), fixed(row.iou, 3), num(floor))
+        best = max([v for v in row.top_ious if v == v] + [1e-9])
+        top = tuple(
+            TopConcept(
+                concept=site.concept_link(name, UNIT_ROOT),
+                iou=fixed(iou, 3),
+                iqr=fixed(layer.iqr.get((row.unit, name), float("nan")), 3),
+                width=f"{max(0.0, 100 * iou / best):.0f}" if iou == iou else "0",
+            )
+            for name, iou in zip(row.top_concepts, row.top_ious, strict=False)
+        )
+        facts = (
+            Row("label", esc(label)),
+            Row("best concept", site.concept_link(row.concept, UNIT_ROOT)),
+            Row("IoU with it", fixed(row.iou, 3)),
+            Row("IQR (information quality ratio)", fixed(row.iqr, 3)),
+            Row("threshold (raw activation)", num(row.threshold, 4)),
+        )
+        grid = f"{row.unit}.png" in layer.images
+        th, tw = ex.tile if ex is not None else (64, 64)
+        per_band = ex.per_band if ex is not None else 5
+        gap = ex.gap if ex is not None else 2
+        width = per_band * (tw + gap) - gap
+        rows_n = len(ex.rows) if ex is not None else 3
+        height = len(ex.bands) * rows_n * (th + gap) - gap if ex is not None else 0
+        yield (
+            f"layers/{layer.entry.slug}/units/{row.unit}/index.md",
+            UnitView(
+                title=title,
+                title_yaml=yaml_str(title),
+                verdict=verdict,
+                layer=Link("../../index.html", esc(layer.entry.name)),
+                home=f"{UNIT_ROOT}index.html",
+                glossary=f"{UNIT_ROOT}glossary/index.html",
+                prev=f"../{units[index - 1].unit}/index.html" if index > 0 else "",
+                next=f"../{units[index + 1].unit}/index.html" if index + 1 < len(units) else "",
+                facts=facts,
+                grid=f"../{row.unit}.png" if grid else "",
+                grid_size=(width, height),
+                max_width=f"{width * ZOOM:.0f}px",
+                per_band=per_band,
+                row_labels=tuple(ROW_LABELS.get(r, r) for r in (ex.rows if ex else ())),
+                bands=_bands(row.unit, ex, samples_root) if grid else (),
+                key=_key(site, row.unit, ex, samples),
+                mask_key=(
+                    KeyEntry("#ffd600", Markup("unit only")),
+                    KeyEntry("#2979ff", Markup("{} only").format(row.concept)),
+                    KeyEntry("#ffffff", Markup("both (the IoU's overlap)")),
+                    KeyEntry("#202020", Markup("neither")),
+                ),
+                top=top,
+                histogram=hists[index],
+                extras=extras.get(row.unit, ()),
+            ),
+        )
