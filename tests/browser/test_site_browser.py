@@ -168,7 +168,7 @@ def test_browse_overview_layer_sort_filter_unit(site: Path, page) -> None:
     p.click(f'.dr-card[data-unit="{first}"]')
     p.wait_for_url(f"**/layers/layer1/units/{first}/index.html")
     _all_images_loaded(p)
-    assert p.locator("svg.dr-hist line").count() == 1
+    assert p.locator("svg.dr-hist line.dr-hist-thr").count() == 1
     p.click("img.dr-grid")
     assert p.locator(".dr-lightbox img").count() == 1
     p.keyboard.press("Escape")

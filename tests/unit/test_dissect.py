@@ -98,7 +98,13 @@ def test_report_files_follow_the_contract(tmp_path):
     svg = (layer / "concepts.svg").read_text()
     assert svg.startswith("<svg") and "<script" not in svg
     grid = Image.open(layer / "units" / "0.png")
-    assert grid.size == (5 * 32 + 4 * 2, 2 * 32 + 2)
+    # Four bands x (image, segmentation, unit vs concept mask), 5 tiles each.
+    assert grid.size == (5 * 32 + 4 * 2, 12 * 32 + 11 * 2)
+    with np.load(layer / "stats.npz") as npz:
+        assert npz["peaks"].shape == (4, 1024) and npz["peak_ids"].shape == (1024,)
+    examples = pq.read_table(layer / "examples.parquet").to_pylist()
+    assert {r["band"] for r in examples} >= {"top", "typical"}
+    assert (out / "samples" / f"{examples[0]['sample']}.png").is_file()
     assert Image.open(layer / "units" / "0-strip.png").size == (5 * 32 + 4 * 2, 32)
     assert not (out / ".partial").exists()
 
