@@ -53,7 +53,7 @@ from dissect_report.report import (
 from dissect_report.sampler import shard_range
 from dissect_report.slug import unique_slugs
 from dissect_report.stats import LayerState, LayerStats, downsample_labels
-from dissect_report.thresholds import UnitScores, score_units
+from dissect_report.thresholds import UnitScores, interpretable, score_units
 from dissect_report.trace import resolve_layers
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ class LayerResult:
 
     @property
     def interpretable_mask(self) -> np.ndarray:
-        rows = np.arange(self.state.units)
-        return self.scores.iou[rows, self.scores.best] >= self.iou_floor
+        """IoU >= iou_floor, and not a mask over (nearly) everything or no better than chance."""
+        return interpretable(self.state, self.scores, self.iou_floor)
 
     @property
     def interpretable(self) -> int:

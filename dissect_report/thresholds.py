@@ -9,6 +9,7 @@ Usage::
     scores.iqr            # (U, C) information quality ratio (mutual information / joint entropy)
     best = concept_ious(state)
     best.iou              # (U, C) IoU of unit u with concept c at its best threshold for c
+    labelled = interpretable(state, scores, iou_floor=0.04)   # (U,) bool, with the guards
 
 Every candidate threshold is a bin edge ``edges[u, b]`` with ``b >= 1``; the pixels at or
 above it are exactly the bins ``b..B-1``, so the counts give IoU and IQR without rounding.
@@ -150,4 +151,48 @@ def concept_ious(state: LayerState) -> ConceptIous:
         bin=bins.astype(np.int64),
         threshold=state.edges[rows, bins],
         iou=np.take_along_axis(iou, (bins - 1)[:, None, :], axis=1)[:, 0, :],
+    )
+
+
+# Guards of the "interpretable" label, for every policy (see interpretable()).
+MAX_COVERAGE = 0.9  # a mask over more of all pixels marks the image, not a region in it
+MIN_LIFT = 1.5  # IoU over the IoU of a concept-blind mask of the same size
+
+
+def chance_iou(coverage: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Expected IoU of a mask covering ``coverage`` of the pixels, placed blind to a concept
+    covering ``share``: ``m p / (m + p - m p)``. At ``m = 1`` it is the IoU of the constant
+    all-ones mask (``p``), at ``m = 0`` that of the all-zeros mask (0).
+    """
+    m, p = np.asarray(coverage, np.float64), np.asarray(share, np.float64)
+    union = m + p - m * p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, m * p / np.where(union > 0, union, 1), 0.0)
+
+
+def interpretable(state: LayerState, scores: UnitScores, iou_floor: float) -> np.ndarray:
+    """(U,) bool: the unit gets its best concept as label.
+
+    Three conditions, whatever the threshold policy: its IoU reaches ``iou_floor``; its mask
+    covers at most :data:`MAX_COVERAGE` of all pixels (a unit that fires nearly everywhere
+    draws no region); and its IoU is at least :data:`MIN_LIFT` times the IoU a mask of the
+    same size would get by chance, which at full coverage is the constant mask's IoU (the
+    concept's share). Without the last two, ``max-iou`` labels pure-noise units with the
+    dominant concept (IoU 0.98 for a 98% background, at a threshold that keeps every pixel).
+    The quantile policy's 1% masks are far from both guards.
+    """
+    rows = np.arange(state.units)
+    best = scores.best
+    iou = scores.iou[rows, best]
+    total = float(state.concept_totals.sum())
+    if total <= 0:
+        return np.zeros(state.units, dtype=bool)
+    # pixels at or above the threshold: the unit histogram's tail (not the (U, B, C) counts)
+    mask = state.unit_hist[:, ::-1].cumsum(axis=1)[:, ::-1]
+    coverage = mask[rows, scores.bin] / total
+    share = state.concept_totals[best] / total
+    return (
+        (iou >= iou_floor)
+        & (coverage <= MAX_COVERAGE)
+        & (iou >= MIN_LIFT * chance_iou(coverage, share))
     )

@@ -92,3 +92,43 @@ class RaisingDiscriminator(nn.Module):
 
 def raising_discriminator() -> RaisingDiscriminator:
     return RaisingDiscriminator()
+
+
+class Speck(nn.Module):
+    """z (N, 4) -> (N, 5, 8, 8): units 0-3 pure noise (a fixed hash of z and position, blind
+    to the image), unit 4 a one-cell "tree" speck (1/64 of the image: sky is 98%)."""
+
+    z_dim = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.register_buffer("w", torch.randn(4, 4, 64, generator=g))
+        self.scale = nn.Parameter(torch.ones(1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        n = z.shape[0]
+        noise = torch.sin(1000.0 * torch.einsum("nz,uzk->nuk", z, self.w)).view(n, 4, 8, 8)
+        cell = (torch.sigmoid(z[:, :2]) * 8).long().clamp(0, 7)
+        speck = torch.zeros(n, 1, 8, 8)
+        speck[torch.arange(n), 0, cell[:, 0], cell[:, 1]] = 1.0
+        return torch.cat([noise, speck], dim=1) * self.scale
+
+
+class SpeckGenerator(nn.Module):
+    z_dim = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = Speck()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        speck = self.features(z)[:, 4:5]
+        tree = torch.nn.functional.interpolate(speck, scale_factor=4, mode="nearest")
+        sky = torch.tensor([c / 127.5 - 1 for c in COLORS[0]]).view(1, 3, 1, 1)
+        green = torch.tensor([c / 127.5 - 1 for c in COLORS[1]]).view(1, 3, 1, 1)
+        return sky * (1 - tree) + green * tree
+
+
+def speck_generator() -> SpeckGenerator:
+    return SpeckGenerator()
