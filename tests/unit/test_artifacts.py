@@ -498,3 +498,14 @@ def test_the_dcgan_discriminator_from_pypi_is_detected() -> None:
     d = models.Discriminator(0, 3, 8)
     assert detect_sigmoid(d, torch.rand(2, 3, 64, 64) * 2 - 1)
     assert d.training  # its mode is restored
+
+
+def test_run_refuses_missing_real_images_before_dissecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dissect_report.cli import main
+
+    out = tmp_path / "out"
+    assert main(["-q", "run", "--out", str(out), "--real-images", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "do not exist" in err and "\n" not in err and not out.exists()
