@@ -497,30 +497,3 @@ def check_model(
         warnings=tuple(warnings),
         seconds=time.perf_counter() - t0,
     )
-
-
-def ends_in_sigmoid(module: object) -> bool:
-    """Whether a discriminator's last module is a sigmoid (it gives probabilities, not logits)."""
-    if not isinstance(module, nn.Module):
-        return False
-    last = None
-    for _name, m in module.named_modules():
-        if not list(m.children()):
-            last = m
-    return isinstance(last, nn.Sigmoid)
-
-
-def looks_like_probabilities(scores: torch.Tensor) -> bool:
-    """Discriminator outputs that all lie in [0, 1] (a sigmoid's), over a batch of images."""
-    s = scores.detach().float()
-    return bool(s.numel() > 1 and torch.isfinite(s).all() and s.min() >= 0.0 and s.max() <= 1.0)
-
-
-def is_sigmoid_discriminator(discriminator: object, scores: torch.Tensor | None = None) -> bool:
-    """A discriminator ending in ``nn.Sigmoid``, or whose ``scores`` all lie in [0, 1].
-
-    Usage: ``if is_sigmoid_discriminator(d, d(images)): logits = torch.logit(scores, 1e-6)``.
-    """
-    return ends_in_sigmoid(discriminator) or (
-        scores is not None and looks_like_probabilities(scores)
-    )

@@ -142,16 +142,20 @@ def independent_checks(
     return checks
 
 
+def _units(units: list[int]) -> str:
+    return ("unit " if len(units) == 1 else "units ") + ", ".join(map(str, units))
+
+
 def decide(layer: str, units: list[int], metric: MetricRow, checks: list[MetricRow]) -> Verdict:
     """Repaired if the metric improved on the held-out samples and no check degraded."""
     tried = tuple(units)
-    names = ", ".join(map(str, units))
+    names = _units(units)
     if not metric.passed:
         return Verdict(
             "rejected",
             (),
             tried,
-            f"ablating units {names} of {layer} did not improve {metric.label} on the held-out "
+            f"Ablating {names} of {layer} did not improve {metric.label} on the held-out "
             f"samples ({metric.before:.4g} -> {metric.after:.4g}, {metric.direction})",
         )
     failed = [c for c in checks if not c.passed]
@@ -161,14 +165,14 @@ def decide(layer: str, units: list[int], metric: MetricRow, checks: list[MetricR
             "rejected",
             (),
             tried,
-            f"ablating units {names} of {layer} improved {metric.label} but failed the "
+            f"Ablating {names} of {layer} improved {metric.label} but failed the "
             f"independent check ({what})",
         )
     return Verdict(
         "repaired",
         tried,
         tried,
-        f"ablating units {names} of {layer} improved {metric.label} on the held-out samples "
+        f"Ablating {names} of {layer} improved {metric.label} on the held-out samples "
         f"({metric.before:.4g} -> {metric.after:.4g}, {metric.direction}) and passed "
         + ", ".join(c.label for c in checks),
     )
@@ -180,9 +184,9 @@ def no_metric(layer: str) -> Verdict:
         "no-metric",
         (),
         (),
-        f"nothing was repaired on {layer}: there is no quality metric (the model has no "
+        f"Nothing was repaired on {layer}: there is no quality metric (the model has no "
         "discriminator and no real images were given), so no ablation can be shown to make "
-        "the images better; the units are ranked only",
+        "the images better; the units are ranked only.",
         ENABLE_HINT,
     )
 
@@ -192,6 +196,6 @@ def none_confirmed(layer: str, metric: str, screened: int) -> Verdict:
         "none-confirmed",
         (),
         (),
-        f"nothing was repaired on {layer}: none of the {screened} screened units improved "
+        f"Nothing was repaired on {layer}: none of the {screened} screened units improved "
         f"{metric} when ablated alone (on all scoring samples and on each half)",
     )

@@ -280,8 +280,8 @@ def _headline(art: Artifacts, units: Markup) -> tuple[str, Markup]:
     if v is None:  # a report from before the verdict existed
         return "unknown", Markup("Ablated units: ") + units
     text = {
-        "repaired": Markup("Repaired: ablating units {} of {} makes the images better").format(
-            units, art.layer
+        "repaired": Markup("Repaired: ablating {} {} of {} makes the images better").format(
+            "unit" if len(art.repaired_units) == 1 else "units", units, art.layer
         ),
         "rejected": Markup("Not repaired: the candidate set failed the held-out check"),
         "none-confirmed": Markup("Not repaired: no unit's ablation improved the quality metric"),

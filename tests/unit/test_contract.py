@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 import stylegan_like  # noqa: E402
 
 from dissect_report.adapters import adapt_generator, seeded_noise  # noqa: E402
-from dissect_report.contract import channels_last, is_sigmoid_discriminator  # noqa: E402
+from dissect_report.contract import channels_last  # noqa: E402
 from dissect_report.errors import ConfigError, ModelError  # noqa: E402
 from dissect_report.trace import TraceDict, parse_layer  # noqa: E402
 from dissect_report.weights_io import load_state_dict  # noqa: E402
@@ -96,11 +95,3 @@ def test_layer_specs_pick_tuple_elements_and_calls():
 def test_channels_last_heuristic():
     assert channels_last((16, 16, 8)) and not channels_last((8, 16, 16))
     assert not channels_last((16, 16, 16))
-
-
-def test_sigmoid_discriminator_is_detected():
-    d = nn.Sequential(nn.Conv2d(3, 1, 4), nn.Flatten(), nn.Sigmoid())
-    assert is_sigmoid_discriminator(d)
-    logits = nn.Sequential(nn.Conv2d(3, 1, 4), nn.Flatten())
-    assert not is_sigmoid_discriminator(logits, torch.tensor([-2.0, 0.3, 4.0]))
-    assert is_sigmoid_discriminator(lambda x: x, torch.tensor([0.2, 0.9, 0.5]))
