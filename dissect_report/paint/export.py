@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,6 +92,16 @@ def _quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
+def _reason(exc: BaseException) -> str:
+    """The first line of the innermost cause (the exporter wraps the real error), plain text."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    line = text.splitlines()[0].strip() if text else ""
+    line = f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
 def _half_weights(model: object) -> int:
     """Store big float32 initializers as float16 + a Cast node; returns the bytes saved."""
     import onnx
@@ -151,9 +162,8 @@ def export_tail(
             )
         model = program.model_proto  # type: ignore[union-attr]
     except Exception as exc:  # the exporter raises many kinds; all mean "cannot export"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PaintUnavailable(
-            f"the generator cannot be exported to ONNX from {layer!r}: {reason[:200]}"
+            f"the generator cannot be exported to ONNX from {layer!r}: {_reason(exc)}"
         ) from None
     outputs = [o.name for o in model.graph.output]
     if len(outputs) != 1:

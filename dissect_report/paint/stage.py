@@ -199,7 +199,7 @@ def build_paint(
         files["latents.npy"] = _npy(z.numpy().astype(np.float32))
     except PaintUnavailable as exc:
         meta["note"] = str(exc)
-        log.warning("paint: %s", exc)
+        log.info("paint: %s", exc)  # the CLI prints it, once
     files["paint.json"] = (json.dumps(meta, indent=2) + "\n").encode()
     _write_section(root, files)
     seconds = time.perf_counter() - start
