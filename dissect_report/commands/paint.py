@@ -55,9 +55,13 @@ def config_from_args(args: argparse.Namespace) -> PaintConfig:
 
 
 def handler(args: argparse.Namespace) -> int:
+    from dissect_report.commands.dissect import command_line
+    from dissect_report.outlock import locked
     from dissect_report.paint.stage import build_paint
 
-    print_summary(build_paint(config_from_args(args), args.report))
+    config = config_from_args(args)
+    with locked(args.report, command_line()):  # one writer per report
+        print_summary(build_paint(config, args.report))
     return 0
 
 

@@ -7,8 +7,8 @@ Usage::
     tail.model            # ONNX bytes; inputs tail.inputs (e.g. ("z", "h")), output "image"
     tail.weight_bytes     # bytes of weights it carries
 
-The tail is the generator itself with the layer's output replaced by an input ``h`` (a forward
-hook), traced by the PyTorch exporter (``torch.onnx.export(dynamo=True)``, which needs
+The tail is the generator itself with the layer's output replaced by an input ``h`` (the
+interventions' :func:`~dissect_report.interventions.edit.edit` hook), traced by the PyTorch exporter (``torch.onnx.export(dynamo=True)``, which needs
 ``onnx`` and ``onnxscript``). Everything upstream of the layer then feeds nothing and the
 exporter's optimizer drops it, so any module path works without knowing the architecture.
 The latent ``z`` stays an input: generators that feed it (or a style vector made from it) to
@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from dissect_report.errors import UserError
-from dissect_report.interventions.edit import find_module
+from dissect_report.interventions.edit import edit
 
 log = logging.getLogger(__name__)
 OPSET = 18
@@ -63,14 +63,12 @@ class _Tail(nn.Module):
     def __init__(self, generator: nn.Module, layer: str) -> None:
         super().__init__()
         self.generator = generator
-        self.module = find_module(generator, layer)
+        self.layer = layer
 
     def forward(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        handle = self.module.register_forward_hook(lambda _m, _i, _o: h)
-        try:
+        # The interventions' edit primitive, with a setter that replaces the whole output.
+        with edit(self.generator, self.layer, lambda _output: h):
             return self.generator(z)
-        finally:
-            handle.remove()
 
 
 @contextmanager

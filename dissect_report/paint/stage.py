@@ -17,7 +17,8 @@ writes ``paint/`` (format in docs/report-format.md):
 
 A generator that cannot be exported gets ``paint.json`` with ``available: false`` and a
 one-line ``note``; the stage still succeeds, so the rest of the report and site are unaffected.
-The section is built beside the old one and swapped in; the manifest is updated last.
+The section is built beside the old one and swapped in (:mod:`dissect_report.swap`); the
+manifest is updated last.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from dissect_report.atomic import write_bytes
 from dissect_report.errors import ReportError
 from dissect_report.interventions import reportio
 from dissect_report.interventions.bundle import ModelBundle, frozen
@@ -42,6 +41,7 @@ from dissect_report.interventions.edit import trace
 from dissect_report.interventions.loading import open_report
 from dissect_report.paint.export import PaintUnavailable, export_tail
 from dissect_report.paint.settings import PaintConfig
+from dissect_report.swap import check_schema, staged_section
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -116,23 +116,6 @@ def read_concepts(report: Path, manifest: dict[str, Any]) -> list[PaintConcept]:
     return out
 
 
-def _write_section(report: Path, files: dict[str, bytes]) -> None:
-    """Write ``paint/`` beside the old one, then swap it in (a killed run leaves one or the other)."""
-    work = Path(tempfile.mkdtemp(prefix=".paint-", dir=report))
-    try:
-        for name, data in files.items():
-            (work / name).write_bytes(data)
-            os.chmod(work / name, 0o644)
-        os.chmod(work, 0o755)
-        old = report / f".paint-old-{os.getpid()}"
-        if (report / "paint").exists():
-            os.replace(report / "paint", old)
-        os.replace(work, report / "paint")
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def build_paint(
     config: PaintConfig, report: str | Path, models: ModelBundle | None = None
 ) -> PaintResult:
@@ -141,6 +124,7 @@ def build_paint(
 
     start = time.perf_counter()
     root = Path(report)
+    check_schema(root)
     manifest = reportio.read_manifest(root)
     concepts = read_concepts(root, manifest)
     settings = manifest.get("interventions", {})
@@ -201,7 +185,10 @@ def build_paint(
         meta["note"] = str(exc)
         log.info("paint: %s", exc)  # the CLI prints it, once
     files["paint.json"] = (json.dumps(meta, indent=2) + "\n").encode()
-    _write_section(root, files)
+    reportio.update_manifest(root, {"sections": {"paint": False}})
+    with staged_section(root, "paint") as new:  # the old paint/ stays until this one is whole
+        for name, data in files.items():
+            write_bytes(new / name, data)
     seconds = time.perf_counter() - start
     reportio.update_manifest(
         root,
