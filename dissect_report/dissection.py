@@ -31,6 +31,13 @@ import torch
 
 from dissect_report import __version__
 from dissect_report.calibration import calibrate, forward_traced
+from dissect_report.caveats import (
+    caveat_lines,
+    flagged_mask,
+    non_finite_share,
+    unit_flags,
+    unreachable,
+)
 from dissect_report.charts import hex_color
 from dissect_report.config import DissectConfig
 from dissect_report.contract import skipped_summary
@@ -73,8 +80,9 @@ class LayerResult:
 
     @property
     def interpretable_mask(self) -> np.ndarray:
-        """IoU >= iou_floor, and not a mask over (nearly) everything or no better than chance."""
-        return interpretable(self.state, self.scores, self.iou_floor)
+        """IoU >= iou_floor, not a mask over (nearly) everything or no better than chance, and
+        not a flagged (non-finite or dead) unit."""
+        return interpretable(self.state, self.scores, self.iou_floor) & ~flagged_mask(self.state)
 
     @property
     def interpretable(self) -> int:
@@ -309,6 +317,19 @@ def _manifest(result: DissectResult, models: Models, command: str | None) -> dic
                 "units": layer.state.units,
                 "interpretable": layer.interpretable,
                 "concepts_covered": layer.concepts_covered,
+                "non_finite_share": non_finite_share(layer),
+                "flagged_units": unit_flags(layer.state),
+                # concepts the floor rules out at this policy/level: share and best IoU
+                "unreachable_concepts": [
+                    {"concept": n, "share": s, "best_iou": b}
+                    for n, s, b in unreachable(
+                        layer.state,
+                        list(result.concepts),
+                        config.policy,
+                        config.level,
+                        config.iou_floor,
+                    )
+                ],
             }
             for layer in result.layers
         ],
@@ -343,6 +364,8 @@ def _write_report(
         timings["visualize_s"] = time.perf_counter() - t0
     result = dataclasses.replace(result, timings=timings, report_dir=out)
     write_manifest(out, _manifest(result, models, command))
+    for line in caveat_lines(result):  # once per layer / run, after the report is complete
+        log.warning("%s", line)
     return result
 
 

@@ -283,3 +283,27 @@ def test_report_knows_its_weights_by_absolute_path_and_hash(tmp_path, monkeypatc
     other = _weights(tmp_path / "other.safetensors", 1.5)
     with pytest.raises(ModelError, match="differ from the report's .*generator weights sha256"):
         bundle_from_manifest(manifest, weights=other)
+
+
+def test_non_finite_and_dead_units_are_flagged_and_the_unreachable_floor_is_named(tmp_path):
+    out = tmp_path / "nan"
+    args = ["--generator", "contract_toys:nan_unit", *TOY_SEG, "--layers", "body"]
+    proc = cli("dissect", *args, "--samples", "32", "--calibration-samples", "8", "--no-images",
+               "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if line.startswith("layer body")]
+    assert warned == [
+        "layer body: 12.5% of its activation values are NaN or infinite; "
+        "1 non-finite unit(s) (0) flagged, not labelled"
+    ]
+    assert "can never reach --iou-floor 0.04 (0 units labelled); try --policy iqr" in proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    layer = manifest["layers"][0]
+    assert layer["flagged_units"] == {"non-finite": [0], "dead": []}
+    assert layer["non_finite_share"] == pytest.approx(0.125)
+    unreachable = {c["concept"] for c in layer["unreachable_concepts"]}
+    assert unreachable == {"dark", "mid"}  # 66% and 34% of pixels, above 1% / 0.04 = 25%
+    planted = tmp_path / "planted"
+    cli("dissect", *PLANTED, "--samples", "32", "--out", str(planted), check=True)
+    layer = json.loads((planted / "manifest.json").read_text())["layers"][0]
+    assert layer["flagged_units"] == {"non-finite": [], "dead": [3]}  # the all-zero unit

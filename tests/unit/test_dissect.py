@@ -73,6 +73,9 @@ def test_report_files_follow_the_contract(tmp_path):
         "units": 4,
         "interpretable": manifest["layers"][0]["interpretable"],
         "concepts_covered": manifest["layers"][0]["concepts_covered"],
+        "non_finite_share": 0.0,
+        "flagged_units": {"non-finite": [], "dead": [3]},  # the planted all-zero unit
+        "unreachable_concepts": manifest["layers"][0]["unreachable_concepts"],
     }
     assert manifest["concepts"][1] == {"name": "tree", "slug": "tree", "color": "#1e8c28"}
     assert manifest["samples"] == {"count": 120, "seed": 1, "top_k": 5}
