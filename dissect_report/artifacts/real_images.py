@@ -9,7 +9,7 @@ Usage::
 
 Every image is converted to RGB, center-cropped to the generator's aspect ratio and resized to
 its output size (PIL bicubic, antialiased when shrinking), then mapped to [-1, 1] like the
-generator's output. Sources:
+generator's output (the model contract: float images in [-1, 1]). Sources:
 
 - a folder: every ``*.png``, ``*.jpg``, ``*.jpeg`` below it (any case), in path order;
 - ``.npz``: the array ``images`` (or the only array), ``(N, H, W, 3)`` or ``(N, 3, H, W)``,

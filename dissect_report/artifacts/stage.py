@@ -183,6 +183,14 @@ def find_artifacts(
         size = _generator_size(models, score_seed)
         real = load_real_images(config.real_images, size, config.reference_samples)
     models, d_output = _logit_discriminator(models, score_seed)
+    if config.metric == "fsd" and real is None and models.reference is None:
+        raise ConfigError(
+            "metric 'fsd' needs real images; give --real-images DIR (PNG/JPEG, .npz, .parquet)"
+        )
+    if config.metric == "realism" and models.discriminator is None:
+        raise ConfigError(
+            "metric 'realism' needs a discriminator; give --discriminator pkg.module:make"
+        )
 
     out = begin_section(report, "artifacts")  # the old artifacts/ stays until the swap
 

@@ -156,6 +156,10 @@ def test_the_realism_metric_repairs_by_the_discriminator(tmp_path: Path) -> None
     bare = ModelBundle(generator=PlantedGenerator(noise=True), segmenter=PaletteSegmenter())
     with pytest.raises(ConfigError, match="metric 'fsd' needs real images; give --real-images"):
         find_artifacts(ArtifactConfig(**SMALL, metric="fsd"), report, models=bare)
+    with pytest.raises(ConfigError, match="metric 'realism' needs a discriminator; give"):
+        find_artifacts(ArtifactConfig(**SMALL, metric="realism"), report, models=bare)
+    # Refused before anything was written: the realism run's section is still there.
+    assert json.loads((report / "artifacts" / "repair.json").read_text())["metric"] == "realism"
     with pytest.raises(ConfigError, match="unknown metric 'fid'"):
         ArtifactConfig(metric="fid")
     with pytest.raises(ConfigError, match="unknown metric 'feature-distance'"):
