@@ -147,10 +147,6 @@ def handle(args: argparse.Namespace) -> int:
     from dissect_report.interventions.settings import InterventionConfig
 
     config = config_from_args(args, **RUN_DEFAULTS)
-    if args.artifacts and args.real_images:
-        from dissect_report.artifacts.real_images import source_kind
-
-        source_kind(args.real_images)  # a wrong path fails now, not after the dissection
     # The [intervene] and [artifacts] tables of --config: checked before anything runs.
     intervene_config = InterventionConfig(
         **read_table(args.config, "intervene", InterventionConfig)
@@ -159,6 +155,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.real_images:
         artifact_values["real_images"] = args.real_images
     artifact_config = ArtifactConfig(**artifact_values)
+    if args.artifacts and artifact_config.real_images:
+        from dissect_report.artifacts.real_images import source_kind
+
+        source_kind(artifact_config.real_images)  # a wrong path fails now, not after dissect
     out = Path(args.out)
     with locked(out, command_line()):
         check_schema(out)
