@@ -5,7 +5,7 @@ Usage (a pytest fixture in tests/conftest.py)::
     def test_x(real_report: Path) -> None:
         (real_report / "site" / "index.html").is_file()
 
-Real pipeline, small sizes: two layers (128 + 64 units), 120 samples, no interventions or
+Real pipeline, small sizes: one layer (64 units, so a browser can walk every unit page), 120 samples, no interventions or
 artifacts (those stages have their own tests); about 30 s on two cores.
 """
 
@@ -26,7 +26,7 @@ RUN_ARGS = (
     "--calibration-samples",
     "32",
     "--layers",
-    "layer3,layer4",
+    "layer4",
     "--no-interventions",
     "--no-artifacts",
     "-q",

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import test_site_browser as site_browser
 import torch
 
 from dissect_report import world
@@ -23,10 +22,8 @@ from dissect_report.interventions.edit import ablate, edit, insert
 from dissect_report.interventions.pictures import to_uint8
 from dissect_report.sampler import latents
 
-# The site's browser fixtures: real Chromium; an offline context that fails the test on any
-# request that is not file:/data:/blob:, on console errors and on dialogs.
-browser = site_browser.browser
-page = site_browser.page
+# The site's browser fixtures (tests/browser/conftest.py): real Chromium; an offline context
+# that fails the test on any request that is not file:/data:/blob:, on console errors and dialogs.
 
 pytestmark = pytest.mark.browser
 

@@ -18,7 +18,7 @@ def _units(report: Path, layer: str) -> list[dict]:
 def test_every_unit_page_has_a_histogram_with_bars(real_report: Path) -> None:
     site = real_report / "site"
     pages = sorted((site / "layers").glob("*/units/*/index.html"))
-    assert len(pages) == 128 + 64
+    assert len(pages) == 64
     for page in pages:
         html = page.read_text()
         path = re.search(r'class="dr-hist-bars" d="([^"]+)"', html)
@@ -31,27 +31,27 @@ def test_every_unit_page_has_a_histogram_with_bars(real_report: Path) -> None:
 
 def test_band_examples_carry_ids_activations_and_link_to_sample_pages(real_report: Path) -> None:
     site = real_report / "site"
-    page = site / "layers" / "layer3" / "units" / "0" / "index.html"
+    page = site / "layers" / "layer4" / "units" / "0" / "index.html"
     html = page.read_text()
     bands = re.findall(r'<figure class="dr-band"', html)
     assert len(bands) >= 2  # the top band and the typical band at least, at 120 samples
     ids = re.findall(r'href="(\.\./\.\./\.\./\.\./samples/(\d+)/index.html)"', html)
     assert ids
-    examples = pq.read_table(real_report / "layers" / "layer3" / "examples.parquet").to_pylist()
+    examples = pq.read_table(real_report / "layers" / "layer4" / "examples.parquet").to_pylist()
     mine = {str(r["sample"]) for r in examples if r["unit"] == 0}
     assert {i for _, i in ids} == mine
     for href, _sample in ids:
         target = (page.parent / href).resolve()
         assert target.is_file()
         # ...and the sample page links back to this unit.
-        assert "layers/layer3/units/0/index.html" in target.read_text()
+        assert "layers/layer4/units/0/index.html" in target.read_text()
     assert "dr-key" in html and "unit only" in html
 
 
 def test_no_unit_below_the_floor_carries_a_concept_title(real_report: Path) -> None:
     site = real_report / "site"
     index = (site / "search" / "search_index.json").read_text()
-    for layer in ("layer3", "layer4"):
+    for layer in ("layer4",):
         gallery = (site / "layers" / layer / "index.html").read_text()
         for row in _units(real_report, layer):
             html = (site / "layers" / layer / "units" / str(row["unit"]) / "index.html").read_text()
@@ -69,7 +69,7 @@ def test_data_links_resolve_inside_the_site_and_404_is_relative(real_report: Pat
     site = real_report / "site"
     checked = 0
     for page in [
-        site / "layers" / "layer3" / "index.html",
+        site / "layers" / "layer4" / "index.html",
         site / "concepts" / "sky" / "index.html",
         site / "run" / "index.html",
     ]:
@@ -80,6 +80,6 @@ def test_data_links_resolve_inside_the_site_and_404_is_relative(real_report: Pat
             assert (page.parent / href).resolve().is_file(), href
             checked += 1
     assert checked >= 6
-    assert not (site / "layers" / "layer3" / "stats.npz").exists()
+    assert not (site / "layers" / "layer4" / "stats.npz").exists()
     html = (site / "404.html").read_text()
     assert not re.search(r'(?:href|src)="/(?!/)', html)
