@@ -287,6 +287,30 @@ class GoldenReport:
                 return Path(value)
         return out
 
+    def compare(
+        self,
+        report: ReportSource,
+        *,
+        name: str | None = None,
+        tolerances: Tolerances | None = None,
+        **tolerance_overrides: float,
+    ) -> Comparison:
+        """Compare ``report`` with the golden report ``name`` as :meth:`check` would, and
+        return the comparison: no failing, no ``.obtained`` copy, no update.
+
+        For tests of a golden test itself (does it fail on a planted change?): it reads a
+        golden without owning it, so any number of tests may compare with one golden.
+        """
+        from dataclasses import replace
+
+        from dissect_report.compare import Tolerances, compare_reports
+
+        tol = replace(tolerances or Tolerances(), **tolerance_overrides)
+        golden = self.golden_path(name)
+        if not (golden / "manifest.json").is_file():
+            pytest.fail(f"no golden report at {golden}", pytrace=False)
+        return compare_reports(golden, self._resolve(report, golden.name), tol)
+
     def check(
         self,
         report: ReportSource,

@@ -4,6 +4,11 @@ Goldens live in ``tests/golden/golden/<name>/`` (tables, manifest and unit strip
 Regenerate after an intended change with::
 
     pytest tests/golden --update-golden    # then review `git diff --stat tests/golden` and commit
+
+The golden test of the built-in world is itself tested: a report recomputed through the
+pipeline with every block's activations perturbed by relative noise 1e-6 (another BLAS, a
+GPU) must pass it at the default tolerances, and each planted real change (two units
+swapped, a concept removed from the segmenter, another seed) must fail it, for that reason.
 """
 
 from __future__ import annotations
@@ -35,6 +40,15 @@ PLANTED = DissectConfig(
 )
 
 
+# The same configuration with the built-in world changed (tests/world_variants.py).
+PERTURBED = {"generator": "world_variants:perturbed_generator"}
+PLANTED_CHANGES = {
+    "unit-relabelled": {"generator": "world_variants:swapped_generator"},
+    "concept-removed": {"segmenter": "world_variants:doorless_segmenter"},
+    "seed-changed": {"seed": 2},
+}
+
+
 def _builtin_weights_missing() -> bool:
     from dissect_report.world.weights import WEIGHTS_DIR
 
@@ -51,6 +65,40 @@ def test_planted_toy_matches_golden(dissect_golden, tmp_path: Path) -> None:
 @pytest.mark.skipif(_builtin_weights_missing(), reason="built-in world weights not trained yet")
 def test_builtin_world_matches_golden(dissect_golden) -> None:
     dissect_golden.check(lambda out: dissect(BUILTIN, out).report_dir, name="builtin")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_builtin_weights_missing(), reason="built-in world weights not trained yet")
+def test_builtin_golden_passes_a_perturbed_recomputation(dissect_golden) -> None:
+    config = BUILTIN.model_copy(update=PERTURBED)
+    comparison = dissect_golden.compare(lambda out: dissect(config, out), name="builtin")
+    assert comparison.passed, comparison.summary()
+    causes = [s.key for s in comparison.probable_causes]
+    assert "config.generator" in causes  # named as a cause, yet within tolerance
+    assert "model.state_sha256" not in causes  # the same weights: only the factory differs
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_builtin_weights_missing(), reason="built-in world weights not trained yet")
+@pytest.mark.parametrize("change", sorted(PLANTED_CHANGES))
+def test_builtin_golden_fails_on_a_planted_real_change(dissect_golden, change: str) -> None:
+    from world_variants import SWAP_LAYER, SWAP_UNITS
+
+    config = BUILTIN.model_copy(update=PLANTED_CHANGES[change])
+    comparison = dissect_golden.compare(lambda out: dissect(config, out), name="builtin")
+    assert not comparison.passed
+    if change == "unit-relabelled":  # exactly the two swapped units changed concept
+        layer = comparison.layer(SWAP_LAYER)
+        assert sorted(c.unit for c in layer.label_changes) == sorted(SWAP_UNITS)
+        assert comparison.layer("layer4").failures == 0  # the images are the same
+        assert not comparison.probable_causes[0].key.startswith("samples")
+    elif change == "concept-removed":
+        assert comparison.concepts_missing == ("door",)
+        door_units = [c for layer in comparison.layers for c in layer.label_changes]
+        assert door_units and all(c.golden == "door" for c in door_units)
+    else:
+        assert comparison.probable_causes[0].key == "samples.seed"
+        assert sum(layer.failures for layer in comparison.layers) > 10
 
 
 def test_goldens_stay_small() -> None:
