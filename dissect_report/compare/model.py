@@ -64,6 +64,38 @@ class Tolerances:
     table_rtol: float = field(
         default=0.05, metadata={"help": "relative tolerance on numbers of other tables"}
     )
+    ace_atol: float = field(
+        default=0.005,
+        metadata={
+            "help": "absolute tolerance on intervention effects in pixel fractions "
+            "(ACE, concept fractions before/after)"
+        },
+    )
+    share_atol: float = field(
+        default=0.05,
+        metadata={
+            "help": "absolute tolerance on shares of a concept (ACE / fraction, erased share, "
+            "insertion added and success)"
+        },
+    )
+    optimized_atol: float = field(
+        default=0.1,
+        metadata={
+            "help": "absolute tolerance on the effects of the learned (optimized) unit sets: "
+            "their ACE, share and erased share"
+        },
+    )
+    artifact_rtol: float = field(
+        default=0.05,
+        metadata={
+            "help": "relative tolerance on artifact figures (FSD, realism, scores, ablation "
+            "gains, repair before/after)"
+        },
+    )
+    artifact_atol: float = field(
+        default=0.01,
+        metadata={"help": "absolute tolerance on artifact figures (for values near 0)"},
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -27,6 +27,7 @@ from dissect_report.compare.model import (
     Tolerances,
     ValueChange,
 )
+from dissect_report.compare.rules import rule_for, tolerance
 from dissect_report.errors import ReportError
 
 # Stored examples per table; counts always cover everything.
@@ -300,10 +301,17 @@ def compare_iou(
 
 
 # Columns that identify a row, tried in order; the first unique in both tables aligns them.
-_ROW_KEYS = (("unit",), ("concept",), ("method", "n"), ("context",), ("sample", "row", "col"))
+_ROW_KEYS = (
+    ("unit",),
+    ("concept",),
+    ("method", "n"),
+    ("context",),
+    ("sample", "row", "col"),
+    ("metric",),
+)
 
 
-def _row_key(golden: dict[str, list[Any]], new: dict[str, list[Any]]) -> tuple[str, ...] | None:
+def row_key(golden: dict[str, list[Any]], new: dict[str, list[Any]]) -> tuple[str, ...] | None:
     for key in _ROW_KEYS:
         if all(k in golden for k in key):
             g = list(zip(*(golden[k] for k in key), strict=True))
@@ -313,16 +321,77 @@ def _row_key(golden: dict[str, list[Any]], new: dict[str, list[Any]]) -> tuple[s
     return None
 
 
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple) and len(value) > 8:
+        return "[" + ", ".join(map(_short, value[:8])) + ", ...]"
+    return str(value)
+
+
+# A verdict on one value: None (equal within tolerance), ("note", why) or ("change", tolerance).
+Verdict = tuple[str, str] | None
+
+
+def judge(
+    rel: str,
+    column: str,
+    golden: Any,
+    new: Any,
+    tol: Tolerances,
+    g_row: dict[str, Any] | None = None,
+    n_row: dict[str, Any] | None = None,
+) -> Verdict:
+    """Judge one value of a table outside ``layers/`` by its column's rule (compare.rules).
+
+    ``g_row`` / ``n_row`` are the whole rows, for a rank or flag to be judged through the
+    values it is derived from.
+    """
+    rule = rule_for(rel, column, (g_row or {}).get("method"))
+    if rule is None or rule.kind == "number":
+        rtol, atol, text = tolerance(rule.group if rule else "table", tol)
+        return None if _close(golden, new, rtol, atol) else ("change", text)
+    if rule.kind == "derived" or _close(golden, new, 0.0, 0.0):
+        return None
+    if rule.kind == "unstable":
+        return ("note", "not pinned: float noise alone changes it (see compare.rules)")
+    if rule.kind == "ids" and isinstance(golden, list | tuple) and isinstance(new, list | tuple):
+        share = _overlap(list(golden), list(new))
+        if share < tol.top_overlap:
+            return ("change", f"overlap {share:.2f} < {tol.top_overlap:g}")
+        return ("note", f"{share:.0%} of the ids kept (>= {tol.top_overlap:g})")
+    if rule.kind in ("rank", "flag") and g_row is not None and n_row is not None:
+        basis = [b for b in rule.basis if b in g_row and b in n_row]
+        moved = [b for b in basis if judge(rel, b, g_row[b], n_row[b], tol) is not None]
+        if basis and not moved:
+            numbers = "; ".join(f"{b} {_short(g_row[b])} -> {_short(n_row[b])}" for b in basis)
+            return ("note", f"{numbers}, within tolerance")
+        if moved:
+            return ("change", f"{', '.join(moved)} outside tolerance")
+    return ("change", "exact")
+
+
+def _where(key: tuple[str, ...] | None, table: dict[str, list[Any]], row: int) -> str | None:
+    if key is None or key == ("unit",):
+        return None
+    return " ".join(f"{k}={table[k][row]}" if len(key) > 1 else str(table[k][row]) for k in key)
+
+
 def compare_generic(
     golden: dict[str, list[Any]], new: dict[str, list[Any]], tol: Tolerances, rel: str
 ) -> TableComparison:
-    """Compare any other table: rows aligned by a key column (unit, concept...) or by order."""
+    """Compare any other table: rows aligned by a key column (unit, concept...) or by order.
+
+    Each column by its rule (:mod:`dissect_report.compare.rules`): the interventions' and
+    artifacts' numbers with their own tolerances, id lists by overlap, ranks and flags
+    through the numbers behind them (a flip within tolerance is a note, not a failure).
+    """
     if set(golden) != set(new):
         missing = sorted(set(golden) - set(new))
         added = sorted(set(new) - set(golden))
         return TableComparison(rel, f"columns differ: missing {missing}, added {added}")
     rows = len(next(iter(golden.values()), []))
-    key = _row_key(golden, new)
+    key = row_key(golden, new)
     if key is None:
         new_rows = len(next(iter(new.values()), []))
         if rows != new_rows:
@@ -338,38 +407,61 @@ def compare_generic(
                 rel, f"rows differ by {', '.join(key)}: missing {lost}, added {extra}"
             )
         pairs = [(i, n_index[k]) for i, k in enumerate(g_keys)]
-    text = f"±{tol.table_atol:g} or rtol {tol.table_rtol:g}"
     changes: list[ValueChange] = []
+    notes: list[BoundaryNote] = []
     outside = 0
-    for column in sorted(golden):
-        for g_row, n_row in pairs:
-            g, n = golden[column][g_row], new[column][n_row]
-            if not _close(g, n, tol.table_rtol, tol.table_atol):
-                outside += 1
-                if len(changes) < MAX_STORED:
-                    unit = golden["unit"][g_row] if "unit" in golden else None
-                    unit = unit if isinstance(unit, int) and not isinstance(unit, bool) else None
-                    changes.append(ValueChange(column, unit, g, n, text, row=g_row))
-    return TableComparison(rel, None, tuple(changes), outside)
+    for g_index, n_index_ in pairs:
+        g_row = {c: golden[c][g_index] for c in golden}
+        n_row = {c: new[c][n_index_] for c in new}
+        unit = g_row.get("unit")
+        unit = unit if isinstance(unit, int) and not isinstance(unit, bool) else None
+        for column in sorted(golden):
+            g, n = g_row[column], n_row[column]
+            verdict = judge(rel, column, g, n, tol, g_row, n_row)
+            if verdict is None:
+                continue
+            where = _where(key, golden, g_index)
+            if verdict[0] == "note":
+                if len(notes) < MAX_STORED:
+                    notes.append(BoundaryNote(column, unit, g, n, verdict[1], where))
+                continue
+            outside += 1
+            if len(changes) < MAX_STORED:
+                changes.append(ValueChange(column, unit, g, n, verdict[1], where, row=g_index))
+    return TableComparison(rel, None, tuple(changes), outside, tuple(notes))
 
 
-def _json_diffs(g: Any, n: Any, where: str, tol: Tolerances, out: list[ValueChange]) -> int:
-    """Count values of two JSON documents that differ (numbers within the table tolerance)."""
+def _json_diffs(
+    g: Any,
+    n: Any,
+    where: str,
+    tol: Tolerances,
+    out: list[ValueChange],
+    notes: list[BoundaryNote],
+    rel: str = "",
+) -> int:
+    """Count values of two JSON documents that differ, each by the rule of its key name."""
     if isinstance(g, dict) and isinstance(n, dict):
         return sum(
-            _json_diffs(g.get(k), n.get(k), f"{where}.{k}" if where else str(k), tol, out)
+            _json_diffs(
+                g.get(k), n.get(k), f"{where}.{k}" if where else str(k), tol, out, notes, rel
+            )
             for k in sorted(g.keys() | n.keys(), key=str)
         )
-    if isinstance(g, list) and isinstance(n, list) and len(g) == len(n):
-        if all(not isinstance(x, dict | list) for x in g + n):  # a numeric array: one value
-            if _close(g, n, tol.table_rtol, tol.table_atol):
-                return 0
-        else:
-            return sum(
-                _json_diffs(a, b, f"{where}[{i}]", tol, out)
-                for i, (a, b) in enumerate(zip(g, n, strict=True))
-            )
-    elif _close(g, n, tol.table_rtol, tol.table_atol):
+    name = where.rsplit(".", 1)[-1].split("[", 1)[0]
+    scalars = isinstance(g, list) and isinstance(n, list)
+    scalars = scalars and all(not isinstance(x, dict | list) for x in g + n)
+    if isinstance(g, list) and isinstance(n, list) and len(g) == len(n) and not scalars:
+        return sum(
+            _json_diffs(a, b, f"{where}[{i}]", tol, out, notes, rel)
+            for i, (a, b) in enumerate(zip(g, n, strict=True))
+        )
+    verdict = judge(rel, name, g, n, tol)  # a scalar, or a list of scalars as one value
+    if verdict is None:
+        return 0
+    if verdict[0] == "note":
+        if len(notes) < MAX_STORED:
+            notes.append(BoundaryNote(where or "(document)", None, g, n, verdict[1]))
         return 0
     if len(out) < MAX_STORED:
         out.append(ValueChange(where or "(document)", None, g, n, "json"))
@@ -379,5 +471,6 @@ def _json_diffs(g: Any, n: Any, where: str, tol: Tolerances, out: list[ValueChan
 def compare_json(golden: Any, new: Any, tol: Tolerances, rel: str) -> TableComparison:
     """Compare two JSON documents (``ace.json``, ``repair.json``) value by value."""
     changes: list[ValueChange] = []
-    outside = _json_diffs(golden, new, "", tol, changes)
-    return TableComparison(rel, None, tuple(changes), outside)
+    notes: list[BoundaryNote] = []
+    outside = _json_diffs(golden, new, "", tol, changes, notes, rel)
+    return TableComparison(rel, None, tuple(changes), outside, tuple(notes))

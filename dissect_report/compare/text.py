@@ -67,8 +67,9 @@ def _tolerance_line(c: Comparison) -> str:
     return (
         f"tolerances: iou ±{t.iou_atol:g}, iqr ±{t.iqr_atol:g}, threshold rtol "
         f"{t.threshold_rtol:g}, activations rtol {t.activation_rtol:g}, top-k overlap >= "
-        f"{t.top_overlap:g}, images mean |diff| <= {t.image_tol:g}, other tables ±"
-        f"{t.table_atol:g} or rtol {t.table_rtol:g}"
+        f"{t.top_overlap:g}, images mean |diff| <= {t.image_tol:g}, ACE ±{t.ace_atol:g}, "
+        f"shares ±{t.share_atol:g}, optimized sets ±{t.optimized_atol:g}, artifact figures ±{t.artifact_atol:g} or rtol "
+        f"{t.artifact_rtol:g}, other tables ±{t.table_atol:g} or rtol {t.table_rtol:g}"
     )
 
 
@@ -197,7 +198,7 @@ def summary(c: Comparison, max_items: int = 10) -> str:
     """The readable text summary printed by ``dissect-report compare``."""
     verdict = "PASS" if c.passed else f"FAIL ({c.failures} difference(s) outside tolerance)"
     if c.notes:
-        verdict += f", {len(c.notes)} flip(s) within tolerance near a boundary"
+        verdict += f", {len(c.notes)} note(s) within tolerance"
     lines = [f"compare {c.new} with golden {c.golden}: {verdict}", _tolerance_line(c)]
     lines += settings_lines(c, max_items)
     structure: list[str] = []
