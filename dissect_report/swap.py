@@ -123,3 +123,12 @@ def staged_section(report: str | Path, name: str) -> Iterator[Path]:
         abort_section(report, name)
         raise
     commit_section(report, name)
+
+
+def remove_stale_builds(report: str | Path) -> None:
+    """Drop the site build folders (``.site.build-*``) a killed render left in ``report``.
+
+    Call it only while holding the report's lock: then no other render is building there.
+    """
+    for stale in Path(report).glob(".site.build-*"):
+        shutil.rmtree(stale, ignore_errors=True)

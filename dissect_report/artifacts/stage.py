@@ -34,7 +34,7 @@ from dissect_report.artifacts.repair import Repair, measure_repair, reference_se
 from dissect_report.artifacts.score import UnitScore, scan_samples, score_units
 from dissect_report.artifacts.screen import AblationGain, GreedyStep, Judge, greedy_set, screen
 from dissect_report.artifacts.settings import ArtifactConfig
-from dissect_report.errors import ConfigError, ReportError
+from dissect_report.errors import ConfigError, ReportError, user_code
 from dissect_report.interventions import reportio
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.loading import open_report
@@ -149,7 +149,8 @@ def _logit_discriminator(models: ModelBundle, seed: int) -> tuple[ModelBundle, s
         return models, None
     with frozen(models.generator, models.discriminator):
         images = models.generate(models.latents(seed, range(2)))
-        disc, how = as_logits(models.discriminator, images)
+        with user_code("discriminator"):
+            disc, how = as_logits(models.discriminator, images)
     if how != "logits":
         log.warning("the discriminator ends in a sigmoid; its outputs are converted to logits")
     return replace(models, discriminator=disc), how

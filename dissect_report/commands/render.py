@@ -47,10 +47,13 @@ def handler(args: argparse.Namespace) -> int:
     from dissect_report.commands.dissect import command_line
     from dissect_report.outlock import locked
     from dissect_report.render import render_site
+    from dissect_report.swap import remove_stale_builds
 
     # Into REPORT/site: one writer at a time. Elsewhere (--out): the report may be read-only.
     lock = locked(args.report, command_line()) if args.out is None else contextlib.nullcontext()
     with lock:
+        if args.out is None:
+            remove_stale_builds(args.report)  # a killed render's; the lock keeps others out
         result = render_site(args.report, out=args.out, baseline=args.baseline)
     print(f"site: {result.index} ({result.pages} pages, {result.seconds:.1f} s)")
     return 0

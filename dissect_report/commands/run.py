@@ -32,7 +32,7 @@ from dissect_report.commands.paint import add_paint_flags
 from dissect_report.config import DissectConfig, read_table
 from dissect_report.errors import ReportError
 from dissect_report.outlock import locked
-from dissect_report.swap import check_schema
+from dissect_report.swap import check_schema, remove_stale_builds
 
 log = logging.getLogger(__name__)
 RUN_DEFAULTS = {"samples": 1000}
@@ -223,6 +223,8 @@ def _run_stages(
 
         print_paint(build_paint(paint_config(args), out, models=models))
     print(f"report: {out}")
+    if args.site:
+        remove_stale_builds(out)  # a render killed by an earlier run; we hold the lock
     site = render_if_available(out) if args.site else None
     if site is not None:
         print(f"site:   {site}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,7 +184,7 @@ def _read_hist(path: Path, units: int) -> tuple[np.ndarray | None, np.ndarray | 
     try:
         with np.load(path, allow_pickle=False) as npz:
             edges, hist = np.asarray(npz["edges"], np.float64), np.asarray(npz["unit_hist"])
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # truncated too
         raise ReportError(f"unreadable stats {str(path)!r}: {exc}") from exc
     if edges.ndim != 2 or hist.shape != (units, edges.shape[1] - 1) or edges.shape[0] != units:
         raise ReportError(
