@@ -545,25 +545,26 @@ def test_kill_at_each_stage_then_resume(
 @pytest.mark.slow
 def test_two_writers_one_out(tmp_path: Path) -> None:
     out = tmp_path / "report"
-    slow = [*TOY[:2], "--segmenter", "dissect_toys:slow_segmenter", *TOY[4:]]
-    # ~8 s of segmenting (160 calls of 0.05 s): the second writer starts well within it
-    first = [*slow, "--samples", "160", "--batch-size", "1", "--no-images", "--out", str(out)]
+    gate = tmp_path / "gate"
+    first = [*TOY[:2], "--segmenter", "fault_toys:gated_segmenter", *TOY[4:], "--no-images"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dissect_report", "-q", "dissect", *first],
-        env=_env(),
+        [sys.executable, "-m", "dissect_report", "-q", "dissect", *first, "--out", str(out)],
+        env={**_env(), "FAULT_TOYS_GATE": str(gate)},  # it segments only once the gate opens
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         lock = tmp_path / ".report.lock"
         _wait_for(lambda: lock.is_file() and lock.stat().st_size > 0, proc, "the lock")
-        second = binary("dissect", *slow, "--samples", "24", "--out", str(out), "--overwrite")
+        second = binary("dissect", *TOY, "--samples", "24", "--out", str(out), "--overwrite")
         line = assert_one_line(second, "is being written by", f"pid {proc.pid}")
         assert "dissect-report" in line  # names the holder's command
+        assert not (out / "manifest.json").exists()
     finally:
+        gate.touch()
         assert proc.wait(timeout=120) == 0, proc.stderr.read()
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["samples"]["count"] == 160  # the first writer's report, whole
+    assert manifest["samples"]["count"] == 16  # the first writer's report, whole
     assert not lock.exists()
 
 
