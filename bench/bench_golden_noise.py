@@ -7,9 +7,10 @@ Usage::
     PYTHONPATH=tests python bench/bench_golden_noise.py --out runs/noise --sections   # + ACE, artifacts
     python bench/bench_golden_noise.py --compare runs/noise/exact runs/noise/perturbed  # two reports
 
-Runs the pipeline on the built-in world at the golden test's size three times: as it is,
+Runs the pipeline on the built-in world at the golden test's size four times: as it is,
 with every block's activations perturbed by relative noise 1e-6 (tests/world_variants.py:
-what another BLAS or a GPU changes), and with another seed (a real change). For each table
+what another BLAS or a GPU in float32 changes), by 1e-3 (the size of TF32 matmuls), and with
+another seed (a real change). For each table
 column it prints the largest absolute and relative change against the unperturbed report,
 then the ``compare`` verdict at the default tolerances. ``--sections`` adds interventions
 and artifacts (with the discriminator and rendered real images as reference).
@@ -46,6 +47,7 @@ ARTIFACTS = [
 VARIANTS = {
     "exact": [],
     "perturbed": ["--generator", "world_variants:perturbed_generator"],
+    "tf32": ["--generator", "world_variants:tf32_perturbed_generator"],
     "seed": ["--seed", "2"],
 }
 
@@ -135,6 +137,7 @@ def main() -> None:
         return
     reports = make(args.out, args.sections)
     report_figures(reports["exact"], reports["perturbed"], "relative noise 1e-6")
+    report_figures(reports["exact"], reports["tf32"], "relative noise 1e-3 (TF32-sized)")
     report_figures(reports["exact"], reports["seed"], "another seed (a real change)")
 
 

@@ -34,18 +34,25 @@ def _hash_noise(x: torch.Tensor) -> torch.Tensor:
     return torch.frac(torch.sin(x * 12.9898 + 78.233) * 43758.5453) * 2 - 1
 
 
-def _perturb(
-    _module: nn.Module, _inputs: tuple[torch.Tensor, ...], out: torch.Tensor
-) -> torch.Tensor:
-    return out * (1 + RELATIVE_NOISE * _hash_noise(out))
+def _perturbed(level: float) -> nn.Module:
+    gen = load_generator()
+
+    def perturb(_m: nn.Module, _i: tuple[torch.Tensor, ...], out: torch.Tensor) -> torch.Tensor:
+        return out * (1 + level * _hash_noise(out))
+
+    for name in ("layer1", "layer2", "layer3", "layer4", "layer5", "output"):
+        getattr(gen, name).register_forward_hook(perturb)
+    return gen
 
 
 def perturbed_generator() -> nn.Module:
     """The built-in generator with relative noise 1e-6 on every block's output."""
-    gen = load_generator()
-    for name in ("layer1", "layer2", "layer3", "layer4", "layer5", "output"):
-        getattr(gen, name).register_forward_hook(_perturb)
-    return gen
+    return _perturbed(RELATIVE_NOISE)
+
+
+def tf32_perturbed_generator() -> nn.Module:
+    """The same with relative noise 1e-3, the size of TF32 matmuls on a GPU (for the bench)."""
+    return _perturbed(1e-3)
 
 
 def _swap(x: torch.Tensor) -> torch.Tensor:

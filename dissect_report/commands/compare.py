@@ -15,9 +15,14 @@ from pathlib import Path
 _DESCRIPTION = """\
 Compare report NEW with report GOLDEN: structure (layers, units, concepts, files), the
 units and iou tables with per-column tolerances, unit labels (which units changed concept),
-images with a tolerance, other tables, and manifest settings. Settings that differ (seed,
-sample count, model or segmenter hash, tool version) are printed first as the probable
-cause. Writes a JSON and a Markdown diff (by default NEW/compare/diff.json and diff.md).
+images with a tolerance, the interventions and artifacts tables with their own tolerances,
+and manifest settings. A derived fact (interpretable flag, best concept, rank, repair-set
+membership) that flipped while the number behind it stayed within tolerance is printed as
+"within tolerance, near a boundary" and does not fail. Settings that differ (seed, sample
+count, model or segmenter hash, tool version; batch size or device when the tables differ)
+are printed first as the probable cause. Writes a JSON and a Markdown diff (by default
+NEW/compare/diff.json and diff.md). Tolerances and the figures behind their defaults:
+docs/regression-tests.md.
 
 exit status: 0 within tolerance, 1 outside it, 2 bad input (a missing or corrupt manifest,
 a missing table, schema versions that cannot be compared).

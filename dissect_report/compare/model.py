@@ -65,7 +65,7 @@ class Tolerances:
         default=0.05, metadata={"help": "relative tolerance on numbers of other tables"}
     )
     ace_atol: float = field(
-        default=0.005,
+        default=0.002,
         metadata={
             "help": "absolute tolerance on intervention effects in pixel fractions "
             "(ACE, concept fractions before/after)"

@@ -40,6 +40,8 @@ _BOOKKEEPING_NAMES = frozenset(
         "force",
         "weights",  # a path; the content is pinned by weights_sha256
         "factory_file",  # a path; the content is pinned by factory_sha256
+        "check_model",  # whether the contract was checked, not what was found
+        "check_tolerance",
         "created",
         "command",
     }
@@ -118,7 +120,8 @@ def settings_of(manifest: dict[str, Any]) -> dict[str, Any]:
 def setting_kind(key: str) -> str:
     """``"finding"``, ``"contract"`` or ``"bookkeeping"`` (see :class:`SettingChange`)."""
     name = key.rsplit(".", 1)[-1]
-    if name in _BOOKKEEPING_NAMES or key.startswith("timings."):
+    # model_check.*: what the contract check measured on a few samples, not a setting
+    if name in _BOOKKEEPING_NAMES or key.startswith(("timings.", "model_check.")):
         return "bookkeeping"
     return "contract" if name in _CONTRACT_HINTS else "finding"
 

@@ -303,6 +303,7 @@ def compare_iou(
 # Columns that identify a row, tried in order; the first unique in both tables aligns them.
 _ROW_KEYS = (
     ("unit",),
+    ("unit", "concept"),
     ("concept",),
     ("method", "n"),
     ("context",),
