@@ -298,6 +298,11 @@ class GoldenReport:
         """Compare ``report`` with the golden report ``name`` as :meth:`check` would, and
         return the comparison: no failing, no ``.obtained`` copy, no update.
 
+        Usage::
+
+            comparison = dissect_golden.compare(lambda out: make(out, seed=2), name="builtin")
+            assert not comparison.passed    # the golden test would catch a changed seed
+
         For tests of a golden test itself (does it fail on a planted change?): it reads a
         golden without owning it, so any number of tests may compare with one golden.
         """

@@ -119,6 +119,11 @@ _BY_PATH: dict[tuple[str, str], Rule] = {
 def rule_for(rel: str, column: str, method: object = None) -> Rule | None:
     """The rule of ``column`` in the report file ``rel``; ``None``: the generic comparison.
 
+    Usage::
+
+        rule_for("concepts/tree/ace.parquet", "units")               # Rule("ids")
+        rule_for("concepts/tree/ace.parquet", "ace", "optimized")    # Rule("number", "optimized")
+
     ``method`` is the row's ``method`` (ace.parquet): the ``optimized`` rows' unit sets are
     unstable and their effects compare with ``optimized_atol``.
     """
@@ -139,7 +144,12 @@ def rule_for(rel: str, column: str, method: object = None) -> Rule | None:
 
 
 def tolerance(group: str, tol: Tolerances) -> tuple[float, float, str]:
-    """``(rtol, atol, text)`` of a tolerance group."""
+    """``(rtol, atol, text)`` of a tolerance group.
+
+    Usage::
+
+        tolerance("ace", Tolerances())   # (0.0, 0.002, "±0.002")
+    """
     if group == "ace":
         return 0.0, tol.ace_atol, f"±{tol.ace_atol:g}"
     if group == "share":

@@ -118,7 +118,14 @@ def settings_of(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def setting_kind(key: str) -> str:
-    """``"finding"``, ``"contract"`` or ``"bookkeeping"`` (see :class:`SettingChange`)."""
+    """``"finding"``, ``"contract"`` or ``"bookkeeping"`` (see :class:`SettingChange`).
+
+    Usage::
+
+        setting_kind("samples.seed")        # "finding"
+        setting_kind("config.batch_size")   # "contract"
+        setting_kind("config.out")          # "bookkeeping"
+    """
     name = key.rsplit(".", 1)[-1]
     # model_check.*: what the contract check measured on a few samples, not a setting
     if name in _BOOKKEEPING_NAMES or key.startswith(("timings.", "model_check.")):

@@ -90,7 +90,13 @@ IouLookup = dict[tuple[int, str], float]
 
 
 def iou_lookup(table: dict[str, list[Any]]) -> IouLookup:
-    """``(unit, concept) -> iou`` of a long ``iou.parquet`` table (``None`` reads as NaN)."""
+    """``(unit, concept) -> iou`` of a long ``iou.parquet`` table (``None`` reads as NaN).
+
+    Usage::
+
+        lookup = iou_lookup(read_table(layer_dir / "iou.parquet"))
+        lookup[3, "tree"]   # 0.21
+    """
     return {
         (int(u), str(c)): math.nan if v is None else float(v)
         for u, c, v in zip(table["unit"], table["concept"], table["iou"], strict=True)
@@ -132,6 +138,12 @@ def compare_units(
     floors: tuple[float | None, float | None] = (None, None),
 ) -> UnitsResult:
     """Per-unit comparison of two ``units.parquet`` tables.
+
+    Usage::
+
+        result = compare_units(g, n, Tolerances(), g_path, n_path, iou_lookup(g_iou),
+                               iou_lookup(n_iou), floors=(0.04, 0.04))
+        result.label_changes, result.value_changes, result.notes
 
     Derived facts compare through the numbers behind them. A best concept that changed
     counts only when the margin between the two concepts (from ``golden_iou`` /
@@ -313,6 +325,12 @@ _ROW_KEYS = (
 
 
 def row_key(golden: dict[str, list[Any]], new: dict[str, list[Any]]) -> tuple[str, ...] | None:
+    """The columns that identify a row in both tables (``("method", "n")``), or ``None``.
+
+    Usage::
+
+        row_key({"unit": [0, 1], "x": [1, 2]}, {"unit": [1, 0], "x": [2, 1]})   # ("unit",)
+    """
     for key in _ROW_KEYS:
         if all(k in golden for k in key):
             g = list(zip(*(golden[k] for k in key), strict=True))
@@ -344,6 +362,12 @@ def judge(
     n_row: dict[str, Any] | None = None,
 ) -> Verdict:
     """Judge one value of a table outside ``layers/`` by its column's rule (compare.rules).
+
+    Usage::
+
+        judge("concepts/tree/ace.parquet", "ace", 0.100, 0.101, Tolerances())  # None
+        judge("artifacts/units.parquet", "rank", 2, 3, tol, g_row, n_row)
+        # ("note", "score 1.5001 -> 1.5, within tolerance") or ("change", "score outside ...")
 
     ``g_row`` / ``n_row`` are the whole rows, for a rank or flag to be judged through the
     values it is derived from.

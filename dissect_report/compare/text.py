@@ -90,7 +90,13 @@ def describe_value(change: ValueChange) -> str:
 
 
 def describe_note(note: BoundaryNote) -> str:
-    """``unit 175 interpretable true -> false: within tolerance, near a boundary (...)``."""
+    """One boundary note as a line.
+
+    Usage::
+
+        describe_note(note)
+        # "unit 175 interpretable true -> false: within tolerance, near a boundary (iou ...)"
+    """
     where = f"unit {note.unit} " if note.unit is not None else ""
     if note.concept is not None:
         where += f"/ {_printable(note.concept)} "
@@ -175,6 +181,10 @@ def _setting(change: SettingChange) -> str:
 
 def settings_lines(c: Comparison, max_items: int = 10) -> list[str]:
     """The settings part of the summary: probable causes, then the rest as plain facts.
+
+    Usage::
+
+        "\n".join(settings_lines(comparison))   # also used by the site's Compare page
 
     A setting that the model contract makes irrelevant (``batch_size``, ``device``) is never
     called harmless when the tables differ: it is then a probable cause, with what would make
