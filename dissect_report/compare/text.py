@@ -184,7 +184,7 @@ def settings_lines(c: Comparison, max_items: int = 10) -> list[str]:
 
     Usage::
 
-        "\n".join(settings_lines(comparison))   # also used by the site's Compare page
+        "\n".join(settings_lines(comparison))
 
     A setting that the model contract makes irrelevant (``batch_size``, ``device``) is never
     called harmless when the tables differ: it is then a probable cause, with what would make
