@@ -13,7 +13,12 @@ import pytest
 from PIL import Image
 
 from dissect_report.compare import compare_reports
-from dissect_report.compare.synthetic import edit_manifest, edit_units, write_synthetic_report
+from dissect_report.compare.synthetic import (
+    edit_iou,
+    edit_manifest,
+    edit_units,
+    write_synthetic_report,
+)
 from dissect_report.compare_page import compare_view, write_compare_page
 
 EVIL_LAYER = "<img src=x onerror=alert(1)>"
@@ -85,3 +90,23 @@ def test_pages_build_with_mkdocs_and_escape_model_strings(comparison, tmp_path: 
     index = pages[site / "compare" / "index.html"]
     assert "samples.seed" in index and "Probable cause" in index
     assert "&lt;img src=x onerror=alert(1)&gt;" in index
+
+
+def test_boundary_notes_get_a_page_and_settings_are_not_called_harmless(tmp_path: Path) -> None:
+    golden = write_synthetic_report(tmp_path / "golden", layers={"layer1": 3})
+    new = write_synthetic_report(tmp_path / "new", layers={"layer1": 3})
+    concept = json.loads((golden / "manifest.json").read_text())["concepts"][0]["name"]
+    for report, iou in ((golden, 0.0401), (new, 0.0399)):  # across the 0.04 floor
+        edit_units(report, "layer1", 0, concept=concept, iou=iou, interpretable=iou >= 0.04)
+        edit_iou(report, "layer1", 0, concept, iou=iou)
+    edit_manifest(new, **{"config.batch_size": 7})
+    c = compare_reports(golden, new)
+    assert c.passed and [n.fact for n in c.notes] == ["interpretable"]
+    view = compare_view(c)
+    (layer,) = view.layers
+    assert layer.page == "compare/layers/layer1.md" and "within tolerance" in layer.notes[0]
+    write_compare_page(c, tmp_path / "docs")
+    index = (tmp_path / "docs" / "compare" / "index.md").read_text()
+    assert "config.batch\\_size" in index and "do not change findings" not in index
+    page = (tmp_path / "docs" / "compare" / "layers" / "layer1.md").read_text()
+    assert "unit 0 interpretable true -&gt; false: within tolerance, near a boundary" in page
