@@ -410,7 +410,7 @@ def check_model(
     with RandomCalls() as recorder:
         images, acts = run(ids)
     image_problems, warnings = _image_problems(images, tolerance)
-    if image_problems:
+    if any(p.kind != "range" for p in image_problems):  # no images to compare
         return ModelCheck(
             **base,
             image_shape=tuple(images.shape[1:]) if isinstance(images, torch.Tensor) else None,
@@ -468,6 +468,7 @@ def check_model(
                 f"alone vs in a batch){noise} {_batch_cause(models)}, {ACCEPT}",
             )
         )
+    problems += [p for p in image_problems if p.kind == "range"]  # after noise/batch causes
     final = []
     for check in checks:
         a = acts[check.name]
