@@ -307,3 +307,23 @@ def test_non_finite_and_dead_units_are_flagged_and_the_unreachable_floor_is_name
     cli("dissect", *PLANTED, "--samples", "32", "--out", str(planted), check=True)
     layer = json.loads((planted / "manifest.json").read_text())["layers"][0]
     assert layer["flagged_units"] == {"non-finite": [], "dead": [3]}  # the all-zero unit
+
+
+def test_the_readmes_sequential_example_works_from_its_working_directory(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("**Any `nn.Sequential`**") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    (tmp_path / "seqgan.py").write_text(code)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT)  # not the working directory: it must be importable anyway
+    proc = subprocess.run(
+        [sys.executable, "-m", "dissect_report", "-q", "dissect", "--generator",
+         "seqgan:make_generator", "--segmenter", "seqgan:make_segmenter", "--layers", "4,6",
+         "--samples", "40", "--calibration-samples", "16", "--policy", "iqr", "--no-images",
+         "--out", "seq"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((tmp_path / "seq" / "manifest.json").read_text())
+    assert [layer["shape"] for layer in manifest["layers"]] == [[64, 8, 8], [32, 16, 16]]
+    assert manifest["model"]["factory_file"] == str(tmp_path / "seqgan.py")
