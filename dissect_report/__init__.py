@@ -29,6 +29,9 @@ _LAZY_ATTRS: dict[str, str] = {
     "find_artifacts": "dissect_report.artifacts",
     "ArtifactConfig": "dissect_report.artifacts",
     "ArtifactResult": "dissect_report.artifacts",
+    "build_paint": "dissect_report.paint",
+    "PaintConfig": "dissect_report.paint",
+    "PaintResult": "dissect_report.paint",
     "render_site": "dissect_report.render",
     "RenderResult": "dissect_report.render",
 }

@@ -22,6 +22,7 @@ def test_verbs_stay_functions_after_their_modules_are_imported():
         "find_artifacts",
         "render_site",
         "compare_reports",
+        "build_paint",
     ):
         assert isinstance(getattr(dr, name), types.FunctionType), name
     assert dr.DissectConfig().samples > 0
