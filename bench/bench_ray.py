@@ -37,11 +37,12 @@ import numpy as np
 import torch
 
 from dissect_report import progress
+from dissect_report.calibration import calibrate
 from dissect_report.config import DissectConfig
-from dissect_report.dissection import calibrate, run_pass
 from dissect_report.engines.shards import merge_states, plan_shards
 from dissect_report.models import load_models
-from dissect_report.report import write_npz
+from dissect_report.reportdir.atomic import write_npz
+from dissect_report.statspass import run_pass
 
 
 def _mb(n: float) -> str:

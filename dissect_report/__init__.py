@@ -4,6 +4,7 @@ Usage::
 
     import dissect_report as dr
     images, labels = dr.world.render_scenes(seed=0, indices=range(8))
+    dr.open_report("report").units("layer3").head()     # a report's tables as DataFrames
 
 Submodules load lazily so that ``import dissect_report`` stays cheap.
 """
@@ -20,7 +21,7 @@ _LAZY_ATTRS: dict[str, str] = {
     "compare_reports": "dissect_report.compare",
     "dissect": "dissect_report.dissection",
     "merge_shards": "dissect_report.dissection",
-    "DissectResult": "dissect_report.dissection",
+    "DissectResult": "dissect_report.results",
     "DissectConfig": "dissect_report.config",
     "load_config": "dissect_report.config",
     "intervene": "dissect_report.interventions",
@@ -33,6 +34,8 @@ _LAZY_ATTRS: dict[str, str] = {
     "PaintConfig": "dissect_report.paint",
     "PaintResult": "dissect_report.paint",
     "render_site": "dissect_report.render",
+    "open_report": "dissect_report.reportdir.report",
+    "Report": "dissect_report.reportdir.report",
     "RenderResult": "dissect_report.render",
 }
 

@@ -18,22 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from dissect_report import __version__
-from dissect_report.calibration import calibrate, forward_traced
 from dissect_report.caveats import (
     caveat_lines,
-    flagged_mask,
     non_finite_share,
     unit_flags,
     unreachable,
@@ -42,223 +35,26 @@ from dissect_report.charts import hex_color
 from dissect_report.config import DissectConfig
 from dissect_report.contract import skipped_summary
 from dissect_report.engines import run_engine
-from dissect_report.errors import ModelError, ReportError, UserError, environment_problem
+from dissect_report.errors import ReportError, UserError, environment_problem
 from dissect_report.models import Models, load_models, model_fingerprint
-from dissect_report.progress import bar
-from dissect_report.report import (
-    MANIFEST,
-    PARTIAL,
-    SHARD_MANIFEST,
+from dissect_report.reportdir.read import read_json_object, read_state
+from dissect_report.reportdir.schema import MANIFEST, PARTIAL, SCHEMA_VERSION, SHARD_MANIFEST
+from dissect_report.reportdir.write import (
     make_dir,
     prepare_output,
-    read_json,
     write_layer,
     write_manifest,
-    write_npz,
     write_stats,
 )
+from dissect_report.results import DissectResult, LayerResult
 from dissect_report.sampler import shard_range
 from dissect_report.slug import unique_slugs
-from dissect_report.stats import LayerState, LayerStats, downsample_labels
-from dissect_report.thresholds import UnitScores, interpretable, score_units
+from dissect_report.stats import LayerState
+from dissect_report.statspass import refuse_other_run
+from dissect_report.thresholds import score_units
 from dissect_report.trace import resolve_layers
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class LayerResult:
-    """One layer's state, thresholds and scores."""
-
-    name: str
-    slug: str
-    shape: tuple[int, int, int]  # (units, height, width) of one sample's output
-    state: LayerState
-    scores: UnitScores
-    iou_floor: float
-
-    @property
-    def interpretable_mask(self) -> np.ndarray:
-        """IoU >= iou_floor, not a mask over (nearly) everything or no better than chance, and
-        not a flagged (non-finite or dead) unit."""
-        return interpretable(self.state, self.scores, self.iou_floor) & ~flagged_mask(self.state)
-
-    @property
-    def interpretable(self) -> int:
-        return int(self.interpretable_mask.sum())
-
-    def units_per_concept(self) -> list[int]:
-        best = self.scores.best[self.interpretable_mask]
-        return np.bincount(best, minlength=self.scores.iou.shape[1]).tolist()
-
-    @property
-    def concepts_covered(self) -> int:
-        return sum(1 for n in self.units_per_concept() if n > 0)
-
-
-@dataclass(frozen=True)
-class DissectResult:
-    """What :func:`dissect` found, and where it wrote it."""
-
-    config: DissectConfig
-    concepts: tuple[str, ...]
-    colors: tuple[str, ...]
-    layers: tuple[LayerResult, ...]
-    samples: int
-    report_dir: Path | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def layer(self, name: str) -> LayerResult:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(name)
-
-
-@dataclass
-class _Pass:
-    """Mutable bookkeeping of one pass: accumulators and the next sample to process."""
-
-    stats: dict[str, LayerStats]
-    shapes: dict[str, tuple[int, int, int]]
-    position: int
-
-
-def _checkpoint_arrays(run: _Pass, meta: dict[str, Any]) -> dict[str, np.ndarray]:
-    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
-    for name, acc in run.stats.items():
-        for key, value in acc.state().arrays().items():
-            arrays[f"{name}//{key}"] = value
-    return arrays
-
-
-def _load_checkpoint(
-    path: Path, meta: dict[str, Any], config: DissectConfig
-) -> tuple[dict[str, LayerState], int] | None:
-    layers = config.layers
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            saved = json.loads(bytes(data["meta"]).decode())
-            refuse_other_run(
-                f"checkpoint {str(path)!r}",
-                saved.get("models"),
-                meta["models"],
-                saved.get("config"),
-                config,
-                "use --overwrite to start again",
-            )
-            if {k: saved.get(k) for k in meta} != meta:
-                raise ReportError(
-                    f"checkpoint {str(path)!r} was made with a different config or shard; "
-                    "use --overwrite to start again"
-                )
-            states = {}
-            for name in layers:
-                prefix = f"{name}//"
-                states[name] = LayerState.from_arrays(
-                    {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)},
-                    str(path),
-                )
-            return states, int(saved["position"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ReportError(f"cannot read checkpoint {str(path)!r}: {exc}; use --overwrite") from None
-
-
-def _config_json(config: DissectConfig) -> dict[str, Any]:
-    return config.model_dump(mode="json")
-
-
-def refuse_other_run(
-    what: str,
-    old_models: dict[str, Any] | None,
-    new_models: dict[str, Any],
-    old_config: dict[str, Any] | None,
-    config: DissectConfig,
-    fix: str,
-) -> None:
-    """Raise :class:`ReportError` naming what differs if ``what`` came from other models/config."""
-    from dissect_report.models import config_differences, fingerprint_differences
-
-    differs = fingerprint_differences(old_models, new_models) if old_models else []
-    if old_config is not None:
-        differs += config_differences(old_config, _config_json(config))
-    if differs:
-        shown = "; ".join(differs[:4]) + (
-            f"; ... ({len(differs)} in all)" if len(differs) > 4 else ""
-        )
-        raise ReportError(f"{what} was made with a different model or config ({shown}); {fix}")
-
-
-def run_pass(
-    models: Models,
-    config: DissectConfig,
-    start: int,
-    stop: int,
-    *,
-    checkpoint: Path | None = None,
-    resume: bool = False,
-    calibration: tuple[dict[str, np.ndarray], dict[str, tuple[int, int, int]]] | None = None,
-) -> tuple[dict[str, LayerState], dict[str, tuple[int, int, int]]]:
-    """The one pass over samples ``[start, stop)``: the mergeable state of every layer.
-
-    ``calibration`` is :func:`calibrate`'s result when the caller already has it (an engine
-    calibrates once and hands the same edges to every worker).
-    """
-    layers = list(config.layers)
-    edges, shapes = calibration if calibration is not None else calibrate(models, config)
-    concepts = len(models.concepts)
-    meta = {
-        "table_key": config.table_key(),
-        "start": start,
-        "stop": stop,
-        "models": model_fingerprint(models.identity),
-    }
-    # The statistics stay on the models' device (counts on the GPU with --device cuda).
-    stats = {n: LayerStats(edges[n], concepts, config.top_k, models.device) for n in layers}
-    run = _Pass(stats, shapes, start)
-    if checkpoint is not None and resume:
-        loaded = _load_checkpoint(checkpoint, meta, config)
-        if loaded is not None:
-            states, run.position = loaded
-            for name, state in states.items():
-                if not np.array_equal(state.edges, edges[name]):
-                    raise ReportError(
-                        f"checkpoint {str(checkpoint)!r} has other bin edges; use --overwrite"
-                    )
-                run.stats[name] = LayerStats.from_state(state, models.device)
-            log.info("resuming at sample %d of [%d, %d)", run.position, start, stop)
-    seg_size: tuple[int, ...] | None = None
-    positions = range(run.position, stop, config.batch_size)
-    progress = bar(total=stop - start, initial=run.position - start, desc="dissect", unit="sample")
-    try:
-        for done, pos in enumerate(positions, 1):
-            ids = range(pos, min(pos + config.batch_size, stop))
-            acts, images = forward_traced(models, layers, ids)
-            labels = models.segment(images)
-            if seg_size is None:
-                seg_size = tuple(labels.shape[1:])
-            elif tuple(labels.shape[1:]) != seg_size:
-                raise ModelError(
-                    f"segmenter returned size {tuple(labels.shape[1:])}, earlier {seg_size}"
-                )
-            id_tensor = torch.arange(ids.start, ids.stop, dtype=torch.int64, device=labels.device)
-            for name in layers:
-                lab = labels
-                if config.downsample_segmentation:
-                    lab = downsample_labels(labels, shapes[name][1:], concepts)
-                run.stats[name].add(acts[name], lab, id_tensor)
-            run.position = ids.stop
-            progress.update(len(ids))
-            every = config.checkpoint_every
-            if checkpoint is not None and every and done % every == 0 and run.position < stop:
-                saved = {**meta, "position": run.position, "config": _config_json(config)}
-                write_npz(checkpoint, _checkpoint_arrays(run, saved))
-    finally:
-        progress.close()
-    return {n: acc.state() for n, acc in run.stats.items()}, shapes
 
 
 def finalize(
@@ -491,7 +287,7 @@ def merge_shards(
     """Add the states of shard directories ``1/n .. n/n`` and write the full report."""
     if not shards:
         raise ReportError("merge needs at least one shard directory")
-    metas = [read_json(Path(s) / SHARD_MANIFEST) for s in shards]
+    metas = [read_json_object(Path(s) / SHARD_MANIFEST) for s in shards]
     first = metas[0]
     first_config = DissectConfig(**first["config"])
     for path, meta in zip(shards[1:], metas[1:], strict=True):
@@ -527,7 +323,7 @@ def merge_shards(
     states: dict[str, LayerState] = {}
     for path, meta in zip(shards, metas, strict=True):
         for layer in meta["layers"]:
-            state = LayerState.load(Path(path) / "layers" / layer["slug"] / "stats.npz")
+            state = read_state(Path(path) / "layers" / layer["slug"] / "stats.npz")
             name = layer["name"]
             states[name] = states[name].merge(state) if name in states else state
     shapes = {layer["name"]: tuple(layer["shape"]) for layer in first["layers"]}

@@ -225,7 +225,7 @@ def _keep(rel: str, images: ImagePolicy) -> bool:
 
 def _copy_report(source: Path, dest: Path, images: ImagePolicy) -> None:
     """Copy a report (minus what ``images`` leaves out) to ``dest`` via a temp dir + rename."""
-    from dissect_report.compare.reading import list_files
+    from dissect_report.reportdir.read import list_files
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))

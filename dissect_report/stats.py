@@ -30,9 +30,7 @@ bands out of it.
 from __future__ import annotations
 
 import math
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -179,17 +177,6 @@ class LayerState:
             )
         except KeyError as exc:
             raise ReportError(f"statistics {where!r} lack key {exc.args[0]!r}") from None
-
-    @classmethod
-    def load(cls, path: str | Path) -> LayerState:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return cls.from_arrays(data, str(path))
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-            # a truncated or foreign file: np.load raises any of these
-            raise ReportError(
-                f"cannot read statistics {str(path)!r}: truncated or corrupt ({exc})"
-            ) from None
 
     def topk(self) -> list[list[tuple[int, float]]]:
         """Per unit, the (sample id, peak) pairs actually seen, best first."""

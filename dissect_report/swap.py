@@ -18,7 +18,6 @@ not moved in yet).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -27,10 +26,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dissect_report.errors import ReportError, SchemaError
+from dissect_report.reportdir.read import read_json
+from dissect_report.reportdir.schema import MANIFEST, MIGRATIONS, SCHEMA_VERSION
 
 F = TypeVar("F", bound=Callable[..., Any])
-# The manifest versions this version reads and may add to.
-KNOWN_SCHEMAS = frozenset({1})
+# The manifest versions this version reads and may add to (older ones are migrated on read).
+KNOWN_SCHEMAS = frozenset({SCHEMA_VERSION, *MIGRATIONS})
 
 
 def check_schema(report: str | Path) -> None:
@@ -39,11 +40,11 @@ def check_schema(report: str | Path) -> None:
     A newer report would be rewritten in the old layout and lose what it held; so every
     command that adds to a report calls this before it writes anything.
     """
-    path = Path(report) / "manifest.json"
     try:
-        version = json.loads(path.read_text(encoding="utf-8")).get("schema_version")
-    except (OSError, ValueError, AttributeError):
+        raw = read_json(Path(report) / MANIFEST)
+    except ReportError:
         return  # a missing or unreadable manifest is the reader's error to report
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
     if version not in KNOWN_SCHEMAS:
         known = ", ".join(map(str, sorted(KNOWN_SCHEMAS)))
         raise SchemaError(

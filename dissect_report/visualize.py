@@ -32,13 +32,13 @@ from PIL import Image
 
 from dissect_report.examples import BANDS, PER_BAND, Example, choose_examples
 from dissect_report.progress import bar
-from dissect_report.report import write_bytes, write_json, write_parquet
+from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
 from dissect_report.stats import bilinear_upsample
 from dissect_report.trace import TraceDict
 
 if TYPE_CHECKING:
-    from dissect_report.dissection import LayerResult
     from dissect_report.models import Models
+    from dissect_report.results import LayerResult
 
 OUTLINE = np.array([255, 214, 0], dtype=np.uint8)  # amber: visible on sky, grass and dark dims
 DIM = 0.3

@@ -35,10 +35,12 @@ from dissect_report.artifacts.score import UnitScore, scan_samples, score_units
 from dissect_report.artifacts.screen import AblationGain, GreedyStep, Judge, greedy_set, screen
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.errors import ConfigError, ReportError, user_code
-from dissect_report.interventions import reportio
 from dissect_report.interventions.bundle import ModelBundle, frozen
-from dissect_report.interventions.loading import open_report
+from dissect_report.interventions.loading import open_with_models
 from dissect_report.interventions.pictures import bar_chart
+from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
+from dissect_report.reportdir.report import Report
+from dissect_report.reportdir.write import update_manifest
 from dissect_report.swap import begin_section, commit_section, writes_section
 
 log = logging.getLogger(__name__)
@@ -60,21 +62,19 @@ class ArtifactResult:
     seconds: float
 
 
-def choose_layer(manifest: dict[str, Any], requested: str | None) -> str:
+def choose_layer(report: Report, requested: str | None) -> str:
     """The requested layer, else the last dissected one (the finest of the usual choices).
 
     Its units are the fewest, so the causal screen can try every one of them; on the built-in
     world it is also where ablations improve the quality metric (see docs/report-format.md).
     """
-    names, layer = reportio.checked_layer(manifest, requested)
-    return layer if layer is not None else names[-1]
+    layer = report.check_layer(requested)
+    return layer if layer is not None else report.layers[-1]
 
 
-def _unit_labels(
-    report: Path, manifest: dict[str, Any], layer: str
-) -> dict[int, tuple[str | None, float]]:
+def _unit_labels(report: Report, layer: str) -> dict[int, tuple[str | None, float]]:
     try:
-        rows = reportio.read_units(report, manifest, layer)
+        rows = report.units_table(layer).to_pylist()
     except ReportError:
         return {}
     return {
@@ -167,9 +167,10 @@ def find_artifacts(
     scored and ranked but nothing is screened or repaired; the verdict says why.
     """
     start = time.perf_counter()
-    report, manifest, models = open_report(report, models)
-    layer = choose_layer(manifest, config.layer)
-    dissect_seed = reportio.dissection_seed(manifest)
+    opened, models = open_with_models(report, models)
+    report = opened.root
+    layer = choose_layer(opened, config.layer)
+    dissect_seed = opened.dissection_seed
 
     score_seed = dissect_seed + 2 if config.score_seed is None else config.score_seed
     repair_seed = dissect_seed + 3 if config.repair_seed is None else config.repair_seed
@@ -239,8 +240,8 @@ def find_artifacts(
     baseline = _metric_value(metric, judge.baseline) if judge is not None else math.nan
     log.info("%s", verdict.reason)
 
-    labels = _unit_labels(report, manifest, layer)
-    reportio.write_parquet(
+    labels = _unit_labels(opened, layer)
+    write_parquet(
         out / "units.parquet", _units_table(scores, labels, set(verdict.units), gains), csv=True
     )
     worst = scores[: max(config.show_units, 20)]
@@ -250,13 +251,11 @@ def find_artifacts(
         x_label="artifact score (higher = worse)",
         title=f"{layer}: worst units",
     )
-    reportio.write_bytes(out / "scores.svg", svg.encode())
+    write_bytes(out / "scores.svg", svg.encode())
     for s in scores[: config.show_units]:
-        reportio.write_bytes(
-            out / "units" / f"{s.unit}.png", strip(models, score_seed, s.top_samples)
-        )
-    reportio.write_parquet(out / "repair.parquet", _repair_table(rep))
-    reportio.write_json(
+        write_bytes(out / "units" / f"{s.unit}.png", strip(models, score_seed, s.top_samples))
+    write_parquet(out / "repair.parquet", _repair_table(rep))
+    write_json(
         out / "repair.json",
         {
             "layer": layer,
@@ -292,8 +291,8 @@ def find_artifacts(
         },
     )
     if rep is not None:
-        reportio.write_bytes(out / "before.png", rep.before_png)
-        reportio.write_bytes(out / "after.png", rep.after_png)
+        write_bytes(out / "before.png", rep.before_png)
+        write_bytes(out / "after.png", rep.after_png)
 
     settings = {
         **asdict(config),
@@ -309,9 +308,9 @@ def find_artifacts(
     }
     seconds = time.perf_counter() - start
     # Killed between these three steps, the manifest says "not done" and --resume redoes it.
-    reportio.update_manifest(report, {"sections": {"artifacts": False}})
+    update_manifest(report, {"sections": {"artifacts": False}})
     commit_section(report, "artifacts")
-    reportio.update_manifest(
+    update_manifest(
         report,
         {
             "sections": {"artifacts": True},

@@ -82,10 +82,10 @@ def config_from_args(args: argparse.Namespace) -> InterventionConfig:
 
 def handler(args: argparse.Namespace) -> int:
     from dissect_report.commands.dissect import command_line
-    from dissect_report.interventions import reportio
     from dissect_report.interventions.loading import bundle_from_manifest
     from dissect_report.interventions.stage import intervene
     from dissect_report.outlock import locked
+    from dissect_report.reportdir.read import read_manifest_dict
     from dissect_report.swap import check_schema
 
     config = config_from_args(args)
@@ -93,7 +93,7 @@ def handler(args: argparse.Namespace) -> int:
         check_schema(args.report)
         models = None
         if args.generator is not None or args.weights is not None:
-            manifest = reportio.read_manifest(args.report)
+            manifest = read_manifest_dict(args.report)
             models = bundle_from_manifest(manifest, generator=args.generator, weights=args.weights)
         print_summary(intervene(config, args.report, models=models))
     return 0

@@ -118,20 +118,20 @@ def finished_stages(out: Path) -> set[str]:
     the manifest's ``sections`` say so (written after their section was swapped in). The
     site is always rebuilt: it only reads the report.
     """
-    from dissect_report.interventions import reportio
+    from dissect_report.reportdir.read import read_manifest
 
     if not (out / "manifest.json").is_file():
         return set()
-    sections = reportio.read_manifest(out).get("sections", {})
+    sections = read_manifest(out).sections
     return {"dissect"} | {name for name in STAGES if sections.get(name)}
 
 
 def _check_same_config(out: Path, config: DissectConfig) -> None:
     """--resume must not mix a finished dissection with different settings."""
     from dissect_report.config import make_config
-    from dissect_report.interventions import reportio
+    from dissect_report.reportdir.read import read_manifest
 
-    old = make_config(reportio.read_manifest(out).get("config", {}))
+    old = make_config(read_manifest(out).config)
     if old.table_key() == config.table_key():
         return
     new_values = config.model_dump(mode="json")
@@ -203,9 +203,9 @@ def _run_stages(
         if wanted[name] and name in done:
             print(f"{name}: already complete; skipped")
     if todo:
-        from dissect_report.interventions.loading import open_report
+        from dissect_report.interventions.loading import open_with_models
 
-        _, _, models = open_report(out)  # loaded once, for every stage
+        _, models = open_with_models(out)  # loaded once, for every stage
     if "interventions" in todo:
         from dissect_report.commands.intervene import print_summary
         from dissect_report.interventions import intervene

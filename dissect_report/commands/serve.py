@@ -47,7 +47,7 @@ def make_server(site: Path, port: int) -> ThreadingHTTPServer:
 
 def handler(args: argparse.Namespace) -> int:
     from dissect_report.render import render_site
-    from dissect_report.render.report import read_manifest
+    from dissect_report.reportdir.read import read_manifest
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port} is not a TCP port (0..65535)")

@@ -23,16 +23,6 @@ from dissect_report.compare.model import (
     TableComparison,
     Tolerances,
 )
-from dissect_report.compare.reading import (
-    IOU_COLUMNS,
-    UNITS_COLUMNS,
-    list_files,
-    load_manifest,
-    manifest_concepts,
-    manifest_layers,
-    read_json,
-    read_table,
-)
 from dissect_report.compare.settings import diff_settings
 from dissect_report.compare.tables import (
     compare_generic,
@@ -42,8 +32,18 @@ from dissect_report.compare.tables import (
     iou_lookup,
 )
 from dissect_report.errors import ReportError
+from dissect_report.reportdir.read import list_files, read_json, read_manifest_dict, read_table
+from dissect_report.reportdir.schema import IOU_REQUIRED, UNITS_REQUIRED
 
 log = logging.getLogger(__name__)
+
+
+def _columns(path: Path, required: tuple[str, ...] = ()) -> dict[str, list[Any]]:
+    return read_table(path, required).to_pydict()
+
+
+def _by_name(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(entry["name"]): entry for entry in entries}
 
 
 def _shape(entry: dict[str, Any]) -> tuple[int, ...] | None:
@@ -62,10 +62,10 @@ def _compare_layer(
 ) -> LayerComparison:
     g_dir = golden / "layers" / g_entry["slug"]
     n_dir = new / "layers" / n_entry["slug"]
-    g_units = read_table(g_dir / "units.parquet", UNITS_COLUMNS)
-    n_units = read_table(n_dir / "units.parquet", UNITS_COLUMNS)
-    g_iou = read_table(g_dir / "iou.parquet", IOU_COLUMNS)
-    n_iou = read_table(n_dir / "iou.parquet", IOU_COLUMNS)
+    g_units = _columns(g_dir / "units.parquet", UNITS_REQUIRED)
+    n_units = _columns(n_dir / "units.parquet", UNITS_REQUIRED)
+    g_iou = _columns(g_dir / "iou.parquet", IOU_REQUIRED)
+    n_iou = _columns(n_dir / "iou.parquet", IOU_REQUIRED)
     units = compare_units(
         g_units,
         n_units,
@@ -134,19 +134,19 @@ def compare_reports(
     """
     golden, new = Path(golden), Path(new)
     tol = tolerances or Tolerances()
-    g_manifest = load_manifest(golden, "golden")
-    n_manifest = load_manifest(new, "new")
+    g_manifest = read_manifest_dict(golden, "golden")
+    n_manifest = read_manifest_dict(new, "new")
     if g_manifest["schema_version"] != n_manifest["schema_version"]:
         raise ReportError(
             f"cannot compare schema_version {g_manifest['schema_version']} (golden "
             f"{str(golden)!r}) with schema_version {n_manifest['schema_version']} "
             f"(new {str(new)!r}); regenerate the golden report"
         )
-    g_concepts = manifest_concepts(g_manifest, golden / "manifest.json")
-    n_concepts = manifest_concepts(n_manifest, new / "manifest.json")
+    g_concepts = _by_name(g_manifest["concepts"])
+    n_concepts = _by_name(n_manifest["concepts"])
     common_concepts = set(g_concepts) & set(n_concepts)
-    g_layers = manifest_layers(g_manifest, golden / "manifest.json")
-    n_layers = manifest_layers(n_manifest, new / "manifest.json")
+    g_layers = _by_name(g_manifest["layers"])
+    n_layers = _by_name(n_manifest["layers"])
 
     floors = (_iou_floor(g_manifest), _iou_floor(n_manifest))
     layers: dict[str, LayerComparison] = {}
@@ -184,9 +184,7 @@ def compare_reports(
     tables: list[TableComparison] = []
     for rel in common:
         if rel.endswith(".parquet") and rel not in compared_tables:
-            tables.append(
-                compare_generic(read_table(golden / rel), read_table(new / rel), tol, rel)
-            )
+            tables.append(compare_generic(_columns(golden / rel), _columns(new / rel), tol, rel))
         elif rel.endswith(".json") and rel != "manifest.json":
             tables.append(compare_json(read_json(golden / rel), read_json(new / rel), tol, rel))
 

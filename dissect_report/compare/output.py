@@ -16,14 +16,11 @@ import json
 import os
 from pathlib import Path
 
-from dissect_report.atomic import write_text
 from dissect_report.compare.model import Comparison
 from dissect_report.errors import ReportError
+from dissect_report.reportdir.atomic import write_text
 
 DIFF_DIR = "compare"
-
-
-write_atomic = write_text
 
 
 def write_diffs(
@@ -41,8 +38,8 @@ def write_diffs(
     jpath = Path(json_path) if json_path is not None else base / "diff.json"
     mpath = Path(markdown_path) if markdown_path is not None else base / "diff.md"
     try:
-        write_atomic(jpath, json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n")
-        write_atomic(mpath, comparison.to_markdown())
+        write_text(jpath, json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n")
+        write_text(mpath, comparison.to_markdown())
     except OSError as exc:
         raise ReportError(f"cannot write the diff: {exc}") from None
     return jpath, mpath

@@ -15,16 +15,17 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dissect_report.compare.model import (
-    BoundaryNote,
-    Comparison,
-    ImageChange,
-    LayerComparison,
-    SettingChange,
-    ValueChange,
-)
+if TYPE_CHECKING:  # types only: model's methods import this module to format themselves
+    from dissect_report.compare.model import (
+        BoundaryNote,
+        Comparison,
+        ImageChange,
+        LayerComparison,
+        SettingChange,
+        ValueChange,
+    )
 
 FORMAT = "dissect-report-compare"
 FORMAT_VERSION = 1

@@ -16,38 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from dissect_report.errors import ConfigError, UserError
+from dissect_report.engines.base import Shapes, check_engine_fields
 
 if TYPE_CHECKING:
     from dissect_report.config import DissectConfig
     from dissect_report.models import Models
     from dissect_report.stats import LayerState
-
-Shapes = dict[str, tuple[int, int, int]]
-Calibration = tuple[dict[str, np.ndarray], Shapes]
-_RAY_ONLY = ("address", "shards", "workers")
-
-
-class EngineError(UserError):
-    """The engine cannot run (not installed, no cluster) or a shard failed past its retries."""
-
-
-class ShardError(EngineError):
-    """A shard failed for good; the finished shards are checkpointed for ``--resume``."""
-
-    resumable = True  # the report directory keeps its checkpoint (see dissect._Cleanup)
-
-
-def check_engine_fields(config: DissectConfig) -> None:
-    """``address``/``shards``/``workers`` mean nothing to the local engine: say so, once."""
-    if config.engine == "ray":
-        return
-    used = [name for name in _RAY_ONLY if getattr(config, name) is not None]
-    if used:
-        flags = ", ".join(f"--{name}" for name in used)
-        raise ConfigError(f"{flags} need --engine ray (engine is {config.engine!r})")
 
 
 def run_engine(

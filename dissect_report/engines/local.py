@@ -11,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dissect_report.statspass import run_pass
+
 if TYPE_CHECKING:
     from dissect_report.config import DissectConfig
-    from dissect_report.engines import Shapes
+    from dissect_report.engines.base import Shapes
     from dissect_report.models import Models
     from dissect_report.stats import LayerState
 
@@ -27,8 +29,7 @@ def run_local(
     partial: Path | None,
     resume: bool,
 ) -> tuple[dict[str, LayerState], Shapes]:
-    """:func:`dissect_report.dissection.run_pass` with its checkpoint under ``partial``."""
-    from dissect_report.dissection import run_pass  # dissect imports the engines
+    """:func:`dissect_report.statspass.run_pass` with its checkpoint under ``partial``."""
 
     checkpoint = partial / "checkpoint.npz" if partial is not None else None
     return run_pass(models, config, start, stop, checkpoint=checkpoint, resume=resume)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dissect_report.errors import ConfigError, ReportError
-from dissect_report.report import write_npz
+from dissect_report.reportdir.atomic import write_npz
 from dissect_report.sampler import shard_range
 from dissect_report.stats import LayerState
 

@@ -2,10 +2,9 @@
 
 Usage::
 
-    manifest = reportio.read_manifest(report)
-    models = bundle_from_manifest(manifest)                      # generator, segmenter, sampler
-    report, manifest, models = open_report("report", models=None)   # what every stage starts with
-    models = bundle_from_manifest(manifest, discriminator="pkg.mod:make_d")   # plus your D
+    report, models = open_with_models("report", models=None)    # what every stage starts with
+    models = bundle_from_manifest(report.raw)                    # generator, segmenter, sampler
+    models = bundle_from_manifest(report.raw, discriminator="pkg.mod:make_d")   # plus your D
 
 The built-in world also brings its discriminator and real images (the FSD reference).
 """
@@ -20,6 +19,7 @@ import torch
 
 from dissect_report.errors import ModelError, ReportError, UserError
 from dissect_report.interventions.bundle import ModelBundle
+from dissect_report.reportdir.report import Report, open_report
 
 if TYPE_CHECKING:
     from dissect_report.config import DissectConfig
@@ -139,18 +139,18 @@ def bundle_from_manifest(
     )
 
 
-def open_report(
+def open_with_models(
     report: str | Path,
     models: ModelBundle | None = None,
     *,
     generator: str | None = None,
     weights: str | None = None,
-) -> tuple[Path, dict[str, Any], ModelBundle]:
-    """A report's path and manifest, and its models (``models`` if given, else rebuilt)."""
-    from dissect_report.interventions import reportio
+) -> tuple[Report, ModelBundle]:
+    """The opened report and its models (``models`` if given, else rebuilt from its manifest).
 
-    report = Path(report)
-    manifest = reportio.read_manifest(report)
+    ``generator`` / ``weights`` override the recorded ones (see :func:`bundle_from_manifest`).
+    """
+    opened = open_report(report)
     if models is None:
-        models = bundle_from_manifest(manifest, generator=generator, weights=weights)
-    return report, manifest, models
+        models = bundle_from_manifest(opened.raw, generator=generator, weights=weights)
+    return opened, models

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from dissect_report.errors import ConfigError
-from dissect_report.interventions import reportio, write
+from dissect_report.interventions import write
 from dissect_report.interventions.ace import Ablator, AceRow, ace_curve, random_order
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.edit import ablate, edit, insert
@@ -37,11 +37,13 @@ from dissect_report.interventions.insertion import (
     image_box,
     insertion_sites,
 )
-from dissect_report.interventions.loading import open_report
+from dissect_report.interventions.loading import open_with_models
 from dissect_report.interventions.optimize import alpha_order, optimize_alpha
 from dissect_report.interventions.pictures import outline, tile_grid, to_uint8
 from dissect_report.interventions.settings import InterventionConfig
 from dissect_report.progress import bar
+from dissect_report.reportdir.report import Report
+from dissect_report.reportdir.write import update_manifest
 from dissect_report.slug import unique_slugs
 from dissect_report.swap import begin_section, commit_section, writes_section
 from dissect_report.thresholds import concept_ious
@@ -91,13 +93,14 @@ class InterventionResult:
     seconds: float
 
 
-def choose_layer(manifest: dict[str, Any], requested: str | None) -> str:
-    names, layer = reportio.checked_layer(manifest, requested)
+def choose_layer(report: Report, requested: str | None) -> str:
+    """The requested layer, else the dissected layer with the most interpretable units."""
+    layer = report.check_layer(requested)
     if layer is not None:
         return layer
-    layers = manifest.get("layers", [])
-    best = max(layers, key=lambda e: (int(e.get("interpretable", 0) or 0), -names.index(e["name"])))
-    return str(best["name"])
+    names = report.layers
+    best = max(report.manifest.layers, key=lambda e: (e.interpretable, -names.index(e.name)))
+    return best.name
 
 
 def concept_units(units: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
@@ -126,9 +129,7 @@ def choose_concepts(
     return [c for c in ranked if c in names][: config.max_concepts]
 
 
-def unit_ious(
-    report: Path, manifest: dict[str, Any], layer: str, names: list[str], total: int
-) -> tuple[np.ndarray, str]:
+def unit_ious(report: Report, layer: str, names: list[str], total: int) -> tuple[np.ndarray, str]:
     """(U, C) IoU of every unit with every concept, and where it came from.
 
     ``stats``: at the unit's own best threshold for each concept (GAN Dissection's
@@ -136,11 +137,11 @@ def unit_ious(
     of the few that reach a 1% quantile. ``iou.parquet``: at the unit's single threshold, for
     reports without stats.npz. NaN where neither says.
     """
-    state = reportio.read_state(report, manifest, layer)
+    state = report.state(layer)
     if state is not None and state.units == total and state.counts.shape[2] == len(names):
         return concept_ious(state).iou, "stats"
     ious = np.full((total, len(names)), np.nan)
-    table = reportio.read_iou(report, manifest, layer)
+    table = report.iou_table(layer)
     if table is None:
         return ious, "none"
     index = {n: k for k, n in enumerate(names)}
@@ -220,13 +221,13 @@ def intervene(
 ) -> InterventionResult:
     """Run every intervention on ``report`` and write ``concepts/`` plus the manifest."""
     start = time.perf_counter()
-    report, manifest, models = open_report(report, models)
-    layer = choose_layer(manifest, config.layer)
+    opened, models = open_with_models(report, models)
+    report = opened.root
+    layer = choose_layer(opened, config.layer)
     names = models.concepts
-    units_table = reportio.read_units(report, manifest, layer)
-    by_concept = concept_units(units_table)
+    by_concept = concept_units(opened.units_table(layer).to_pylist())
     chosen = choose_concepts(by_concept, names, config, layer)
-    dissect_seed = reportio.dissection_seed(manifest)
+    dissect_seed = opened.dissection_seed
 
     seed = dissect_seed + 1 if config.seed is None else config.seed
     if seed == dissect_seed:
@@ -244,7 +245,7 @@ def intervene(
     ablator = Ablator(models, layer, held, config.batch_size)
     randoms = [random_order(seed, t, units_total) for t in range(config.random_trials)]
     slugs = unique_slugs(chosen)
-    ious, iou_source = unit_ious(report, manifest, layer, names, units_total)
+    ious, iou_source = unit_ious(opened, layer, names, units_total)
     # Every unit off: what the generator draws without this layer. A concept that stays
     # (sky, drawn as the default background) cannot be removed by any unit set here.
     every_unit = list(range(units_total))
@@ -361,9 +362,9 @@ def intervene(
     }
     seconds = time.perf_counter() - start
     # Killed between these three steps, the manifest says "not done" and --resume redoes it.
-    reportio.update_manifest(report, {"sections": {"interventions": False}})
+    update_manifest(report, {"sections": {"interventions": False}})
     commit_section(report, "concepts")
-    reportio.update_manifest(
+    update_manifest(
         report,
         {
             "sections": {"interventions": True},

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from dissect_report.interventions import reportio
 from dissect_report.interventions.pictures import line_chart
+from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
 
 if TYPE_CHECKING:
     from dissect_report.interventions.stage import ConceptResult
@@ -129,16 +129,14 @@ def concept_files(
     ranks: np.ndarray,
     concepts: Sequence[str] | None = None,
 ) -> None:
-    reportio.write_parquet(directory / "ace.parquet", ace_table(result))
-    reportio.write_json(directory / "ace.json", ace_json(result))
-    reportio.write_bytes(directory / "ace.svg", ace_svg(result).encode())
+    write_parquet(directory / "ace.parquet", ace_table(result))
+    write_json(directory / "ace.json", ace_json(result))
+    write_bytes(directory / "ace.svg", ace_svg(result).encode())
     by_context, raw = insertion_tables(result, concepts)
-    reportio.write_parquet(directory / "insertion.parquet", by_context)
-    reportio.write_parquet(directory / "insertion_sites.parquet", raw)
+    write_parquet(directory / "insertion.parquet", by_context)
+    write_parquet(directory / "insertion_sites.parquet", raw)
     if result.alpha is not None:
-        reportio.write_parquet(
-            directory / "optimized.parquet", optimized_table(result.alpha, ious, ranks)
-        )
+        write_parquet(directory / "optimized.parquet", optimized_table(result.alpha, ious, ranks))
     if result.levels is not None:  # what insertion forced each unit to (Paint reuses them)
         levels = pa.table(
             {
@@ -146,9 +144,9 @@ def concept_files(
                 "level": pa.array(result.levels, F64),
             }
         )
-        reportio.write_parquet(directory / "levels.parquet", levels)
+        write_parquet(directory / "levels.parquet", levels)
     if png is not None:
-        reportio.write_bytes(directory / "compare.png", png)
+        write_bytes(directory / "compare.png", png)
 
 
 def concept_index(path: Path, results: Sequence[ConceptResult]) -> None:
@@ -180,4 +178,4 @@ def concept_index(path: Path, results: Sequence[ConceptResult]) -> None:
             "compare_samples": col("compare_samples", pa.list_(I64)),
         }
     )
-    reportio.write_parquet(path, table, csv=True)
+    write_parquet(path, table, csv=True)

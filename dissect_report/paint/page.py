@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from dissect_report.atomic import write_bytes
 from dissect_report.errors import ReportError
+from dissect_report.reportdir.atomic import write_bytes
+from dissect_report.reportdir.read import read_json
 
 log = logging.getLogger(__name__)
 ORT_VERSION = "1.30.0"
@@ -91,10 +92,7 @@ def paint_page(report: Path) -> PaintPage | None:
     meta_path = Path(report) / "paint" / "paint.json"
     if not meta_path.is_file():
         return None
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read {str(meta_path)!r}: {exc}") from None
+    meta = read_json(meta_path)
     if not meta.get("available"):
         note = str(meta.get("note") or "the generator's tail was not exported")
         view = {"available": False, "note": note}

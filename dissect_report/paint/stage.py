@@ -35,12 +35,14 @@ import numpy as np
 
 from dissect_report.atomic import write_bytes
 from dissect_report.errors import ReportError
-from dissect_report.interventions import reportio
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.edit import trace
-from dissect_report.interventions.loading import open_report
+from dissect_report.interventions.loading import bundle_from_manifest
 from dissect_report.paint.export import PaintUnavailable, export_tail
 from dissect_report.paint.settings import PaintConfig
+from dissect_report.reportdir.read import read_table
+from dissect_report.reportdir.report import open_report
+from dissect_report.reportdir.write import update_manifest
 from dissect_report.swap import check_schema, staged_section
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ def _levels(report: Path, slug: str) -> np.ndarray | None:
     path = report / "concepts" / slug / "levels.parquet"
     if not path.is_file():
         return None
-    rows = reportio.read_table(path).to_pylist()
+    rows = read_table(path).to_pylist()
     out = np.full(max((int(r["unit"]) for r in rows), default=-1) + 1, np.nan)
     for r in rows:
         out[int(r["unit"])] = float(r["level"])
@@ -93,7 +95,7 @@ def read_concepts(report: Path, manifest: dict[str, Any]) -> list[PaintConcept]:
         )
     colors = {str(c["name"]): str(c.get("color", "#888888")) for c in manifest.get("concepts", [])}
     out = []
-    for row in reportio.read_table(index).to_pylist():
+    for row in read_table(index).to_pylist():
         units = [int(u) for u in row["top_units"] or []]
         levels = _levels(report, str(row["slug"]))
         if levels is None:
@@ -125,14 +127,15 @@ def build_paint(
     start = time.perf_counter()
     root = Path(report)
     check_schema(root)
-    manifest = reportio.read_manifest(root)
+    opened = open_report(root)  # the manifest first: its checks come before loading models
+    manifest = opened.raw
     concepts = read_concepts(root, manifest)
     settings = manifest.get("interventions", {})
     layer = str(settings.get("layer", ""))
     if not layer:
         raise ReportError("manifest.interventions has no layer; run 'dissect-report intervene'")
-    seed = int(settings.get("seed", reportio.dissection_seed(manifest) + 1))
-    root, manifest, models = open_report(root, models)
+    seed = int(settings.get("seed", opened.dissection_seed + 1))
+    models = models if models is not None else bundle_from_manifest(manifest)
 
     ids = list(range(config.samples))
     z = models.latents(seed, ids).float()
@@ -185,12 +188,12 @@ def build_paint(
         meta["note"] = str(exc)
         log.info("paint: %s", exc)  # the CLI prints it, once
     files["paint.json"] = (json.dumps(meta, indent=2) + "\n").encode()
-    reportio.update_manifest(root, {"sections": {"paint": False}})
+    update_manifest(root, {"sections": {"paint": False}})
     with staged_section(root, "paint") as new:  # the old paint/ stays until this one is whole
         for name, data in files.items():
             write_bytes(new / name, data)
     seconds = time.perf_counter() - start
-    reportio.update_manifest(
+    update_manifest(
         root,
         {
             "sections": {"paint": True},

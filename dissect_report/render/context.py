@@ -21,8 +21,8 @@ from markupsafe import Markup
 
 from dissect_report.render.examples import Examples, Samples, load_examples, load_samples
 from dissect_report.render.fmt import DASH, esc, fixed, num, pct, pretty_json, seconds, yaml_str
-from dissect_report.render.report import LayerData, Report, UnitRow
 from dissect_report.render.svg import heatmap_svg, safe_color
+from dissect_report.reportdir.records import LayerData, ReportData, UnitRow
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Page:
 class Site:
     """Names and URLs shared by all views (slugs come from the validated manifest)."""
 
-    report: Report
+    report: ReportData
     floor: float = float("nan")
     concept_slug: dict[str, str] = field(default_factory=dict)
     concept_color: dict[str, str] = field(default_factory=dict)

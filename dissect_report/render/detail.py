@@ -19,9 +19,9 @@ from markupsafe import Markup
 
 from dissect_report.render.context import Card, Link, Row, Site, card, data_links
 from dissect_report.render.fmt import DASH, esc, num, pct, yaml_str
-from dissect_report.render.report import LayerData
 from dissect_report.render.sections import Artifacts, Interventions
 from dissect_report.render.unitpage import find_layer
+from dissect_report.reportdir.records import LayerData
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,11 @@ Usage::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from dissect_report.errors import ReportError
-from dissect_report.tables import read_parquet
+from dissect_report.reportdir.read import read_json, read_table
 
 
 @dataclass(frozen=True)
@@ -70,13 +69,13 @@ def load_examples(layer_dir: Path) -> Examples | None:
     if not meta_path.is_file():
         return None
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = read_json(meta_path)
         tile = (int(meta["tile"][0]), int(meta["tile"][1]))
         bands = tuple(BandInfo(str(b["key"]), str(b["label"])) for b in meta["bands"])
         gap, per_band, rows = int(meta["gap"]), int(meta["per_band"]), tuple(meta["rows"])
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise ReportError(f"unreadable {str(meta_path)!r}: {exc}") from exc
-    table = read_parquet(
+    table = read_table(
         layer_dir / "examples.parquet", ("unit", "band", "slot", "sample", "peak")
     ).to_pydict()
     by_unit: dict[int, list[Shown]] = {}
@@ -99,7 +98,7 @@ def load_samples(root: Path) -> Samples | None:
     base = root / "samples"
     if not (base / "index.parquet").is_file():
         return None
-    index = read_parquet(base / "index.parquet", ("sample", "concepts", "areas")).to_pydict()
+    index = read_table(base / "index.parquet", ("sample", "concepts", "areas")).to_pydict()
     ids = tuple(int(s) for s in index["sample"])
     concepts = {
         int(s): tuple(str(c) for c in cs or ())
@@ -111,7 +110,7 @@ def load_samples(root: Path) -> Samples | None:
     }
     top: dict[int, list[TopUnit]] = {}
     if (base / "units.parquet").is_file():
-        t = read_parquet(
+        t = read_table(
             base / "units.parquet", ("sample", "layer", "rank", "unit", "peak", "ratio")
         ).to_pydict()
         for s, lyr, r, u, p, q in zip(

@@ -1,9 +1,8 @@
-"""Small file helpers for the renderer: atomic writes and cheap copies of images.
+"""Small file helpers for the renderer: cheap copies of images (atomic writes: reportdir.atomic).
 
 Usage::
 
-    from dissect_report.render.files import atomic_write_text, link_or_copy
-    atomic_write_text(Path("out/page.md"), "# hi\\n")
+    from dissect_report.render.files import link_or_copy
     link_or_copy(Path("report/layers/l/units/3.png"), Path("site/layers/l/units/3.png"))
 """
 
@@ -12,11 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-
-from dissect_report.atomic import write_bytes, write_text
-
-atomic_write_bytes = write_bytes
-atomic_write_text = write_text
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

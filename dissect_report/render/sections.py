@@ -11,22 +11,21 @@ A section is read only when ``manifest.sections`` marks it complete.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dissect_report.errors import ReportError
-from dissect_report.render.report import Manifest
+from dissect_report.reportdir.read import read_json, read_table
+from dissect_report.reportdir.schema import Manifest
 from dissect_report.slug import slugify
-from dissect_report.tables import read_parquet
 
 
 def _rows(path: Path, required: tuple[str, ...], optional: bool = False) -> list[dict[str, Any]]:
     if optional and not path.is_file():
         return []
-    return read_parquet(path, required).to_pylist()
+    return read_table(path, required).to_pylist()
 
 
 def _f(value: Any) -> float:
@@ -233,7 +232,7 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
     verdict = None
     if (base / "repair.json").is_file():
         try:
-            doc = json.loads((base / "repair.json").read_text(encoding="utf-8"))
+            doc = read_json(base / "repair.json")
             repaired = tuple(int(u) for u in doc.get("units", repaired))
             metric = str(doc.get("metric") or "")
             baseline = _f(doc.get("baseline"))

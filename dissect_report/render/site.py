@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dissect_report import __version__
+from dissect_report.compare import compare_reports
+from dissect_report.compare.page import write_compare_page
 from dissect_report.errors import ReportError
 from dissect_report.paint.page import paint_page
 from dissect_report.render.build import NavEntry, build_mkdocs
@@ -29,9 +31,9 @@ from dissect_report.render.context import DATA_SUFFIXES, Site
 from dissect_report.render.files import dir_bytes, link_or_copy, link_tree
 from dissect_report.render.fmt import esc
 from dissect_report.render.pages import page_env, render_pages
-from dissect_report.render.report import load_report
 from dissect_report.render.sections import load_artifacts, load_interventions
 from dissect_report.render.sitepages import iter_pages
+from dissect_report.reportdir.records import load_report
 
 log = logging.getLogger(__name__)
 MARKER = ".dissect-report-site"
@@ -114,10 +116,9 @@ def render_site(
             texts[paint.path] = page_env().get_template(paint.template).render(v=paint.view)
         compare_nav: list[str] = []
         if baseline is not None:
-            from dissect_report.render.compare_page import write_compare
-
             # Written to disk: MkDocs picks these pages (and their strips) up from docs/.
-            compare_nav = write_compare(root, Path(baseline), work / "docs")
+            comparison = compare_reports(Path(baseline), root)
+            compare_nav = write_compare_page(comparison, work / "docs")
         m = report.manifest
         sections = [NavEntry("Run", "run/index.md"), NavEntry("Glossary", "glossary/index.md")]
         if interventions is not None:

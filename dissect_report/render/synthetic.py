@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from dissect_report.render.files import atomic_write_bytes, atomic_write_text
 from dissect_report.render.svg import concept_bars_svg
+from dissect_report.reportdir.atomic import write_bytes, write_text
 from dissect_report.slug import unique_slugs
 from dissect_report.world.scenes import CONCEPTS, PALETTE
 
@@ -58,7 +58,7 @@ def _png(array: np.ndarray) -> bytes:
 def _write_parquet(path: Path, table: pa.Table) -> None:
     buf = io.BytesIO()
     pq.write_table(table, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes(path, buf.getvalue())
 
 
 def _write_csv(path: Path, table: pa.Table) -> None:
@@ -67,7 +67,7 @@ def _write_csv(path: Path, table: pa.Table) -> None:
     writer.writerow(table.column_names)
     for row in table.to_pylist():
         writer.writerow([";".join(map(str, v)) if isinstance(v, list) else v for v in row.values()])
-    atomic_write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue())
 
 
 def _blocks(rng: np.random.Generator, colors: np.ndarray, n: int, px: int) -> np.ndarray:
@@ -142,14 +142,14 @@ def _write_layer(root: Path, spec: SyntheticSpec, slug: str, rng: np.random.Gene
     _write_parquet(d / "units.parquet", units)
     _write_csv(d / "units.csv", units)
     _write_parquet(d / "iou.parquet", long)
-    atomic_write_bytes(d / "stats.npz", _stats(spec, units, rng))
+    write_bytes(d / "stats.npz", _stats(spec, units, rng))
     interp = units.column("interpretable").to_numpy(zero_copy_only=False)
     concept_of = units.column("concept").to_pylist()
     per = {name: 0 for name, _ in spec.concepts}
     for name, ok in zip(concept_of, interp, strict=True):
         per[name] += int(ok)
     rows = sorted(((n, col, per[n]) for n, col in spec.concepts if per[n]), key=lambda r: -r[2])
-    atomic_write_text(d / "concepts.svg", concept_bars_svg(rows))
+    write_text(d / "concepts.svg", concept_bars_svg(rows))
     colors = np.array([[int(col[i : i + 2], 16) for i in (1, 3, 5)] for _, col in spec.concepts])
     colors = colors.astype(np.uint8)
     px, k = spec.sample_px, spec.top_k
@@ -204,8 +204,8 @@ def _write_interventions(
         )
         curve = {"concept": name, "layer": layer, "fraction": frac, "n": ns}
         curve |= {"iou": ace.tolist(), "random": [0.0] * len(ns), "random_std": [0.0] * len(ns)}
-        atomic_write_text(d / "ace.json", json.dumps(curve | {"optimized": None}))
-        atomic_write_text(d / "ace.svg", concept_bars_svg([(f"n={n}", "#3f51b5", 1) for n in ns]))
+        write_text(d / "ace.json", json.dumps(curve | {"optimized": None}))
+        write_text(d / "ace.svg", concept_bars_svg([(f"n={n}", "#3f51b5", 1) for n in ns]))
         _write_parquet(
             d / "insertion.parquet",
             pa.table(
@@ -218,7 +218,7 @@ def _write_interventions(
             ),
         )
         cmp = _blocks(rng, np.array([[200, 200, 200], [40, 90, 40]], np.uint8), 6, 24)
-        atomic_write_bytes(d / "compare.png", _png(np.concatenate(list(cmp), 1)))
+        write_bytes(d / "compare.png", _png(np.concatenate(list(cmp), 1)))
         index.append(
             {
                 "concept": name,
@@ -284,10 +284,10 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, rng) -> dict:
     _write_parquet(d / "units.parquet", table)
     _write_csv(d / "units.csv", table)
     rows = [(f"unit {u}", "#e53935", 1) for u in table.column("unit").to_pylist()[:8]]
-    atomic_write_text(d / "scores.svg", concept_bars_svg(rows))
+    write_text(d / "scores.svg", concept_bars_svg(rows))
     gray = np.array([[90, 90, 90], [220, 120, 60]], np.uint8)
     for u in table.column("unit").to_pylist()[:4]:
-        atomic_write_bytes(
+        write_bytes(
             d / "units" / f"{u}.png", _png(np.concatenate(list(_blocks(rng, gray, 4, 24)), 1))
         )
     repair = {"metric": ["fsd", "realism", "labels"], "before": [3.0, -0.5, 0.0]}
@@ -310,11 +310,9 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, rng) -> dict:
     doc["greedy"] = [
         {"unit": u, "fsd": float(v), "kept": True} for u, v in zip(units, fsd, strict=True)
     ]
-    atomic_write_text(d / "repair.json", json.dumps(doc))
+    write_text(d / "repair.json", json.dumps(doc))
     for name in ("before", "after"):
-        atomic_write_bytes(
-            d / f"{name}.png", _png(np.concatenate(list(_blocks(rng, gray, 2, 24)), 1))
-        )
+        write_bytes(d / f"{name}.png", _png(np.concatenate(list(_blocks(rng, gray, 2, 24)), 1)))
     return {"layer": layer, "score_seed": 7, "repair_seed": 8, "top_k": 3, "repair_units": 4}
 
 
@@ -366,5 +364,5 @@ def write_synthetic_report(root: Path, spec: SyntheticSpec | None = None) -> Pat
         )
     if spec.artifacts:
         manifest["artifacts"] = _write_artifacts(root, spec, last, rng)
-    atomic_write_text(root / "manifest.json", json.dumps(manifest, indent=2))
+    write_text(root / "manifest.json", json.dumps(manifest, indent=2))
     return root

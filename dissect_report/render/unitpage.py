@@ -22,9 +22,9 @@ from markupsafe import Markup
 from dissect_report.render.context import Link, Row, Site, unit_label
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import esc, fixed, num, pct, yaml_str
-from dissect_report.render.report import LayerData
 from dissect_report.render.sections import Artifacts, Interventions
 from dissect_report.render.svg import histogram_svg
+from dissect_report.reportdir.records import LayerData
 
 UNIT_ROOT = "../../../../"  # from layers/<l>/units/<n>/index.html back to the site root
 ZOOM = 2.5  # tiles shown at 2.5x their native size where the screen allows

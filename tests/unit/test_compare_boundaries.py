@@ -17,8 +17,10 @@ import pytest
 
 from dissect_report.cli import main
 from dissect_report.config import DissectConfig
-from dissect_report.dissection import LayerResult, dissect
-from dissect_report.report import write_layer
+from dissect_report.dissection import dissect
+from dissect_report.reportdir.read import read_state
+from dissect_report.reportdir.write import write_layer
+from dissect_report.results import LayerResult
 from dissect_report.stats import LayerState
 from dissect_report.thresholds import score_units
 from dissect_report.world.weights import WEIGHTS_DIR
@@ -38,7 +40,7 @@ def golden(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _state(report: Path) -> LayerState:
-    return LayerState.load(report / "layers" / LAYER / "stats.npz")
+    return read_state(report / "layers" / LAYER / "stats.npz")
 
 
 def _scores(state: LayerState):  # noqa: ANN202 - thresholds.UnitScores

@@ -13,13 +13,13 @@ import pytest
 from PIL import Image
 
 from dissect_report.compare import compare_reports
+from dissect_report.compare.page import compare_view, write_compare_page
 from dissect_report.compare.synthetic import (
     edit_iou,
     edit_manifest,
     edit_units,
     write_synthetic_report,
 )
-from dissect_report.compare_page import compare_view, write_compare_page
 
 EVIL_LAYER = "<img src=x onerror=alert(1)>"
 EVIL_CONCEPT = "<script>alert(2)</script>|*"

@@ -196,14 +196,13 @@ def test_levels_are_per_unit_quantiles_of_held_out_activations() -> None:
 
 
 def test_top_units_rank_every_unit_by_iou_with_the_concept(tmp_path: Path) -> None:
-    from dissect_report.interventions import reportio
     from dissect_report.interventions.stage import ranked_units, unit_ious
+    from dissect_report.reportdir.report import open_report
 
     report = write_report(
         tmp_path, units={0: ("sky", 0.30), 1: ("tree", 0.2), 2: ("sky", 0.5), 3: ("sky", 0.2)}
     )
-    manifest = reportio.read_manifest(report)
-    ious, source = unit_ious(report, manifest, "layer", CONCEPTS, 6)  # no stats.npz here
+    ious, source = unit_ious(open_report(report), "layer", CONCEPTS, 6)  # no stats.npz here
     assert source == "iou.parquet"
     tree, sky = CONCEPTS.index("tree"), CONCEPTS.index("sky")
     ious[0, tree] = 0.10  # unit 0 is labeled sky (its best concept) but has tree IoU 0.10
@@ -220,9 +219,9 @@ def test_top_units_rank_by_each_concepts_own_threshold_from_stats(tmp_path: Path
     sky. At a single top-10% threshold per unit, unit 0 has the better sky IoU; at each unit's
     own best threshold for sky, unit 1 covers the whole sky (IoU 1).
     """
-    from dissect_report.interventions import reportio
     from dissect_report.interventions.stage import ranked_units, unit_ious
-    from dissect_report.report import write_stats
+    from dissect_report.reportdir.report import open_report
+    from dissect_report.reportdir.write import write_stats
     from dissect_report.stats import LayerStats, calibrate_edges
     from dissect_report.thresholds import score_units
 
@@ -239,7 +238,7 @@ def test_top_units_rank_by_each_concepts_own_threshold_from_stats(tmp_path: Path
     write_stats(report / "layers" / "layer" / "stats.npz", acc.state())
     single = score_units(acc.state(), "quantile", 0.9).iou[:, sky]
     assert single[0] > single[1]  # the unit's single threshold favors the sparse unit
-    ious, source = unit_ious(report, reportio.read_manifest(report), "layer", CONCEPTS, 6)
+    ious, source = unit_ious(open_report(report), "layer", CONCEPTS, 6)
     assert source == "stats"
     assert ious[1, sky] == pytest.approx(1.0)
     assert ranked_units(ious[:, sky], [])[0] == 1

@@ -219,7 +219,7 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
     ("damage", "message"),
     [
         (lambda r: (r / "manifest.json").unlink(), "no manifest.json"),
-        (lambda r: (r / "manifest.json").write_text("{"), "unreadable manifest"),
+        (lambda r: (r / "manifest.json").write_text("{"), "corrupt manifest"),
         (lambda r: _edit(r, schema_version=99), "schema_version 99"),
         (lambda r: _edit_layer(r, slug="../../etc"), "unsafe layer slug '../../etc'"),
         (lambda r: (r / "layers" / "a" / "units.parquet").unlink(), "units.parquet"),

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dissect_report.reportdir.read import read_state
 from dissect_report.stats import (
-    LayerState,
     LayerStats,
     bilinear_upsample,
     calibrate_edges,
@@ -211,7 +211,7 @@ def test_state_roundtrip(tmp_path):
     acts = torch.randn(3, 2, 4, 4)
     state = _accumulate(acts, torch.zeros(3, 8, 8, dtype=torch.int64), 2)
     np.savez(tmp_path / "s.npz", **state.arrays())
-    loaded = LayerState.load(tmp_path / "s.npz")
+    loaded = read_state(tmp_path / "s.npz")
     for key, value in state.arrays().items():
         np.testing.assert_array_equal(loaded.arrays()[key], value)
 

@@ -4,7 +4,7 @@ golden and new strips of every changed unit side by side.
 Usage::
 
     from dissect_report.compare import compare_reports
-    from dissect_report.compare_page import write_compare_page
+    from dissect_report.compare.page import write_compare_page
     comparison = compare_reports(golden_dir, report_dir)
     nav = write_compare_page(comparison, docs_dir)
     # nav == ["compare/index.md", "compare/layers/layer3.md", ...]; list them under "Compare"
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dissect_report.compare.model import Comparison, LayerComparison
-from dissect_report.compare.output import write_atomic
 from dissect_report.compare.text import (
     describe_image,
     describe_note,
@@ -33,6 +32,8 @@ from dissect_report.compare.text import (
     layer_headline,
     md,
 )
+from dissect_report.reportdir.atomic import write_text
+from dissect_report.reportdir.read import read_table
 from dissect_report.slug import slugify
 
 PAGE_DIR = "compare"
@@ -80,7 +81,6 @@ class CompareView:
 
 def _labels(report: Path, slug: str) -> dict[int, str]:
     """``unit -> "tree (IoU 0.21)"`` from a layer's units table ({} when unreadable)."""
-    from dissect_report.compare.reading import read_table
     from dissect_report.errors import ReportError
 
     try:
@@ -276,10 +276,10 @@ def write_compare_page(comparison: Comparison, docs_dir: str | os.PathLike[str])
     if root.exists():
         shutil.rmtree(root)  # stale pages of a previous comparison must not survive
     view = compare_view(comparison, docs)
-    write_atomic(root / "index.md", _index_md(view))
+    write_text(root / "index.md", _index_md(view))
     pages = [f"{PAGE_DIR}/index.md"]
     for layer in view.layers:
         if layer.page:
-            write_atomic(docs / layer.page, _layer_md(layer))
+            write_text(docs / layer.page, _layer_md(layer))
             pages.append(layer.page)
     return pages

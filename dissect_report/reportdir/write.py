@@ -1,8 +1,8 @@
-"""Write the report directory of docs/report-format.md: atomic files, manifest last.
+"""The one writer of a report directory (docs/report-format.md): atomic files, manifest last.
 
 Usage::
 
-    from dissect_report.report import prepare_output, write_layer, write_manifest
+    from dissect_report.reportdir.write import prepare_output, write_layer, write_manifest
     created = prepare_output(out, overwrite=False, resume=False)  # checks, nothing written yet
     write_layer(out / "layers" / "layer4", layer_result, concepts, colors)
     write_manifest(out, manifest)                                   # always last
@@ -14,8 +14,6 @@ incomplete report.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import shutil
 import tempfile
@@ -24,36 +22,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from dissect_report.atomic import atomic_path, write_bytes, write_text
 from dissect_report.charts import bar_chart_svg
 from dissect_report.errors import ReportError
-from dissect_report.stats import LayerState
+from dissect_report.reportdir.atomic import write_json, write_npz, write_parquet, write_text
+from dissect_report.reportdir.read import read_manifest_dict
+from dissect_report.reportdir.schema import (
+    IOU,
+    MANIFEST,
+    PARTIAL,
+    SHARD_MANIFEST,
+    UNITS,
+    arrow_schema,
+)
 
 if TYPE_CHECKING:
-    from dissect_report.dissection import LayerResult
+    from dissect_report.results import LayerResult
+    from dissect_report.stats import LayerState
 
-MANIFEST = "manifest.json"
-SHARD_MANIFEST = "shard.json"
-PARTIAL = ".partial"  # checkpoints of an unfinished pass
 _OWNED = ("layers", "concepts", "artifacts", "site", PARTIAL, SHARD_MANIFEST)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
-
-
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    write_bytes(path, buf.getvalue())
-
-
-def write_parquet(path: Path, table: pa.Table) -> None:
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
 
 
 def _writable_ancestor(path: Path) -> None:
@@ -133,7 +120,8 @@ def units_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
             "top_ious": pa.array(
                 [list(scores.iou[u, o]) for u, o in enumerate(order)], pa.list_(pa.float64())
             ),
-        }
+        },
+        schema=arrow_schema(UNITS),
     )
 
 
@@ -146,27 +134,9 @@ def iou_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
             "concept": pa.array(concepts * units, pa.string()),
             "iou": pa.array(layer.scores.iou.reshape(-1), pa.float64()),
             "iqr": pa.array(layer.scores.iqr.reshape(-1), pa.float64()),
-        }
+        },
+        schema=arrow_schema(IOU),
     )
-
-
-def csv_bytes(table: pa.Table) -> bytes:
-    """The table as CSV, list columns joined with ';'."""
-    cols = {}
-    for name in table.column_names:
-        col = table[name]
-        if pa.types.is_list(col.type):
-            cols[name] = pa.array(
-                [
-                    ";".join(repr(v) if isinstance(v, float) else str(v) for v in row)
-                    for row in col.to_pylist()
-                ]
-            )
-        else:
-            cols[name] = col
-    buf = io.BytesIO()
-    pacsv.write_csv(pa.table(cols), buf)
-    return buf.getvalue()
 
 
 def write_stats(path: Path, state: LayerState) -> None:
@@ -178,8 +148,7 @@ def write_layer(
 ) -> None:
     """units.parquet, units.csv, iou.parquet, stats.npz and concepts.svg of one layer."""
     table = units_table(layer, concepts)
-    write_parquet(layer_dir / "units.parquet", table)
-    write_bytes(layer_dir / "units.csv", csv_bytes(table))
+    write_parquet(layer_dir / "units.parquet", table, csv=True)
     write_parquet(layer_dir / "iou.parquet", iou_table(layer, concepts))
     write_stats(layer_dir / "stats.npz", layer.state)
     per_concept = layer.units_per_concept()
@@ -198,13 +167,17 @@ def write_manifest(out: Path, manifest: dict[str, Any], name: str = MANIFEST) ->
     shutil.rmtree(out / PARTIAL, ignore_errors=True)
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{str(path)!r} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read {str(path)!r}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ReportError(f"{str(path)!r} is not a JSON object")
-    return data
+def update_manifest(report: Path, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``changes`` into the manifest (one level deep for dicts) and rewrite it atomically.
+
+    Usage: ``update_manifest(report, {"sections": {"interventions": True}})``; a later
+    stage marks its section false first, writes its files, then marks it true.
+    """
+    manifest = read_manifest_dict(report)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(manifest.get(key), dict):
+            manifest[key] = {**manifest[key], **value}
+        else:
+            manifest[key] = value
+    write_json(Path(report) / MANIFEST, manifest)
+    return manifest

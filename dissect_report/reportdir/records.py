@@ -1,0 +1,130 @@
+"""A report directory loaded into typed records, as the site needs it.
+
+Usage::
+
+    from dissect_report.reportdir.records import load_report
+    report = load_report(Path("report"))
+    report.layers[0].units[7].concept        # 'tree'
+
+Only what the site shows is loaded (``stats.npz``: just ``edges`` and ``unit_hist``).
+Anything missing or malformed raises :class:`~dissect_report.errors.ReportError` naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dissect_report.errors import ReportError
+from dissect_report.reportdir.read import read_arrays, read_manifest, read_table
+from dissect_report.reportdir.schema import LayerEntry, Manifest
+
+# The columns of units.parquet the site shows (top_activations is not shown).
+_UNIT_COLUMNS = (
+    "unit",
+    "threshold",
+    "concept",
+    "iou",
+    "iqr",
+    "interpretable",
+    "top_samples",
+    "top_concepts",
+    "top_ious",
+)
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    """One row of units.parquet."""
+
+    unit: int
+    threshold: float
+    concept: str
+    iou: float
+    iqr: float
+    interpretable: bool
+    top_samples: tuple[int, ...]
+    top_concepts: tuple[str, ...]
+    top_ious: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class LayerData:
+    """A layer's manifest entry, its unit rows, IQR lookup and activation histograms."""
+
+    entry: LayerEntry
+    dir: Path
+    units: tuple[UnitRow, ...]
+    iqr: dict[tuple[int, str], float]
+    edges: np.ndarray | None
+    unit_hist: np.ndarray | None
+    images: frozenset[str]  # file names present in units/ (some reports keep only strips)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """A loaded report: manifest plus every layer's tables (what the site shows)."""
+
+    root: Path
+    manifest: Manifest
+    layers: tuple[LayerData, ...]
+
+
+def _read_table(path: Path, columns: tuple[str, ...]) -> dict[str, list]:
+    table = read_table(path, columns)
+    return {c: table.column(c).to_pylist() for c in columns}
+
+
+def _read_hist(path: Path, units: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if not path.is_file():
+        return None, None
+    arrays = read_arrays(path, ("edges", "unit_hist"))
+    edges, hist = np.asarray(arrays["edges"], np.float64), arrays["unit_hist"]
+    if edges.ndim != 2 or hist.shape != (units, edges.shape[1] - 1) or edges.shape[0] != units:
+        raise ReportError(
+            f"stats {str(path)!r}: edges {edges.shape} / unit_hist {hist.shape} "
+            f"do not fit {units} units"
+        )
+    return edges, hist
+
+
+def load_layer(root: Path, entry: LayerEntry) -> LayerData:
+    """Load one layer's units.parquet, iou.parquet and histograms."""
+    d = root / "layers" / entry.slug
+    cols = _read_table(d / "units.parquet", _UNIT_COLUMNS)
+    units = tuple(
+        UnitRow(
+            unit=int(cols["unit"][i]),
+            threshold=float(cols["threshold"][i]),
+            concept=str(cols["concept"][i]),
+            iou=float(cols["iou"][i]),
+            iqr=float(cols["iqr"][i]),
+            interpretable=bool(cols["interpretable"][i]),
+            top_samples=tuple(cols["top_samples"][i] or ()),
+            top_concepts=tuple(cols["top_concepts"][i] or ()),
+            top_ious=tuple(cols["top_ious"][i] or ()),
+        )
+        for i in range(len(cols["unit"]))
+    )
+    units = tuple(sorted(units, key=lambda r: r.unit))
+    iou = _read_table(d / "iou.parquet", ("unit", "concept", "iqr"))
+    iqr = {
+        (int(u), str(c)): float(q)
+        for u, c, q in zip(iou["unit"], iou["concept"], iou["iqr"], strict=True)
+    }
+    edges, hist = _read_hist(d / "stats.npz", len(units))
+    images = frozenset(os.listdir(d / "units")) if (d / "units").is_dir() else frozenset()
+    return LayerData(
+        entry=entry, dir=d, units=units, iqr=iqr, edges=edges, unit_hist=hist, images=images
+    )
+
+
+def load_report(root: Path) -> ReportData:
+    """Load the manifest and every layer of the report at ``root``."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    layers = tuple(load_layer(root, entry) for entry in manifest.layers)
+    return ReportData(root=root, manifest=manifest, layers=layers)

@@ -1,0 +1,72 @@
+"""The dissection's result types, importable by every stage (the writer, visualize, the API).
+
+Usage::
+
+    from dissect_report.results import DissectResult, LayerResult
+    result: DissectResult = dr.dissect(config, out="report")
+    layer: LayerResult = result.layer("layer4")
+    layer.interpretable, layer.concepts_covered, layer.scores.iou.shape   # (units, concepts)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dissect_report.caveats import (
+    flagged_mask,
+)
+from dissect_report.config import DissectConfig
+from dissect_report.stats import LayerState
+from dissect_report.thresholds import UnitScores, interpretable
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """One layer's state, thresholds and scores."""
+
+    name: str
+    slug: str
+    shape: tuple[int, int, int]  # (units, height, width) of one sample's output
+    state: LayerState
+    scores: UnitScores
+    iou_floor: float
+
+    @property
+    def interpretable_mask(self) -> np.ndarray:
+        """IoU >= iou_floor, not a mask over (nearly) everything or no better than chance, and
+        not a flagged (non-finite or dead) unit."""
+        return interpretable(self.state, self.scores, self.iou_floor) & ~flagged_mask(self.state)
+
+    @property
+    def interpretable(self) -> int:
+        return int(self.interpretable_mask.sum())
+
+    def units_per_concept(self) -> list[int]:
+        best = self.scores.best[self.interpretable_mask]
+        return np.bincount(best, minlength=self.scores.iou.shape[1]).tolist()
+
+    @property
+    def concepts_covered(self) -> int:
+        return sum(1 for n in self.units_per_concept() if n > 0)
+
+
+@dataclass(frozen=True)
+class DissectResult:
+    """What :func:`dissect` found, and where it wrote it."""
+
+    config: DissectConfig
+    concepts: tuple[str, ...]
+    colors: tuple[str, ...]
+    layers: tuple[LayerResult, ...]
+    samples: int
+    report_dir: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def layer(self, name: str) -> LayerResult:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
