@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from dissect_report.dissection import DissectResult, LayerResult
+    from dissect_report.results import DissectResult, LayerResult
     from dissect_report.stats import LayerState
 
 NON_FINITE = "non-finite"

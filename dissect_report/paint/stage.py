@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from dissect_report.atomic import write_bytes
 from dissect_report.errors import ReportError
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.edit import trace
 from dissect_report.interventions.loading import bundle_from_manifest
 from dissect_report.paint.export import PaintUnavailable, export_tail
 from dissect_report.paint.settings import PaintConfig
+from dissect_report.reportdir.atomic import write_bytes
 from dissect_report.reportdir.read import read_table
 from dissect_report.reportdir.report import open_report
 from dissect_report.reportdir.write import update_manifest

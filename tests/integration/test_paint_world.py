@@ -17,7 +17,7 @@ from torch import nn
 from dissect_report.cli import main
 from dissect_report.commands.paint import print_summary
 from dissect_report.interventions.edit import trace
-from dissect_report.interventions.loading import open_report
+from dissect_report.interventions.loading import open_with_models
 from dissect_report.paint import PaintConfig, build_paint
 from dissect_report.render import render_site
 from dissect_report.sampler import latents
@@ -68,7 +68,7 @@ def test_paint_exports_the_tail_activations_and_the_interventions_unit_sets(
     shapes = sorted(tuple(i.dims) for i in model.graph.initializer)
     assert (128, 256, 4, 4) not in shapes  # nothing upstream of the layer (layer1's weights)
 
-    _, _, models = open_report(report)
+    _, models = open_with_models(report)
     z = latents(meta["seed"], meta["samples"], 128)
     with torch.no_grad(), trace(models.generator, "layer2") as t:
         models.generator.eval()(z)
@@ -101,7 +101,7 @@ def test_a_generator_that_cannot_be_exported_gets_a_one_line_note(
 ) -> None:
     copy = tmp_path / "report"
     shutil.copytree(report, copy)
-    _, _, models = open_report(copy)
+    _, models = open_with_models(copy)
     models = dataclasses.replace(models, generator=NumpyInTheMiddle(models.generator))
     result = build_paint(PaintConfig(samples=2), copy, models=models)
     assert not result.available
