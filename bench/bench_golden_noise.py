@@ -30,6 +30,7 @@ from dissect_report.compare.reading import list_files
 
 from dissect_report.compare import compare_reports
 from dissect_report.compare.tables import row_key
+from dissect_report.reportdir.read import list_files
 
 DISSECT = [
     "--layers", "layer3,layer4", "--samples", "128", "--calibration-samples", "64",
