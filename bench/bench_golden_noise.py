@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from dissect_report.compare.reading import list_files
 
 from dissect_report.compare import compare_reports
 from dissect_report.compare.tables import row_key

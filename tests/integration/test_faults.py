@@ -371,7 +371,7 @@ def test_read_only_file_system(tmp_path: Path, report: Path) -> None:
 @pytest.mark.parametrize("where", ["parquet", "npz"])
 def test_injected_enospc(where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Where no tmpfs can be mounted: the disk fills at the first table (or the stats)."""
-    import dissect_report.atomic as atomic
+    import dissect_report.reportdir.atomic as atomic
 
     real = atomic.atomic_path
 
