@@ -226,6 +226,20 @@ def _run_rows(m: Any) -> list[Row]:
     return rows
 
 
+def model_check_text(check: Any) -> str:
+    """The manifest's ``model_check`` in words: passed, or skipped by the user's opt-out."""
+    if not isinstance(check, dict):
+        return "not recorded (a report made before the model check)"
+    if not check.get("performed"):
+        return (
+            "SKIPPED (--no-model-check): the findings may depend on batch size, shards or "
+            "resume; the user accepted that risk"
+        )
+    samples = len(check.get("samples") or [])
+    verdict = "passed" if check.get("passed") else "FAILED"
+    return f"{verdict} ({samples} samples alone and in batches, tolerance {check.get('tolerance')})"
+
+
 def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
     m = site.report.manifest
     model_name = str(m.model.get("name", "model"))
@@ -239,6 +253,17 @@ def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
             Markup("<code>{}</code>").format(m.model.get("weights_sha256") or DASH),
         ),
         Row("latent size", esc(m.model.get("z_dim", DASH))),
+        *(
+            [Row("latent shape", esc(" \u00d7 ".join(map(str, m.model["latent_shape"]))))]
+            if m.model.get("latent_shape")
+            else []
+        ),
+        *(
+            [Row("seeded noise", esc("yes (--seeded-noise)"))]
+            if m.model.get("seeded_noise")
+            else []
+        ),
+        Row("model check", esc(model_check_text(getattr(m, "model_check", None)))),
         Row("segmenter", esc(m.segmenter.get("name", DASH))),
         Row("concepts", esc(len(m.concepts))),
     ]

@@ -95,3 +95,13 @@ def test_layer_specs_pick_tuple_elements_and_calls():
 def test_channels_last_heuristic():
     assert channels_last((16, 16, 8)) and not channels_last((8, 16, 16))
     assert not channels_last((16, 16, 16))
+
+
+def test_the_site_says_whether_the_model_check_ran():
+    from dissect_report.contract import skipped_summary
+    from dissect_report.render.context import model_check_text
+
+    assert model_check_text(skipped_summary()).startswith("SKIPPED (--no-model-check)")
+    passed = {"performed": True, "passed": True, "samples": [0, 1, 2, 3], "tolerance": 0.001}
+    assert model_check_text(passed) == "passed (4 samples alone and in batches, tolerance 0.001)"
+    assert model_check_text(None).startswith("not recorded")
