@@ -7,7 +7,8 @@ Usage::
     verdict.status, verdict.repaired, verdict.reason
 
 The quality metric (FSD to real images, or the discriminator's realism) chose the repair set on
-the scoring samples. On separate held-out samples the set must (1) improve that metric and
+the scoring samples. On separate held-out samples the set must (1) improve that metric (FSD:
+lower; realism: higher by more than two standard errors of the paired per-sample change) and
 (2) not degrade a check that the selection did not look at:
 
 - ``realism`` (when the metric is FSD and the model has a discriminator): the mean logit must
@@ -74,8 +75,20 @@ class Verdict:
         return self.status == "repaired"
 
 
+def _paired(before: Scan, after: Scan) -> tuple[float, float]:
+    """Mean per-sample realism change after - before, and its standard error."""
+    assert before.realism is not None and after.realism is not None
+    diff = after.realism - before.realism
+    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    return float(diff.mean()), se
+
+
 def metric_row(metric: str, before: Scan, after: Scan, reference: np.ndarray | None) -> MetricRow:
-    """The quality metric on the held-out samples before/after (it must improve)."""
+    """The quality metric on the held-out samples before/after (it must improve).
+
+    Realism must improve by more than two standard errors of the paired per-sample change:
+    a gain inside the noise (0.5 -> 0.5004 through a sigmoid) demonstrates nothing.
+    """
     from dissect_report.metrics import frechet_distance
 
     if metric == "fsd":
@@ -84,16 +97,19 @@ def metric_row(metric: str, before: Scan, after: Scan, reference: np.ndarray | N
         a = frechet_distance(after.features, reference)
         return MetricRow("fsd", "FSD to real images", b, a, True, "metric", a < b)
     assert before.realism is not None and after.realism is not None
+    mean, se = _paired(before, after)
+    ok = mean > 2 * se
+    detail = f"change {mean:+.3g} (2 SE = {2 * se:.3g}): " + (
+        "significant" if ok else "within the noise"
+    )
     b, a = float(before.realism.mean()), float(after.realism.mean())
-    return MetricRow("realism", "discriminator realism (mean logit)", b, a, False, "metric", a > b)
+    label = "discriminator realism (mean logit)"
+    return MetricRow("realism", label, b, a, False, "metric", ok, detail)
 
 
 def realism_check(before: Scan, after: Scan) -> MetricRow:
     """Realism must not drop by more than 2 standard errors of the paired per-sample change."""
-    assert before.realism is not None and after.realism is not None
-    diff = after.realism - before.realism
-    mean = float(diff.mean())
-    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    mean, se = _paired(before, after)
     degraded = mean < 0 and -mean > 2 * se
     detail = f"change {mean:+.3g} (2 SE = {2 * se:.3g}): " + (
         "significantly lower" if degraded else "not significantly lower"
@@ -156,7 +172,8 @@ def decide(layer: str, units: list[int], metric: MetricRow, checks: list[MetricR
             (),
             tried,
             f"Ablating {names} of {layer} did not improve {metric.label} on the held-out "
-            f"samples ({metric.before:.4g} -> {metric.after:.4g}, {metric.direction})",
+            f"samples ({metric.before:.4g} -> {metric.after:.4g}, {metric.direction}"
+            + (f"; {metric.detail})" if metric.detail else ")"),
         )
     failed = [c for c in checks if not c.passed]
     if failed:

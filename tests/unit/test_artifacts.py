@@ -24,8 +24,10 @@ from test_intervene_toys import (
 from torch import nn
 
 from dissect_report.artifacts import ArtifactConfig, find_artifacts
+from dissect_report.artifacts.guard import decide, metric_row
 from dissect_report.artifacts.real_images import load_real_images
 from dissect_report.artifacts.realism import detect_sigmoid
+from dissect_report.artifacts.score import Scan
 from dissect_report.commands.artifacts import print_summary
 from dissect_report.errors import ConfigError, ModelError
 from dissect_report.interventions import ModelBundle
@@ -513,3 +515,23 @@ def test_run_refuses_missing_real_images_before_dissecting(
     assert main(["-q", "run", "--out", str(out), "--real-images", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert "do not exist" in err and "\n" not in err and not out.exists()
+
+
+def test_a_realism_gain_inside_the_noise_is_not_a_repair() -> None:
+    # The case: 0.5 -> 0.5004 through a sigmoid. A held-out gain smaller than two
+    # standard errors of the paired per-sample change demonstrates nothing.
+    rng = np.random.default_rng(0)
+    n = 128
+    base = rng.normal(size=n)
+
+    def scan(realism: np.ndarray) -> Scan:
+        return Scan(0, list(range(n)), np.zeros((n, 1)), np.zeros((n, 2)), realism)
+
+    noise = rng.normal(0.0, 0.01, n)
+    tiny = metric_row("realism", scan(base), scan(base + 0.0004 - noise.mean() + noise), None)
+    assert tiny.after > tiny.before and not tiny.passed and "within the noise" in tiny.detail
+    verdict = decide("layer", [3], tiny, [])
+    assert verdict.status == "rejected" and "within the noise" in verdict.reason
+    clear = metric_row("realism", scan(base), scan(base + 0.01 + noise), None)
+    assert clear.passed and "significant" in clear.detail
+    assert decide("layer", [3], clear, []).units == (3,)
