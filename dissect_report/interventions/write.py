@@ -69,11 +69,13 @@ def ace_svg(result: ConceptResult) -> str:
         pts = [(float(r.n), r.ace) for r in result.curve if r.method == method]
         if pts:
             series[method] = pts
+    spread = {"random": [(float(r.n), r.ace_std) for r in result.curve if r.method == "random"]}
     return line_chart(
         series,
-        x_label=f"units ablated in {result.layer}",
-        y_label="ACE (pixel fraction removed)",
+        x_label=f"units ablated together in {result.layer}",
+        y_label="ACE (share of pixels removed)",
         title=f"{result.concept}: ablation ACE",
+        spread=spread if spread["random"] else None,
     )
 
 

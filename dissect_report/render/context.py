@@ -128,6 +128,14 @@ def unit_href(layer: LayerData, unit: int) -> str:
 STRIP_SIZE = (328, 64)  # 5 tiles of 64 px with 2 px gaps: the built-in world's strips
 
 
+def _thumb(layer: LayerData, unit: int, base: str) -> str:
+    """The gallery image of a unit: its WebP thumbnail, else its PNG strip, else none."""
+    for name in (f"{unit}-thumb.webp", f"{unit}-strip.png"):
+        if name in layer.images:
+            return f"{base}{name}"
+    return ""
+
+
 def unit_label(row: UnitRow, floor: float) -> str:
     """The unit's label: its concept, or "unlabelled (best: sky, IoU 0.024 < 0.04)"."""
     if row.interpretable:
@@ -151,7 +159,7 @@ def card(
     return Card(
         unit=row.unit,
         href=f"{base}{row.unit}/index.html",
-        strip=f"{base}{row.unit}-strip.png" if f"{row.unit}-strip.png" in layer.images else "",
+        strip=_thumb(layer, row.unit, base),
         strip_size=size or STRIP_SIZE,
         title=esc(title),
         concept=esc(row.concept),

@@ -92,6 +92,8 @@ class InterventionBlock:
     insertion: tuple[tuple[Markup, str, str, str], ...]
     ace_svg: str
     compare_png: str
+    n_max: int
+    samples: str
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,8 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
                     insertion=ins,
                     ace_svg="ace.svg" if c.has_ace_svg else "",
                     compare_png="compare.png" if c.has_compare_png else "",
+                    n_max=c.n_max,
+                    samples=", ".join(map(str, c.compare_samples)),
                 )
             )
     title = esc(f"Concept {name}")

@@ -66,6 +66,7 @@ class ConceptIntervention:
     share_all: float
     optimized_units: tuple[tuple[int, float, int], ...]  # (unit, alpha, IoU rank), best first
     unit_ious: dict[int, tuple[float, int]]  # unit -> (IoU for this concept, its rank by it)
+    compare_samples: tuple[int, ...]  # the rows of compare.png
     insert_sites: int
     insert_added: float
     insert_success: float
@@ -172,6 +173,7 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
                     (int(r["unit"]), _f(r["alpha"]), int(r.get("iou_rank") or 0))
                     for r in optimized[: int(row["n_max"])]
                 ),
+                compare_samples=tuple(int(s) for s in row.get("compare_samples") or ()),
                 unit_ious={
                     int(r["unit"]): (_f(r["iou"]), int(r["iou_rank"]))
                     for r in optimized

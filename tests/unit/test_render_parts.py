@@ -110,3 +110,23 @@ def test_serve_binds_localhost_and_serves_the_site(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_ace_chart_has_round_ticks_real_minus_signs_and_the_random_spread() -> None:
+    from dissect_report.interventions.pictures import line_chart, nice_ticks
+
+    assert nice_ticks(-0.013, 0.041) == [-0.02, 0.0, 0.02, 0.04, 0.06]
+    svg = line_chart(
+        {"iou": [(1, 0.01), (2, -0.013), (4, 0.041)], "random": [(1, 0.0), (2, 0.0), (4, 0.0)]},
+        x_label="units",
+        y_label="ACE",
+        spread={"random": [(1, 0.001), (2, 0.002), (4, 0.004)]},
+    )
+    labels = re.findall(r'text-anchor="end">([^<]+)</text>', svg)
+    assert labels == ["\u22120.02", "0", "0.02", "0.04", "0.06"]
+    assert "<polygon" in svg and "random \u00b11 sd" in svg and "IoU-ranked" in svg
+    # The axis title sits left of the widest tick label, not over it.
+    title_x = float(
+        re.search(r'<text x="([0-9.]+)" y="[0-9.]+" text-anchor="middle" transform', svg).group(1)
+    )
+    assert title_x + 8 < 74 - 6 - 6 * 5
