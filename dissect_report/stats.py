@@ -179,9 +179,16 @@ class LayerState:
             raise ReportError(f"statistics {where!r} lack key {exc.args[0]!r}") from None
 
     def topk(self) -> list[list[tuple[int, float]]]:
-        """Per unit, the (sample id, peak) pairs actually seen, best first."""
+        """Per unit, the (sample id, peak) pairs actually seen, best first.
+
+        A sample where the unit was NaN/infinite everywhere (peak -inf) is no top sample.
+        """
         return [
-            [(int(i), float(v)) for i, v in zip(ids, vals, strict=True) if i != _PAD_ID]
+            [
+                (int(i), float(v))
+                for i, v in zip(ids, vals, strict=True)
+                if i != _PAD_ID and math.isfinite(v)
+            ]
             for ids, vals in zip(self.topk_ids, self.topk_values, strict=True)
         ]
 

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -301,6 +302,8 @@ def test_non_finite_and_dead_units_are_flagged_and_the_unreachable_floor_is_name
     layer = manifest["layers"][0]
     assert layer["flagged_units"] == {"non-finite": [0], "dead": []}
     assert layer["non_finite_share"] == pytest.approx(0.125)
+    units = pq.read_table(out / "layers" / "body" / "units.parquet").to_pylist()
+    assert units[0]["top_samples"] == [] and not units[0]["interpretable"]  # no -inf "peaks"
     unreachable = {c["concept"] for c in layer["unreachable_concepts"]}
     assert unreachable == {"dark", "mid"}  # 66% and 34% of pixels, above 1% / 0.04 = 25%
     planted = tmp_path / "planted"
