@@ -60,11 +60,12 @@ def locked(out: str | Path, command: str) -> Iterator[Path]:
         probe = probe.parent
     if not probe.is_dir():
         raise ReportError(f"cannot write report {str(out)!r}: {str(probe)!r} is not a directory")
-    if not path.parent.is_dir():  # nothing to lock yet: the writer creates the parents
-        path.parent.mkdir(parents=True, exist_ok=True)
-        created_parent: Path | None = path.parent
-    else:
-        created_parent = None
+    created = []  # parents made for the lock file, deepest first: removed again if left empty
+    parent = path.parent
+    while not parent.exists():
+        created.append(parent)
+        parent = parent.parent
+    path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path, timeout=0)
     try:
         lock.acquire()
@@ -87,6 +88,6 @@ def locked(out: str | Path, command: str) -> Iterator[Path]:
         with suppress(OSError):
             path.unlink()
         lock.release()
-        if created_parent is not None:
+        for made in created:
             with suppress(OSError):  # only if the run left it empty
-                created_parent.rmdir()
+                made.rmdir()

@@ -324,6 +324,27 @@ def test_bad_input_leaves_report_untouched(case: str, report: Path) -> None:
     assert sorted(p.name for p in report.parent.iterdir()) == siblings  # no lock, no merged/
 
 
+def test_merge_truncated_shard_writes_nothing(tmp_path: Path) -> None:
+    for i in (1, 2):
+        args = [
+            "dissect",
+            *TOY,
+            "--no-images",
+            "--shard",
+            f"{i}/2",
+            "--out",
+            str(tmp_path / f"p{i}"),
+        ]
+        assert cli(*args).returncode == 0
+    (stats,) = (tmp_path / "p2").glob("layers/*/stats.npz")
+    stats.write_bytes(stats.read_bytes()[:200])
+    shards = snapshot(tmp_path)
+    out = tmp_path / "merged"
+    assert_one_line(cli("merge", str(tmp_path / "p1"), str(tmp_path / "p2"), "--out", str(out)),
+                    "truncated or corrupt")  # fmt: skip
+    assert snapshot(tmp_path) == shards and not out.exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # Kind 3: the environment (full disk, read-only file system) and the real binary.
 
