@@ -40,7 +40,7 @@ INTERVENE = [
     "--compare-samples", "1", "--random-trials", "2", "--max-units", "8",
 ]  # fmt: skip
 ARTIFACTS = [
-    "--samples", "32", "--repair-samples", "16", "--reference-samples", "64", "--top-k", "4",
+    "--layer", "layer3", "--samples", "32", "--repair-samples", "16", "--reference-samples", "64", "--top-k", "4",
     "--show-units", "1", "--worst-samples", "1", "--candidates", "4",
     "--discriminator", "dissect_report.world:load_discriminator",
 ]  # fmt: skip
