@@ -23,7 +23,7 @@ from pathlib import Path
 from dissect_report import progress
 from dissect_report.render import render_site
 from dissect_report.render.files import dir_bytes
-from dissect_report.render.synthetic import SyntheticSpec, write_synthetic_report
+from dissect_report.testing import SyntheticSpec, write_synthetic_report
 
 
 def main(argv: list[str] | None = None) -> int:

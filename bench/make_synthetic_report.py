@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from dissect_report.render.synthetic import SyntheticSpec, write_synthetic_report
+from dissect_report.testing import SyntheticSpec, write_synthetic_report
 
 
 def main(argv: list[str] | None = None) -> int:

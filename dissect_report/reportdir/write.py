@@ -33,6 +33,7 @@ from dissect_report.reportdir.schema import (
     PARTIAL,
     SHARD_MANIFEST,
     UNITS,
+    Manifest,
     arrow_schema,
 )
 
@@ -162,7 +163,13 @@ def write_layer(
 
 
 def write_manifest(out: Path, manifest: dict[str, Any], name: str = MANIFEST) -> None:
-    """Write the manifest (the last file of a report) and drop any leftover checkpoint."""
+    """Write the manifest (the last file of a report) and drop any leftover checkpoint.
+
+    A report's manifest is validated against :class:`~dissect_report.reportdir.schema.Manifest`
+    first, so no writer can produce one that the reader refuses.
+    """
+    if name == MANIFEST:
+        Manifest.model_validate(manifest)
     write_json(out / name, manifest)
     shutil.rmtree(out / PARTIAL, ignore_errors=True)
 

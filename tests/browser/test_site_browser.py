@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dissect_report.render import render_site
-from dissect_report.render.synthetic import SyntheticSpec, write_synthetic_report
+from dissect_report.testing import SyntheticSpec, write_synthetic_report
 
 pytestmark = pytest.mark.browser
 

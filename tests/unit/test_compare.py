@@ -14,14 +14,14 @@ import pytest
 from PIL import Image
 
 from dissect_report.compare import Tolerances, compare_reports, write_diffs
-from dissect_report.compare.synthetic import (
+from dissect_report.errors import ConfigError, ReportError
+from dissect_report.testing import (
     drop_units,
     edit_iou,
     edit_manifest,
     edit_units,
     write_synthetic_report,
 )
-from dissect_report.errors import ConfigError, ReportError
 
 LAYERS = {"layer1": 4, "layer2": 6}
 

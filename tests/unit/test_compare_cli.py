@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dissect_report.cli import main
-from dissect_report.compare.synthetic import edit_manifest, edit_units, write_synthetic_report
+from dissect_report.testing import edit_manifest, edit_units, write_synthetic_report
 
 REPO = Path(__file__).resolve().parents[2]
 

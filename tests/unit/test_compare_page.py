@@ -14,7 +14,7 @@ from PIL import Image
 
 from dissect_report.compare import compare_reports
 from dissect_report.compare.page import compare_view, write_compare_page
-from dissect_report.compare.synthetic import (
+from dissect_report.testing import (
     edit_iou,
     edit_manifest,
     edit_units,

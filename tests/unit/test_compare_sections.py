@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dissect_report.compare import compare_reports
-from dissect_report.compare.synthetic import write_synthetic_report
+from dissect_report.testing import write_synthetic_report
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from dissect_report.compare.synthetic import edit_units, write_synthetic_report
+from dissect_report.testing import edit_units, write_synthetic_report
 
 pytest_plugins = ["pytester"]
 
@@ -99,7 +99,7 @@ def test_callable_source_name_and_tolerance_overrides(
     pytester.makepyfile(
         """
         import os
-        from dissect_report.compare.synthetic import edit_units, write_synthetic_report
+        from dissect_report.testing import edit_units, write_synthetic_report
 
         def make(out):
             write_synthetic_report(out, layers={"a": 4})
@@ -159,7 +159,7 @@ def test_option_is_in_help(pytester: pytest.Pytester) -> None:
 # " ", and one test name in two classes. Each writes a report with its own IoU for unit 1.
 COLLIDING = """
 import pytest
-from dissect_report.compare.synthetic import edit_units, write_synthetic_report
+from dissect_report.testing import edit_units, write_synthetic_report
 
 def make(iou):
     def write(out):
@@ -205,7 +205,7 @@ def test_colliding_test_names_get_distinct_goldens(pytester: pytest.Pytester) ->
 def test_two_tests_on_one_golden_is_an_error_naming_both(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from dissect_report.compare.synthetic import write_synthetic_report
+        from dissect_report.testing import write_synthetic_report
 
         def make(out):
             write_synthetic_report(out, layers={"a": 2})

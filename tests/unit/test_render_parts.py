@@ -14,7 +14,7 @@ from dissect_report.render.files import link_tree
 from dissect_report.render.fmt import esc, fixed, num, pct
 from dissect_report.render.plugin import minify_html
 from dissect_report.render.svg import coarsen, heatmap_svg, histogram_svg, safe_color
-from dissect_report.render.synthetic import SyntheticSpec, write_synthetic_report
+from dissect_report.testing import SyntheticSpec, write_synthetic_report
 
 
 def test_histogram_draws_open_outer_bins_and_marks_the_threshold() -> None:

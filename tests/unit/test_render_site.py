@@ -13,7 +13,7 @@ from PIL import Image
 from dissect_report.cli import main
 from dissect_report.errors import ReportError
 from dissect_report.render import render_site
-from dissect_report.render.synthetic import SyntheticSpec, write_synthetic_report
+from dissect_report.testing import SyntheticSpec, write_synthetic_report
 
 EVIL_CONCEPT = "<script>alert(1)</script>"
 EVIL_LAYER = '<b onmouseover="x">l2</b>'
