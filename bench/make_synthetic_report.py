@@ -5,7 +5,8 @@ Usage::
     python bench/make_synthetic_report.py /tmp/synthetic            # 4 layers x 512 units
     python bench/make_synthetic_report.py /tmp/small --layers 2 --units 16 --sections
 
-The generator lives in dissect_report.render.synthetic, shared with the render tests.
+The generator lives in dissect_report.testing, shared with the tests (it writes through the
+real report writer).
 """
 
 from __future__ import annotations

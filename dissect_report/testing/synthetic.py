@@ -6,7 +6,7 @@ Usage::
     write_synthetic_report(Path("/tmp/rep"), SyntheticSpec(layers=("layer3",), units=16))
     write_synthetic_report(Path("/tmp/g"), layers={"layer1": 4, "layer2": 6}, images=False)
 
-Numbers, not a dissection: every unit has a clear best concept (IoU ``0.1 + 0.02 * unit``),
+Numbers, not a dissection: every unit has a clear best concept (IoU ``0.1 + 0.02 * (unit % 40)``),
 with the features of real reports: units ``4, 9, 14, ...`` are not interpretable (their best
 IoU is under the floor), the last concept is empty (no pixels, never a unit's best), and
 ``stats.npz`` has open outer bins (``edges[:, 0] = -inf``, ``edges[:, -1] = +inf``) whose low
@@ -124,7 +124,7 @@ def _iou_matrix(
     winners = max(concepts - 1, 1)  # the last concept is never a unit's best
     matrix[:, -1] = 0.0 if concepts > 1 else matrix[:, -1]
     for unit in range(units):
-        best = 0.02 if unit % 5 == 4 else 0.1 + 0.02 * unit  # every fifth: not interpretable
+        best = 0.02 if unit % 5 == 4 else 0.1 + 0.02 * (unit % 40)  # every fifth: not interpretable
         matrix[unit, (unit + layer_index) % winners] = round(best, 4)
     return matrix
 
