@@ -108,13 +108,16 @@ def _tile(sample: int, unit: int, px: int, highlight: bool) -> np.ndarray:
 def unit_images(
     report: Path, slug: str, unit: int, samples: list[int], px: int = 16, strip: int = 4
 ) -> None:
-    """(Re)draw ``units/<unit>.png`` and ``units/<unit>-strip.png`` from the sample ids."""
+    """(Re)draw ``units/<unit>.png``, ``<unit>-strip.png`` and ``<unit>-thumb.webp`` from the ids."""
     top = np.concatenate([_tile(s, unit, px, True) for s in samples], axis=1)
     seg = np.concatenate([_tile(s + 1, unit, px, False) for s in samples], axis=1)
     base = Path(report) / "layers" / slug / "units"
     write_bytes(base / f"{unit}.png", _png(np.concatenate([top, seg])))
-    thumbs = [_tile(s, unit, px, True)[::2, ::2] for s in samples[:strip]]
-    write_bytes(base / f"{unit}-strip.png", _png(np.concatenate(thumbs, axis=1)))
+    thumbs = np.concatenate([_tile(s, unit, px, True)[::2, ::2] for s in samples[:strip]], axis=1)
+    write_bytes(base / f"{unit}-strip.png", _png(thumbs))
+    buf = io.BytesIO()  # the gallery's thumbnail, as visualize writes it
+    Image.fromarray(thumbs).save(buf, format="WEBP", quality=80)
+    write_bytes(base / f"{unit}-thumb.webp", buf.getvalue())
 
 
 def _iou_matrix(
