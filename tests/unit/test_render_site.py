@@ -279,8 +279,9 @@ def test_report_without_stats_or_grids_still_renders(tmp_path: Path) -> None:
         tmp_path / "r", SyntheticSpec(layers=("a",), units=3, concepts=_concepts()[:2])
     )
     (root / "layers" / "a" / "stats.npz").unlink()
-    for unit in range(3):
+    for unit in range(3):  # goldens keep only the strips
         (root / "layers" / "a" / "units" / f"{unit}.png").unlink()
+        (root / "layers" / "a" / "units" / f"{unit}-thumb.webp").unlink()
     _edit(root, command=None, created=None, timings=None)
     site = render_site(root).site_dir
     html = (site / "layers" / "a" / "units" / "1" / "index.html").read_text()
