@@ -201,18 +201,25 @@ def _probe(model: nn.Module, specs: list[Any], z: torch.Tensor) -> dict[str, lis
     except UserError:
         raise
     except Exception as exc:
-        if getattr(model, "latent_shape", None) is None:
-            # the most common cause: a DCGAN wants (N, z, 1, 1) and got (N, z)
-            raise ModelError(
-                f"the generator raised {type(exc).__name__} on latents {tuple(z.shape)} "
-                f"({one_line(exc)[:160]}); if it takes another latent layout, pass it, "
-                f"e.g. --latent-shape {z.shape[1]},1,1 (the DCGAN tutorial's (N, z, 1, 1))"
-            ) from exc
-        raise UserCodeError.wrap("generator", exc) from exc
+        raise forward_error(model, z, exc) from exc
     finally:
         for h in handles:
             h.remove()
     return seen
+
+
+def forward_error(model: nn.Module, z: torch.Tensor, exc: Exception) -> UserError:
+    """The one-line error for a generator that raised on latents ``z``, with the likely fix.
+
+    The most common cause is the latent layout: a DCGAN wants ``(N, z, 1, 1)``, not ``(N, z)``.
+    """
+    if getattr(model, "latent_shape", None) is None:
+        return ModelError(
+            f"the generator raised {type(exc).__name__} on latents {tuple(z.shape)} "
+            f"({one_line(exc)[:160]}); if it takes another latent layout, pass it, "
+            f"e.g. --latent-shape {z.shape[1]},1,1 (the DCGAN tutorial's (N, z, 1, 1))"
+        )
+    return UserCodeError.wrap("generator", exc)
 
 
 def _shape_of(value: object) -> str:

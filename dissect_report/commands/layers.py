@@ -69,7 +69,8 @@ def _output(info: LayerInfo) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     from dissect_report.config import make_config
-    from dissect_report.errors import user_code
+    from dissect_report.contract import forward_error
+    from dissect_report.errors import UserError
     from dissect_report.models import latent_size, load_generator
     from dissect_report.sampler import latents
     from dissect_report.trace import describe_layers
@@ -96,8 +97,14 @@ def handle(args: argparse.Namespace) -> int:
         seeded_noise=config.seeded_noise,
     )
     z_dim = latent_size(generator, config.z_dim, config.generator)
-    with torch.no_grad(), user_code("generator"):
-        infos = describe_layers(generator, latents(0, [0, 1], z_dim))
+    z = latents(0, [0, 1], z_dim)
+    try:
+        with torch.no_grad():
+            infos = describe_layers(generator, z)
+    except UserError:
+        raise
+    except Exception as exc:  # the generator's own error, with the likely fix
+        raise forward_error(generator, z, exc) from exc
     rows = [i for i in infos if args.all or i.dissectable]
     width = max([len(i.name) for i in rows] + [5])
     kind = max([len(i.module_type) for i in rows] + [4])

@@ -75,3 +75,13 @@ def test_unit_images_redraw_exactly_the_samples_the_pass_scored(tmp_path):
         assert (out / "layers" / layer["slug"] / "units" / "0.png").is_file()
     labelled = sum(layer["interpretable"] for layer in manifest["layers"])
     assert labelled > 0, "the crude face segmenter still gives some units a concept"
+
+
+def test_layers_names_the_latent_adapter_and_lists_module_types():
+    proc = cli("layers", "--generator", "face_gan:make_generator", "--z-dim", "100")
+    assert_user_error(proc, "--latent-shape 100,1,1")
+    proc = cli("layers", "--generator", "face_gan:make_generator", "--latent-shape", "100,1,1")
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[1:]}
+    assert rows["main.3"][:2] == ["ConvTranspose2d", "1"]
+    assert rows["main.4"][:2] == ["BatchNorm2d", "1"] and rows["main.5"][:2] == ["ReLU", "1"]
+    assert " ".join(rows["main.5"][2:]) == "256 x 8 x 8"

@@ -232,6 +232,13 @@ def test_merge_and_resume_refuse_other_weights_naming_them(tmp_path):
     _weights(tmp_path / "w1.safetensors", 1.0)
     proc = cli("merge", str(tmp_path / "p1"), str(tmp_path / "p3"), "--out", str(tmp_path / "m"))
     assert_user_error(proc, "generator weights sha256")
+    # another segmenter (same concepts) on shard 2
+    slow = ["--segmenter", "dissect_toys:slow_segmenter", "--weights", w1, "--shard", "2/2"]
+    cli("dissect", *base, *slow, "--out", str(tmp_path / "p4"), check=True)
+    proc = cli("merge", str(tmp_path / "p1"), str(tmp_path / "p4"), "--out", str(tmp_path / "m"))
+    assert_user_error(
+        proc, "segmenter dissect_toys:planted_segmenter -> dissect_toys:slow_segmenter"
+    )
 
 
 def test_resume_refuses_other_weights(tmp_path):
