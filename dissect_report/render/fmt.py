@@ -29,7 +29,9 @@ def num(value: float, digits: int = 3) -> str:
     """A float with ``digits`` significant digits; a dash for NaN/None."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return DASH
-    return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    # One format everywhere: significant digits, plain decimals down to 1e-4 (0.000656, not
+    # 6.56e-04); only smaller values fall back to an exponent.
+    return f"{value:.{digits}g}"
 
 
 def fixed(value: float, places: int = 3) -> str:
@@ -43,7 +45,8 @@ def pct(value: float) -> str:
     """A share as a percentage; a dash for NaN/None."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return DASH
-    return f"{100 * value:.0f}%"
+    text = f"{100 * value:.0f}%"
+    return "0%" if text == "-0%" else text
 
 
 def seconds(value: Any) -> str:

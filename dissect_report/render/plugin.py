@@ -41,6 +41,7 @@ def relative_404(html: str) -> str:
     ``file://`` or served under a sub-path.
     """
     html = _ROOT_LINK.sub(r"\1./", html)
+    html = html.replace('"search": "/assets/', '"search": "./assets/')  # the search worker
     return html.replace('"base": "/"', '"base": "."')
 
 

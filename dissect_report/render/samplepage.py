@@ -36,6 +36,22 @@ class UnitHit:
 
 
 @dataclass(frozen=True)
+class UnitLink:
+    href: str
+    text: str
+    dim: bool
+
+
+@dataclass(frozen=True)
+class ShownIn:
+    """The units of one layer that show the sample in one of their bands."""
+
+    layer: Markup
+    band: Markup
+    units: tuple[UnitLink, ...]
+
+
+@dataclass(frozen=True)
 class LayerHits:
     layer: Markup
     hits: tuple[UnitHit, ...]
@@ -55,7 +71,7 @@ class SampleView:
     image: str
     concepts: tuple[ConceptArea, ...]
     layers: tuple[LayerHits, ...]
-    shown_by: tuple[UnitHit, ...]
+    shown_in: tuple[ShownIn, ...]
     prev: str
     next: str
 
@@ -80,6 +96,11 @@ def sample_pages(
                     (layer.entry.name, unit, labels.get(s.band, s.band), s.peak)
                 )
     ids = sorted(samples.ids)
+    band_rank: dict[str, int] = {}
+    for ex in examples.values():
+        if ex is not None:
+            for i, b in enumerate(ex.bands):
+                band_rank.setdefault(b.label, i)
 
     def hit(layer: str, unit: int, peak: float, extra: str) -> UnitHit:
         row = rows_by_layer.get(layer, {}).get(unit)
@@ -107,16 +128,30 @@ def sample_pages(
         )
         by_layer: dict[str, list[UnitHit]] = {}
         for t in samples.top_units.get(sample, ()):
-            ratio = f"{num(t.ratio)}\u00d7 its threshold" if t.ratio == t.ratio else ""
+            ratio = f"{num(t.ratio)}\u00d7" if t.ratio == t.ratio else ""
             by_layer.setdefault(t.layer, []).append(hit(t.layer, t.unit, t.peak, ratio))
         layers = tuple(
             LayerHits(esc(layer.entry.name), tuple(by_layer[layer.entry.name]))
             for layer in site.report.layers
             if layer.entry.name in by_layer
         )
+        # Every unit page that shows it, compactly: per layer, per band, unit links.
+        groups: dict[tuple[str, str], list[UnitLink]] = {}
+        for layer, unit, band, _peak in shown_by.get(sample, ()):
+            row = rows_by_layer.get(layer, {}).get(unit)
+            groups.setdefault((layer, band), []).append(
+                UnitLink(
+                    href=f"{ROOT}layers/{slug.get(layer, layer)}/units/{unit}/index.html",
+                    text=f"#{unit}",
+                    dim=row is None or not row.interpretable,
+                )
+            )
+        order = {layer.entry.name: i for i, layer in enumerate(site.report.layers)}
         shown = tuple(
-            hit(layer, unit, peak, f"in its {band} band")
-            for layer, unit, band, peak in sorted(shown_by.get(sample, ()))
+            ShownIn(esc(layer), esc(band), tuple(sorted(links, key=lambda x: int(x.text[1:]))))
+            for (layer, band), links in sorted(
+                groups.items(), key=lambda kv: (order.get(kv[0][0], 0), band_rank.get(kv[0][1], 9))
+            )
         )
         yield (
             f"samples/{sample}/index.md",
@@ -126,7 +161,7 @@ def sample_pages(
                 image=f"../{sample}.png",
                 concepts=concepts,
                 layers=layers,
-                shown_by=shown,
+                shown_in=shown,
                 prev=f"../{ids[i - 1]}/index.html" if i > 0 else "",
                 next=f"../{ids[i + 1]}/index.html" if i + 1 < len(ids) else "",
             ),

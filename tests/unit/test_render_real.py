@@ -83,3 +83,4 @@ def test_data_links_resolve_inside_the_site_and_404_is_relative(real_report: Pat
     assert not (site / "layers" / "layer4" / "stats.npz").exists()
     html = (site / "404.html").read_text()
     assert not re.search(r'(?:href|src)="/(?!/)', html)
+    assert not re.search(r'"(?:base|search)": "/', html)  # Material's config: worker, base
