@@ -152,6 +152,8 @@
 
   function buildGrid() {
     grid.style.gridTemplateColumns = "repeat(" + W + ", 1fr)";
+    grid.style.gridTemplateRows = "repeat(" + H + ", 1fr)";
+    grid.parentNode.style.aspectRatio = IW + " / " + IH;  // layers and images need not be square
     for (var i = 0; i < HW; i++) {
       var cell = document.createElement("div");
       cell.dataset.cell = String(i);
