@@ -74,7 +74,8 @@ class _Tail(nn.Module):
 @contextmanager
 def _quiet() -> Iterator[None]:
     """The exporter prints progress lines and warnings of its own; our log says what matters."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo")]
+    names = ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnx_ir")
+    loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
