@@ -40,7 +40,8 @@ from dissect_report.interventions.loading import open_with_models
 from dissect_report.interventions.pictures import bar_chart
 from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
 from dissect_report.reportdir.report import Report
-from dissect_report.reportdir.write import update_manifest
+from dissect_report.reportdir.schema import ARTIFACT_UNITS
+from dissect_report.reportdir.write import update_manifest, write_table
 from dissect_report.swap import begin_section, commit_section, writes_section
 
 log = logging.getLogger(__name__)
@@ -241,9 +242,8 @@ def find_artifacts(
     log.info("%s", verdict.reason)
 
     labels = _unit_labels(opened, layer)
-    write_parquet(
-        out / "units.parquet", _units_table(scores, labels, set(verdict.units), gains), csv=True
-    )
+    table = _units_table(scores, labels, set(verdict.units), gains)
+    write_table(out / "units.parquet", table, ARTIFACT_UNITS, csv=True)
     worst = scores[: max(config.show_units, 20)]
     svg = bar_chart(
         [f"unit {s.unit}" for s in worst],

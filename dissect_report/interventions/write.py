@@ -17,6 +17,8 @@ import pyarrow as pa
 
 from dissect_report.interventions.pictures import line_chart
 from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
+from dissect_report.reportdir.schema import ACE, CONCEPT_INDEX, INSERTION, OPTIMIZED
+from dissect_report.reportdir.write import write_table
 
 if TYPE_CHECKING:
     from dissect_report.interventions.stage import ConceptResult
@@ -131,14 +133,16 @@ def concept_files(
     ranks: np.ndarray,
     concepts: Sequence[str] | None = None,
 ) -> None:
-    write_parquet(directory / "ace.parquet", ace_table(result))
+    write_table(directory / "ace.parquet", ace_table(result), ACE)
     write_json(directory / "ace.json", ace_json(result))
     write_bytes(directory / "ace.svg", ace_svg(result).encode())
     by_context, raw = insertion_tables(result, concepts)
-    write_parquet(directory / "insertion.parquet", by_context)
+    write_table(directory / "insertion.parquet", by_context, INSERTION)
     write_parquet(directory / "insertion_sites.parquet", raw)
     if result.alpha is not None:
-        write_parquet(directory / "optimized.parquet", optimized_table(result.alpha, ious, ranks))
+        write_table(
+            directory / "optimized.parquet", optimized_table(result.alpha, ious, ranks), OPTIMIZED
+        )
     if result.levels is not None:  # what insertion forced each unit to (Paint reuses them)
         levels = pa.table(
             {
@@ -180,4 +184,4 @@ def concept_index(path: Path, results: Sequence[ConceptResult]) -> None:
             "compare_samples": col("compare_samples", pa.list_(I64)),
         }
     )
-    write_parquet(path, table, csv=True)
+    write_table(path, table, CONCEPT_INDEX, csv=True)

@@ -156,11 +156,11 @@ def migrate(raw: dict[str, Any], where: str, role: str = "") -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a report table: name, Arrow type (as docs/report-format.md spells it), meaning."""
+    """One column of a report table: its name and Arrow type, spelled as docs/report-format.md
+    spells it (``"list<int64>"``); the docs give the meaning."""
 
     name: str
     type: str
-    meaning: str
 
     @property
     def arrow(self) -> pa.DataType:
@@ -193,28 +193,24 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
 
 # layers/<layer-slug>/units.parquet
 UNITS = (
-    Column("unit", "int32", "unit (channel) index"),
-    Column("threshold", "float64", "activation threshold of the unit (chosen by the policy)"),
-    Column("concept", "string", "best concept (highest IoU)"),
-    Column("iou", "float64", "IoU of the thresholded unit with `concept`"),
-    Column("iqr", "float64", "information quality ratio with `concept` at the threshold"),
-    Column("interpretable", "bool", "`iou >= iou_floor`"),
-    Column(
-        "top_samples",
-        "list<int64>",
-        "sample ids of the top-k samples by peak activation, best first",
-    ),
-    Column("top_activations", "list<float64>", "their peak activations"),
-    Column("top_concepts", "list<string>", "the 5 best concepts, best first"),
-    Column("top_ious", "list<float64>", "their IoUs"),
+    Column("unit", "int32"),
+    Column("threshold", "float64"),
+    Column("concept", "string"),
+    Column("iou", "float64"),
+    Column("iqr", "float64"),
+    Column("interpretable", "bool"),
+    Column("top_samples", "list<int64>"),
+    Column("top_activations", "list<float64>"),
+    Column("top_concepts", "list<string>"),
+    Column("top_ious", "list<float64>"),
 )
 
 # layers/<layer-slug>/iou.parquet: every unit x every concept
 IOU = (
-    Column("unit", "int32", "unit (channel) index"),
-    Column("concept", "string", "concept name"),
-    Column("iou", "float64", "IoU of the unit at its threshold with the concept"),
-    Column("iqr", "float64", "information quality ratio with the concept at the threshold"),
+    Column("unit", "int32"),
+    Column("concept", "string"),
+    Column("iou", "float64"),
+    Column("iqr", "float64"),
 )
 
 # The columns every reader needs (a table without one of these is not a report's table).
@@ -223,128 +219,74 @@ IOU_REQUIRED = names(IOU)
 
 # concepts/index.parquet
 CONCEPT_INDEX = (
-    Column("concept", "string", "concept name"),
-    Column("slug", "string", "its directory under `concepts/`"),
-    Column("layer", "string", "the intervention layer"),
-    Column("units", "int32", "interpretable units of this concept in the layer"),
-    Column("top_units", "list<int32>", "the top units ablated at `n_max`, best IoU first"),
-    Column("n_max", "int32", "largest n tried (min(max_units, number of top units))"),
-    Column("fraction", "float64", "concept pixel fraction on the held-out samples, unedited"),
-    Column("ace", "float64", "ACE of ablating the top `n_max` units (drop in pixel fraction)"),
-    Column(
-        "share", "float64", "`ace / fraction`: share of the concept removed (NaN if fraction is 0)"
-    ),
-    Column("ace_random", "float64", "mean ACE of `n_max` random units of the layer (control)"),
-    Column("share_random", "float64", "`ace_random / fraction`"),
-    Column(
-        "ace_optimized",
-        "float64",
-        "ACE of the top `n_max` units by learned alpha (NaN if not optimized)",
-    ),
-    Column("share_optimized", "float64", "`ace_optimized / fraction`"),
-    Column(
-        "erased",
-        "float64",
-        "share of the concept's original pixels that no longer show it with the top `n_max` units ablated (ACE is net of pixels that newly show it elsewhere)",
-    ),
-    Column("erased_random", "float64", "the same for `n_max` random units (mean over trials)"),
-    Column(
-        "ace_all",
-        "float64",
-        "ACE of ablating every unit of the layer: the ceiling of ablation here. A concept that stays (sky, a default background) is drawn without this layer's units",
-    ),
-    Column("share_all", "float64", "`ace_all / fraction`"),
-    Column("insert_sites", "int64", "insertion sites tried (patches where the concept was absent)"),
-    Column(
-        "insert_added",
-        "float64",
-        "mean concept pixels added per site / patch area (in image pixels)",
-    ),
-    Column(
-        "insert_success",
-        "float64",
-        "share of sites where the concept grew by >= 5% of the patch area",
-    ),
-    Column(
-        "compare_samples", "list<int64>", "held-out sample ids shown in compare.png, top to bottom"
-    ),
+    Column("concept", "string"),
+    Column("slug", "string"),
+    Column("layer", "string"),
+    Column("units", "int32"),
+    Column("top_units", "list<int32>"),
+    Column("n_max", "int32"),
+    Column("fraction", "float64"),
+    Column("ace", "float64"),
+    Column("share", "float64"),
+    Column("ace_random", "float64"),
+    Column("share_random", "float64"),
+    Column("ace_optimized", "float64"),
+    Column("share_optimized", "float64"),
+    Column("erased", "float64"),
+    Column("erased_random", "float64"),
+    Column("ace_all", "float64"),
+    Column("share_all", "float64"),
+    Column("insert_sites", "int64"),
+    Column("insert_added", "float64"),
+    Column("insert_success", "float64"),
+    Column("compare_samples", "list<int64>"),
 )
 
 # concepts/<concept-slug>/ace.parquet
 ACE = (
-    Column(
-        "method",
-        "string",
-        "`iou` (top-n by IoU), `random` (n random units of the layer, control), `optimized` (top-n by learned alpha)",
-    ),
-    Column("n", "int32", "units ablated: 1, 2, 4, ..., and `n_max`"),
-    Column("units", "list<int32>", "the units ablated (for `random`: those of trial 0)"),
-    Column("trials", "int32", "random draws averaged (1 for `iou` / `optimized`)"),
-    Column("fraction_before", "float64", "concept pixel fraction, unedited"),
-    Column(
-        "fraction_after",
-        "float64",
-        "concept pixel fraction with the units ablated (mean over trials)",
-    ),
-    Column("ace", "float64", "`fraction_before - fraction_after` (mean over trials)"),
-    Column("ace_std", "float64", "standard deviation of ace over trials (0 for one trial)"),
-    Column("share", "float64", "`ace / fraction_before` (NaN if fraction_before is 0)"),
-    Column(
-        "erased",
-        "float64",
-        "share of the concept's original pixels no longer labeled with it (mean over trials): the removal alone, without the pixels that newly show the concept",
-    ),
+    Column("method", "string"),
+    Column("n", "int32"),
+    Column("units", "list<int32>"),
+    Column("trials", "int32"),
+    Column("fraction_before", "float64"),
+    Column("fraction_after", "float64"),
+    Column("ace", "float64"),
+    Column("ace_std", "float64"),
+    Column("share", "float64"),
+    Column("erased", "float64"),
 )
 
 # concepts/<concept-slug>/insertion.parquet
 INSERTION = (
-    Column("context", "string", "concept most present in the patch before"),
-    Column("sites", "int64", "sites with this context"),
-    Column("added", "float64", "mean concept pixels added / patch area"),
-    Column("success", "float64", "share of these sites where added >= 0.05"),
+    Column("context", "string"),
+    Column("sites", "int64"),
+    Column("added", "float64"),
+    Column("success", "float64"),
 )
 
 # concepts/<concept-slug>/optimized.parquet
 OPTIMIZED = (
-    Column("unit", "int32", "unit index"),
-    Column("alpha", "float64", "learned value"),
-    Column("rank", "int32", "1 = largest alpha"),
-    Column(
-        "iou",
-        "float64",
-        'the unit\'s IoU with this concept, as ranked for "top units" (NaN if unknown)',
-    ),
-    Column("iou_rank", "int32", "the unit's rank by that IoU among the layer's units (1 = best)"),
+    Column("unit", "int32"),
+    Column("alpha", "float64"),
+    Column("rank", "int32"),
+    Column("iou", "float64"),
+    Column("iou_rank", "int32"),
 )
 
 # artifacts/units.parquet
 ARTIFACT_UNITS = (
-    Column("unit", "int32", "unit index"),
-    Column("rank", "int32", "1 = worst"),
-    Column("score", "float64", "artifact score (higher = worse)"),
-    Column("fsd", "float64", "Frechet distance of its top images' features to all scoring images"),
-    Column(
-        "realism",
-        "float64",
-        "mean discriminator logit of its top images (NaN without discriminator)",
-    ),
-    Column("top_samples", "list<int64>", "scoring sample ids of its top images, best first"),
-    Column(
-        "ablation_gain",
-        "float64",
-        "improvement of the metric on the scoring samples when it alone is ablated (NaN: not screened, or it failed the even half)",
-    ),
-    Column("ablation_gain_even", "float64", "the same on the scoring samples at even positions"),
-    Column(
-        "ablation_gain_odd", "float64", "the same on those at odd positions (NaN: not measured)"
-    ),
-    Column("repaired", "bool", "in the repair set"),
-    Column(
-        "concept",
-        "string",
-        "the unit's best concept from the layer's units.parquet (null if absent)",
-    ),
-    Column("iou", "float64", "its IoU (NaN if absent)"),
+    Column("unit", "int32"),
+    Column("rank", "int32"),
+    Column("score", "float64"),
+    Column("fsd", "float64"),
+    Column("realism", "float64"),
+    Column("top_samples", "list<int64>"),
+    Column("ablation_gain", "float64"),
+    Column("ablation_gain_even", "float64"),
+    Column("ablation_gain_odd", "float64"),
+    Column("repaired", "bool"),
+    Column("concept", "string"),
+    Column("iou", "float64"),
 )
 
 # Every table above by its path pattern (as the headings of docs/report-format.md name it).

@@ -33,6 +33,7 @@ from dissect_report.reportdir.schema import (
     PARTIAL,
     SHARD_MANIFEST,
     UNITS,
+    Column,
     Manifest,
     arrow_schema,
 )
@@ -140,6 +141,25 @@ def iou_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
     )
 
 
+def write_table(
+    path: Path, table: pa.Table, columns: tuple[Column, ...], *, csv: bool = False
+) -> None:
+    """Write a documented table (``columns``: one of :mod:`~dissect_report.reportdir.schema`'s).
+
+    Usage: ``write_table(out / "concepts" / "index.parquet", table, CONCEPT_INDEX, csv=True)``.
+    A table whose column names or types differ from the model is a bug in its writer, caught
+    here before it reaches a report (``ValueError`` naming the differences).
+    """
+    want = arrow_schema(columns)
+    if not table.schema.equals(want):
+        got = [f"{f.name}: {f.type}" for f in table.schema]
+        raise ValueError(
+            f"{path.name} does not follow reportdir.schema: columns {got}, "
+            f"expected {[f'{f.name}: {f.type}' for f in want]}"
+        )
+    write_parquet(path, table, csv=csv)
+
+
 def write_stats(path: Path, state: LayerState) -> None:
     write_npz(path, state.arrays())
 
@@ -149,8 +169,8 @@ def write_layer(
 ) -> None:
     """units.parquet, units.csv, iou.parquet, stats.npz and concepts.svg of one layer."""
     table = units_table(layer, concepts)
-    write_parquet(layer_dir / "units.parquet", table, csv=True)
-    write_parquet(layer_dir / "iou.parquet", iou_table(layer, concepts))
+    write_table(layer_dir / "units.parquet", table, UNITS, csv=True)
+    write_table(layer_dir / "iou.parquet", iou_table(layer, concepts), IOU)
     write_stats(layer_dir / "stats.npz", layer.state)
     per_concept = layer.units_per_concept()
     bars = [

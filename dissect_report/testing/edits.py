@@ -19,15 +19,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from dissect_report.reportdir.atomic import write_json, write_parquet
+from dissect_report.reportdir.atomic import write_json
 from dissect_report.reportdir.read import read_json_object, read_table
 from dissect_report.reportdir.schema import IOU, MANIFEST, UNITS, Column, arrow_schema
+from dissect_report.reportdir.write import write_table
 
 
 def _rewrite(
     path: Path, columns: tuple[Column, ...], table: dict[str, list[Any]], csv: bool
 ) -> None:
-    write_parquet(path, pa.table(table, schema=arrow_schema(columns)), csv=csv)
+    write_table(path, pa.table(table, schema=arrow_schema(columns)), columns, csv=csv)
 
 
 def edit_units(report: str | Path, layer: str, unit: int, **values: Any) -> None:

@@ -37,7 +37,7 @@ from dissect_report.reportdir.schema import (
     UNITS,
     arrow_schema,
 )
-from dissect_report.reportdir.write import write_manifest
+from dissect_report.reportdir.write import write_manifest, write_table
 from dissect_report.slug import unique_slugs
 
 DEFAULT_CONCEPTS: tuple[tuple[str, str], ...] = (
@@ -163,7 +163,7 @@ def _write_layer(
         schema=arrow_schema(UNITS),
     )
     d = root / "layers" / slug
-    write_parquet(d / "units.parquet", units, csv=True)
+    write_table(d / "units.parquet", units, UNITS, csv=True)
     long = pa.table(
         {
             "unit": np.repeat(rows, len(names)),
@@ -173,7 +173,7 @@ def _write_layer(
         },
         schema=arrow_schema(IOU),
     )
-    write_parquet(d / "iou.parquet", long)
+    write_table(d / "iou.parquet", long, IOU)
     # Open outer bins as the pass makes them; bin 0 (under the calibration quantile) is
     # counted but not split by concept; the empty concept has no pixels at all.
     inner = np.tile(np.linspace(0.0, 4.0, bins - 1), (n_units, 1))
@@ -256,7 +256,7 @@ def _write_interventions(
              "erased": a / frac}
             for n, a in zip(ns, ace.tolist(), strict=True)
         ]  # fmt: skip
-        write_parquet(d / "ace.parquet", pa.Table.from_pylist(curve, schema=arrow_schema(ACE)))
+        write_table(d / "ace.parquet", pa.Table.from_pylist(curve, schema=arrow_schema(ACE)), ACE)
         doc = {"concept": name, "layer": layer, "fraction": frac, "n": ns, "iou": ace.tolist()}
         doc |= {"random": [0.0] * len(ns), "random_std": [0.0] * len(ns), "optimized": None}
         write_json(d / "ace.json", doc | {"all": frac})
@@ -266,8 +266,10 @@ def _write_interventions(
             {"context": names[0], "sites": 5, "added": 0.2, "success": 0.8},
             {"context": names[1], "sites": 3, "added": 0.01, "success": 0.0},
         ]
-        write_parquet(
-            d / "insertion.parquet", pa.Table.from_pylist(contexts, schema=arrow_schema(INSERTION))
+        write_table(
+            d / "insertion.parquet",
+            pa.Table.from_pylist(contexts, schema=arrow_schema(INSERTION)),
+            INSERTION,
         )
         cmp = _blocks(rng, np.array([[200, 200, 200], [40, 90, 40]], np.uint8), 6, 24)
         write_bytes(d / "compare.png", _png(np.concatenate(list(cmp), 1)))
@@ -282,7 +284,7 @@ def _write_interventions(
              "compare_samples": [1, 2, 3]}
         )  # fmt: skip
     table = pa.Table.from_pylist(index, schema=arrow_schema(CONCEPT_INDEX))
-    write_parquet(root / "concepts" / "index.parquet", table, csv=True)
+    write_table(root / "concepts" / "index.parquet", table, CONCEPT_INDEX, csv=True)
     return {"layer": layer, "seed": spec.seed + 1, "samples": 64, "concepts": names[:3]}
 
 
@@ -302,7 +304,7 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, units: pa.Tabl
         for i, u in enumerate(picked)
     ]  # fmt: skip
     table = pa.Table.from_pylist(rows, schema=arrow_schema(ARTIFACT_UNITS))
-    write_parquet(d / "units.parquet", table, csv=True)
+    write_table(d / "units.parquet", table, ARTIFACT_UNITS, csv=True)
     bars = [(f"unit {u}", "#e53935", 1) for u in picked[:8]]
     write_bytes(d / "scores.svg", bar_chart_svg(bars, title=f"{layer}: worst units").encode())
     gray = np.array([[90, 90, 90], [220, 120, 60]], np.uint8)

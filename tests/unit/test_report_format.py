@@ -1,0 +1,104 @@
+"""docs/report-format.md and the report models of dissect_report.reportdir.schema agree.
+
+Each documented table (a ``| column | type | meaning |`` table under a heading naming its file)
+must list exactly the model's columns and types, in order; the manifest example must validate
+against the typed Manifest and name no key the model lacks. Change both or neither.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from dissect_report.reportdir import schema
+from dissect_report.reportdir.read import read_manifest, read_table
+from dissect_report.reportdir.write import write_table
+from dissect_report.testing import SyntheticSpec, write_synthetic_report
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "report-format.md"
+
+
+def _documented_tables() -> dict[str, list[tuple[str, str]]]:
+    """``{file path as its heading names it: [(column, type), ...]}``."""
+    tables: dict[str, list[tuple[str, str]]] = {}
+    heading = ""
+    lines = DOC.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("#"):
+            heading = lines[i].lstrip("#").strip().replace("&lt;", "<").replace("&gt;", ">")
+        if lines[i].startswith("| column | type |"):
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                cells = [c.strip() for c in lines[i].strip().strip("|").split(" | ")]
+                rows.append((cells[0], cells[1]))
+                i += 1
+            tables[heading.split()[0]] = rows
+            continue
+        i += 1
+    return tables
+
+
+def test_every_model_table_is_documented_with_its_columns_and_types() -> None:
+    documented = _documented_tables()
+    for path, columns in schema.TABLES.items():
+        assert path in documented, f"docs/report-format.md has no column table for {path}"
+        assert documented[path] == [(c.name, c.type) for c in columns], path
+    assert set(documented) == set(schema.TABLES), "a documented table has no model"
+
+
+def test_every_documented_type_is_an_arrow_type() -> None:
+    for rows in _documented_tables().values():
+        for _, spelled in rows:
+            assert isinstance(schema.arrow_type(spelled), pa.DataType)
+
+
+def test_the_manifest_example_follows_the_model() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    block = re.search(r"## manifest\.json\s+```json\n(.*?)\n```", text, re.S)
+    assert block is not None
+    example = json.loads(block.group(1))
+    manifest = schema.Manifest.model_validate(schema.migrate(example, "example"))
+    assert manifest.schema_version == schema.SCHEMA_VERSION
+    extras = set(manifest.model_extra or {})
+    # Keys the stages add (model_check, paint, ...) ride as extras; the model's own are typed.
+    assert set(schema.Manifest.model_fields) - {"interventions", "artifacts"} <= set(example)
+    for key in extras:
+        assert f'"{key}"' in block.group(1)
+
+
+def test_a_table_off_its_model_is_refused_before_it_is_written(tmp_path: Path) -> None:
+    bad = pa.table({"unit": pa.array([0], pa.int64()), "concept": ["sky"]})  # int64, missing
+    with pytest.raises(ValueError, match="does not follow reportdir.schema"):
+        write_table(tmp_path / "iou.parquet", bad, schema.IOU)
+    assert not (tmp_path / "iou.parquet").exists()
+
+
+def test_older_manifest_forms_are_migrated(tmp_path: Path) -> None:
+    root = write_synthetic_report(tmp_path / "r", layers={"a": 2}, images=False)
+    raw = json.loads((root / "manifest.json").read_text())
+    raw["concepts"] = [c["name"] for c in raw["concepts"]]  # bare names, no slugs or colors
+    for entry in raw["layers"]:
+        del entry["slug"], entry["units"]
+    (root / "manifest.json").write_text(json.dumps(raw))
+    m = read_manifest(root)
+    assert m.concepts[0].slug == "sky" and m.concepts[0].color == schema.DEFAULT_COLOR
+    assert m.layers[0].slug == "a" and m.layers[0].units == 2
+
+
+def test_the_synthetic_report_has_the_features_of_real_ones(tmp_path: Path) -> None:
+    root = write_synthetic_report(tmp_path / "r", SyntheticSpec(layers={"a": 10}))
+    units = read_table(root / "layers" / "a" / "units.parquet")
+    assert units.schema.equals(schema.arrow_schema(schema.UNITS))
+    assert not all(units["interpretable"].to_pylist())  # non-interpretable units
+
+    with np.load(root / "layers" / "a" / "stats.npz") as npz:
+        edges, totals = npz["edges"], npz["concept_totals"]
+    assert np.isneginf(edges[:, 0]).all() and np.isposinf(edges[:, -1]).all()
+    assert totals[-1] == 0  # an empty concept
