@@ -33,6 +33,7 @@ from PIL import Image
 from dissect_report.examples import BANDS, PER_BAND, Example, choose_examples
 from dissect_report.progress import bar
 from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
+from dissect_report.reportdir.schema import EXAMPLES, SAMPLES_INDEX, SAMPLES_UNITS, arrow_schema
 from dissect_report.stats import bilinear_upsample
 from dissect_report.trace import TraceDict
 
@@ -263,12 +264,13 @@ def _write_examples(layer_dir: Path, picks: list[list[Example]], layout: Layout)
     rows = [(u, e.band, e.slot, e.sample, e.peak) for u, ex in enumerate(picks) for e in ex]
     table = pa.table(
         {
-            "unit": pa.array([r[0] for r in rows], pa.int64()),
-            "band": pa.array([r[1] for r in rows], pa.string()),
-            "slot": pa.array([r[2] for r in rows], pa.int64()),
-            "sample": pa.array([r[3] for r in rows], pa.int64()),
-            "peak": pa.array([r[4] for r in rows], pa.float64()),
-        }
+            "unit": [r[0] for r in rows],
+            "band": [r[1] for r in rows],
+            "slot": [r[2] for r in rows],
+            "sample": [r[3] for r in rows],
+            "peak": [r[4] for r in rows],
+        },
+        schema=arrow_schema(EXAMPLES),
     )
     write_parquet(layer_dir / "examples.parquet", table)
     doc = {
@@ -296,16 +298,8 @@ def _write_samples(
         order = [int(c) for c in np.argsort(-counts, kind="stable") if counts[c] > 0]
         present.append([concepts[c] for c in order])
         areas.append([float(counts[c] / seg[p].size) for c in order])
-    write_parquet(
-        out / "index.parquet",
-        pa.table(
-            {
-                "sample": pa.array(ids, pa.int64()),
-                "concepts": pa.array(present, pa.list_(pa.string())),
-                "areas": pa.array(areas, pa.list_(pa.float64())),
-            }
-        ),
-    )
+    index = {"sample": [int(i) for i in ids], "concepts": present, "areas": areas}
+    write_parquet(out / "index.parquet", pa.table(index, schema=arrow_schema(SAMPLES_INDEX)))
     cols: dict[str, list] = {k: [] for k in ("sample", "layer", "rank", "unit", "peak", "ratio")}
     for layer in layers:
         peaks = sample_peaks[layer.name]
@@ -323,7 +317,7 @@ def _write_samples(
                 cols["unit"].append(int(u))
                 cols["peak"].append(float(peaks[p, u]))
                 cols["ratio"].append(float(ratio[p, u]) if np.isfinite(ratio[p, u]) else None)
-    write_parquet(out / "units.parquet", pa.table(cols))
+    write_parquet(out / "units.parquet", pa.table(cols, schema=arrow_schema(SAMPLES_UNITS)))
 
 
 def _write_png(path: Path, pixels: np.ndarray) -> None:
