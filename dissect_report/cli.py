@@ -114,7 +114,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
         handlers=[handler],
-        force=True,  # main() may run twice in one process (tests); the level must follow
     )
     if args.command is None or not hasattr(args, "func"):
         build_parser().print_help()
