@@ -32,8 +32,9 @@ from PIL import Image
 
 from dissect_report.examples import BANDS, PER_BAND, Example, choose_examples
 from dissect_report.progress import bar
-from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
+from dissect_report.reportdir.atomic import write_bytes, write_json
 from dissect_report.reportdir.schema import EXAMPLES, SAMPLES_INDEX, SAMPLES_UNITS, arrow_schema
+from dissect_report.reportdir.write import write_table
 from dissect_report.stats import bilinear_upsample
 from dissect_report.trace import TraceDict
 
@@ -272,7 +273,7 @@ def _write_examples(layer_dir: Path, picks: list[list[Example]], layout: Layout)
         },
         schema=arrow_schema(EXAMPLES),
     )
-    write_parquet(layer_dir / "examples.parquet", table)
+    write_table(layer_dir / "examples.parquet", table, EXAMPLES)
     doc = {
         "tile": [layout.tile_h, layout.tile_w],
         "gap": layout.gap,
@@ -299,7 +300,8 @@ def _write_samples(
         present.append([concepts[c] for c in order])
         areas.append([float(counts[c] / seg[p].size) for c in order])
     index = {"sample": [int(i) for i in ids], "concepts": present, "areas": areas}
-    write_parquet(out / "index.parquet", pa.table(index, schema=arrow_schema(SAMPLES_INDEX)))
+    table = pa.table(index, schema=arrow_schema(SAMPLES_INDEX))
+    write_table(out / "index.parquet", table, SAMPLES_INDEX)
     cols: dict[str, list] = {k: [] for k in ("sample", "layer", "rank", "unit", "peak", "ratio")}
     for layer in layers:
         peaks = sample_peaks[layer.name]
@@ -317,7 +319,8 @@ def _write_samples(
                 cols["unit"].append(int(u))
                 cols["peak"].append(float(peaks[p, u]))
                 cols["ratio"].append(float(ratio[p, u]) if np.isfinite(ratio[p, u]) else None)
-    write_parquet(out / "units.parquet", pa.table(cols, schema=arrow_schema(SAMPLES_UNITS)))
+    table = pa.table(cols, schema=arrow_schema(SAMPLES_UNITS))
+    write_table(out / "units.parquet", table, SAMPLES_UNITS)
 
 
 def _write_png(path: Path, pixels: np.ndarray) -> None:

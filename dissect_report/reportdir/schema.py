@@ -291,30 +291,28 @@ ARTIFACT_UNITS = (
 
 # layers/<layer-slug>/examples.parquet (written by the visualize step)
 EXAMPLES = (
-    Column("unit", "int64", "unit (channel) index"),
-    Column(
-        "band", "string", "activation band: top, p99 (99-99.9%), p95 (95-99%), typical (40-60%)"
-    ),
-    Column("slot", "int64", "position in the band, highest peak first"),
-    Column("sample", "int64", "sample id"),
-    Column("peak", "float64", "the unit's peak activation on the sample"),
+    Column("unit", "int64"),
+    Column("band", "string"),
+    Column("slot", "int64"),
+    Column("sample", "int64"),
+    Column("peak", "float64"),
 )
 
 # samples/index.parquet: every sample some unit page shows
 SAMPLES_INDEX = (
-    Column("sample", "int64", "sample id (its image: samples/<id>.png)"),
-    Column("concepts", "list<string>", "concepts present in its segmentation, largest first"),
-    Column("areas", "list<float64>", "their share of the image's pixels"),
+    Column("sample", "int64"),
+    Column("concepts", "list<string>"),
+    Column("areas", "list<float64>"),
 )
 
 # samples/units.parquet: per sample and layer, the units that fire most on it
 SAMPLES_UNITS = (
-    Column("sample", "int64", "sample id"),
-    Column("layer", "string", "layer name"),
-    Column("rank", "int64", "1 = the unit whose peak is the largest multiple of its threshold"),
-    Column("unit", "int64", "unit index"),
-    Column("peak", "float64", "the unit's peak activation on the sample"),
-    Column("ratio", "float64", "peak / threshold (null when the threshold is not positive)"),
+    Column("sample", "int64"),
+    Column("layer", "string"),
+    Column("rank", "int64"),
+    Column("unit", "int64"),
+    Column("peak", "float64"),
+    Column("ratio", "float64"),
 )
 
 # Every table above by its path pattern (as the headings of docs/report-format.md name it).
