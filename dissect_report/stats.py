@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 _PAD_ID = np.iinfo(np.int64).max  # fills top-k slots before k samples were seen
-_CHUNK_ELEMENTS = 1 << 24  # upsampled elements per chunk: bounds memory at any batch size
+_CHUNK_ELEMENTS = 1 << 22  # values per chunk: bounds the temporaries (and stays near cache)
 PEAK_SAMPLES = 1024  # samples whose peak activation is kept for every unit (2 MB at 512 units)
 
 
@@ -278,9 +278,10 @@ class LayerStats:
 
     @property
     def state_bytes(self) -> int:
-        """Bytes this accumulator holds (counts, spill, top-k, totals)."""
+        """Bytes this accumulator holds (counts, spill, top-k, totals, the peak subset)."""
         tensors = (self._counts, self._low, self._concept_totals, self._topk_values, self._topk_ids)
         held = sum(t.numel() * t.element_size() for t in tensors)
+        held += self._peaks.nbytes + self._peak_ids.nbytes
         return held + (self._spill.nbytes if self._spill is not None else 0)
 
     def state(self) -> LayerState:
@@ -329,22 +330,101 @@ class LayerStats:
         unit_step = max(1, min(units, _CHUNK_ELEMENTS // per_unit))
         sample_step = n if unit_step > 1 else max(1, _CHUNK_ELEMENTS // (S * T))
         s = even_factor(h, w, (S, T))
-        for u0 in range(0, units, unit_step):
-            u1 = min(units, u0 + unit_step)
-            e1 = self._e1[u0:u1]
-            for i in range(0, n, sample_step):
-                a = acts[i : i + sample_step, u0:u1].contiguous()
-                lab = labels[i : i + sample_step]
-                if (h, w) == (S, T):
-                    vals, unit, lbl, nfpix = _resolve_same(a, lab, e1, bad > 0)
-                elif s is not None:
-                    vals, unit, lbl, nfpix = _resolve_cells(a, lab, e1, s, bad > 0)
-                else:  # any other size ratio: upsample everything, then as if same size
-                    up = F.interpolate(a, size=(S, T), mode="bilinear", align_corners=False)
-                    vals, unit, lbl, nfpix = _resolve_same(up, lab, e1, bad > 0)
-                self._bin_and_count(vals, unit, lbl, u0, u1)
-                resolved = torch.bincount(unit, minlength=u1 - u0)
-                self._low[u0:u1] += a.shape[0] * S * T - resolved - nfpix
+        for i in range(0, n, sample_step):
+            lab = labels[i : i + sample_step]
+            # Labels in the layout of the values (cells of s x s for an even factor), as int32,
+            # with concept index C ("outside the image") where a border cell overhangs.
+            cells = _label_cells(lab, s, self.concepts) if s else lab.reshape(len(lab), 1, -1)
+            for u0 in range(0, units, unit_step):
+                u1 = min(units, u0 + unit_step)
+                a = acts[i : i + sample_step, u0:u1]
+                if s is not None:
+                    self._count_cells(a, cells, s, u0, u1, bad > 0)
+                    continue
+                if (h, w) != (S, T):  # any other size ratio: upsample everything
+                    a = F.interpolate(a, size=(S, T), mode="bilinear", align_corners=False)
+                v = a.reshape(a.shape[0], u1 - u0, S * T)
+                unit = torch.arange(u1 - u0, dtype=torch.int32, device=v.device).view(1, -1, 1)
+                self._count(v, cells.int(), unit, u0, u1, v.shape[0] * S * T, bad > 0)
+
+    def _count_cells(
+        self, a: torch.Tensor, cells: torch.Tensor, s: int, u0: int, u1: int, has_bad: bool
+    ) -> None:
+        """Bilinear upsampling by an even factor ``s``, evaluated only in candidate cells.
+
+        With replicate padding, the upsampled image is a grid of ``(h+1, w+1)`` cells of
+        ``s x s`` pixels, each interpolating its 4 corners with the same fractions
+        ``(k + 0.5) / s``, cropped by ``s/2`` at the borders (``cells`` labels the overhang
+        "outside"). This equals ``F.interpolate(..., align_corners=False)`` up to float32
+        rounding; :func:`bilinear_upsample` is the exact dense equivalent. A bilinear value
+        never exceeds its largest corner, so a cell matters only if a corner reaches ``e1``
+        (or is not finite, to count what it spoils); when most do, every cell is evaluated.
+        """
+        m, uc, h, w = a.shape
+        dev = a.device
+        pad = F.pad(a, (1, 1, 1, 1), mode="replicate")  # (m, uc, h+2, w+2)
+        high = pad >= self._e1[u0:u1].view(1, uc, 1, 1)
+        if has_bad:
+            high |= ~torch.isfinite(pad)
+        high = high[..., :, :-1] | high[..., :, 1:]
+        high = high[..., :-1, :] | high[..., 1:, :]  # (m, uc, h+1, w+1)
+        f = (torch.arange(s, dtype=torch.float32, device=dev) + 0.5) / s
+        g = 1.0 - f
+        corners = (pad[..., :-1, :-1], pad[..., :-1, 1:], pad[..., 1:, :-1], pad[..., 1:, 1:])
+        cand = high.reshape(-1).nonzero().squeeze(1)
+        if 2 * cand.numel() > high.numel():  # most cells: all of them, without gathers
+            p00, p01, p10, p11 = (c.reshape(m, uc, -1, 1) for c in corners)
+            lbl = cells.view(m, 1, -1, s * s)
+            unit = torch.arange(uc, dtype=torch.int32, device=dev).view(1, uc, 1, 1)
+        else:
+            p00, p01, p10, p11 = (c.reshape(-1)[cand].view(-1, 1) for c in corners)
+            cell = cand % ((h + 1) * (w + 1))
+            rest = cand // ((h + 1) * (w + 1))
+            unit = (rest % uc).int().view(-1, 1)
+            lbl = cells.view(m * (h + 1) * (w + 1), s * s)[(rest // uc) * (h + 1) * (w + 1) + cell]
+        top = g * p00 + f * p01  # (..., s) along x
+        bot = g * p10 + f * p11
+        v = g.view(s, 1) * top[..., None, :] + f.view(s, 1) * bot[..., None, :]  # (..., s, s)
+        self._count(v.flatten(-2), lbl, unit, u0, u1, m * h * s * w * s, has_bad)
+
+    def _count(
+        self,
+        v: torch.Tensor,
+        lbl: torch.Tensor,
+        unit: torch.Tensor,
+        u0: int,
+        u1: int,
+        pixels: int,
+        has_bad: bool,
+    ) -> None:
+        """Count values ``v`` (float32) by (unit, bin, label) into the state.
+
+        ``lbl`` (int32; C means outside the image) and ``unit`` (int32, the unit's index in
+        ``u0..u1``) broadcast to ``v``. Every unit of the chunk covers ``pixels`` image pixels:
+        those not resolved here (below e1, in cells not evaluated, not finite) go to bin 0.
+        """
+        nb, c1, uc = self.bins, self.concepts + 1, u1 - u0
+        e1 = self._e1[u0:u1][unit.long()]
+        inv_w = self._inv_w[u0:u1][unit.long()]
+        low = torch.full((uc,), pixels, dtype=torch.int64, device=v.device)
+        if has_bad:  # not finite: counted apart, and binned below e1 (dropped)
+            fin = torch.isfinite(v)
+            spoilt = (~fin) & (lbl < self.concepts)
+            low -= torch.bincount(torch.broadcast_to(unit, v.shape)[spoilt], minlength=uc)
+            v = torch.where(fin, v, -math.inf)
+        b = torch.sub(v, e1).mul_(inv_w).floor_().clamp_(0, nb - 2).add_(1)
+        # The edges are exact, 1/w is a power of two and edge b = e1 + w (b - 1) is exact, so
+        # only the subtraction rounds, and only upwards onto an edge: one comparison corrects
+        # it. Values below e1 land in bin 0, which is not split by concept (dropped here).
+        edge = (b - 1).div_(inv_w).add_(e1)
+        b.sub_((v < edge).float())
+        key = b.int().mul_(c1).add_(lbl).add_(unit * (nb * c1))
+        hist = torch.bincount(key.view(-1), minlength=uc * nb * c1).view(uc, nb, c1)
+        resolved = hist[:, 1:, : self.concepts]
+        start, stop = u0 * nb * self.concepts, u1 * nb * self.concepts
+        view = self._counts[start:stop].view(uc, nb, self.concepts)
+        view[:, 1:] += resolved.to(torch.int32)
+        self._low[u0:u1] += low - resolved.sum(dim=(1, 2))
 
     def _spill_counts(self) -> None:
         counts = self._counts.cpu().numpy().astype(np.int64)
@@ -366,23 +446,6 @@ class LayerStats:
         all_ids = torch.cat([self._topk_ids, ids.expand(self.units, len(ids))], dim=1)
         self._topk_values, self._topk_ids = merge_topk_tensors(values, all_ids, self.top_k)
 
-    def _bin_and_count(
-        self, vals: torch.Tensor, unit: torch.Tensor, lbl: torch.Tensor, u0: int, u1: int
-    ) -> None:
-        if vals.numel() == 0:
-            return
-        nb, c = self.bins, self.concepts
-        absolute = unit + u0
-        b = torch.floor((vals - self._e1[absolute]) * self._inv_w[absolute]).long()
-        b.clamp_(0, nb - 2)
-        b += 1
-        # The edges are exact and 1/w is a power of two, so only the subtraction rounds, and
-        # only upwards onto an edge: one exact comparison corrects it.
-        b -= (vals < self._edges32[absolute * (nb + 1) + b]).long()
-        size = (u1 - u0) * nb * c
-        hist = torch.bincount((unit * nb + b) * c + lbl, minlength=size)
-        self._counts[u0 * nb * c : u1 * nb * c] += hist.to(torch.int32)
-
 
 def merge_topk_tensors(
     values: torch.Tensor, ids: torch.Tensor, k: int
@@ -392,93 +455,6 @@ def merge_topk_tensors(
     values, ids = values.gather(1, by_id), ids.gather(1, by_id)
     by_value = torch.argsort(values, dim=1, descending=True, stable=True)[:, :k]
     return values.gather(1, by_value), ids.gather(1, by_value)
-
-
-def _resolve_same(
-    a: torch.Tensor, lab: torch.Tensor, e1: torch.Tensor, has_bad: bool
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pixels at or above ``e1`` of activations already at the labels' size."""
-    n, units, h, w = a.shape
-    keep = a >= e1.view(1, units, 1, 1)
-    nfpix = torch.zeros(units, dtype=torch.int64, device=a.device)
-    if has_bad:
-        fin = torch.isfinite(a)
-        keep &= fin
-        nfpix = (~fin).sum(dim=(0, 2, 3))
-    flat = keep.view(-1).nonzero().squeeze(1)
-    vals = a.view(-1)[flat]
-    pix = flat % (h * w)
-    rest = flat // (h * w)
-    unit = rest % units
-    lbl = lab.view(-1)[(rest // units) * (h * w) + pix]
-    return vals, unit, lbl, nfpix
-
-
-def _resolve_cells(
-    a: torch.Tensor, lab: torch.Tensor, e1: torch.Tensor, s: int, has_bad: bool
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Bilinear upsampling by an even factor ``s``, evaluated only in candidate cells.
-
-    With replicate padding, the upsampled image is a grid of ``(h+1, w+1)`` cells of
-    ``s x s`` pixels, each interpolating its 4 corners with the same fractions
-    ``(k + 0.5) / s``, cropped by ``s/2`` at the borders (this equals
-    ``F.interpolate(..., align_corners=False)`` up to float32 rounding; see
-    :func:`bilinear_upsample` for the exact dense equivalent).
-    """
-    n, units, h, w = a.shape
-    dev = a.device
-    S, T = h * s, w * s
-    pad = F.pad(a, (1, 1, 1, 1), mode="replicate")  # (n, U, h+2, w+2)
-    # A bilinear value never exceeds its largest corner: a cell matters only if some
-    # corner reaches e1 (or is not finite, to count what it spoils).
-    high = pad >= e1.view(1, units, 1, 1)
-    if has_bad:
-        high |= ~torch.isfinite(pad)
-    high = high[..., :, :-1] | high[..., :, 1:]
-    high = high[..., :-1, :] | high[..., 1:, :]  # (n, U, h+1, w+1)
-    cand = high.reshape(-1).nonzero().squeeze(1)
-    cj = cand % (w + 1)
-    rest = cand // (w + 1)
-    ci = rest % (h + 1)
-    rest = rest // (h + 1)
-    unit_c = rest % units
-    sample_c = rest // units
-    base = ((sample_c * units + unit_c) * (h + 2) + ci) * (w + 2) + cj
-    flat = pad.reshape(-1)
-    p00, p01 = flat[base], flat[base + 1]
-    p10, p11 = flat[base + w + 2], flat[base + w + 3]
-    f = (torch.arange(s, dtype=torch.float32, device=dev) + 0.5) / s
-    g = 1.0 - f
-    top = g * p00[:, None] + f * p01[:, None]  # (K, s) along x
-    bot = g * p10[:, None] + f * p11[:, None]
-    v = g.view(1, s, 1) * top[:, None, :] + f.view(1, s, 1) * bot[:, None, :]  # (K, s, s)
-    keep = v >= e1[unit_c].view(-1, 1, 1)
-    # Border cells hang s/2 pixels over the image: mask those rows / columns out.
-    offs = torch.arange(s, device=dev) + (s // 2 - s)
-    rows = torch.arange(h + 1, device=dev)[:, None] * s + offs
-    cols = torch.arange(w + 1, device=dev)[:, None] * s + offs
-    row_ok = (rows >= 0) & (rows < S)  # (h+1, s)
-    col_ok = (cols >= 0) & (cols < T)
-    edge = (ci == 0) | (ci == h) | (cj == 0) | (cj == w)
-    border = edge.nonzero().squeeze(1)
-    if border.numel():
-        keep[border] &= row_ok[ci[border]][:, :, None] & col_ok[cj[border]][:, None, :]
-    nfpix = torch.zeros(units, dtype=torch.int64, device=dev)
-    if has_bad:
-        fin = torch.isfinite(v)
-        keep &= fin
-        valid = row_ok[ci][:, :, None] & col_ok[cj][:, None, :]
-        bad_cells = ((~fin) & valid).sum(dim=(1, 2))
-        nfpix = torch.zeros(units, dtype=torch.int64, device=dev).index_add_(0, unit_c, bad_cells)
-    idx = keep.view(-1).nonzero().squeeze(1)
-    vals = v.view(-1)[idx]
-    cell = idx // (s * s)
-    # Label index = the cell's top-left pixel + the pixel's offset inside the cell.
-    lbase = (sample_c * S + ci * s + (s // 2 - s)) * T + cj * s + (s // 2 - s)
-    inner = torch.arange(s, device=dev)
-    offset = (inner[:, None] * T + inner[None, :]).reshape(-1)
-    lbl = lab.view(-1)[lbase[cell] + offset[idx % (s * s)]]
-    return vals, unit_c[cell], lbl, nfpix
 
 
 def even_factor(h: int, w: int, size: tuple[int, int]) -> int | None:
@@ -525,3 +501,19 @@ def downsample_labels(labels: torch.Tensor, size: tuple[int, int], concepts: int
     onehot = F.one_hot(labels, concepts).permute(0, 3, 1, 2).float()
     votes = F.avg_pool2d(onehot, (S // h, T // w))
     return votes.argmax(dim=1)
+
+
+def _label_cells(labels: torch.Tensor, s: int, outside: int) -> torch.Tensor:
+    """Labels ``(n, S, T)`` in cell order ``(n, (h+1)(w+1), s*s)`` int32 for factor ``s``.
+
+    Cell ``(i, j)`` covers upsampled rows ``i*s - s/2 .. i*s + s/2 - 1`` (and columns alike);
+    the pixels it hangs over the image's border get ``outside``.
+    """
+    n, S, T = labels.shape
+    h, w = S // s, T // s
+    grid = torch.full(
+        (n, (h + 1) * s, (w + 1) * s), outside, dtype=torch.int32, device=labels.device
+    )
+    grid[:, s // 2 : s // 2 + S, s // 2 : s // 2 + T] = labels
+    grid = grid.view(n, h + 1, s, w + 1, s).permute(0, 1, 3, 2, 4)
+    return grid.reshape(n, (h + 1) * (w + 1), s * s)

@@ -25,6 +25,7 @@ import numpy as np
 from dissect_report.stats import LayerState
 
 POLICIES = ("quantile", "iqr", "max-iou")
+_CHUNK_CELLS = 1 << 18  # unit x bin x concept cells scored at a time
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,7 @@ class UnitScores:
 
 def tails(state: LayerState) -> tuple[np.ndarray, np.ndarray]:
     """Pixels at or above each edge: ``(U, B, C)`` by concept and ``(U, B)`` in all."""
-    inter = np.flip(np.cumsum(np.flip(state.counts, 1), axis=1), 1)
-    mask = np.flip(np.cumsum(np.flip(state.unit_hist, 1), axis=1), 1)
-    return inter, mask
+    return _tails(state.counts, state.unit_hist)
 
 
 def _xlogx_ratio(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -97,31 +96,36 @@ def choose_bins(state: LayerState, policy: str, level: float = 0.99) -> np.ndarr
 
     ``quantile``: the lowest edge whose mask holds at most ``1 - level`` of the unit's finite
     pixels. ``iqr`` / ``max-iou``: the edge maximizing the best concept's IQR / IoU.
-    Ties go to the lowest edge.
+    Ties go to the lowest edge. Scored a few units at a time (see :func:`unit_chunks`).
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}")
-    inter, mask = tails(state)
     if policy == "quantile":
+        mask = np.flip(np.cumsum(np.flip(state.unit_hist, 1), axis=1), 1)
         finite = state.unit_hist.sum(axis=1, keepdims=True).astype(np.float64)
         ok = mask[:, 1:] <= (1.0 - level) * finite
         ok[:, -1] = True  # the top bin is the last resort
         return (np.argmax(ok, axis=1) + 1).astype(np.int64)
     total = float(state.concept_totals.sum())
-    iou, iqr = iou_iqr(inter[:, 1:], mask[:, 1:, None], state.concept_totals[None, None, :], total)
-    score = (iqr if policy == "iqr" else iou).max(axis=2)  # (U, B-1)
-    return (np.argmax(score, axis=1) + 1).astype(np.int64)
+    bins = np.empty(state.units, dtype=np.int64)
+    for rows in unit_chunks(state):
+        inter, mask = _tails(state.counts[rows], state.unit_hist[rows])
+        args = (inter[:, 1:], mask[:, 1:, None], state.concept_totals[None, None, :], total)
+        score = (iou_iqr(*args)[1] if policy == "iqr" else _iou(*args[:3])).max(axis=2)
+        bins[rows] = np.argmax(score, axis=1) + 1  # (U, B-1) -> edge index
+    return bins
 
 
 def score_units(state: LayerState, policy: str = "quantile", level: float = 0.99) -> UnitScores:
     """Thresholds by ``policy`` and every unit x concept IoU / IQR at them."""
     bins = choose_bins(state, policy, level)
-    inter, mask = tails(state)
     rows = np.arange(state.units)
+    # Pixels at or above each unit's threshold edge, without the (U, B, C) tails.
+    above = np.arange(state.counts.shape[1])[None, :] >= bins[:, None]  # (U, B)
+    inter = np.einsum("ubc,ub->uc", state.counts, above.astype(state.counts.dtype))
+    mask = (state.unit_hist * above).sum(axis=1)
     total = float(state.concept_totals.sum())
-    iou, iqr = iou_iqr(
-        inter[rows, bins], mask[rows, bins][:, None], state.concept_totals[None, :], total
-    )
+    iou, iqr = iou_iqr(inter, mask[:, None], state.concept_totals[None, :], total)
     return UnitScores(bin=bins, threshold=state.edges[rows, bins], iou=iou, iqr=iqr)
 
 
@@ -142,15 +146,19 @@ def concept_ious(state: LayerState) -> ConceptIous:
     the candidates are the resolved edges (``b >= 1``), so the threshold never falls below the
     dissection's resolve level. Ties go to the lowest edge.
     """
-    inter, mask = tails(state)
-    total = float(state.concept_totals.sum())
-    iou, _ = iou_iqr(inter[:, 1:], mask[:, 1:, None], state.concept_totals[None, None, :], total)
-    bins = np.argmax(iou, axis=1) + 1  # (U, C)
-    rows = np.arange(state.units)[:, None]
+    units, _, concepts = state.counts.shape
+    bins = np.empty((units, concepts), dtype=np.int64)
+    best = np.empty((units, concepts), dtype=np.float64)
+    for rows in unit_chunks(state):
+        inter, mask = _tails(state.counts[rows], state.unit_hist[rows])
+        iou = _iou(inter[:, 1:], mask[:, 1:, None], state.concept_totals[None, None, :])
+        arg = np.argmax(iou, axis=1)  # (u, C)
+        bins[rows] = arg + 1
+        best[rows] = np.take_along_axis(iou, arg[:, None, :], axis=1)[:, 0, :]
     return ConceptIous(
-        bin=bins.astype(np.int64),
-        threshold=state.edges[rows, bins],
-        iou=np.take_along_axis(iou, (bins - 1)[:, None, :], axis=1)[:, 0, :],
+        bin=bins,
+        threshold=state.edges[np.arange(units)[:, None], bins],
+        iou=best,
     )
 
 
@@ -196,3 +204,28 @@ def interpretable(state: LayerState, scores: UnitScores, iou_floor: float) -> np
         & (coverage <= MAX_COVERAGE)
         & (iou >= MIN_LIFT * chance_iou(coverage, share))
     )
+
+
+def unit_chunks(state: LayerState) -> list[slice]:
+    """Slices of units whose ``(u, B, C)`` score arrays hold about ``_CHUNK_CELLS`` cells.
+
+    Scoring every edge makes ~20 float64 temporaries of the counts' shape: chunking keeps
+    them at a few MB whatever the units and concepts (512 x 256 x 150 would be 3 GB at once).
+    """
+    units, bins, concepts = state.counts.shape
+    step = max(1, _CHUNK_CELLS // max(1, bins * concepts))
+    return [slice(u, min(units, u + step)) for u in range(0, units, step)]
+
+
+def _tails(counts: np.ndarray, unit_hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    inter = np.flip(np.cumsum(np.flip(counts, 1), axis=1), 1)
+    mask = np.flip(np.cumsum(np.flip(unit_hist, 1), axis=1), 1)
+    return inter, mask
+
+
+def _iou(inter: np.ndarray, mask: np.ndarray, concept: np.ndarray) -> np.ndarray:
+    """IoU alone, exactly as :func:`iou_iqr` computes it (broadcasting)."""
+    inter = inter.astype(np.float64)
+    union = mask.astype(np.float64) + concept.astype(np.float64) - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
