@@ -42,9 +42,10 @@ from standins import standin_models  # noqa: E402
 
 from dissect_report.calibration import EdgeCalibrator, calibrate, forward_traced  # noqa: E402
 from dissect_report.config import DissectConfig  # noqa: E402
-from dissect_report.dissection import finalize, run_pass  # noqa: E402
+from dissect_report.dissection import finalize  # noqa: E402
 from dissect_report.progress import set_quiet  # noqa: E402
 from dissect_report.stats import LayerStats  # noqa: E402
+from dissect_report.statspass import run_pass  # noqa: E402
 
 
 def _config(args: argparse.Namespace, policy: str, samples: int) -> DissectConfig:

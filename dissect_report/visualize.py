@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +54,7 @@ CONCEPT_ONLY = np.array([41, 121, 255], np.uint8)  # the concept alone: blue
 BOTH = np.array([255, 255, 255], np.uint8)  # where they agree (the IoU's intersection)
 NEITHER = np.array([32, 32, 32], np.uint8)
 TOP_UNITS = 8  # per layer on a sample page
+_TILES_PER_CHUNK = 256  # unit tiles upsampled and outlined per call
 
 
 @dataclass(frozen=True)
@@ -129,14 +130,51 @@ def _needs(picks: list[list[Example]]) -> _Need:
     return _Need(np.array(units, np.int64), np.array(slots, np.int64), np.array(ids, np.int64))
 
 
+_VERSUS = np.stack([NEITHER, CONCEPT_ONLY, UNIT_ONLY, BOTH])  # by 2 * unit + concept
+
+
 def mask_compare(unit: np.ndarray, concept: np.ndarray) -> np.ndarray:
     """``(N, H, W)`` bool masks -> ``(N, H, W, 3)`` uint8: unit only, concept only, both."""
-    out = np.empty((*unit.shape, 3), np.uint8)
-    out[:] = NEITHER
-    out[unit & ~concept] = UNIT_ONLY
-    out[~unit & concept] = CONCEPT_ONLY
-    out[unit & concept] = BOTH
-    return out
+    return _VERSUS[(unit.astype(np.uint8) << 1) | concept]
+
+
+def _unit_masks(
+    layer: LayerResult,
+    picks: list[list[Example]],
+    maps: np.ndarray,
+    height: int,
+    width: int,
+) -> Iterator[tuple[int, list[tuple[np.ndarray, np.ndarray]]]]:
+    """Per chunk of units: ``(first unit, [(mask, outline) per unit])``, ``(k, H, W)`` bool each.
+
+    The maps of many units are upsampled (with the pass's exact rounding), thresholded and
+    outlined in one call per chunk instead of one per unit.
+    """
+    band_index = {b.key: i for i, b in enumerate(BANDS)}
+    units = len(picks)
+    step = max(1, _TILES_PER_CHUNK // max(1, maps.shape[1]))
+    thresholds = torch.from_numpy(layer.scores.threshold.astype(np.float32))
+    for u0 in range(0, units, step):
+        slots = [
+            [band_index[e.band] * PER_BAND + e.slot for e in picks[u]]
+            for u in range(u0, min(units, u0 + step))
+        ]
+        flat_u = [u0 + i for i, s in enumerate(slots) for _ in s]
+        flat_s = [k for s in slots for k in s]
+        if not flat_u:
+            yield u0, [(np.zeros((0, height, width), bool),) * 2 for _ in slots]
+            continue
+        act = torch.from_numpy(maps[flat_u, flat_s])[:, None]
+        up = bilinear_upsample(act, (height, width))[:, 0]  # the pass's exact rounding
+        # float32 thresholds: every edge is exact in float32, as the pass compares
+        mask = up >= thresholds[flat_u].view(-1, 1, 1)
+        edge = _outline(mask).numpy()
+        mask_np = mask.numpy()
+        out, start = [], 0
+        for s in slots:
+            out.append((mask_np[start : start + len(s)], edge[start : start + len(s)]))
+            start += len(s)
+        yield u0, out
 
 
 def _band_grid(tiles: dict[int, list[np.ndarray]], layout: Layout) -> np.ndarray:
@@ -208,6 +246,9 @@ def write_unit_images(
     palette = np.array([tuple(c) for c in models.segmenter.colors], np.uint8)
     height, width = images.shape[1:3]
     seg_all = _segmentation_at(labels, (height, width))
+    # Per sample once, not per tile: the dimmed image and the colored segmentation.
+    dim_all = (images.astype(np.float32) * DIM).astype(np.uint8)
+    seg_rgb = colorize(seg_all, palette)
     layout = Layout(height, width, GAP, PER_BAND, tuple(b.key for b in BANDS))
     band_index = {b.key: i for i, b in enumerate(BANDS)}
     written = 0
@@ -217,29 +258,28 @@ def write_unit_images(
         for layer in bar(layers, desc="unit images", unit="layer"):
             unit_dir = out / "layers" / layer.slug / "units"
             best = layer.scores.best
-            for u, examples in enumerate(picks[layer.name]):
-                if not examples:
-                    continue
-                slot_of = [band_index[e.band] * PER_BAND + e.slot for e in examples]
-                rows = [where[e.sample] for e in examples]
-                act = torch.from_numpy(maps[layer.name][u, slot_of])[:, None]
-                up = bilinear_upsample(act, (height, width))[:, 0]  # the pass's exact rounding
-                mask = up >= float(layer.scores.threshold[u])
-                shown = highlight(images[rows], mask)
-                labs = seg_all[rows]
-                seg = colorize(labs, palette)
-                seg[_outline(mask).numpy()] = OUTLINE
-                versus = mask_compare(mask.numpy(), labs == int(best[u]))
-                tiles = {s: (shown[i], seg[i], versus[i]) for i, s in enumerate(slot_of)}
-                jobs.append(
-                    pool.submit(_write_png, unit_dir / f"{u}.png", _band_grid(tiles, layout))
-                )
-                top = [i for i, e in enumerate(examples) if e.band == "top"][:STRIP_TILES]
-                if top:
-                    strip = _grid([shown[top]])
-                    jobs.append(pool.submit(_write_png, unit_dir / f"{u}-strip.png", strip))
-                    # The gallery's thumbnail: the same pixels, ~10x lighter than the PNG.
-                    jobs.append(pool.submit(_write_webp, unit_dir / f"{u}-thumb.webp", strip))
+            for u0, masks in _unit_masks(layer, picks[layer.name], maps[layer.name], height, width):
+                for u, (mask, edge) in enumerate(masks, u0):
+                    examples = picks[layer.name][u]
+                    if not examples:
+                        continue
+                    slot_of = [band_index[e.band] * PER_BAND + e.slot for e in examples]
+                    rows = [where[e.sample] for e in examples]
+                    shown = np.where(mask[..., None], images[rows], dim_all[rows])
+                    shown[edge] = OUTLINE
+                    labs = seg_all[rows]
+                    seg = seg_rgb[rows]
+                    seg[edge] = OUTLINE
+                    versus = mask_compare(mask, labs == int(best[u]))
+                    tiles = {s: (shown[i], seg[i], versus[i]) for i, s in enumerate(slot_of)}
+                    grid = _band_grid(tiles, layout)
+                    jobs.append(pool.submit(_write_png, unit_dir / f"{u}.png", grid))
+                    top = [i for i, e in enumerate(examples) if e.band == "top"][:STRIP_TILES]
+                    if top:
+                        strip = _grid([shown[top]])
+                        jobs.append(pool.submit(_write_png, unit_dir / f"{u}-strip.png", strip))
+                        # The gallery's thumbnail: the same pixels, ~10x lighter than the PNG.
+                        jobs.append(pool.submit(_write_webp, unit_dir / f"{u}-thumb.webp", strip))
             _write_examples(out / "layers" / layer.slug, picks[layer.name], layout)
             written += 2
         sample_dir = out / "samples"
