@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -77,7 +77,6 @@ class ModelCheck:
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -326,7 +325,7 @@ def _structure(
     return checks, problems
 
 
-def _image_problems(images: object, tolerance: float) -> tuple[list[Problem], list[str]]:
+def _image_problems(images: object) -> tuple[list[Problem], list[str]]:
     fix = "the contract is float images (N, 3, H, W) in [-1, 1]"
     if not isinstance(images, torch.Tensor):
         return [Problem("images", f"the generator returns {type(images).__name__}; {fix}")], []
@@ -416,7 +415,7 @@ def check_model(
 
     with RandomCalls() as recorder:
         images, acts = run(ids)
-    image_problems, warnings = _image_problems(images, tolerance)
+    image_problems, warnings = _image_problems(images)
     if any(p.kind != "range" for p in image_problems):  # no images to compare
         return ModelCheck(
             **base,
