@@ -145,7 +145,7 @@ class Report:
         """One row per unit of ``layer`` (``layers/<slug>/units.parquet``), sorted by unit.
 
         Columns (dtype): ``unit`` (int32, channel index), ``threshold`` (float64, activation
-        level of the unit's mask, in the layer's activation units), ``concept`` (object/str,
+        level of the unit's mask, in the layer's activation units), ``concept`` (str,
         best concept), ``iou`` (float64 in [0, 1], IoU of the mask with ``concept``), ``iqr``
         (float64 in [0, 1], information quality ratio), ``interpretable`` (bool, ``iou >=
         iou_floor``), ``top_samples`` (list of int, sample ids of the top-k samples by peak
