@@ -196,3 +196,10 @@ def test_paint_tree_matches_pytorch_and_remove_erases_it(
     href = p.get_attribute("[data-dr-paint-download]", "href")
     assert href.startswith("data:image/png;base64,")
     assert not watch.errors
+    # Only files of the site (at most the page's own blob: module and data: download besides);
+    # the WASM and the model arrive inside the scripts, never through a request of their own.
+    other = [u for u in watch.requests if not u.startswith("file:")]
+    assert all(u.startswith(("blob:", "data:")) for u in other), other
+    loaded = {u.rsplit("/", 1)[-1] for u in watch.requests if u.startswith("file:")}
+    assert {"ort.js", "model.js", "data.js", "paint.js"} <= loaded
+    assert not any(u.endswith((".wasm", ".onnx", ".mjs")) for u in watch.requests)
