@@ -50,13 +50,13 @@ class EnvironmentProblem(UserError):
 class UserCodeError(UserError):
     """An exception raised inside the user's own code (generator, segmenter, discriminator).
 
-    ``role`` names the code, ``original`` is the exception it raised (kept for ``--debug``).
+    Built by :meth:`wrap`: the message names the code and the exception; ``role`` and
+    ``original`` are kept for ``--debug``. A plain ``UserCodeError(message)`` also works (a
+    Ray worker's error is rebuilt on the driver from its message).
     """
 
-    def __init__(self, role: str, original: BaseException) -> None:
-        self.role = role
-        self.original = original
-        super().__init__(f"the {role} raised {type(original).__name__}: {_first_line(original)}")
+    role: str = ""
+    original: BaseException | None = None
 
     @classmethod
     def wrap(cls, role: str, exc: BaseException) -> UserError:
@@ -64,7 +64,11 @@ class UserCodeError(UserError):
         if isinstance(exc, UserError):
             return exc
         problem = environment_problem(exc)
-        return problem if problem is not None else cls(role, exc)
+        if problem is not None:
+            return problem
+        error = cls(f"the {role} raised {type(exc).__name__}: {_first_line(exc)}")
+        error.role, error.original = role, exc
+        return error
 
 
 @contextmanager

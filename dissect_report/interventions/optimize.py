@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dissect_report.errors import ModelError
+from dissect_report.errors import ModelError, user_code
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.edit import blend, edit
 from dissect_report.interventions.insertion import grid_positions
@@ -32,7 +32,8 @@ from dissect_report.progress import bar
 
 
 def _concept_prob(models: ModelBundle, images: torch.Tensor, concept: int) -> torch.Tensor:
-    probs = models.segmenter.class_probs(images)  # type: ignore[attr-defined]
+    with user_code("segmenter"):
+        probs = models.segmenter.class_probs(images)  # type: ignore[attr-defined]
     if probs.dim() != 4 or probs.shape[1] != len(models.concepts):
         raise ModelError(
             f"class_probs must return (N, {len(models.concepts)}, H, W); got {tuple(probs.shape)}"
