@@ -38,9 +38,9 @@ from dissect_report.errors import ConfigError, ReportError, user_code
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.loading import open_with_models
 from dissect_report.interventions.pictures import bar_chart
-from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
+from dissect_report.reportdir.atomic import write_bytes, write_json
 from dissect_report.reportdir.report import Report
-from dissect_report.reportdir.schema import ARTIFACT_UNITS
+from dissect_report.reportdir.schema import ARTIFACT_REPAIR, ARTIFACT_UNITS
 from dissect_report.reportdir.write import update_manifest, write_table
 from dissect_report.swap import begin_section, commit_section, writes_section
 
@@ -254,7 +254,7 @@ def find_artifacts(
     write_bytes(out / "scores.svg", svg.encode())
     for s in scores[: config.show_units]:
         write_bytes(out / "units" / f"{s.unit}.png", strip(models, score_seed, s.top_samples))
-    write_parquet(out / "repair.parquet", _repair_table(rep))
+    write_table(out / "repair.parquet", _repair_table(rep), ARTIFACT_REPAIR)
     write_json(
         out / "repair.json",
         {

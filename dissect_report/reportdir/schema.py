@@ -289,6 +289,19 @@ ARTIFACT_UNITS = (
     Column("iou", "float64"),
 )
 
+# artifacts/repair.parquet: the repair set measured on the held-out samples (no rows if none)
+ARTIFACT_REPAIR = (
+    Column("metric", "string"),
+    Column("label", "string"),
+    Column("role", "string"),
+    Column("before", "float64"),
+    Column("after", "float64"),
+    Column("lower_is_better", "bool"),
+    Column("improved", "bool"),
+    Column("passed", "bool"),
+    Column("detail", "string"),
+)
+
 # layers/<layer-slug>/examples.parquet (written by the visualize step)
 EXAMPLES = (
     Column("unit", "int64"),
@@ -324,6 +337,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "concepts/<slug>/insertion.parquet": INSERTION,
     "concepts/<slug>/optimized.parquet": OPTIMIZED,
     "artifacts/units.parquet": ARTIFACT_UNITS,
+    "artifacts/repair.parquet": ARTIFACT_REPAIR,
     "examples.parquet": EXAMPLES,
     "samples/index.parquet": SAMPLES_INDEX,
     "samples/units.parquet": SAMPLES_UNITS,

@@ -26,9 +26,10 @@ import pyarrow as pa
 from PIL import Image
 
 from dissect_report.charts import bar_chart_svg
-from dissect_report.reportdir.atomic import write_bytes, write_json, write_npz, write_parquet
+from dissect_report.reportdir.atomic import write_bytes, write_json, write_npz
 from dissect_report.reportdir.schema import (
     ACE,
+    ARTIFACT_REPAIR,
     ARTIFACT_UNITS,
     CONCEPT_INDEX,
     INSERTION,
@@ -321,7 +322,8 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, units: pa.Tabl
         "passed": [True, True, True],
         "detail": ["", "not significantly lower", "3.0% of pixels change label (limit 10%)"],
     }
-    write_parquet(d / "repair.parquet", pa.table(repair))
+    columns = [c.name for c in ARTIFACT_REPAIR]
+    write_table(d / "repair.parquet", pa.table({c: repair[c] for c in columns}), ARTIFACT_REPAIR)
     fixed = picked[:4]
     metrics = {"fsd": {"before": 3.0, "after": 2.5}, "realism": {"before": -0.5, "after": -0.2}}
     doc: dict[str, Any] = {
