@@ -32,7 +32,7 @@ from dissect_report.compare.tables import row_key
 from dissect_report.reportdir.read import list_files
 
 DISSECT = [
-    "--layers", "layer3,layer4", "--samples", "128", "--calibration-samples", "64",
+    "--layers", "layer3,layer4", "--samples", "64", "--calibration-samples", "32",
     "--top-k", "3", "--batch-size", "64",
 ]  # fmt: skip
 INTERVENE = [

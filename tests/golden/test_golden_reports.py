@@ -25,7 +25,7 @@ MAX_GOLDEN_BYTES = 5 * 1024 * 1024
 
 # The built-in world: few layers, few samples, small strips (top_k tiles per strip).
 BUILTIN = DissectConfig(
-    layers=("layer3", "layer4"), samples=128, calibration_samples=64, top_k=3, batch_size=64
+    layers=("layer3", "layer4"), samples=64, calibration_samples=32, top_k=3, batch_size=64
 )
 
 # The planted toy of tests/dissect_toys.py: tiny, and needs no trained weights.
@@ -85,8 +85,12 @@ def test_builtin_golden_fails_on_a_planted_real_change(dissect_golden, change: s
     from world_variants import SWAP_LAYER, SWAP_UNITS
 
     config = BUILTIN.model_copy(update=PLANTED_CHANGES[change])
-    comparison = dissect_golden.compare(lambda out: dissect(config, out), name="builtin")
-    assert not comparison.passed
+    # Without unit images (a third of the time): the golden's strips and the visualize
+    # stage's files are missing in new, so the failures asserted are those of the findings.
+    comparison = dissect_golden.compare(
+        lambda out: dissect(config, out, images=False), name="builtin"
+    )
+    assert comparison.failures > len(comparison.files_missing)
     if change == "unit-relabelled":  # exactly the two swapped units changed concept
         layer = comparison.layer(SWAP_LAYER)
         assert sorted(c.unit for c in layer.label_changes) == sorted(SWAP_UNITS)
