@@ -112,6 +112,15 @@ _BY_PATH: dict[tuple[str, str], Rule] = {
     ("concepts/*/ace.json", "optimized"): Rule("number", "optimized"),
     ("concepts/*/optimized.parquet", "alpha"): Rule("unstable"),
     ("concepts/*/optimized.parquet", "rank"): Rule("unstable"),
+    # the site's example samples per (unit, band, slot): a sample chosen by its peak
+    ("layers/*/examples.parquet", "sample"): Rule("rank", basis=("peak",)),
+    ("layers/*/examples.parquet", "peak"): Rule("number", "activation"),
+    # each sample's concepts by area, and its units by ratio (rows aligned by rank)
+    ("samples/index.parquet", "concepts"): Rule("rank", basis=("areas",)),
+    ("samples/index.parquet", "areas"): _ACE,
+    ("samples/units.parquet", "unit"): Rule("rank", basis=("ratio",)),
+    ("samples/units.parquet", "peak"): Rule("rank", basis=("ratio",)),
+    ("samples/units.parquet", "ratio"): Rule("number", "activation"),
     ("concepts/*/ace.json", "all"): _ACE,
 }
 
@@ -159,6 +168,12 @@ def tolerance(group: str, tol: Tolerances) -> tuple[float, float, str]:
             tol.artifact_rtol,
             tol.artifact_atol,
             f"±{tol.artifact_atol:g} or rtol {tol.artifact_rtol:g}",
+        )
+    if group == "activation":
+        return (
+            tol.activation_rtol,
+            tol.threshold_atol,
+            f"rtol {tol.activation_rtol:g}",
         )
     if group == "optimized":
         return 0.0, tol.optimized_atol, f"±{tol.optimized_atol:g}"

@@ -321,6 +321,8 @@ _ROW_KEYS = (
     ("context",),
     ("sample", "row", "col"),
     ("metric",),
+    ("unit", "band", "slot"),
+    ("sample", "layer", "rank"),
 )
 
 
