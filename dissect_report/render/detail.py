@@ -108,6 +108,19 @@ class ConceptView:
     name: Markup
 
 
+def _unit_links(site: Site, layer_name: str, units: tuple[int, ...], root: str) -> Markup:
+    """Unit numbers linked to their pages (plain text when the layer is not in the report)."""
+    layer = find_layer(site, layer_name)
+    if not units:
+        return Markup(DASH)
+    if layer is None:
+        return esc(", ".join(map(str, units)))
+    base = f"{root}layers/{layer.entry.slug}/units/"
+    return Markup(", ").join(
+        Markup('<a href="{}{}/index.html">{}</a>').format(Markup(base), u, u) for u in units
+    )
+
+
 def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView:
     from urllib.parse import quote
 
@@ -137,7 +150,10 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
             facts = (
                 Row("layer", esc(c.layer)),
                 Row("interpretable units in the layer", str(c.units)),
-                Row("top units ablated", esc(", ".join(map(str, c.top_units)) or DASH)),
+                Row(
+                    "top units ablated (by their IoU for it)",
+                    _unit_links(site, c.layer, c.top_units, "../../"),
+                ),
                 Row("concept pixel fraction", pct(c.fraction)),
                 Row(f"ACE, top {c.n_max} units", f"{num(c.ace)} ({pct(c.share)} removed, net)"),
                 Row(f"its pixels erased, top {c.n_max} units", pct(c.erased)),
