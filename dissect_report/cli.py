@@ -109,12 +109,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, debug, 2)
     from dissect_report import progress
 
+    # The handler goes on the package's logger, not the root: main() may run several times in
+    # one process (tests, notebooks), and the root's handlers (pytest's caplog, a user's own
+    # logging set-up) stay as they are while records still propagate to them.
     handler = progress.TqdmLogHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
-        handlers=[handler],
-    )
+    for old in [h for h in log.handlers if isinstance(h, progress.TqdmLogHandler)]:
+        log.removeHandler(old)
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
     if args.command is None or not hasattr(args, "func"):
         build_parser().print_help()
         return 0 if args.command is None else 2
