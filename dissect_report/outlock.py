@@ -70,6 +70,18 @@ def locked(out: str | Path, command: str) -> Iterator[Path]:
     try:
         lock.acquire()
     except Timeout:
+        # filelock also times out when the lock file cannot be made at all (a read-only or
+        # virtual file system): that is no other writer, so say what really failed
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+        except OSError as exc:
+            for made in created:
+                with suppress(OSError):
+                    made.rmdir()
+            raise ReportError(
+                f"cannot write report {str(out)!r}: cannot create its lock file "
+                f"{str(path)!r} ({exc.strerror or exc})"
+            ) from None
         raise ReportLocked(
             f"report {str(out)!r} is being written by {holder(path)}; "
             "wait for it to finish (or stop it), then retry"

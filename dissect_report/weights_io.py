@@ -105,8 +105,15 @@ def load_state_dict(path: str | Path, key: str | None = None) -> dict[str, torch
                 warnings.simplefilter("ignore")
                 state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only load failed" not in str(exc).lower():
-            raise ModelError(f"cannot read weights file {str(path)!r}: corrupt ({exc})") from None
+        # torch words every refusal "Weights only load failed", also for bytes that are no
+        # pickle at all ("Unsupported operand 103"): only an unsupported GLOBAL is an object
+        if "unsupported global" not in str(exc).lower():
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "UnpicklingError"
+            detail = re.search(r"WeightsUnpickler error:\s*(.+)", str(exc))
+            why = detail.group(1).strip().splitlines()[0] if detail else first
+            raise ModelError(
+                f"cannot read weights file {str(path)!r}: corrupt or not a state dict ({why})"
+            ) from None
         # weights_only refused an object that is no tensor (torch's advice to retry unsafely
         # is not ours to give)
         found = re.search(r"unsupported GLOBAL (\S+)", str(exc))

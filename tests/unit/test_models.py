@@ -84,10 +84,17 @@ def test_corrupt_and_unsafe_weights(tmp_path):
     torch.save(
         {"scale": torch.ones(1), "obj": dissect_toys.PlantedSegmenter()}, tmp_path / "pickle.pt"
     )
-    for name in ["bad.safetensors", "bad.pt", "pickle.pt"]:
+    (tmp_path / "text.pt").write_bytes(b"garbage\n")  # no zip, and no pickle either
+    for name, why in [
+        ("bad.safetensors", "corrupt"),
+        ("bad.pt", "corrupt"),
+        ("text.pt", "corrupt"),
+        ("pickle.pt", "refused, it holds pickled Python objects"),
+    ]:
         with pytest.raises(ModelError, match="cannot read weights file") as info:
             load_weights(dissect_toys.planted_generator(), tmp_path / name)
         assert "\n" not in str(info.value)
+        assert str(info.value).rsplit("': ", 1)[1].startswith(why), name  # not the tmp path
     with pytest.raises(ModelError, match="does not exist"):
         load_weights(dissect_toys.planted_generator(), tmp_path / "missing.pt")
 
