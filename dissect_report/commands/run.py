@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="Example: dissect-report run --out report --overwrite",
     )
     add_config_arguments(parser)
+    for action in parser._actions:  # run's own default, not the dissect command's
+        if action.dest in RUN_DEFAULTS:
+            action.help = f"samples (default: {RUN_DEFAULTS[action.dest]})"
     add_output_arguments(parser, default_out="report")
     parser.add_argument(
         "--no-interventions",

@@ -69,6 +69,13 @@ def test_help_of_every_command():
     for command in ["dissect", "merge", "layers", "run"]:
         proc = cli(command, "--help", check=True)
         assert "usage: dissect-report" in proc.stdout and "--" in proc.stdout
+    # each command's --help gives the default that command really uses
+    from dissect_report.commands.run import RUN_DEFAULTS
+    from dissect_report.config import DissectConfig
+
+    flat = {c: " ".join(cli(c, "--help", check=True).stdout.split()) for c in ["run", "dissect"]}
+    assert f"--samples N samples (default: {RUN_DEFAULTS['samples']})" in flat["run"]
+    assert f"--samples N samples (default: {DissectConfig().samples})" in flat["dissect"]
 
 
 def test_layers_lists_shapes():
