@@ -145,7 +145,7 @@ def state_bytes(args: argparse.Namespace, models) -> None:  # type: ignore[no-un
 
 
 def rss(args: argparse.Namespace) -> None:
-    for mode in ("forward", "pass"):
+    for mode in args.rss_modes.split(","):
         for samples in (int(s) for s in args.rss.split(",")):
             cmd = [sys.executable, __file__, "--child", mode, "--samples", str(samples)]
             for flag in ("resolution", "layer", "concepts", "batch_size", "calibration_samples"):
@@ -207,6 +207,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rss", default="32,96", help="sample counts of the RSS runs")
+    parser.add_argument("--rss-modes", default="forward,pass", help="forward and/or pass")
     parser.add_argument("--skip", default="", help="any of throughput,images,rss")
     parser.add_argument("--growth", action="store_true")
     parser.add_argument("--child", choices=["forward", "pass"], help=argparse.SUPPRESS)
