@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from dissect_report.config import DissectConfig, load_config
@@ -242,6 +243,10 @@ def handle(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     shard = parse_shard(args.shard) if args.shard else None
+    if Path(args.out).exists() and not (args.overwrite or args.resume):  # before the model check
+        from dissect_report.reportdir.write import prepare_output
+
+        prepare_output(Path(args.out), overwrite=False, resume=False)
     with locked(args.out, command_line()):
         check_schema(args.out)
         result = dissect(

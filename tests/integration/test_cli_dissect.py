@@ -224,3 +224,17 @@ def test_real_binary_reports_bad_input_in_one_line(tmp_path):
     )
     assert_user_error(Result(proc.returncode, proc.stdout, proc.stderr), "unknown layer 'nope'")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "dissect"])
+def test_existing_out_is_one_line_before_the_model_check(command: str, tmp_path: Path) -> None:
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "keep.txt").write_text("mine")
+    proc = cli(
+        command, "--generator", "dissect_toys:planted_generator", "--out", str(tmp_path / "report")
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: output directory {str(tmp_path / 'report')!r} exists; use --overwrite or --resume"
+    ]
+    assert [p.name for p in (tmp_path / "report").iterdir()] == ["keep.txt"]
