@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -103,13 +104,23 @@ def print_summary(result: Any) -> None:
     """The interventions' findings, one line per concept (also used by ``run``)."""
     print(f"interventions on {result.layer} (held-out seed {result.seed}), {result.seconds:.1f} s")
     for c in result.concepts:
-        print(
-            f"  {c.concept}: top {c.n_max} units remove {c.share:.0%} of it, net "
-            f"({c.erased:.0%} of its pixels erased; random units {c.share_random:.0%}, "
-            f"optimized {c.share_optimized:.0%}); "
-            f"insertion succeeds at {c.insert_success:.0%} of sites, "
+        optimized = _pct(c.share_optimized, "not run")
+        insertion = (
+            "no insertion site (no patch without the concept)"
+            if math.isnan(c.insert_success)
+            else f"insertion succeeds at {c.insert_success:.0%} of sites, "
             f"adding {c.insert_added:.2f} of a patch per site"
         )
+        print(
+            f"  {c.concept}: top {c.n_max} units remove {_pct(c.share)} of it, net "
+            f"({_pct(c.erased)} of its pixels erased; random units {_pct(c.share_random)}, "
+            f"optimized {optimized}); {insertion}"
+        )
+
+
+def _pct(value: float, missing: str = "n/a") -> str:
+    """A share as a percentage; NaN (nothing measured) as a word, never 'nan%'."""
+    return missing if math.isnan(value) else f"{value:.0%}"
 
 
 def register(subparsers: Any) -> None:
