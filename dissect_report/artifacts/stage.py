@@ -214,7 +214,8 @@ def find_artifacts(
     else:
         # Rank by score (a correlation), then test the worst candidates causally: only units
         # whose removal makes the scoring samples better can join the set (screen.py).
-        candidates = [s.unit for s in scores[: config.candidates]]
+        scored = [s.unit for s in scores if not math.isnan(s.score)]  # dead units: no score
+        candidates = scored[: config.candidates]
         gains = screen(models, layer, scan, judge, candidates, config.batch_size, config.min_gain)
         chosen, steps = greedy_set(
             models, layer, scan, judge, gains, config.repair_units, config.min_gain,

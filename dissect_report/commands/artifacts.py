@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +133,11 @@ def _num(x: float) -> str:
 def print_summary(result: Any) -> None:
     """Every number the stage computed, with its direction, then the verdict (also ``run``)."""
     print(f"artifact units of {result.layer} ({result.seconds:.1f} s)")
-    worst = ", ".join(f"{s.unit} ({s.score:.2f})" for s in result.units[:5])
-    print(f"  ranked by artifact score (higher is worse): {worst}")
+    scored = [s for s in result.units if not math.isnan(s.score)]
+    worst = ", ".join(f"{s.unit} ({s.score:.2f})" for s in scored[:5]) or "none"
+    unscored = len(result.units) - len(scored)
+    dead = f"; {unscored} constant (dead) unit(s) not scored" if unscored else ""
+    print(f"  ranked by artifact score (higher is worse): {worst}{dead}")
     ref = result.settings.get("reference") or {}
     if ref.get("kind") == "real-images":
         print(

@@ -535,3 +535,20 @@ def test_a_realism_gain_inside_the_noise_is_not_a_repair() -> None:
     clear = metric_row("realism", scan(base), scan(base + 0.01 + noise), None)
     assert clear.passed and "significant" in clear.detail
     assert decide("layer", [3], clear, []).units == (3,)
+
+
+def test_constant_units_get_no_artifact_score_and_rank_last():
+    # Units 1 (dead: the same peak everywhere) and 2 (NaN everywhere) have no top images of
+    # their own; unit 0 fires on the odd samples, whose features sit far from the rest.
+    from dissect_report.artifacts.score import score_units
+
+    n = 12
+    odd = np.arange(n) % 2 == 1
+    peaks = np.stack([odd * 5.0 + 0.1 * np.arange(n), np.full(n, 0.3), np.full(n, np.nan)], 1)
+    features = np.random.default_rng(0).normal(size=(n, 3)) + odd[:, None] * 4.0
+    scan = Scan(seed=0, ids=list(range(n)), peaks=peaks, features=features, realism=None)
+    scores = score_units(scan, top_k=4)
+    assert [s.unit for s in scores] == [0, 1, 2]
+    assert np.isfinite(scores[0].score)
+    assert np.isnan(scores[1].score) and np.isnan(scores[2].score)
+    assert sorted(scores[0].top_samples) == [5, 7, 9, 11]
