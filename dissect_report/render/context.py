@@ -199,6 +199,7 @@ class OverviewView:
     run: tuple[Row, ...]
     layers: tuple[LayerSummary, ...]
     heatmap: Markup
+    heatmap_empty: bool  # no unit is labelled: a sentence instead of an empty chart
     concepts: tuple[ConceptSummary, ...]
     sections: tuple[Link, ...]
     model_name: Markup
@@ -342,6 +343,7 @@ def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
         run=tuple(_run_rows(m)),
         layers=tuple(layers),
         heatmap=heat,
+        heatmap_empty=not order,
         concepts=tuple(summaries),
         sections=sections,
     )

@@ -287,3 +287,18 @@ def test_report_without_stats_or_grids_still_renders(tmp_path: Path) -> None:
     html = (site / "layers" / "a" / "units" / "1" / "index.html").read_text()
     assert "dr-hist" not in html and "dr-grid" not in html and "Concepts by IoU" in html
     assert 'src="units/1-strip.png"' in (site / "layers" / "a" / "index.html").read_text()
+
+
+def test_overview_says_so_when_no_unit_is_labelled(tmp_path: Path) -> None:
+    from dissect_report.testing import edit_units
+
+    root = write_synthetic_report(
+        tmp_path / "r", SyntheticSpec(layers=("a",), units=4, concepts=_concepts()[:2])
+    )
+    labelled = render_site(root, out=tmp_path / "with")
+    assert 'class="dr-heatmap"' in (labelled.site_dir / "index.html").read_text()
+    for unit in range(4):
+        edit_units(root, "a", unit, interpretable=False)
+    render_site(root, out=tmp_path / "none")
+    page = (tmp_path / "none" / "index.html").read_text()
+    assert "nothing to chart" in page and 'class="dr-heatmap"' not in page
