@@ -57,7 +57,30 @@ def test_generator_noise_is_refused_in_one_line(tmp_path):
     assert "--seeded-noise" in line and "--no-model-check" in line
 
 
-def test_seeded_noise_gives_identical_tables_across_batches_shards_and_resume(tmp_path):
+@pytest.fixture
+def one_thread():
+    """Bit-identical tables need batch-invariant kernels. On 2 threads this model's CPU kernels
+    round a few activations differently for batches of 7 and 64 (its own seeded noise is not the
+    cause: on one thread the tables are identical), so exact identity is asserted on one
+    thread and the multi-threaded run is held to `compare`'s default tolerances."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_seeded_noise_tables_agree_within_tolerance_on_several_threads(tmp_path):
+    import dissect_report as dr
+
+    if torch.get_num_threads() < 2:
+        torch.set_num_threads(2)
+    base = [*STYLE, "--seeded-noise", "--samples", "96", "--no-images"]
+    cli("dissect", *base, "--batch-size", "64", "--out", str(tmp_path / "b64"), check=True)
+    cli("dissect", *base, "--batch-size", "7", "--out", str(tmp_path / "b7"), check=True)
+    assert dr.compare_reports(tmp_path / "b64", tmp_path / "b7").passed
+
+
+def test_seeded_noise_gives_identical_tables_across_batches_shards_and_resume(tmp_path, one_thread):
     base = [*STYLE, "--seeded-noise", "--samples", "96"]
     cli("dissect", *base, "--batch-size", "64", "--out", str(tmp_path / "b64"), check=True)
     cli("dissect", *base, "--batch-size", "7", "--out", str(tmp_path / "b7"), check=True)
@@ -73,7 +96,7 @@ def test_seeded_noise_gives_identical_tables_across_batches_shards_and_resume(tm
     out = tmp_path / "killed"
     proc = subprocess.Popen(
         [sys.executable, "-m", "dissect_report", "-q", "dissect", *slow, "--out", str(out)],
-        env=_env(),
+        env={**_env(), "OMP_NUM_THREADS": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
