@@ -78,6 +78,16 @@ def _name(func: Any) -> str:
     return str(getattr(func, "__name__", func))
 
 
+def _draws(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether a call of torch ``name`` draws from the global RNG: a random op without a
+    generator of its own; dropout only when training (``F.dropout``'s default is training)."""
+    if name not in RANDOM_OPS or kwargs.get("generator") is not None:
+        return False
+    if name.startswith("dropout"):
+        return bool(args[2] if len(args) > 2 else kwargs.get("train", kwargs.get("training", True)))
+    return True
+
+
 def _size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[int, ...]:
     if "size" in kwargs:
         size = kwargs["size"]
@@ -119,13 +129,9 @@ class _SeededRandom(TorchFunctionMode):
     ) -> Any:
         kwargs = dict(kwargs or {})
         name = _name(func)
-        if name not in RANDOM_OPS or kwargs.get("generator") is not None:
+        if not _draws(name, args, kwargs):
             return func(*args, **kwargs)
         if name in _REFUSED:
-            if name.startswith("dropout") and not (
-                args[2] if len(args) > 2 else kwargs.get("train", kwargs.get("training", False))
-            ):
-                return func(*args, **kwargs)
             raise ModelError(
                 f"the generator calls torch {name} inside forward; seeded noise covers only "
                 "randn, rand, randn_like, rand_like, normal, normal_ and uniform_"
@@ -196,10 +202,8 @@ class RandomCalls(TorchFunctionMode):
     ) -> Any:
         kwargs = kwargs or {}
         name = _name(func)
-        if name in RANDOM_OPS and kwargs.get("generator") is None:
-            train = args[2] if len(args) > 2 else kwargs.get("train", kwargs.get("training", True))
-            if not name.startswith("dropout") or train:
-                self.names.append(name)
+        if _draws(name, args, kwargs):
+            self.names.append(name)
         return func(*args, **kwargs)
 
 
