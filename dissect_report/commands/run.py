@@ -212,7 +212,9 @@ def _run_stages(
     if todo:
         from dissect_report.interventions.loading import open_with_models
 
-        _, models = open_with_models(out)  # loaded once, for every stage
+        # Loaded once, for every stage; checked again only when the dissection (and its
+        # model check) did not run in this process.
+        _, models = open_with_models(out, check="dissect" in done)
     if "interventions" in todo:
         from dissect_report.commands.intervene import print_summary
         from dissect_report.interventions import intervene

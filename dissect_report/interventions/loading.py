@@ -95,20 +95,23 @@ def bundle_from_manifest(
     *,
     generator: str | None = None,
     weights: str | None = None,
+    check: bool = True,
 ) -> ModelBundle:
     """The generator/segmenter the report was made with, plus optional D and feature extractor.
 
     ``discriminator`` / ``features``: factory paths ``pkg.module:make`` (called with no
     arguments); ``"none"`` turns the built-in discriminator off. ``generator`` / ``weights``
     override the recorded ones and must load the same model (checked by content hash).
-    The model check runs on the report's layers before anything is computed.
+    The model check runs on the report's layers before anything is computed, unless
+    ``check`` is false (``run`` has just checked the same models in this process; the content
+    hashes are compared all the same).
     """
     from dissect_report.config import BUILTIN_GENERATOR
     from dissect_report.models import load_models, load_weights
     from dissect_report.sampler import latents
 
     config = report_config(manifest, generator, weights)
-    models = load_models(config)
+    models = load_models(config, check=check)
     check_same_model(manifest, models.identity)
     builtin = config.generator == BUILTIN_GENERATOR and config.weights is None
     disc: Any = None
@@ -145,12 +148,14 @@ def open_with_models(
     *,
     generator: str | None = None,
     weights: str | None = None,
+    check: bool = True,
 ) -> tuple[Report, ModelBundle]:
     """The opened report and its models (``models`` if given, else rebuilt from its manifest).
 
-    ``generator`` / ``weights`` override the recorded ones (see :func:`bundle_from_manifest`).
+    ``generator`` / ``weights`` override the recorded ones and ``check`` skips a model check
+    done moments ago (see :func:`bundle_from_manifest`).
     """
     opened = open_report(report)
     if models is None:
-        models = bundle_from_manifest(opened.raw, generator=generator, weights=weights)
+        models = bundle_from_manifest(opened.raw, generator=generator, weights=weights, check=check)
     return opened, models
