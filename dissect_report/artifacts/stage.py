@@ -240,7 +240,7 @@ def find_artifacts(
     confirmed = [u for u in candidates if gains[u].confirmed(config.min_gain)]
     metric = judge.metric if judge is not None else "none"
     baseline = _metric_value(metric, judge.baseline) if judge is not None else math.nan
-    log.info("%s", verdict.reason)
+    log.debug("%s", verdict.reason)  # the commands print the verdict once, in their summary
 
     labels = _unit_labels(opened, layer)
     table = _units_table(scores, labels, set(verdict.units), gains)
