@@ -102,9 +102,11 @@ def handler(args: argparse.Namespace) -> int:
 
 def print_summary(result: Any) -> None:
     """The interventions' findings, one line per concept (also used by ``run``)."""
+    from dissect_report.render.fmt import pct  # the site's percentages, "n/a" for NaN
+
     print(f"interventions on {result.layer} (held-out seed {result.seed}), {result.seconds:.1f} s")
     for c in result.concepts:
-        optimized = _pct(c.share_optimized, "not run")
+        optimized = pct(c.share_optimized, "not run")
         insertion = (
             "no insertion site (no patch without the concept)"
             if math.isnan(c.insert_success)
@@ -112,15 +114,10 @@ def print_summary(result: Any) -> None:
             f"adding {c.insert_added:.2f} of a patch per site"
         )
         print(
-            f"  {c.concept}: top {c.n_max} units remove {_pct(c.share)} of it, net "
-            f"({_pct(c.erased)} of its pixels erased; random units {_pct(c.share_random)}, "
+            f"  {c.concept}: top {c.n_max} units remove {pct(c.share, 'n/a')} of it, net "
+            f"({pct(c.erased, 'n/a')} of its pixels erased; random units {pct(c.share_random, 'n/a')}, "
             f"optimized {optimized}); {insertion}"
         )
-
-
-def _pct(value: float, missing: str = "n/a") -> str:
-    """A share as a percentage; NaN (nothing measured) as a word, never 'nan%'."""
-    return missing if math.isnan(value) else f"{value:.0%}"
 
 
 def register(subparsers: Any) -> None:

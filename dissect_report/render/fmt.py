@@ -41,10 +41,10 @@ def fixed(value: float, places: int = 3) -> str:
     return f"{value:.{places}f}"
 
 
-def pct(value: float) -> str:
-    """A share as a percentage; a dash for NaN/None."""
+def pct(value: float, missing: str = DASH) -> str:
+    """A share as a percentage; ``missing`` (a dash) for NaN/None."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return DASH
+        return missing
     text = f"{100 * value:.0f}%"
     return "0%" if text == "-0%" else text
 
