@@ -17,7 +17,6 @@ never reach the IoU floor (best possible ``(1 - q) / c``): the run says so and s
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,20 +29,22 @@ NON_FINITE = "non-finite"
 DEAD = "dead"
 
 
+def constant_units(peaks: np.ndarray) -> np.ndarray:
+    """``(U,)`` bool: units whose finite peak activation is the same on every sample of
+    ``peaks`` ``(U, N)``, or that have no finite peak at all (also when ``N`` is 0)."""
+    finite = np.isfinite(peaks)
+    hi = np.where(finite, peaks, -np.inf).max(axis=1, initial=-np.inf)
+    lo = np.where(finite, peaks, np.inf).min(axis=1, initial=np.inf)
+    return ~(hi > lo)
+
+
 def unit_flags(state: LayerState) -> dict[str, list[int]]:
     """Units to flag: ``non-finite`` (no finite peak on any sample) and ``dead`` (constant:
     one histogram bin, and the same peak on every sample the pass kept)."""
     top = np.asarray(state.topk_values, dtype=np.float64)
     non_finite = ~np.isfinite(top).any(axis=1)
     one_bin = (np.asarray(state.unit_hist) > 0).sum(axis=1) <= 1
-    peaks = np.asarray(state.peaks, dtype=np.float64)
-    peaks = np.where(np.isfinite(peaks), peaks, np.nan)
-    if peaks.size:
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no peak kept
-            same_peak = ~(np.nanmax(peaks, axis=1) > np.nanmin(peaks, axis=1))
-    else:
-        same_peak = np.ones(state.units, dtype=bool)
+    same_peak = constant_units(np.asarray(state.peaks, dtype=np.float64).reshape(state.units, -1))
     dead = one_bin & same_peak & ~non_finite
     return {NON_FINITE: np.flatnonzero(non_finite).tolist(), DEAD: np.flatnonzero(dead).tolist()}
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dissect_report.caveats import constant_units
 from dissect_report.interventions.bundle import ModelBundle, batches, frozen
 from dissect_report.interventions.edit import Setter, trace
 from dissect_report.metrics import frechet, gaussian
@@ -138,15 +139,6 @@ def top_samples(peaks: np.ndarray, top_k: int) -> np.ndarray:
     return np.argsort(-peaks, axis=0, kind="stable")[:top_k].T
 
 
-def constant_units(peaks: np.ndarray) -> np.ndarray:
-    """``(U,)`` bool: units whose finite peak activation is the same on every sample of
-    ``peaks`` ``(N, U)`` (or that have no finite peak at all)."""
-    finite = np.isfinite(peaks)
-    hi = np.where(finite, peaks, -np.inf).max(axis=0, initial=-np.inf)
-    lo = np.where(finite, peaks, np.inf).min(axis=0, initial=np.inf)
-    return ~(hi > lo)
-
-
 def score_units(scan: Scan, top_k: int) -> list[UnitScore]:
     """Every unit's artifact score, worst (highest score) first."""
     mu_all, cov_all = gaussian(scan.features)
@@ -161,7 +153,7 @@ def score_units(scan: Scan, top_k: int) -> list[UnitScore]:
     # A unit whose peak is the same on every sample (dead, or non-finite everywhere) has no
     # "images it fires on most": its top samples are just the first ids, so its score would
     # rank the sample set, not the unit. It gets no score and ranks last.
-    score = np.where(constant_units(scan.peaks), math.nan, score)
+    score = np.where(constant_units(scan.peaks.T), math.nan, score)
     order = sorted(range(len(tops)), key=lambda u: (math.isnan(score[u]), -score[u], u))
     return [
         UnitScore(
