@@ -26,7 +26,7 @@ import torch
 
 from dissect_report.errors import ModelError, user_code
 from dissect_report.interventions.bundle import ModelBundle, frozen
-from dissect_report.interventions.edit import blend, edit
+from dissect_report.interventions.edit import Setter, blend, edit
 from dissect_report.interventions.insertion import grid_positions
 from dissect_report.progress import bar
 
@@ -39,6 +39,54 @@ def _concept_prob(models: ModelBundle, images: torch.Tensor, concept: int) -> to
             f"class_probs must return (N, {len(models.concepts)}, H, W); got {tuple(probs.shape)}"
         )
     return probs[:, concept].mean()
+
+
+def _probe(flag: torch.Tensor) -> Setter:
+    """A setter that adds ``0 * flag`` to the layer's output: a path for gradients to flow."""
+
+    def setter(output: torch.Tensor) -> torch.Tensor:
+        return output + 0.0 * flag
+
+    return setter
+
+
+def gradient_problem(models: ModelBundle, layer: str, z: torch.Tensor) -> str | None:
+    """Why unit sets cannot be learned here, in one line, or None when gradients flow.
+
+    Usage::
+
+        reason = gradient_problem(models, "layer2", z_train[:1])
+        if reason:
+            log.warning("no optimized unit sets: %s", reason)
+
+    Runs one sample with gradients enabled and checks that the image depends differentiably on
+    ``layer`` and that ``class_probs`` depends differentiably on the image. A generator whose
+    forward runs under ``torch.no_grad()`` / ``inference_mode()`` (or detaches), or a segmenter
+    whose ``class_probs`` does, would otherwise give an alpha of all zeros, learned from nothing.
+    """
+    if not models.has_probs():
+        return "the segmenter has no class_probs()"
+    flag = torch.zeros((), requires_grad=True)
+    seg_module = models.segmenter if isinstance(models.segmenter, torch.nn.Module) else None
+    net = getattr(models.segmenter, "net", None)
+    with frozen(models.generator, seg_module, net if isinstance(net, torch.nn.Module) else None):
+        with torch.enable_grad(), edit(models.generator, layer, _probe(flag)):
+            with user_code("generator"):
+                images = models.generator(z[:1])
+        if not (isinstance(images, torch.Tensor) and images.requires_grad):
+            return (
+                f"the generator's image does not depend differentiably on {layer!r} (its forward "
+                "runs under torch.no_grad() or inference_mode(), or detaches)"
+            )
+        probe = images.detach().float().clone().requires_grad_(True)
+        with torch.enable_grad(), user_code("segmenter"):
+            probs = models.segmenter.class_probs(probe)  # type: ignore[attr-defined]
+        if not (isinstance(probs, torch.Tensor) and probs.requires_grad):
+            return (
+                "the segmenter's class_probs() gives no gradient (it runs under torch.no_grad() "
+                "or inference_mode(), or detaches)"
+            )
+    return None
 
 
 def optimize_alpha(
@@ -60,6 +108,9 @@ def optimize_alpha(
     """The learned alpha (U,) float64; needs a segmenter with ``class_probs``."""
     if not models.has_probs():
         raise ModelError("optimizing unit sets needs a segmenter with class_probs()")
+    reason = gradient_problem(models, layer, z_train)
+    if reason is not None:
+        raise ModelError(f"cannot optimize unit sets: {reason}")
     units, h, w = shape
     count = int(z_train.shape[0])
     alpha = torch.full((units,), float(init), requires_grad=True)

@@ -38,7 +38,7 @@ from dissect_report.interventions.insertion import (
     insertion_sites,
 )
 from dissect_report.interventions.loading import open_with_models
-from dissect_report.interventions.optimize import alpha_order, optimize_alpha
+from dissect_report.interventions.optimize import alpha_order, gradient_problem, optimize_alpha
 from dissect_report.interventions.pictures import outline, tile_grid, to_uint8
 from dissect_report.interventions.settings import InterventionConfig
 from dissect_report.progress import bar
@@ -251,9 +251,11 @@ def intervene(
     every_unit = list(range(units_total))
     # The learned sets train on the dissection's samples, as the IoU ordering does.
     z_train = models.latents(dissect_seed, range(config.optimize_steps * config.optimize_batch))
-    optimize = config.optimize and config.optimize_steps > 0 and models.has_probs()
-    if config.optimize and not models.has_probs():
-        log.warning("segmenter has no class_probs(); skipping optimized unit sets")
+    optimize = config.optimize and config.optimize_steps > 0
+    skipped = gradient_problem(models, layer, z_train) if optimize else None
+    if skipped is not None:  # alpha would stay at 0.0 and rank the units by index
+        log.warning("no optimized unit sets: %s", skipped)
+        optimize = False
 
     results = []
     for name in bar(chosen, desc="intervene", unit="concept"):
@@ -358,6 +360,7 @@ def intervene(
         "concepts": chosen,
         "patch": patch,
         "optimize": optimize,
+        "optimize_skipped": skipped,
         "ranking": iou_source,
     }
     seconds = time.perf_counter() - start
