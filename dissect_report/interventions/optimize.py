@@ -70,9 +70,12 @@ def gradient_problem(models: ModelBundle, layer: str, z: torch.Tensor) -> str | 
     seg_module = models.segmenter if isinstance(models.segmenter, torch.nn.Module) else None
     net = getattr(models.segmenter, "net", None)
     with frozen(models.generator, seg_module, net if isinstance(net, torch.nn.Module) else None):
-        with torch.enable_grad(), edit(models.generator, layer, _probe(flag)):
-            with user_code("generator"):
-                images = models.generator(z[:1])
+        with (
+            torch.enable_grad(),
+            edit(models.generator, layer, _probe(flag)),
+            user_code("generator"),
+        ):
+            images = models.generator(z[:1])
         if not (isinstance(images, torch.Tensor) and images.requires_grad):
             return (
                 f"the generator's image does not depend differentiably on {layer!r} (its forward "
