@@ -37,6 +37,7 @@ from dissect_report.contract import skipped_summary
 from dissect_report.engines import run_engine
 from dissect_report.errors import ReportError, UserError, environment_problem
 from dissect_report.models import Models, load_models, model_fingerprint
+from dissect_report.provenance import environment
 from dissect_report.reportdir.read import read_json_object, read_state
 from dissect_report.reportdir.schema import MANIFEST, PARTIAL, SCHEMA_VERSION, SHARD_MANIFEST
 from dissect_report.reportdir.write import (
@@ -137,6 +138,7 @@ def _manifest(result: DissectResult, models: Models, command: str | None) -> dic
         },
         "nonfinite": {layer.name: layer.state.nonfinite for layer in result.layers},
         "model_check": models.check.summary() if models.check is not None else skipped_summary(),
+        "environment": environment(str(models.device)),
         "timings": {
             **{k: round(v, 3) for k, v in result.timings.items()},
             **({"model_check_s": round(models.check.seconds, 3)} if models.check else {}),

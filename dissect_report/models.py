@@ -235,6 +235,17 @@ def source_identity(spec: str) -> dict[str, Any]:
     return {"file": os.path.abspath(source), "file_sha256": file_sha256(source)}
 
 
+def _sources(spec: str) -> dict[str, Any]:
+    """``source_sha256`` and ``source_files``: the factory's project modules it imports."""
+    from dissect_report.provenance import project_sources
+
+    found = project_sources(spec) if ":" in spec else None
+    return {
+        "source_sha256": found["sha256"] if found else None,
+        "source_files": found["files"] if found else {},
+    }
+
+
 def model_identity(
     config: DissectConfig, generator: nn.Module, segmenter: Any, z_dim: int
 ) -> dict[str, Any]:
@@ -258,6 +269,7 @@ def model_identity(
             "z_dim": z_dim,
             "latent_shape": list(getattr(generator, "latent_shape", None) or []) or None,
             "seeded_noise": config.seeded_noise,
+            **_sources(config.generator),
         },
         "segmenter": {
             "name": config.segmenter,

@@ -70,6 +70,14 @@ _CONTRACT_HINTS = {
     "nondeterministic kernels) beyond the tolerances",
 }
 
+# The software and numerics a report was made with (``environment.*``): by the model
+# contract they should not change findings beyond float noise, so like the contract settings
+# they are a probable cause when the tables differ, with what would make them matter.
+_ENVIRONMENT_HINT = (
+    "findings depend on it only through numerics (rounding, TF32, the order of reductions) "
+    "beyond the tolerances, or a changed default of the library"
+)
+
 # Most probable causes first; everything else relevant follows alphabetically.
 _PRIORITY = (
     "samples.seed",
@@ -78,6 +86,7 @@ _PRIORITY = (
     "config.samples",
     "model.weights_sha256",
     "model.state_sha256",
+    "model.source_sha256",
     "segmenter.weights_sha256",
     "tool.version",
     "threshold.policy",
@@ -130,7 +139,15 @@ def setting_kind(key: str) -> str:
     # model_check.*: what the contract check measured on a few samples, not a setting
     if name in _BOOKKEEPING_NAMES or key.startswith(("timings.", "model_check.")):
         return "bookkeeping"
+    if key.startswith("environment."):
+        return "contract"
     return "contract" if name in _CONTRACT_HINTS else "finding"
+
+
+def _hint(key: str) -> str | None:
+    if key.startswith("environment."):
+        return _ENVIRONMENT_HINT
+    return _CONTRACT_HINTS.get(key.rsplit(".", 1)[-1])
 
 
 _KIND_ORDER = {"finding": 0, "contract": 1, "bookkeeping": 2}
@@ -149,6 +166,6 @@ def diff_settings(golden: dict[str, Any], new: dict[str, Any]) -> tuple[SettingC
         gv, nv = g.get(key), n.get(key)  # a missing key reads as null
         if gv != nv:
             kind = setting_kind(key)
-            hint = _CONTRACT_HINTS.get(key.rsplit(".", 1)[-1]) if kind == "contract" else None
+            hint = _hint(key) if kind == "contract" else None
             changes.append(SettingChange(key, gv, nv, kind == "finding", kind, hint))
     return tuple(sorted(changes, key=_order))

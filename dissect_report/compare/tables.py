@@ -350,6 +350,10 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+# Columns that name what sits at a rank (rows keyed by rank): the same value behind another
+# id is a renamed id (two units swapped), not a flip near a boundary.
+_RANKED_IDS = frozenset({"unit", "sample", "concepts"})
+
 # A verdict on one value: None (equal within tolerance), ("note", why) or ("change", tolerance).
 Verdict = tuple[str, str] | None
 
@@ -390,6 +394,11 @@ def judge(
     if rule.kind in ("rank", "flag") and g_row is not None and n_row is not None:
         basis = [b for b in rule.basis if b in g_row and b in n_row]
         moved = [b for b in basis if judge(rel, b, g_row[b], n_row[b], tol) is not None]
+        exact = basis and all(_close(g_row[b], n_row[b], 0.0, 0.0) for b in basis)
+        if exact and column in _RANKED_IDS:
+            # not near a boundary: the very same value now belongs to another id
+            same = "; ".join(f"{b} {_short(g_row[b])}" for b in basis)
+            return ("change", f"another {column} at the same {same}: ids renamed")
         if basis and not moved:
             numbers = "; ".join(f"{b} {_short(g_row[b])} -> {_short(n_row[b])}" for b in basis)
             return ("note", f"{numbers}, within tolerance")

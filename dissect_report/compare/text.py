@@ -196,6 +196,13 @@ def settings_lines(c: Comparison, max_items: int = 10) -> list[str]:
     if causes:
         lines += ["", "Probable cause: these settings differ"]
         _capped(lines, [_setting(s) for s in causes], max_items, "  ")
+    elif not c.passed:
+        lines += [
+            "",
+            "Probable cause: no recorded setting differs (config, models, their source and "
+            "the environment are the same): look at what the manifest does not record "
+            "(data files the code reads, hardware)",
+        ]
     agree = [s.key for s in c.settings if s.kind == "contract" and s not in causes]
     if agree:
         lines.append(f"Settings that differ, with findings within tolerance: {', '.join(agree)}")

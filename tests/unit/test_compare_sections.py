@@ -106,3 +106,30 @@ def test_ace_tolerances_and_unit_sets(pair: tuple[Path, Path]) -> None:
         "concepts/tree/ace.parquet": 1,
         "concepts/tree/ace.json": 2,  # iou [0.1] and all 0.2 -> 0.22
     }
+
+
+def test_units_swapped_at_the_same_ratio_are_renamed_not_near_a_boundary(
+    pair: tuple[Path, Path],
+) -> None:
+    golden, new = pair
+
+    def sample_units(report: Path, units: list[int]) -> None:
+        table = pa.table(
+            {
+                "sample": pa.array([0] * 2 + [1] * 2, pa.int32()),
+                "layer": ["layer1"] * 4,
+                "rank": pa.array([1, 2, 1, 2], pa.int32()),
+                "unit": pa.array(units, pa.int32()),
+                "ratio": [13.4912, 2.0, 13.4912, 3.0],
+            }
+        )
+        (report / "samples").mkdir(exist_ok=True)
+        pq.write_table(table, report / "samples" / "units.parquet")
+
+    sample_units(golden, [1, 2, 1, 0])
+    sample_units(new, [3, 2, 3, 0])  # unit 1 renamed 3: the same ratio under another id
+    c = compare_reports(golden, new)
+    (table,) = c.tables
+    assert not table.notes  # no "within tolerance, near a boundary (ratio 13.49 -> 13.49)"
+    assert [(v.column, v.golden, v.new) for v in table.value_changes] == [("unit", 1, 3)] * 2
+    assert "another unit at the same ratio 13.4912: ids renamed" in c.summary()
