@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -31,18 +32,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handler)
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
+class _SiteHandler(SimpleHTTPRequestHandler):
+    """Regular files under the resolved site, to a local Host only; no listings, no links out.
+
+    A page in another tab can point a name at 127.0.0.1 (DNS rebinding): only requests whose
+    ``Host`` is ``127.0.0.1:PORT`` or ``localhost:PORT`` are answered. A path that resolves
+    outside the site (a symbolic link), a directory without ``index.html``, or anything that
+    is not a regular file is a 404.
+    """
+
+    root: Path = Path()
+    hosts: frozenset[str] = frozenset()
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
         log.debug("%s " + format, self.address_string(), *args)
+
+    def send_head(self):  # type: ignore[no-untyped-def]  (stdlib signature)
+        """Refuse a foreign Host and any path that is not a regular file inside the site."""
+        if (self.headers.get("Host") or "").lower() not in self.hosts:
+            self.send_error(HTTPStatus.FORBIDDEN, "unknown Host (serve answers 127.0.0.1 only)")
+            return None
+        target = Path(self.translate_path(self.path))
+        if target.is_dir() and target.resolve().is_relative_to(self.root):
+            if not self.path.split("?", 1)[0].split("#", 1)[0].endswith("/"):
+                return super().send_head()  # the stdlib's redirect to the trailing slash
+            target = target / "index.html"
+        if not _served(self.root, target):
+            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return None
+        return super().send_head()
+
+    def list_directory(self, path):  # type: ignore[no-untyped-def]  (stdlib signature)
+        """Never list a directory."""
+        self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+        return None
+
+
+def _served(root: Path, target: Path) -> bool:
+    """True when ``target`` is a regular file whose resolved path lies inside ``root``."""
+    try:
+        real = target.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return real.is_relative_to(root) and real.is_file()
 
 
 def make_server(site: Path, port: int) -> ThreadingHTTPServer:
     """An HTTP server for ``site`` bound to 127.0.0.1:``port`` (not started)."""
-    handler = functools.partial(_QuietHandler, directory=str(site))
+    root = Path(site).resolve()
+    handler_class = type("SiteHandler", (_SiteHandler,), {"root": root})
+    handler = functools.partial(handler_class, directory=str(root))
     try:
-        return ThreadingHTTPServer(("127.0.0.1", port), handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError as exc:
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
+    bound = server.server_address[1]
+    handler_class.hosts = frozenset(f"{name}:{bound}" for name in ("127.0.0.1", "localhost"))
+    return server
 
 
 def handler(args: argparse.Namespace) -> int:

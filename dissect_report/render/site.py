@@ -12,6 +12,8 @@ at the end, so an interrupted render leaves the previous site (or none) in place
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import platform
@@ -28,12 +30,17 @@ from dissect_report.errors import ReportError
 from dissect_report.paint.page import paint_page
 from dissect_report.render.build import NavEntry, build_mkdocs
 from dissect_report.render.context import DATA_SUFFIXES, Site
-from dissect_report.render.files import dir_bytes, link_or_copy, link_tree
+from dissect_report.render.files import confine, copy_tree, dir_bytes
 from dissect_report.render.fmt import esc
 from dissect_report.render.pages import page_env, render_pages
+from dissect_report.render.portable import portable_manifest
 from dissect_report.render.sections import load_artifacts, load_interventions
+from dissect_report.render.shipcheck import check_counts, check_shipped
 from dissect_report.render.sitepages import iter_pages
-from dissect_report.reportdir.records import load_report
+from dissect_report.reportdir.atomic import write_bytes
+from dissect_report.reportdir.read import read_json_object
+from dissect_report.reportdir.records import ReportData, load_report
+from dissect_report.reportdir.schema import Manifest
 
 log = logging.getLogger(__name__)
 MARKER = ".dissect-report-site"
@@ -86,6 +93,15 @@ def _swap_in(built: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _files(site: Path) -> set[str]:
+    return {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+
+
+def _portable(report: ReportData) -> ReportData:
+    raw = portable_manifest(report.manifest.model_dump(mode="json"), report.root)
+    return dataclasses.replace(report, manifest=Manifest.model_validate(raw))
+
+
 def render_site(
     report_dir: Path | str, out: Path | str | None = None, baseline: Path | str | None = None
 ) -> RenderResult:
@@ -95,8 +111,13 @@ def render_site(
     :mod:`dissect_report.compare`).
     """
     start = time.perf_counter()
-    root = Path(report_dir)
+    root = Path(report_dir).resolve()
+    confine(root)  # a received report must not publish the receiver's files
     report = load_report(root)
+    check_counts(report.manifest)
+    # The site's manifest and pages carry no absolute path of the machine that made it.
+    shipped_manifest = portable_manifest(read_json_object(root / "manifest.json"), root)
+    report = _portable(report)
     out = Path(out) if out is not None else root / "site"
     out = out.resolve()
     _check_out(out)
@@ -144,17 +165,24 @@ def render_site(
         )
         # Images and the tables the pages link to travel inside the site (a zipped site
         # carries what it shows); the raw stats.npz does not.
+        # Copies, not hard links: editing the site in place must not change the report.
         shipped = IMAGE_SUFFIXES + DATA_SUFFIXES
+        before = _files(built)
         for layer in report.layers:
-            link_tree(layer.dir, built / "layers" / layer.entry.slug, shipped)
-        link_tree(root / "samples", built / "samples", shipped)
+            copy_tree(layer.dir, built / "layers" / layer.entry.slug, shipped, root)
+        copy_tree(root / "samples", built / "samples", shipped, root)
         if interventions is not None:
-            link_tree(root / "concepts", built / "concepts", shipped)
+            copy_tree(root / "concepts", built / "concepts", shipped, root)
         if artifacts is not None:
-            link_tree(root / "artifacts", built / "artifacts", shipped)
+            copy_tree(root / "artifacts", built / "artifacts", shipped, root)
+        from_report = _files(built) - before
         if paint is not None:
             paint.write(built)
-        link_or_copy(root / "manifest.json", built / "manifest.json")
+        write_bytes(
+            built / "manifest.json",
+            (json.dumps(shipped_manifest, indent=2, ensure_ascii=False) + "\n").encode(),
+        )
+        check_shipped(built, frozenset(from_report))
         (built / MARKER).write_text(f"dissect-report {__version__}\n", encoding="utf-8")
         _swap_in(built, out)
     finally:

@@ -116,7 +116,11 @@ def load_layer(root: Path, entry: LayerEntry) -> LayerData:
         for u, c, q in zip(iou["unit"], iou["concept"], iou["iqr"], strict=True)
     }
     edges, hist = _read_hist(d / "stats.npz", len(units))
-    images = frozenset(os.listdir(d / "units")) if (d / "units").is_dir() else frozenset()
+    images = frozenset(  # a linked file is never published (render.files), so never shown
+        n
+        for n in (os.listdir(d / "units") if (d / "units").is_dir() else ())
+        if not (d / "units" / n).is_symlink()
+    )
     return LayerData(
         entry=entry, dir=d, units=units, iqr=iqr, edges=edges, unit_hist=hist, images=images
     )

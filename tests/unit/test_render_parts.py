@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from dissect_report.commands.serve import make_server
-from dissect_report.render.files import link_tree
+from dissect_report.render.files import copy_tree
 from dissect_report.render.fmt import esc, fixed, num, pct
 from dissect_report.render.plugin import minify_html
 from dissect_report.render.svg import coarsen, heatmap_svg, histogram_svg, safe_color
@@ -64,16 +64,16 @@ def test_minify_keeps_pre_blocks() -> None:
     assert minify_html(pre) == pre
 
 
-def test_link_tree_links_images_and_skips_symlinks(tmp_path: Path) -> None:
+def test_copy_tree_copies_images_and_skips_symlinks(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     (src / "units").mkdir(parents=True)
     (src / "units" / "1.png").write_bytes(b"png")
     (src / "units.parquet").write_bytes(b"table")
     (tmp_path / "secret.png").write_bytes(b"secret")
     (src / "units" / "leak.png").symlink_to(tmp_path / "secret.png")
-    assert link_tree(src, dst, (".png",)) == 1
+    assert copy_tree(src, dst, (".png",), tmp_path) == 1
     assert (dst / "units" / "1.png").read_bytes() == b"png"
-    assert (dst / "units" / "1.png").stat().st_ino == (src / "units" / "1.png").stat().st_ino
+    assert (dst / "units" / "1.png").stat().st_ino != (src / "units" / "1.png").stat().st_ino
     assert not (dst / "units" / "leak.png").exists() and not (dst / "units.parquet").exists()
 
 

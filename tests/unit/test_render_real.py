@@ -84,3 +84,23 @@ def test_data_links_resolve_inside_the_site_and_404_is_relative(real_report: Pat
     html = (site / "404.html").read_text()
     assert not re.search(r'(?:href|src)="/(?!/)', html)
     assert not re.search(r'"(?:base|search)": "/', html)  # Material's config: worker, base
+
+
+def test_the_built_in_worlds_site_names_no_path_of_this_machine(real_report: Path) -> None:
+    """The factory file lives in this venv and --out under a temp dir: neither is published."""
+    import json
+    import sys
+
+    manifest = json.loads((real_report / "manifest.json").read_text())
+    assert manifest["model"]["factory_file"].startswith("/")  # the report keeps it
+    needles = {sys.prefix, str(Path.home()), str(real_report), str(real_report.resolve())}
+    needles |= {str(Path(manifest["model"]["factory_file"]).parent)}
+    site = real_report / "site"
+    shipped = json.loads((site / "manifest.json").read_text())
+    assert shipped["model"]["factory_file"] == "__init__.py"
+    assert shipped["model"]["factory_sha256"] == manifest["model"]["factory_sha256"]
+    for path in site.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".json", ".js", ".csv", ".xml", ".svg"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found = [n for n in needles if n in text]
+            assert not found, (path, found)
