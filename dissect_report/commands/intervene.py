@@ -45,6 +45,11 @@ FLAGS: FlagTable = {
     "--compare-samples": ("compare_samples", int, "rows of compare.png (0: no picture)"),
     "--optimize-steps": ("optimize_steps", int, "Adam steps of the optimized unit set"),
     "--l2": ("l2", float, "L2 penalty on the learned alpha"),
+    "--unit-samples": (
+        "unit_samples",
+        int,
+        "held-out samples for each labelled unit's own ablation effect (0: skip)",
+    ),
     "--batch-size": ("batch_size", int, "images per forward pass (results do not depend on it)"),
 }
 

@@ -42,6 +42,7 @@ class InterventionConfig:
     lr: float = 0.1
     l2: float = 1e-3
     batch_size: int = 16
+    unit_samples: int = 16  # held-out samples for each labelled unit's own ablation (0: skip)
 
     def __post_init__(self) -> None:
         for name in (
@@ -57,7 +58,7 @@ class InterventionConfig:
                 raise ConfigError(
                     f"intervention setting {name} must be >= 1; got {getattr(self, name)}"
                 )
-        for name in ("random_trials", "compare_samples", "optimize_steps"):
+        for name in ("random_trials", "compare_samples", "optimize_steps", "unit_samples"):
             if getattr(self, name) < 0:
                 raise ConfigError(
                     f"intervention setting {name} must be >= 0; got {getattr(self, name)}"

@@ -41,6 +41,7 @@ from dissect_report.interventions.loading import open_with_models
 from dissect_report.interventions.optimize import alpha_order, gradient_problem, optimize_alpha
 from dissect_report.interventions.pictures import outline, tile_grid, to_uint8
 from dissect_report.interventions.settings import InterventionConfig
+from dissect_report.interventions.unit_effects import unit_effects
 from dissect_report.progress import bar
 from dissect_report.reportdir.report import Report
 from dissect_report.reportdir.write import update_manifest
@@ -353,6 +354,10 @@ def intervene(
         )
 
     write.concept_index(section / "index.parquet", results)
+    if config.unit_samples:
+        units_rows = opened.units_table(layer).to_pylist()
+        own = unit_effects(models, layer, held, units_rows, config.unit_samples, config.batch_size)
+        write.unit_effects(section / "units.parquet", own)
     settings = {
         **asdict(config),
         "layer": layer,

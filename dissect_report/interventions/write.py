@@ -17,11 +17,12 @@ import pyarrow as pa
 
 from dissect_report.interventions.pictures import line_chart
 from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
-from dissect_report.reportdir.schema import ACE, CONCEPT_INDEX, INSERTION, OPTIMIZED
+from dissect_report.reportdir.schema import ACE, CONCEPT_INDEX, INSERTION, OPTIMIZED, UNIT_EFFECTS
 from dissect_report.reportdir.write import write_table
 
 if TYPE_CHECKING:
     from dissect_report.interventions.stage import ConceptResult
+    from dissect_report.interventions.unit_effects import UnitEffect
 
 I32, I64, F64, STR = pa.int32(), pa.int64(), pa.float64(), pa.string()
 
@@ -185,3 +186,20 @@ def concept_index(path: Path, results: Sequence[ConceptResult]) -> None:
         }
     )
     write_table(path, table, CONCEPT_INDEX, csv=True)
+
+
+def unit_effects(path: Path, rows: Sequence[UnitEffect]) -> None:
+    """concepts/units.parquet: each labelled unit's own ablation effect."""
+    table = pa.table(
+        {
+            "unit": pa.array([r.unit for r in rows], I32),
+            "concept": pa.array([r.concept for r in rows], STR),
+            "samples": pa.array([r.samples for r in rows], I32),
+            "fraction_before": pa.array([r.fraction_before for r in rows], F64),
+            "fraction_after": pa.array([r.fraction_after for r in rows], F64),
+            "ace": pa.array([r.ace for r in rows], F64),
+            "share": pa.array([r.share for r in rows], F64),
+            "erased": pa.array([r.erased for r in rows], F64),
+        }
+    )
+    write_table(path, table, UNIT_EFFECTS)

@@ -12,7 +12,7 @@ A section is read only when ``manifest.sections`` marks it complete.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +76,23 @@ class ConceptIntervention:
 
 
 @dataclass(frozen=True)
+class UnitEffect:
+    """One row of concepts/units.parquet: a unit ablated alone, its label's pixels counted."""
+
+    unit: int
+    concept: str
+    samples: int
+    ace: float
+    share: float
+    erased: float
+
+
+@dataclass(frozen=True)
 class Interventions:
     layer: str
     settings: dict[str, Any]
     concepts: tuple[ConceptIntervention, ...]
+    unit_effects: dict[int, UnitEffect] = field(default_factory=dict)  # unit -> its own effect
 
 
 @dataclass(frozen=True)
@@ -194,7 +207,19 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
         )
     settings = dict(manifest.interventions)
     layer = str(settings.get("layer") or (concepts[0].layer if concepts else ""))
-    return Interventions(layer=layer, settings=settings, concepts=tuple(concepts))
+    own = _rows(base / "units.parquet", ("unit", "concept", "samples", "ace"), optional=True)
+    effects = {
+        int(r["unit"]): UnitEffect(
+            int(r["unit"]),
+            str(r["concept"]),
+            int(r["samples"]),
+            _f(r["ace"]),
+            _f(r.get("share")),
+            _f(r.get("erased")),
+        )
+        for r in own
+    }
+    return Interventions(layer, settings, tuple(concepts), effects)
 
 
 def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:

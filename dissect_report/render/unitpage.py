@@ -122,6 +122,16 @@ def unit_extras(
     """Intervention and artifact results per unit of ``layer`` (only where they exist)."""
     out: dict[int, list[Extra]] = {}
     if iv is not None and find_layer(site, iv.layer) is layer:
+        for unit, e in iv.unit_effects.items():
+            rows = (
+                Row("concept (its label)", site.concept_link(e.concept, UNIT_ROOT)),
+                Row(f"share of {esc(e.concept)} removed, net", pct(e.share)),
+                Row(f"share of its {esc(e.concept)} pixels erased", pct(e.erased)),
+                Row("ACE (drop in its pixel fraction)", num(e.ace)),
+                Row("held-out samples", str(e.samples)),
+            )
+            note = "Measured on this unit alone, switched off everywhere on held-out samples."
+            out.setdefault(unit, []).append(Extra("Its own ablation effect", note, rows))
         for c in iv.concepts:
             n = len(c.top_units)
             for rank, unit in enumerate(c.top_units, start=1):

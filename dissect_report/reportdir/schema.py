@@ -273,6 +273,18 @@ OPTIMIZED = (
     Column("iou_rank", "int32"),
 )
 
+# concepts/units.parquet: each interpretable unit of the intervention layer ablated alone
+UNIT_EFFECTS = (
+    Column("unit", "int32"),
+    Column("concept", "string"),
+    Column("samples", "int32"),
+    Column("fraction_before", "float64"),
+    Column("fraction_after", "float64"),
+    Column("ace", "float64"),
+    Column("share", "float64"),
+    Column("erased", "float64"),
+)
+
 # artifacts/units.parquet
 ARTIFACT_UNITS = (
     Column("unit", "int32"),
@@ -336,6 +348,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "concepts/<slug>/ace.parquet": ACE,
     "concepts/<slug>/insertion.parquet": INSERTION,
     "concepts/<slug>/optimized.parquet": OPTIMIZED,
+    "concepts/units.parquet": UNIT_EFFECTS,
     "artifacts/units.parquet": ARTIFACT_UNITS,
     "artifacts/repair.parquet": ARTIFACT_REPAIR,
     "examples.parquet": EXAMPLES,
