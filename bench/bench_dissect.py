@@ -20,8 +20,8 @@ import time
 import torch
 
 from dissect_report.config import DissectConfig
+from dissect_report.dissection.statspass import run_pass
 from dissect_report.models import Models, load_models
-from dissect_report.statspass import run_pass
 
 
 class _Seg:

@@ -24,9 +24,9 @@ def child(samples: int, batch: int, layers: str, device: str) -> None:
     from bench_dissect import builtin_models
 
     from dissect_report.config import DissectConfig
-    from dissect_report.dissection import finalize
+    from dissect_report.dissection.stage import finalize
+    from dissect_report.dissection.statspass import run_pass
     from dissect_report.progress import set_quiet
-    from dissect_report.statspass import run_pass
 
     set_quiet(True)
     config = DissectConfig(layers=layers, samples=samples, batch_size=batch, device=device)

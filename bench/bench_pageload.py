@@ -29,9 +29,9 @@ import numpy as np
 from PIL import Image
 
 from dissect_report import progress
+from dissect_report.dissection.visualize import webp_bytes
 from dissect_report.render import render_site
 from dissect_report.testing import SyntheticSpec, write_synthetic_report
-from dissect_report.visualize import webp_bytes
 
 CHROMIUM = "/usr/bin/chromium"
 

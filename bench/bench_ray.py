@@ -37,12 +37,12 @@ import numpy as np
 import torch
 
 from dissect_report import progress
-from dissect_report.calibration import calibrate
 from dissect_report.config import DissectConfig
-from dissect_report.engines.shards import merge_states, plan_shards
+from dissect_report.dissection.calibration import calibrate
+from dissect_report.dissection.engines.shards import merge_states, plan_shards
+from dissect_report.dissection.statspass import run_pass
 from dissect_report.models import load_models
 from dissect_report.reportdir.atomic import write_npz
-from dissect_report.statspass import run_pass
 
 
 def _mb(n: float) -> str:
@@ -111,7 +111,7 @@ def merge_cost(config: DissectConfig, shards: int) -> float:
 def ray_runs(config: DissectConfig, shards: int, workers: list[int], local_s: float) -> None:
     import ray
 
-    from dissect_report.engines.ray_engine import run_ray
+    from dissect_report.dissection.engines.ray_engine import run_ray
 
     print(f"\n3. Ray engine: {config.samples} samples in {shards} shards "
           f"(local engine, calibration + pass: {local_s:.1f} s)")  # fmt: skip

@@ -40,12 +40,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from standins import standin_models  # noqa: E402
 
-from dissect_report.calibration import EdgeCalibrator, calibrate, forward_traced  # noqa: E402
 from dissect_report.config import DissectConfig  # noqa: E402
-from dissect_report.dissection import finalize  # noqa: E402
+from dissect_report.dissection.calibration import EdgeCalibrator, calibrate, forward_traced  # noqa: E402
+from dissect_report.dissection.stage import finalize  # noqa: E402
+from dissect_report.dissection.stats import LayerStats  # noqa: E402
+from dissect_report.dissection.statspass import run_pass  # noqa: E402
 from dissect_report.progress import set_quiet  # noqa: E402
-from dissect_report.stats import LayerStats  # noqa: E402
-from dissect_report.statspass import run_pass  # noqa: E402
 
 
 def _config(args: argparse.Namespace, policy: str, samples: int) -> DissectConfig:
@@ -116,7 +116,7 @@ def calibration_bytes(args: argparse.Namespace, models) -> None:  # type: ignore
 
 
 def unit_images(args: argparse.Namespace, models) -> None:  # type: ignore[no-untyped-def]
-    from dissect_report.visualize import write_unit_images
+    from dissect_report.dissection.visualize import write_unit_images
 
     config = _config(args, "quantile", args.samples)
     states, shapes = run_pass(models, config, 0, args.samples)
@@ -172,7 +172,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def growth(args: argparse.Namespace, models) -> None:  # type: ignore[no-untyped-def]
-    from dissect_report.calibration import calibrate_edges
+    from dissect_report.dissection.calibration import calibrate_edges
 
     name = f"layer{args.layer}"
     n = args.batch_size

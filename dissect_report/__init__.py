@@ -19,9 +19,9 @@ __version__ = "0.1.0"
 _LAZY_MODULES = {"world"}
 _LAZY_ATTRS: dict[str, str] = {
     "compare_reports": "dissect_report.compare",
-    "dissect": "dissect_report.dissection",
-    "merge_shards": "dissect_report.dissection",
-    "DissectResult": "dissect_report.results",
+    "dissect": "dissect_report.dissection.stage",
+    "merge_shards": "dissect_report.dissection.stage",
+    "DissectResult": "dissect_report.dissection.results",
     "DissectConfig": "dissect_report.config",
     "load_config": "dissect_report.config",
     "load_models": "dissect_report.models",

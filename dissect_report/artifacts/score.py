@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dissect_report.caveats import constant_units
+from dissect_report.dissection.caveats import constant_units
 from dissect_report.interventions.bundle import ModelBundle, batches, frozen
 from dissect_report.interventions.edit import Setter, trace
 from dissect_report.metrics import frechet, gaussian

@@ -237,7 +237,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from dissect_report.dissection import dissect
+    from dissect_report.dissection.stage import dissect
     from dissect_report.outlock import locked
     from dissect_report.swap import check_schema
 

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from dissect_report.dissection import merge_shards
+    from dissect_report.dissection.stage import merge_shards
     from dissect_report.outlock import locked
 
     with locked(args.out, command_line()):

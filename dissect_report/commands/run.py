@@ -182,7 +182,7 @@ def _run_stages(
     out: Path,
     done: set[str],
 ) -> None:
-    from dissect_report.dissection import dissect
+    from dissect_report.dissection.stage import dissect
 
     if "dissect" in done:
         _check_same_config(out, config)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dissect_report.dissection.thresholds import concept_ious
 from dissect_report.errors import ConfigError
 from dissect_report.interventions import write
 from dissect_report.interventions.ace import Ablator, AceRow, ace_curve, random_order
@@ -47,7 +48,6 @@ from dissect_report.reportdir.report import Report
 from dissect_report.reportdir.write import update_manifest
 from dissect_report.slug import unique_slugs
 from dissect_report.swap import begin_section, commit_section, writes_section
-from dissect_report.thresholds import concept_ious
 
 log = logging.getLogger(__name__)
 

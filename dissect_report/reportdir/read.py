@@ -31,7 +31,7 @@ from dissect_report.reportdir.schema import MANIFEST, Manifest, migrate
 from dissect_report.slug import slugify
 
 if TYPE_CHECKING:
-    from dissect_report.stats import LayerState
+    from dissect_report.dissection.stats import LayerState
 
 # Directories that are derived from a report, never part of what is compared or listed.
 DERIVED_DIRS = ("site", "compare")
@@ -133,7 +133,9 @@ def read_arrays(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np
 
 def read_state(path: Path) -> LayerState:
     """A layer's ``stats.npz`` (the dissection's raw mergeable counts)."""
-    from dissect_report.stats import LayerState  # torch: only when a stage needs the counts
+    from dissect_report.dissection.stats import (
+        LayerState,  # torch: only when a stage needs the counts
+    )
 
     return LayerState.from_arrays(read_arrays(path), str(path))
 

@@ -42,7 +42,7 @@ _UNITS_MIN = ("unit", "concept", "iou", "interpretable")
 if TYPE_CHECKING:
     import pandas as pd
 
-    from dissect_report.stats import LayerState
+    from dissect_report.dissection.stats import LayerState
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ from dissect_report.reportdir.schema import (
 )
 
 if TYPE_CHECKING:
-    from dissect_report.results import LayerResult
-    from dissect_report.stats import LayerState
+    from dissect_report.dissection.results import LayerResult
+    from dissect_report.dissection.stats import LayerState
 
 _OWNED = ("layers", "concepts", "artifacts", "site", PARTIAL, SHARD_MANIFEST)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dissect_report.config import DissectConfig
-from dissect_report.dissection import dissect
+from dissect_report.dissection.stage import dissect
 
 GOLDEN_ROOT = Path(__file__).parent / "golden"
 MAX_GOLDEN_BYTES = 5 * 1024 * 1024

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dissect_toys import assert_same_tables  # noqa: E402
 
 from dissect_report.config import DissectConfig  # noqa: E402
-from dissect_report.dissection import dissect  # noqa: E402
+from dissect_report.dissection.stage import dissect  # noqa: E402
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "dissect_report" / "world" / "weights"
 SMALL = {"layers": ("layer3", "layer4"), "samples": 20, "calibration_samples": 10, "top_k": 4}

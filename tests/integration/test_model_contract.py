@@ -266,9 +266,9 @@ def test_merge_and_resume_refuse_other_weights_naming_them(tmp_path):
 
 def test_resume_refuses_other_weights(tmp_path):
     from dissect_report.config import make_config
+    from dissect_report.dissection.statspass import run_pass
     from dissect_report.errors import ReportError
     from dissect_report.models import load_models
-    from dissect_report.statspass import run_pass
 
     w1 = _weights(tmp_path / "w1.safetensors", 1.0)
     w2 = _weights(tmp_path / "w2.safetensors", 1.5)

@@ -28,7 +28,7 @@ from dissect_toys import Planted, PlantedSegmenter, assert_same_tables  # noqa: 
 
 from dissect_report.cli import main  # noqa: E402
 from dissect_report.config import DissectConfig  # noqa: E402
-from dissect_report.dissection import dissect  # noqa: E402
+from dissect_report.dissection.stage import dissect  # noqa: E402
 
 PLANTED = {
     "generator": "dissect_toys:planted_generator",
@@ -216,7 +216,7 @@ def test_killed_worker_is_restarted_and_its_shard_retried(cluster, local_planted
 
 
 def test_worker_dead_past_restarts_gets_a_new_actor(cluster, local_planted, tmp_path, caplog):
-    from dissect_report.engines.ray_engine import run_ray
+    from dissect_report.dissection.engines.ray_engine import run_ray
     from dissect_report.models import load_models
 
     # One Ray restart is allowed; the second death kills the actor for good, so the driver
@@ -228,7 +228,7 @@ def test_worker_dead_past_restarts_gets_a_new_actor(cluster, local_planted, tmp_
         workers=1,
     )
     models = load_models(config)
-    with caplog.at_level(logging.WARNING, logger="dissect_report.engines.ray_engine"):
+    with caplog.at_level(logging.WARNING, logger="dissect_report.dissection.engines.ray_engine"):
         states, _ = run_ray(models, config, 0, 120, partial=None, resume=False, retries=1)
     assert (cluster["markers"] / "twice.1").exists()
     assert "worker lost; resubmitting" in caplog.text
@@ -263,7 +263,7 @@ def test_failed_run_resumes_from_finished_shards(cluster, local_planted, tmp_pat
     assert "segmenter returned label" in err  # the worker's ModelError, as one line
     assert (out / ".partial" / "ray.npz").exists() and not (out / "manifest.json").exists()
     flag.unlink()
-    with caplog.at_level(logging.INFO, logger="dissect_report.engines.ray_engine"):
+    with caplog.at_level(logging.INFO, logger="dissect_report.dissection.engines.ray_engine"):
         code, err = _cli(*args, "--resume")
     assert code == 0, err
     done = re.search(r"resuming: (\d) of 4 shards already done", caplog.text)
@@ -332,7 +332,7 @@ def test_bad_address_is_one_line(tmp_path):
 
 
 def test_shard_lost_past_retries_keeps_finished_shards(cluster, local_planted, tmp_path, caplog):
-    from dissect_report.engines import ray_engine
+    from dissect_report.dissection.engines import ray_engine
 
     flag = cluster["markers"] / "crash"
     flag.touch()
@@ -358,7 +358,7 @@ def test_shard_lost_past_retries_keeps_finished_shards(cluster, local_planted, t
     assert "run the same command with --resume" in err and len(err) < 400, err
     assert (out / ".partial" / "ray.npz").exists() and not (out / "manifest.json").exists()
     flag.unlink()
-    with caplog.at_level(logging.INFO, logger="dissect_report.engines.ray_engine"):
+    with caplog.at_level(logging.INFO, logger="dissect_report.dissection.engines.ray_engine"):
         code, err = _cli(*args, "--resume")
     assert code == 0, err
     assert "resuming: 1 of 3 shards already done" in caplog.text

@@ -16,14 +16,14 @@ sys.path.insert(0, str(TESTS))
 
 from dissect_report.cli import main  # noqa: E402
 from dissect_report.config import DissectConfig  # noqa: E402
-from dissect_report.engines.shards import (  # noqa: E402
+from dissect_report.dissection.engines.shards import (  # noqa: E402
     ShardCheckpoint,
     default_shards,
     merge_states,
     plan_shards,
 )
+from dissect_report.dissection.stats import LayerStats  # noqa: E402
 from dissect_report.errors import ConfigError, ReportError  # noqa: E402
-from dissect_report.stats import LayerStats  # noqa: E402
 
 TOY = [
     "--generator", "dissect_toys:planted_generator",

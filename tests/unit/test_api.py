@@ -11,7 +11,7 @@ import dissect_report as dr
 
 def test_verbs_stay_functions_after_their_modules_are_imported():
     import dissect_report.artifacts
-    import dissect_report.dissection
+    import dissect_report.dissection.stage
     import dissect_report.interventions
     import dissect_report.render  # noqa: F401
 

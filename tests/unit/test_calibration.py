@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dissect_report.calibration import EdgeCalibrator, calibrate_edges, plan_calibration
+from dissect_report.dissection.calibration import EdgeCalibrator, calibrate_edges, plan_calibration
 
 
 def _acts(seed: int, shape: tuple[int, ...]) -> torch.Tensor:

@@ -17,12 +17,12 @@ import pytest
 
 from dissect_report.cli import main
 from dissect_report.config import DissectConfig
-from dissect_report.dissection import dissect
+from dissect_report.dissection.results import LayerResult
+from dissect_report.dissection.stage import dissect
+from dissect_report.dissection.stats import LayerState
+from dissect_report.dissection.thresholds import score_units
 from dissect_report.reportdir.read import read_state
 from dissect_report.reportdir.write import write_layer
-from dissect_report.results import LayerResult
-from dissect_report.stats import LayerState
-from dissect_report.thresholds import score_units
 from dissect_report.world.weights import WEIGHTS_DIR
 
 pytestmark = pytest.mark.skipif(

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dissect_report.compare import compare_reports  # noqa: E402
 from dissect_report.config import DissectConfig  # noqa: E402
-from dissect_report.dissection import dissect  # noqa: E402
+from dissect_report.dissection.stage import dissect  # noqa: E402
 
 BASE = DissectConfig(
     generator="dissect_toys:planted_generator",

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dissect_toys import assert_same_tables  # noqa: E402
 
 from dissect_report.config import DissectConfig  # noqa: E402
-from dissect_report.dissection import dissect, merge_shards  # noqa: E402
+from dissect_report.dissection.stage import dissect, merge_shards  # noqa: E402
 
 BASE = {
     "generator": "dissect_toys:planted_generator",

@@ -112,8 +112,8 @@ def test_the_checker_sees_a_cycle() -> None:
 def test_the_graph_sees_function_level_imports() -> None:
     graph = import_graph()
     # engines.run_engine imports the local engine inside the function
-    assert "dissect_report.engines.local" in graph["dissect_report.engines"]
-    assert "dissect_report.statspass" in graph["dissect_report.engines.local"]
+    assert "dissect_report.dissection.engines.local" in graph["dissect_report.dissection.engines"]
+    assert "dissect_report.dissection.statspass" in graph["dissect_report.dissection.engines.local"]
 
 
 def test_no_import_cycles_in_the_package() -> None:

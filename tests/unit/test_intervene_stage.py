@@ -219,11 +219,11 @@ def test_top_units_rank_by_each_concepts_own_threshold_from_stats(tmp_path: Path
     sky. At a single top-10% threshold per unit, unit 0 has the better sky IoU; at each unit's
     own best threshold for sky, unit 1 covers the whole sky (IoU 1).
     """
+    from dissect_report.dissection.stats import LayerStats, calibrate_edges
+    from dissect_report.dissection.thresholds import score_units
     from dissect_report.interventions.stage import ranked_units, unit_ious
     from dissect_report.reportdir.report import open_report
     from dissect_report.reportdir.write import write_stats
-    from dissect_report.stats import LayerStats, calibrate_edges
-    from dissect_report.thresholds import score_units
 
     sky = CONCEPTS.index("sky")
     labels = torch.full((4, 8, 8), CONCEPTS.index("grass"), dtype=torch.int64)

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dissect_report as dr  # noqa: E402
-from dissect_report.thresholds import MIN_LIFT, chance_iou  # noqa: E402
+from dissect_report.dissection.thresholds import MIN_LIFT, chance_iou  # noqa: E402
 
 
 def test_chance_iou_ends_are_the_constant_masks():

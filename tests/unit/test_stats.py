@@ -7,8 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dissect_report.reportdir.read import read_state
-from dissect_report.stats import (
+from dissect_report.dissection.stats import (
     LayerStats,
     bilinear_upsample,
     calibrate_edges,
@@ -16,7 +15,8 @@ from dissect_report.stats import (
     merge_topk,
     sample_hash,
 )
-from dissect_report.thresholds import concept_ious, iou_iqr, score_units
+from dissect_report.dissection.thresholds import concept_ious, iou_iqr, score_units
+from dissect_report.reportdir.read import read_state
 
 
 def _accumulate(acts, labels, concepts, *, bins=64, level=0.5, batch=None, top_k=3, cal=None):
@@ -235,7 +235,7 @@ def test_values_exactly_on_edges(size):
 
 def test_chunks_over_units_and_samples_give_the_same_counts(monkeypatch):
     # Tiny chunks force the unit-chunked and the sample-chunked paths; counts must not move.
-    import dissect_report.stats as stats
+    import dissect_report.dissection.stats as stats
 
     gen = torch.Generator().manual_seed(7)
     acts = torch.randn(5, 6, 8, 8, generator=gen)
@@ -252,7 +252,7 @@ def test_chunks_over_units_and_samples_give_the_same_counts(monkeypatch):
 
 
 def test_int32_counts_spill_to_int64_before_they_could_overflow(monkeypatch):
-    import dissect_report.stats as stats
+    import dissect_report.dissection.stats as stats
 
     gen = torch.Generator().manual_seed(8)
     acts = torch.randn(12, 3, 4, 4, generator=gen)
@@ -273,7 +273,7 @@ def test_int32_counts_spill_to_int64_before_they_could_overflow(monkeypatch):
 def test_device_path_keeps_state_on_the_device_and_equals_numpy_topk():
     # No GPU in CI: the device code path runs with device="cpu"; every tensor of the state
     # lives on the accumulator's device and the top-k merge equals the numpy one.
-    from dissect_report.stats import merge_topk_tensors
+    from dissect_report.dissection.stats import merge_topk_tensors
 
     gen = torch.Generator().manual_seed(9)
     values = torch.randint(0, 4, (5, 9), generator=gen).float()

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.caveats import unit_flags, unreachable, caveat_lines
+    from dissect_report.dissection.caveats import unit_flags, unreachable, caveat_lines
     flags = unit_flags(layer.state)        # {"non-finite": [0], "dead": [3]}
     unreachable(layer.state, concepts, "quantile", 0.99, 0.04)   # [("sky", 0.52, 0.019)]
     for line in caveat_lines(result): log.warning(line)
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from dissect_report.results import DissectResult, LayerResult
-    from dissect_report.stats import LayerState
+    from dissect_report.dissection.results import DissectResult, LayerResult
+    from dissect_report.dissection.stats import LayerState
 
 NON_FINITE = "non-finite"
 DEAD = "dead"

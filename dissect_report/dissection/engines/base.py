@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.engines.base import Calibration, EngineError, Shapes, ShardError
+    from dissect_report.dissection.engines.base import Calibration, EngineError, Shapes, ShardError
     edges, shapes = calibration          # Calibration: (edges per layer, (U, H, W) per layer)
 """
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.results import DissectResult, LayerResult
+    from dissect_report.dissection.results import DissectResult, LayerResult
     result: DissectResult = dr.dissect(config, out="report")
     layer: LayerResult = result.layer("layer4")
     layer.interpretable, layer.concepts_covered, layer.scores.iou.shape   # (units, concepts)
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dissect_report.caveats import (
+from dissect_report.config import DissectConfig
+from dissect_report.dissection.caveats import (
     flagged_mask,
 )
-from dissect_report.config import DissectConfig
-from dissect_report.stats import LayerState
-from dissect_report.thresholds import UnitScores, interpretable
+from dissect_report.dissection.stats import LayerState
+from dissect_report.dissection.thresholds import UnitScores, interpretable
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 Usage::
 
-    from dissect_report.calibration import calibrate
-    from dissect_report.statspass import run_pass
+    from dissect_report.dissection.calibration import calibrate
+    from dissect_report.dissection.statspass import run_pass
     calibration = calibrate(models, config)           # bin edges per layer, from the first samples
     states, shapes = run_pass(models, config, 0, 500, calibration=calibration)
 
-The engines (:mod:`dissect_report.engines`) run this pass, in this process or as shards
-on Ray; :mod:`dissect_report.dissection` orchestrates the engines and writes the report.
+The engines (:mod:`dissect_report.dissection.engines`) run this pass, in this process or as shards
+on Ray; :mod:`dissect_report.dissection.stage` orchestrates the engines and writes the report.
 Counts are integers, so batching, sharding and resuming never change the tables.
 """
 
@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from dissect_report.calibration import calibrate, forward_traced
 from dissect_report.config import DissectConfig
+from dissect_report.dissection.calibration import calibrate, forward_traced
+from dissect_report.dissection.stats import LayerState, LayerStats, downsample_labels
 from dissect_report.errors import ModelError, ReportError
 from dissect_report.models import Models, model_fingerprint
 from dissect_report.progress import bar
 from dissect_report.reportdir.atomic import write_npz
-from dissect_report.stats import LayerState, LayerStats, downsample_labels
 
 log = logging.getLogger(__name__)
 

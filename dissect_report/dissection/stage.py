@@ -8,7 +8,7 @@ Usage::
     layer.interpretable, layer.concepts_covered
     dr.merge_shards(["part1", "part2"], out="report")     # after --shard 1/2 and 2/2
 
-The pass keeps only the mergeable state of :mod:`dissect_report.stats` per layer and
+The pass keeps only the mergeable state of :mod:`dissect_report.dissection.stats` per layer and
 checkpoints it atomically every ``checkpoint_every`` batches; ``resume=True`` continues from
 the last checkpoint. Counts are integers, so batching, sharding and resuming never change
 the tables.
@@ -25,16 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from dissect_report import __version__
-from dissect_report.caveats import (
+from dissect_report.charts import hex_color
+from dissect_report.config import DissectConfig
+from dissect_report.contract import skipped_summary
+from dissect_report.dissection.caveats import (
     caveat_lines,
     non_finite_share,
     unit_flags,
     unreachable,
 )
-from dissect_report.charts import hex_color
-from dissect_report.config import DissectConfig
-from dissect_report.contract import skipped_summary
-from dissect_report.engines import run_engine
+from dissect_report.dissection.engines import run_engine
+from dissect_report.dissection.results import DissectResult, LayerResult
+from dissect_report.dissection.stats import LayerState
+from dissect_report.dissection.statspass import refuse_other_run
+from dissect_report.dissection.thresholds import score_units
 from dissect_report.errors import ReportError, UserError, environment_problem
 from dissect_report.models import Models, load_models, model_fingerprint
 from dissect_report.provenance import environment
@@ -47,12 +51,8 @@ from dissect_report.reportdir.write import (
     write_manifest,
     write_stats,
 )
-from dissect_report.results import DissectResult, LayerResult
 from dissect_report.sampler import shard_range
 from dissect_report.slug import unique_slugs
-from dissect_report.stats import LayerState
-from dissect_report.statspass import refuse_other_run
-from dissect_report.thresholds import score_units
 from dissect_report.trace import resolve_layers
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ def _write_report(
         write_layer(out / "layers" / layer.slug, layer, list(result.concepts), colors)
     timings = dict(result.timings)
     if images:
-        from dissect_report.visualize import write_unit_images
+        from dissect_report.dissection.visualize import write_unit_images
 
         t0 = time.perf_counter()
         write_unit_images(models, result.layers, out, batch_size=result.config.batch_size)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.examples import BANDS, choose_examples
+    from dissect_report.dissection.examples import BANDS, choose_examples
     picks = choose_examples(layer.state, per_band=5)   # one list per unit
     picks[7][0]      # Example(band='top', slot=0, sample=1234, peak=5.81)
 
@@ -10,7 +10,7 @@ Top-k alone shows the few most extreme samples, which often look alike (or are t
 odd samples for many units). As feature dashboards do, a unit is also shown on samples
 from lower bands of its own peak-activation distribution. "top" comes from the exact top-k;
 the other bands are quantiles of the peak over the pass's fixed random subset of samples
-(:attr:`~dissect_report.stats.LayerState.peaks`), which is exact when the run had fewer
+(:attr:`~dissect_report.dissection.stats.LayerState.peaks`), which is exact when the run had fewer
 samples than the subset holds.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dissect_report.stats import LayerState
+from dissect_report.dissection.stats import LayerState
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 Usage::
 
-    from dissect_report.visualize import write_unit_images
+    from dissect_report.dissection.visualize import write_unit_images
     write_unit_images(models, result.layers, report_dir, batch_size=64)
     # -> layers/<layer>/units/<n>.png, <n>-strip.png, <n>-thumb.webp, examples.parquet, samples/
 
-A unit's grid holds its examples from several activation bands (:mod:`dissect_report.examples`),
+A unit's grid holds its examples from several activation bands (:mod:`dissect_report.dissection.examples`),
 three rows per band: the sample with the region where the unit's (bilinearly upsampled)
 activation reaches its threshold (the rest dimmed, the region outlined); its segmentation in
 the segmenter's colors with the same outline; and the unit's mask against its concept's mask
@@ -30,17 +30,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from dissect_report.examples import BANDS, PER_BAND, Example, choose_examples
+from dissect_report.dissection.examples import BANDS, PER_BAND, Example, choose_examples
+from dissect_report.dissection.stats import bilinear_upsample
 from dissect_report.progress import bar
 from dissect_report.reportdir.atomic import write_bytes, write_json
 from dissect_report.reportdir.schema import EXAMPLES, SAMPLES_INDEX, SAMPLES_UNITS, arrow_schema
 from dissect_report.reportdir.write import write_table
-from dissect_report.stats import bilinear_upsample
 from dissect_report.trace import TraceDict
 
 if TYPE_CHECKING:
+    from dissect_report.dissection.results import LayerResult
     from dissect_report.models import Models
-    from dissect_report.results import LayerResult
 
 OUTLINE = np.array([255, 214, 0], dtype=np.uint8)  # amber: visible on sky, grass and dark dims
 DIM = 0.3

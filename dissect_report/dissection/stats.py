@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.stats import LayerStats, calibrate_edges
+    from dissect_report.dissection.stats import LayerStats, calibrate_edges
     edges = calibrate_edges(calibration_acts, bins=256, resolve_level=0.9)   # (U, B+1)
     acc = LayerStats(edges, concepts=13, top_k=12, device="cpu")   # or the activations' device
     for acts, labels, ids in batches:      # (n, U, h, w) float, (n, S, S) int64, (n,) int64
@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dissect_report.calibration import calibrate_edges
+from dissect_report.dissection.calibration import calibrate_edges
 from dissect_report.errors import ReportError
 
 __all__ = [

@@ -2,10 +2,10 @@
 
 Usage::
 
-    from dissect_report.engines import run_engine
+    from dissect_report.dissection.engines import run_engine
     states, shapes = run_engine(models, config, 0, config.samples, partial=None, resume=False)
 
-Every engine returns the same mergeable :class:`~dissect_report.stats.LayerState` per layer
+Every engine returns the same mergeable :class:`~dissect_report.dissection.stats.LayerState` per layer
 (counts are integers and top-k ties break by sample id), so the tables never depend on the
 engine, the number of shards or the workers. ``config.engine`` picks one; ``address``,
 ``shards`` and ``workers`` belong to the ``ray`` engine.
@@ -16,12 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dissect_report.engines.base import Shapes, check_engine_fields
+from dissect_report.dissection.engines.base import Shapes, check_engine_fields
 
 if TYPE_CHECKING:
     from dissect_report.config import DissectConfig
+    from dissect_report.dissection.stats import LayerState
     from dissect_report.models import Models
-    from dissect_report.stats import LayerState
 
 
 def run_engine(
@@ -40,9 +40,9 @@ def run_engine(
     """
     check_engine_fields(config)
     if config.engine == "ray":
-        from dissect_report.engines.ray_engine import run_ray
+        from dissect_report.dissection.engines.ray_engine import run_ray
 
         return run_ray(models, config, start, stop, partial=partial, resume=resume)
-    from dissect_report.engines.local import run_local
+    from dissect_report.dissection.engines.local import run_local
 
     return run_local(models, config, start, stop, partial=partial, resume=resume)

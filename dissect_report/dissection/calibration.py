@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.calibration import EdgeCalibrator, calibrate_edges
+    from dissect_report.dissection.calibration import EdgeCalibrator, calibrate_edges
     cal = EdgeCalibrator(units=512, act_size=(32, 32), seg_size=(128, 128), samples=128,
                          bins=256, resolve_level=0.97, budget_bytes=256 * 2**20)
     cal.plan.bytes                       # float32 bytes it will hold: known before any sample

@@ -12,8 +12,8 @@ The driver loads the models (for the manifest's identity and the unit images), c
 the bin edges once, and starts ``workers`` actors (one CPU each, or one GPU when
 ``config.device`` is CUDA). Each actor loads the generator and segmenter once, checks that
 they hash like the driver's, and then runs shard after shard with the same
-:func:`~dissect_report.statspass.run_pass` as the local engine, returning only the shard's
-:class:`~dissect_report.stats.LayerState` per layer (numpy arrays, a few MB). The driver adds
+:func:`~dissect_report.dissection.statspass.run_pass` as the local engine, returning only the shard's
+:class:`~dissect_report.dissection.stats.LayerState` per layer (numpy arrays, a few MB). The driver adds
 each state to a running total as it arrives, so it holds one state at a time, and writes
 that total to ``REPORT/.partial/ray.npz`` for ``--resume`` every
 :data:`CHECKPOINT_INTERVAL_S` seconds and when the run fails (``checkpoint_every = 0``:
@@ -35,11 +35,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dissect_report.engines.base import Calibration, EngineError, Shapes, ShardError
-from dissect_report.engines.shards import ShardCheckpoint, Span, merge_states, plan_shards
+from dissect_report.dissection.engines.base import Calibration, EngineError, Shapes, ShardError
+from dissect_report.dissection.engines.shards import (
+    ShardCheckpoint,
+    Span,
+    merge_states,
+    plan_shards,
+)
+from dissect_report.dissection.stats import LayerState
 from dissect_report.errors import ModelError, ReportError, UserError
 from dissect_report.progress import bar
-from dissect_report.stats import LayerState
 
 if TYPE_CHECKING:
     from dissect_report.config import DissectConfig
@@ -80,7 +85,7 @@ class ShardWorker:
     def run(self, start: int, stop: int, calibration: Calibration) -> dict[str, LayerState]:
         """The states of samples ``[start, stop)``; ``calibration`` arrives by reference,
         once per node, and lives with the driver, so a restarted actor still finds it."""
-        from dissect_report.statspass import run_pass
+        from dissect_report.dissection.statspass import run_pass
 
         states, _ = run_pass(self.models, self.config, start, stop, calibration=calibration)
         return states
@@ -218,7 +223,7 @@ def run_ray(
     ``retries`` (default :data:`RETRIES`) bounds Ray's restarts of a worker, its retries of
     a shard, and the driver's resubmissions of a shard to a new worker.
     """
-    from dissect_report.calibration import calibrate
+    from dissect_report.dissection.calibration import calibrate
     from dissect_report.models import model_fingerprint
 
     retries = RETRIES if retries is None else retries

@@ -1,8 +1,8 @@
-"""Thresholds, IoU and IQR from a :class:`~dissect_report.stats.LayerState`, exact at bin edges.
+"""Thresholds, IoU and IQR from a :class:`~dissect_report.dissection.stats.LayerState`, exact at bin edges.
 
 Usage::
 
-    from dissect_report.thresholds import score_units
+    from dissect_report.dissection.thresholds import score_units
     scores = score_units(state, policy="quantile", level=0.99)
     scores.threshold      # (U,) the unit's threshold: its mask is ``activation >= threshold``
     scores.iou            # (U, C) IoU of every unit x concept at the unit's threshold
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dissect_report.stats import LayerState
+from dissect_report.dissection.stats import LayerState
 
 POLICIES = ("quantile", "iqr", "max-iou")
 _CHUNK_CELLS = 1 << 18  # unit x bin x concept cells scored at a time

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.engines.shards import plan_shards, ShardCheckpoint
+    from dissect_report.dissection.engines.shards import plan_shards, ShardCheckpoint
     spans = plan_shards(0, 2000, shards=None, workers=4, batch_size=64)   # 16 ranges
     ckpt = ShardCheckpoint(Path("report/.partial/ray.npz"), config.table_key(), 0, 2000)
     ckpt.save(spans, done={0, 3}, states=merged)            # after each finished shard
@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from dissect_report.dissection.stats import LayerState
 from dissect_report.errors import ConfigError, ReportError
 from dissect_report.reportdir.atomic import write_npz
 from dissect_report.sampler import shard_range
-from dissect_report.stats import LayerState
 
 Span = tuple[int, int]
 SHARDS_PER_WORKER = 4  # smaller shards balance load and lose less work when a worker dies
