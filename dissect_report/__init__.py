@@ -22,6 +22,8 @@ _LAZY_ATTRS: dict[str, str] = {
     "dissect": "dissect_report.dissection.stage",
     "merge_shards": "dissect_report.dissection.stage",
     "DissectResult": "dissect_report.dissection.results",
+    "compare_findings": "dissect_report.compare",
+    "FindingsComparison": "dissect_report.compare",
     "DissectConfig": "dissect_report.config",
     "load_config": "dissect_report.config",
     "load_models": "dissect_report.models",

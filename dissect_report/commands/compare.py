@@ -1,9 +1,11 @@
-"""``dissect-report compare GOLDEN NEW``: regression-test a report against a golden report.
+"""``dissect-report compare GOLDEN NEW``: regression-test a report against a golden report;
+``dissect-report compare --findings A B [C ...]``: compare what reports found.
 
 Usage::
 
     dissect-report compare tests/golden/builtin report --iou-atol 0.05
     echo $?   # 0 within tolerance, 1 outside it, 2 bad input (no/corrupt manifest, ...)
+    dissect-report compare --findings ckpt-early ckpt-late --json findings.json
 """
 
 from __future__ import annotations
@@ -24,8 +26,15 @@ are printed first as the probable cause. Writes a JSON and a Markdown diff (by d
 NEW/compare/diff.json and diff.md). Tolerances and the figures behind their defaults:
 docs/regression-tests.md.
 
+With --findings, compare what two or more reports (any models, layer names, checkpoints or
+datasets, in the order given) found instead, as GAN Dissection's figures do: interpretable
+units per concept per layer, concepts gained and lost, mean/max IoU per concept, ACE per
+concept, artifact verdicts; for reports of the same architecture, units matched by their
+activation correlation on shared samples (or by IoU profile) and the units whose concept
+changed; and the recorded settings that differ. Images are not compared.
+
 exit status: 0 within tolerance, 1 outside it, 2 bad input (a missing or corrupt manifest,
-a missing table, schema versions that cannot be compared).
+a missing table, schema versions that cannot be compared). With --findings: 0, or 2.
 """
 
 
@@ -41,6 +50,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("golden", type=Path, metavar="GOLDEN", help="the golden report directory")
     parser.add_argument("new", type=Path, metavar="NEW", help="the report directory to check")
+    parser.add_argument(
+        "more", type=Path, nargs="*", metavar="MORE", help="with --findings: more reports"
+    )
+    found = parser.add_argument_group("findings (compare what reports found)")
+    found.add_argument(
+        "--findings",
+        action="store_true",
+        help="compare the findings of two or more reports (GOLDEN NEW MORE... in order)",
+    )
+    found.add_argument(
+        "--names", metavar="A,B,...", help="labels of the reports (default: directory names)"
+    )
+    found.add_argument(
+        "--match",
+        choices=("auto", "activation", "iou"),
+        default="auto",
+        help="match units by activation correlation on shared samples (auto: where both "
+        "reports can regenerate them) or by IoU profile (default auto)",
+    )
     tol = parser.add_argument_group("tolerances")
     for f in fields(Tolerances):
         tol.add_argument(
@@ -77,7 +105,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compare, print the summary, write the diffs; return the exit status."""
     from dissect_report.compare import Tolerances, compare_reports, write_diffs
+    from dissect_report.errors import ConfigError
 
+    if args.findings:
+        return _findings(args)
+    if args.more:
+        raise ConfigError("compare takes two reports (GOLDEN NEW); more need --findings")
     tolerances = Tolerances(**{f.name: getattr(args, f.name) for f in fields(Tolerances)})
     comparison = compare_reports(args.golden, args.new, tolerances)
     text = comparison.summary(max_items=max(args.max_items, 0))
@@ -88,3 +121,18 @@ def run(args: argparse.Namespace) -> int:
         text += f"\ndiffs: {json_path} {md_path}\n"
     print(text, end="")
     return 0 if comparison.passed else 1
+
+
+def _findings(args: argparse.Namespace) -> int:
+    """``compare --findings``: print the text, write the JSON if asked."""
+    from dissect_report.compare.findings import compare_findings
+    from dissect_report.reportdir.atomic import write_json
+
+    names = [n.strip() for n in args.names.split(",")] if args.names else None
+    found = compare_findings(args.golden, args.new, *args.more, names=names, match=args.match)
+    text = found.summary(max_items=max(args.max_items, 0))
+    if args.json is not None:
+        write_json(args.json, found.to_dict())
+        text += f"\nfindings: {args.json}\n"
+    print(text, end="")
+    return 0

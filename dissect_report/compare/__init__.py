@@ -11,11 +11,15 @@ Usage::
 Compared: structure (layers, units, concepts, files), ``units.parquet`` and ``iou.parquet``
 with per-column tolerances, unit labels (which units changed concept), images with a
 tolerance, other tables generically, and manifest settings (reported as probable causes).
+
+``compare_findings(a, b, ...)`` compares what two or more reports found instead (units per
+concept, gains and losses, matched units): :mod:`dissect_report.compare.findings`.
 """
 
 from __future__ import annotations
 
 from dissect_report.compare.core import compare_reports
+from dissect_report.compare.findings import FindingsComparison, compare_findings
 from dissect_report.compare.model import (
     Comparison,
     ImageChange,
@@ -31,6 +35,7 @@ from dissect_report.compare.output import write_diffs
 
 __all__ = [
     "Comparison",
+    "FindingsComparison",
     "ImageChange",
     "LabelChange",
     "LayerComparison",
@@ -39,6 +44,7 @@ __all__ = [
     "TableComparison",
     "Tolerances",
     "ValueChange",
+    "compare_findings",
     "compare_reports",
     "write_diffs",
 ]

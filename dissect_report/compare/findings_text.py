@@ -1,0 +1,271 @@
+"""Text and JSON of a findings comparison, and the FINDINGS.md of one report.
+
+Usage::
+
+    from dissect_report.compare.findings_text import findings_markdown, summary, text_table
+    print(summary(dr.compare_findings("a", "b")))
+    Path("FINDINGS.md").write_text(findings_markdown(dr.open_report("report")))
+    text_table(["concept", "units"], [["tree", "3"]])   # aligned columns, one row a line
+
+Numbers are rounded (IoU and ACE to 3 decimals, shares to whole percent) and rows sorted, so
+that two versions of a report differ line by line only where a finding changed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from dissect_report.compare.text import fmt
+
+if TYPE_CHECKING:
+    from dissect_report.compare.findings import FindingsComparison
+    from dissect_report.reportdir.report import Report
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Rows of aligned text (first column left, others right), a rule under the header."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        parts = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _r3(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{float(value):.3f}"
+
+
+def _pct(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{round(100 * value)}%"
+
+
+def _columns(c: FindingsComparison) -> list[tuple[str, str]]:
+    return list(zip(c.layers["report"], c.layers["layer"], strict=True))
+
+
+def _concept_lines(c: FindingsComparison) -> list[str]:
+    columns = _columns(c)
+    cells = {(r["report"], r["layer"], r["concept"]): r for r in c.concepts.to_dict("records")}
+    concepts = sorted(set(c.concepts["concept"]))
+    header = ["concept", *(f"{r}/{layer}" for r, layer in columns)]
+    counts, ious = [], []
+    for concept in concepts:
+        row, iou = [concept], [concept]
+        for report, layer in columns:
+            cell = cells.get((report, layer, concept))
+            row.append(f"{cell['units']} ({_pct(cell['share'])})" if cell else "0")
+            iou.append(f"{_r3(cell['mean_iou'])}/{_r3(cell['max_iou'])}" if cell else "-")
+        counts.append(row)
+        ious.append(iou)
+    totals = ["all interpretable"]
+    for row in c.layers.to_dict("records"):
+        totals.append(f"{row['interpretable']}/{row['units']} ({_pct(row['share'])})")
+    lines = ["Interpretable units per concept (count, share of the layer's units):"]
+    lines += ["  " + x for x in text_table(header, [*counts, totals])]
+    lines += ["", "Mean/max IoU of those units:"]
+    lines += ["  " + x for x in text_table(header, ious)]
+    return lines
+
+
+def _gain_lines(c: FindingsComparison) -> list[str]:
+    lines = ["", "Concepts gained and lost (interpretable units over all layers):"]
+    for before, after in zip(c.names, c.names[1:], strict=False):
+        rows = c.gained_lost[(c.gained_lost["before"] == before)]
+        items = [
+            f"{r['change']} {r['concept']} ({r['units_before']} -> {r['units_after']} units)"
+            for r in rows.to_dict("records")
+        ]
+        lines.append(f"  {before} -> {after}: {'' if items else 'none'}".rstrip())
+        lines += ["    " + item for item in items]
+    return lines
+
+
+def _match_lines(c: FindingsComparison, max_items: int) -> list[str]:
+    lines: list[str] = []
+    m = c.matches
+    for (before, after, layer), group in m.groupby(["before", "after", "layer"], sort=False):
+        method = group["method"].iloc[0]
+        what = "activation correlation" if method == "activation" else "IoU profile"
+        median = float(group["similarity"].median())
+        moved = int((group["unit_before"] != group["unit_after"]).sum())
+        counts = group["change"].value_counts().to_dict()
+        lines += [
+            "",
+            f"Units matched {before} -> {after}, {layer}: {len(group)} by {what} "
+            f"(median {median:.2f}; {moved} matched to another index); "
+            + ", ".join(
+                f"{counts.get(k, 0)} {k}" for k in ("same", "relabelled", "gained", "lost")
+            ),
+        ]
+        changed = group[group["change"].isin(["relabelled", "gained", "lost"])]
+        items = [
+            f"unit {r['unit_before']} -> {r['unit_after']}: {r['change']}: "
+            f"{r['concept_before']} ({_r3(r['iou_before'])}) -> "
+            f"{r['concept_after']} ({_r3(r['iou_after'])})"
+            for r in changed.to_dict("records")
+        ]
+        lines += ["  " + item for item in items[:max_items]]
+        if len(items) > max_items:
+            lines.append(f"  ... and {len(items) - max_items} more (see the JSON)")
+    return lines
+
+
+def _setting_lines(c: FindingsComparison, max_items: int) -> list[str]:
+    lines = ["", "Recorded settings that differ (probable causes):"]
+    for before, after, changes in c.settings:
+        relevant = [s for s in changes if s.kind != "bookkeeping"]
+        if not relevant:
+            lines.append(f"  {before} -> {after}: no recorded setting differs")
+            continue
+        lines.append(f"  {before} -> {after}:")
+        lines += [
+            f"    {s.key}: {fmt(s.golden, 40)} -> {fmt(s.new, 40)}" for s in relevant[:max_items]
+        ]
+        if len(relevant) > max_items:
+            lines.append(f"    ... and {len(relevant) - max_items} more")
+    return lines
+
+
+def summary(c: FindingsComparison, max_items: int = 20) -> str:
+    """The text of ``dissect-report compare --findings``."""
+    lines = [f"Findings of {len(c.names)} reports, in order: {', '.join(c.names)}", ""]
+    lines += _concept_lines(c)
+    lines += _gain_lines(c)
+    if len(c.ace):
+        lines += ["", "ACE per concept (where two or more reports have interventions):"]
+        rows = [
+            [r["concept"], r["report"], r["layer"], _r3(r["ace"]), _pct(r["share"])]
+            for r in c.ace.sort_values(["concept"], kind="stable").to_dict("records")
+        ]
+        lines += [
+            "  " + x for x in text_table(["concept", "report", "layer", "ace", "share"], rows)
+        ]
+    if len(c.artifacts):
+        lines += ["", "Artifacts:"]
+        for r in c.artifacts.to_dict("records"):
+            units = ", ".join(map(str, r["repaired"])) or "none"
+            lines.append(f"  {r['report']} ({r['layer']}): {r['verdict']}; repair ablates {units}")
+    lines += _match_lines(c, max_items)
+    lines += _setting_lines(c, max_items)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    return value
+
+
+def to_dict(c: FindingsComparison) -> dict[str, Any]:
+    """The JSON of ``compare --findings --json``: every table as a list of records."""
+    import dataclasses
+
+    return _plain(
+        {
+            "format": "dissect-report-findings",
+            "format_version": 1,
+            "reports": [{"name": n, "path": str(p)} for n, p in zip(c.names, c.paths, strict=True)],
+            "layers": c.layers.to_dict("records"),
+            "concepts": c.concepts.to_dict("records"),
+            "gained_lost": c.gained_lost.to_dict("records"),
+            "ace": c.ace.to_dict("records"),
+            "artifacts": c.artifacts.to_dict("records"),
+            "matches": c.matches.to_dict("records"),
+            "settings": [
+                {"before": a, "after": b, "changes": [dataclasses.asdict(s) for s in changes]}
+                for a, b, changes in c.settings
+            ],
+        }
+    )
+
+
+def _short_hash(value: Any) -> str:
+    return str(value)[:12] if isinstance(value, str) and len(value) == 64 else str(value)
+
+
+def findings_markdown(report: Report) -> str:
+    """FINDINGS.md: a report's findings as small, rounded, sorted text tables.
+
+    Usage::
+
+        Path("golden/FINDINGS.md").write_text(findings_markdown(dr.open_report("report")))
+
+    What a reviewer of a golden's pull request reads: the settings that define the run,
+    units per concept per layer, each unit's label and IoU (3 decimals), interventions' ACE
+    and the artifact verdict. No path, no timestamp: it changes only with a finding.
+    """
+    m = report.manifest
+    model, seg = m.model, m.segmenter
+    lines = [
+        "# Findings",
+        "",
+        f"- generator: `{model.get('factory') or model.get('name')}` "
+        f"(state {_short_hash(model.get('state_sha256'))}, "
+        f"source {_short_hash(model.get('source_sha256'))})",
+        f"- segmenter: `{seg.get('name')}` ({len(m.concepts)} concepts)",
+        f"- samples: {m.samples.get('count')} (seed {m.samples.get('seed')}), threshold "
+        f"{m.threshold.get('policy')} {m.threshold.get('level')}, "
+        f"IoU floor {m.threshold.get('iou_floor')}",
+    ]
+    for layer in report.layers:
+        units = report.units(layer).sort_values("unit")
+        good = units[units["interpretable"].astype(bool)]
+        lines += [
+            "",
+            f"## Layer {layer}: {len(good)} of {len(units)} units interpretable",
+            "",
+            "Units per concept (interpretable units):",
+            "",
+            "```",
+        ]
+        rows = [
+            [str(concept), str(len(g)), _r3(g["iou"].mean()), _r3(g["iou"].max())]
+            for concept, g in sorted(good.groupby("concept"), key=lambda kv: str(kv[0]))
+        ]
+        lines += text_table(["concept", "units", "mean_iou", "max_iou"], rows)
+        lines += ["```", "", "Labels (every unit; * interpretable):", "", "```"]
+        rows = [
+            [
+                str(int(r["unit"])),
+                str(r["concept"]),
+                _r3(r["iou"]),
+                "*" if r["interpretable"] else "",
+            ]
+            for r in units.to_dict("records")
+        ]
+        lines += text_table(["unit", "concept", "iou", ""], rows)
+        lines.append("```")
+    if m.sections.get("interventions"):
+        table = report.interventions().sort_values("concept")
+        rows = [
+            [str(r["concept"]), str(r.get("layer", "")), _r3(r["ace"]), _r3(r.get("share"))]
+            for r in table.to_dict("records")
+        ]
+        lines += ["", "## Interventions", "", "```"]
+        lines += text_table(["concept", "layer", "ace", "share"], rows)
+        lines.append("```")
+    if m.sections.get("artifacts"):
+        units = report.artifacts()
+        repaired = sorted(int(u) for u in units.loc[units["repaired"].astype(bool), "unit"])
+        lines += [
+            "",
+            "## Artifacts",
+            "",
+            f"- layer {m.artifacts.get('layer')}: verdict {m.artifacts.get('verdict')}; "
+            f"repair ablates {', '.join(map(str, repaired)) or 'no unit'}",
+        ]
+    return "\n".join(lines) + "\n"
