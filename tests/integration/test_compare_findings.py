@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from dissect_report.cli import main
 from dissect_report.compare import compare_findings
 from dissect_report.config import DissectConfig
-from dissect_report.dissection import dissect
+from dissect_report.dissection.stage import dissect
 from dissect_report.reportdir.report import open_report
 from dissect_report.world.weights import WEIGHTS_DIR, load_generator
 
