@@ -30,9 +30,9 @@ from dissect_report.artifacts.guard import (
 )
 from dissect_report.artifacts.real_images import RealImages
 from dissect_report.artifacts.score import Scan, scan_samples
+from dissect_report.images import tile_grid, to_uint8
 from dissect_report.interventions.bundle import ModelBundle, batches, frozen
 from dissect_report.interventions.edit import ablate, edit
-from dissect_report.interventions.pictures import tile_grid, to_uint8
 from dissect_report.progress import bar
 
 

@@ -35,9 +35,9 @@ from dissect_report.artifacts.score import UnitScore, scan_samples, score_units
 from dissect_report.artifacts.screen import AblationGain, GreedyStep, Judge, greedy_set, screen
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.errors import ConfigError, ReportError, user_code
+from dissect_report.images import bar_chart
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.loading import open_with_models
-from dissect_report.interventions.pictures import bar_chart
 from dissect_report.reportdir.atomic import write_bytes, write_json
 from dissect_report.reportdir.report import Report
 from dissect_report.reportdir.schema import ARTIFACT_REPAIR, ARTIFACT_UNITS

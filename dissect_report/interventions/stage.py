@@ -25,6 +25,7 @@ import torch
 
 from dissect_report.dissection.thresholds import concept_ious
 from dissect_report.errors import ConfigError
+from dissect_report.images import outline, tile_grid, to_uint8
 from dissect_report.interventions import write
 from dissect_report.interventions.ace import Ablator, AceRow, ace_curve, random_order
 from dissect_report.interventions.bundle import ModelBundle, frozen
@@ -40,7 +41,6 @@ from dissect_report.interventions.insertion import (
 )
 from dissect_report.interventions.loading import open_with_models
 from dissect_report.interventions.optimize import alpha_order, gradient_problem, optimize_alpha
-from dissect_report.interventions.pictures import outline, tile_grid, to_uint8
 from dissect_report.interventions.settings import InterventionConfig
 from dissect_report.interventions.unit_effects import unit_effects
 from dissect_report.progress import bar

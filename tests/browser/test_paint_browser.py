@@ -18,8 +18,8 @@ import torch
 
 from dissect_report import world
 from dissect_report.cli import main
+from dissect_report.images import to_uint8
 from dissect_report.interventions.edit import ablate, edit, insert
-from dissect_report.interventions.pictures import to_uint8
 from dissect_report.sampler import latents
 
 # The site's browser fixtures (tests/browser/conftest.py): real Chromium; an offline context

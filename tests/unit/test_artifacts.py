@@ -30,8 +30,8 @@ from dissect_report.artifacts.realism import detect_sigmoid
 from dissect_report.artifacts.score import Scan
 from dissect_report.commands.artifacts import print_summary
 from dissect_report.errors import ConfigError, ModelError
+from dissect_report.images import to_uint8
 from dissect_report.interventions import ModelBundle
-from dissect_report.interventions.pictures import to_uint8
 from dissect_report.metrics import frechet_distance
 from dissect_report.sampler import latents
 
