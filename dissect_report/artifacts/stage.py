@@ -34,8 +34,8 @@ from dissect_report.artifacts.repair import Repair, measure_repair, reference_se
 from dissect_report.artifacts.score import UnitScore, scan_samples, score_units
 from dissect_report.artifacts.screen import AblationGain, GreedyStep, Judge, greedy_set, screen
 from dissect_report.artifacts.settings import ArtifactConfig
+from dissect_report.charts import horizontal_bar_chart
 from dissect_report.errors import ConfigError, ReportError, user_code
-from dissect_report.images import bar_chart
 from dissect_report.interventions.bundle import ModelBundle, frozen
 from dissect_report.interventions.loading import open_with_models
 from dissect_report.reportdir.atomic import write_bytes, write_json
@@ -246,7 +246,7 @@ def find_artifacts(
     table = _units_table(scores, labels, set(verdict.units), gains)
     write_table(out / "units.parquet", table, ARTIFACT_UNITS, csv=True)
     worst = scores[: max(config.show_units, 20)]
-    svg = bar_chart(
+    svg = horizontal_bar_chart(
         [f"unit {s.unit}" for s in worst],
         [s.score for s in worst],
         x_label="artifact score (higher = worse)",

@@ -32,6 +32,7 @@ from PIL import Image
 
 from dissect_report.dissection.examples import BANDS, PER_BAND, Example, choose_examples
 from dissect_report.dissection.stats import bilinear_upsample
+from dissect_report.images import grid, to_uint8
 from dissect_report.progress import bar
 from dissect_report.reportdir.atomic import write_bytes, write_json
 from dissect_report.reportdir.schema import EXAMPLES, SAMPLES_INDEX, SAMPLES_UNITS, arrow_schema
@@ -78,12 +79,6 @@ class Layout:
     rows: tuple[str, ...] = ("image", "segmentation", "mask")
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Generator images ``(N, 3, H, W)`` in [-1, 1] -> ``(N, H, W, 3)`` uint8."""
-    x = ((images.detach().float().cpu() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return x.permute(0, 2, 3, 1).numpy()
-
-
 def _outline(mask: torch.Tensor) -> torch.Tensor:
     """Pixels of ``mask`` (N, H, W) with a neighbour outside it."""
     m = mask[:, None].float()
@@ -101,16 +96,6 @@ def highlight(images: np.ndarray, mask: torch.Tensor) -> np.ndarray:
 
 def colorize(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return palette[labels]
-
-
-def _grid(rows: list[np.ndarray]) -> np.ndarray:
-    """Tiles ``rows[r][k]`` of equal size on a white canvas with ``GAP`` pixels between."""
-    k, h, w = rows[0].shape[:3]
-    canvas = np.full((len(rows) * (h + GAP) - GAP, k * (w + GAP) - GAP, 3), 255, np.uint8)
-    for r, tiles in enumerate(rows):
-        for i in range(k):
-            canvas[r * (h + GAP) : r * (h + GAP) + h, i * (w + GAP) : i * (w + GAP) + w] = tiles[i]
-    return canvas
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -189,7 +174,7 @@ def _band_grid(tiles: dict[int, list[np.ndarray]], layout: Layout) -> np.ndarray
                     for k in range(layout.per_band)
                 ]
             )
-    return _grid([np.stack(row) for row in rows])
+    return grid([np.stack(row) for row in rows], GAP)
 
 
 @torch.no_grad()
@@ -272,11 +257,11 @@ def write_unit_images(
                     seg[edge] = OUTLINE
                     versus = mask_compare(mask, labs == int(best[u]))
                     tiles = {s: (shown[i], seg[i], versus[i]) for i, s in enumerate(slot_of)}
-                    grid = _band_grid(tiles, layout)
-                    jobs.append(pool.submit(_write_png, unit_dir / f"{u}.png", grid))
+                    band = _band_grid(tiles, layout)
+                    jobs.append(pool.submit(_write_png, unit_dir / f"{u}.png", band))
                     top = [i for i, e in enumerate(examples) if e.band == "top"][:STRIP_TILES]
                     if top:
-                        strip = _grid([shown[top]])
+                        strip = grid([shown[top]], GAP)
                         jobs.append(pool.submit(_write_png, unit_dir / f"{u}-strip.png", strip))
                         # The gallery's thumbnail: the same pixels, ~10x lighter than the PNG.
                         jobs.append(pool.submit(_write_webp, unit_dir / f"{u}-thumb.webp", strip))
@@ -284,7 +269,7 @@ def write_unit_images(
             written += 2
         sample_dir = out / "samples"
         for p, sample in enumerate(ids):
-            side = _grid([np.stack([images[p], colorize(seg_all[p], palette)])])
+            side = grid([np.stack([images[p], colorize(seg_all[p], palette)])], GAP)
             jobs.append(pool.submit(_write_png, sample_dir / f"{int(sample)}.png", side))
         for job in jobs:
             job.result()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from dissect_report.images import line_chart
+from dissect_report.charts import line_chart
 from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
 from dissect_report.reportdir.schema import ACE, CONCEPT_INDEX, INSERTION, OPTIMIZED, UNIT_EFFECTS
 from dissect_report.reportdir.write import write_table

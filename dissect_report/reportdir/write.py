@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from dissect_report.charts import bar_chart_svg
+from dissect_report.charts import vertical_bar_chart
 from dissect_report.errors import ReportError
 from dissect_report.reportdir.atomic import write_json, write_npz, write_parquet, write_text
 from dissect_report.reportdir.read import read_manifest_dict
@@ -179,7 +179,7 @@ def write_layer(
         if n > 0
     ]
     title = f"{layer.name}: interpretable units per concept"
-    write_text(layer_dir / "concepts.svg", bar_chart_svg(bars, title=title))
+    write_text(layer_dir / "concepts.svg", vertical_bar_chart(bars, title=title))
 
 
 def write_manifest(out: Path, manifest: dict[str, Any], name: str = MANIFEST) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-from dissect_report.charts import bar_chart_svg
+from dissect_report.charts import vertical_bar_chart
 from dissect_report.reportdir.atomic import write_bytes, write_json, write_npz
 from dissect_report.reportdir.schema import (
     ACE,
@@ -211,7 +211,7 @@ def _write_layer(
     ]
     write_bytes(
         d / "concepts.svg",
-        bar_chart_svg(per, title=f"{name}: interpretable units per concept").encode(),
+        vertical_bar_chart(per, title=f"{name}: interpretable units per concept").encode(),
     )
     if spec.images:
         for unit in rows:
@@ -262,7 +262,7 @@ def _write_interventions(
         doc |= {"random": [0.0] * len(ns), "random_std": [0.0] * len(ns), "optimized": None}
         write_json(d / "ace.json", doc | {"all": frac})
         bars = [(f"n={n}", "#3f51b5", 1) for n in ns]
-        write_bytes(d / "ace.svg", bar_chart_svg(bars, title=name).encode())
+        write_bytes(d / "ace.svg", vertical_bar_chart(bars, title=name).encode())
         contexts = [
             {"context": names[0], "sites": 5, "added": 0.2, "success": 0.8},
             {"context": names[1], "sites": 3, "added": 0.01, "success": 0.0},
@@ -307,7 +307,7 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, units: pa.Tabl
     table = pa.Table.from_pylist(rows, schema=arrow_schema(ARTIFACT_UNITS))
     write_table(d / "units.parquet", table, ARTIFACT_UNITS, csv=True)
     bars = [(f"unit {u}", "#e53935", 1) for u in picked[:8]]
-    write_bytes(d / "scores.svg", bar_chart_svg(bars, title=f"{layer}: worst units").encode())
+    write_bytes(d / "scores.svg", vertical_bar_chart(bars, title=f"{layer}: worst units").encode())
     gray = np.array([[90, 90, 90], [220, 120, 60]], np.uint8)
     for u in picked[:4]:
         write_bytes(

@@ -113,7 +113,7 @@ def test_serve_binds_localhost_and_serves_the_site(tmp_path: Path) -> None:
 
 
 def test_ace_chart_has_round_ticks_real_minus_signs_and_the_random_spread() -> None:
-    from dissect_report.images import line_chart, nice_ticks
+    from dissect_report.charts import line_chart, nice_ticks
 
     assert nice_ticks(-0.013, 0.041) == [-0.02, 0.0, 0.02, 0.04, 0.06]
     svg = line_chart(
