@@ -8,7 +8,7 @@ Usage::
 Modules, in the order the stage runs them: ``stage`` (:func:`dissect`, :func:`merge_shards`),
 ``engines`` (run the pass here or on Ray), ``statspass`` (the pass itself), ``calibration``
 (histogram edges), ``stats`` (mergeable per-layer state), ``thresholds`` (IoU/IQR scores),
-``results`` and ``caveats`` (what the tables say and where to doubt them), ``examples`` and
+``results`` and ``caveats`` (what the tables say and where to doubt them), ``bands`` and
 ``visualize`` (which samples each unit's grid shows, and the grids).
 
 Names load lazily so that importing a submodule does not import the whole stage.

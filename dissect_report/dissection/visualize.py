@@ -6,7 +6,7 @@ Usage::
     write_unit_images(models, result.layers, report_dir, batch_size=64)
     # -> layers/<layer>/units/<n>.png, <n>-strip.png, <n>-thumb.webp, examples.parquet, samples/
 
-A unit's grid holds its examples from several activation bands (:mod:`dissect_report.dissection.examples`),
+A unit's grid holds its examples from several activation bands (:mod:`dissect_report.dissection.bands`),
 three rows per band: the sample with the region where the unit's (bilinearly upsampled)
 activation reaches its threshold (the rest dimmed, the region outlined); its segmentation in
 the segmenter's colors with the same outline; and the unit's mask against its concept's mask
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from dissect_report.dissection.examples import BANDS, PER_BAND, Example, choose_examples
+from dissect_report.dissection.bands import BANDS, PER_BAND, Example, choose_examples
 from dissect_report.dissection.stats import bilinear_upsample
 from dissect_report.images import grid, to_uint8
 from dissect_report.progress import bar

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.dissection.examples import BANDS, choose_examples
+    from dissect_report.dissection.bands import BANDS, choose_examples
     picks = choose_examples(layer.state, per_band=5)   # one list per unit
     picks[7][0]      # Example(band='top', slot=0, sample=1234, peak=5.81)
 
