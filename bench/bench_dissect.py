@@ -58,7 +58,7 @@ def builtin_models(config: DissectConfig) -> tuple[Models, str]:
 def forward_only(models: Models, samples: int, batch: int) -> float:
     t0 = time.perf_counter()
     for start in range(0, samples, batch):
-        images = models.generate(range(start, min(start + batch, samples)))
+        images = models.sample(range(start, min(start + batch, samples)))
         models.segment(images)
     return time.perf_counter() - t0
 

@@ -25,13 +25,14 @@ import pyarrow.parquet as pq
 import torch
 
 from dissect_report.artifacts import ArtifactConfig, find_artifacts
-from dissect_report.interventions import InterventionConfig, ModelBundle, intervene
+from dissect_report.interventions import InterventionConfig, intervene
+from dissect_report.models import Models
 
 
-def untrained_report(root: Path, layer: str = "layer4") -> tuple[Path, ModelBundle]:
+def untrained_report(root: Path, layer: str = "layer4") -> tuple[Path, Models]:
     """A synthetic report over the untrained built-in architecture (for timing only)."""
     from dissect_report import world
-    from dissect_report.interventions.loading import builtin_reference
+    from dissect_report.modeltools.reopen import builtin_reference
     from dissect_report.world.nets import Discriminator, Generator, SegNet
     from dissect_report.world.weights import WorldSegmenter
 
@@ -60,7 +61,7 @@ def untrained_report(root: Path, layer: str = "layer4") -> tuple[Path, ModelBund
         "timings": {},
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
-    bundle = ModelBundle(
+    bundle = Models.from_modules(
         gen, seg, discriminator=Discriminator().eval(), reference=builtin_reference
     )
     return root, bundle

@@ -67,7 +67,7 @@ def _timed(fn) -> tuple[float, float]:  # type: ignore[no-untyped-def]
 
 def forward_only(models, samples: int, batch: int) -> None:  # type: ignore[no-untyped-def]
     for start in range(0, samples, batch):
-        models.segment(models.generate(range(start, min(start + batch, samples))))
+        models.segment(models.sample(range(start, min(start + batch, samples))))
 
 
 def throughput(args: argparse.Namespace, models) -> None:  # type: ignore[no-untyped-def]

@@ -118,6 +118,11 @@ class DissectConfig(BaseModel):
     downsample_segmentation: bool = False
     checkpoint_every: int = Field(10, ge=0, description="batches between checkpoints; 0 = never")
     device: str = "cpu"
+    amp: bool = Field(
+        False,
+        description="run the generator under autocast (float16 on CUDA, bfloat16 on CPU): "
+        "faster on a GPU, tables may differ slightly; statistics stay float32",
+    )
     engine: Engine = Field("local", description="'local' (this process) or 'ray' (shards on Ray)")
     address: str | None = Field(
         None, description="Ray cluster address (engine 'ray'); default: local"

@@ -5,7 +5,9 @@ Usage::
     from dissect_report.config import DissectConfig
     from dissect_report.models import load_models
     models = load_models(DissectConfig())          # the built-in world
-    images = models.generate(range(8))             # (8, 3, 64, 64), sample i = f(seed, i)
+    z = models.latents(range(8))                   # (8, 128) on models.device, models.dtype
+    images = models.generate(z)                    # (8, 3, 64, 64) float32, sample i = f(seed, i)
+    images = models.sample(range(8), seed=2)       # the same in one call, for another seed
     labels = models.segment(images)                # (8, 64, 64) int64, checked
 
 A generator is a factory import path ``pkg.module:make_generator`` (called with no
@@ -15,6 +17,8 @@ read with ``torch.load(weights_only=True)``. Nothing is ever unpickled or evalua
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import hashlib
 import importlib
@@ -22,10 +26,11 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -78,9 +83,62 @@ def state_sha256(module: nn.Module) -> str:
     return digest.hexdigest()
 
 
+Images = torch.Tensor  # float (N, 3, H, W) in [-1, 1]
+Critic = Callable[[torch.Tensor], torch.Tensor]  # a discriminator or a feature extractor
+Reference = Callable[[int, Sequence[int]], torch.Tensor]  # (seed, ids) -> real images
+
+
+def module_dtype(obj: object, role: str) -> torch.dtype | None:
+    """The floating dtype ``obj`` computes in: a declared ``dtype`` attribute, else its parameters'.
+
+    Looks inside adapters too (their ``net`` / ``model`` module). None: no floating
+    parameters and no declaration (the caller's tensors go in as they are). Weights on the
+    meta device (never loaded) or of several floating dtypes are a one-line ModelError.
+    """
+    declared = getattr(obj, "dtype", None)
+    if isinstance(declared, torch.dtype):
+        return declared
+    module = obj if isinstance(obj, nn.Module) else None
+    for name in ("net", "model"):
+        inner = getattr(obj, name, None)
+        if module is None and isinstance(inner, nn.Module):
+            module = inner
+    if module is None:
+        return None
+    tensors = [*module.parameters(), *module.buffers()]
+    if any(t.is_meta for t in tensors):
+        raise ModelError(
+            f"the {role}'s weights are on the meta device (created without data, never "
+            "loaded); load real weights (--weights, or to_empty() + load_state_dict()) first"
+        )
+    dtypes = sorted({str(p.dtype) for p in module.parameters() if p.is_floating_point()})
+    if len(dtypes) > 1:
+        raise ModelError(
+            f"the {role}'s parameters mix dtypes ({', '.join(dtypes)}); "
+            "cast it to one (model.float(), .half() or .bfloat16()) in its factory"
+        )
+    if not dtypes:
+        return None
+    return next(p.dtype for p in module.parameters() if p.is_floating_point())
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor from any device as a CPU array (where a table or a file is written)."""
+    return tensor.detach().cpu().numpy()
+
+
 @dataclass(frozen=True)
 class Models:
-    """The generator (eval mode), its latent size and a checked segmenter."""
+    """Every model a stage uses, on one device: the only place latents are made and placed.
+
+    ``generator`` (eval mode) draws images from latents of ``z_dim`` (its ``latent_shape``
+    adapter reshapes them); ``dtype`` is what it computes in (float32, float16, bfloat16...):
+    latents are cast to it and images come back as float32. The ``segmenter``, optional
+    ``discriminator`` (images -> realism logits (N,) or (N, 1)) and ``features`` (images ->
+    (N, D)) get images on ``device`` in their own dtype. ``reference`` renders real images
+    ``(seed, ids)`` for FSD (the built-in world has them). ``seed`` is the dissection's;
+    other stages pass their own. ``amp``: the generator runs under autocast.
+    """
 
     generator: nn.Module
     z_dim: int
@@ -89,19 +147,93 @@ class Models:
     device: torch.device
     identity: dict[str, Any]
     check: ModelCheck | None = None  # the model check's findings (None: not run)
+    dtype: torch.dtype = torch.float32
+    discriminator: Critic | None = None
+    features: Critic | None = None
+    reference: Reference | None = None
+    amp: bool = False
+
+    @classmethod
+    def from_modules(
+        cls,
+        generator: nn.Module,
+        segmenter: Any,
+        *,
+        seed: int = 1,
+        z_dim: int | None = None,
+        discriminator: Critic | None = None,
+        features: Critic | None = None,
+        reference: Reference | None = None,
+        device: torch.device | str | None = None,
+        amp: bool = False,
+    ) -> Models:
+        """Models made in memory (tests, benchmarks, notebooks): device and dtype detected.
+
+        ``device``: where the generator's parameters are, unless given (then everything is
+        moved there). ``z_dim``: the generator's ``z_dim`` attribute unless given.
+        """
+        if device is None:
+            param = next(iter(generator.parameters()), None)
+            device = param.device if param is not None else torch.device("cpu")
+        device = torch.device(device)
+        dtype = module_dtype(generator, "generator") or torch.float32
+        generator = generator.eval().to(device)
+        for module in (segmenter, discriminator, features):
+            if callable(getattr(module, "to", None)):
+                module.to(device)  # type: ignore[union-attr]
+        size = latent_size(generator, z_dim, type(generator).__name__)
+        return cls(
+            generator,
+            size,
+            segmenter,
+            seed,
+            device,
+            {},
+            dtype=dtype,
+            discriminator=discriminator,
+            features=features,
+            reference=reference,
+            amp=amp,
+        )
 
     @property
     def concepts(self) -> list[str]:
         return list(self.segmenter.concepts)
 
-    def latents(self, ids: Iterable[int]) -> torch.Tensor:
-        return latents(self.seed, ids, self.z_dim).to(self.device)
+    def export_copy(self) -> nn.Module:
+        """The generator as float32 on the CPU (the generator itself when it already is).
 
-    @torch.no_grad()
-    def generate(self, ids: Iterable[int]) -> torch.Tensor:
-        """Images ``(N, 3, H, W)``; an exception inside the generator names it (UserCodeError)."""
-        z = self.latents(ids)
-        with user_code("generator"):
+        For exports that run elsewhere (the Paint page's ONNX tail runs float32 in a browser).
+        """
+        if self.device.type == "cpu" and self.dtype == torch.float32:
+            return self.generator
+        return copy.deepcopy(self.generator).float().cpu().eval()
+
+    def place(self, tensor: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``tensor`` on the models' device (in ``dtype`` if given)."""
+        return tensor.to(device=self.device, dtype=dtype or tensor.dtype)
+
+    def latents(self, ids: Iterable[int], *, seed: int | None = None) -> torch.Tensor:
+        """Latents ``(N, z_dim)`` of samples ``ids`` of ``seed`` (default: the dissection's).
+
+        Row k is a pure function of ``(seed, ids[k])``; on the device, in the generator's dtype.
+        """
+        z = latents(self.seed if seed is None else seed, ids, self.z_dim)
+        return z.to(device=self.device, dtype=self.dtype)
+
+    def _autocast(self) -> Any:
+        if not self.amp:
+            return contextlib.nullcontext()
+        half = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=half)
+
+    def generate(self, z: torch.Tensor, *, grad: bool = False) -> Images:
+        """Images ``(N, 3, H, W)`` float32 of latents ``z`` (from :meth:`latents`).
+
+        No gradients unless ``grad`` (the optimized unit sets). An exception inside the
+        generator names it (UserCodeError); a wrong output is a one-line ModelError.
+        """
+        with torch.set_grad_enabled(grad), user_code("generator"), self._autocast():
             images = self.generator(z)
         if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
             shape = (
@@ -111,13 +243,25 @@ class Models:
                 f"the generator returned {shape} for {z.shape[0]} latents; "
                 "expected RGB images (N, 3, H, W)"
             )
-        return images
+        if not images.dtype.is_floating_point:
+            raise ModelError(f"the generator returned {images.dtype} images; expected floats")
+        return images.float()
+
+    def sample(self, ids: Iterable[int], *, seed: int | None = None) -> Images:
+        """Images of samples ``ids`` of ``seed`` (default: the dissection's): generate(latents)."""
+        return self.generate(self.latents(ids, seed=seed))
+
+    def _feed(self, images: torch.Tensor, model: object, role: str) -> torch.Tensor:
+        """``images`` on the device, in the dtype ``model`` computes in."""
+        dtype = module_dtype(model, role) or torch.float32
+        return images.to(device=self.device, dtype=dtype)
 
     @torch.no_grad()
-    def segment(self, images: torch.Tensor) -> torch.Tensor:
-        """The segmenter's labels, checked: shape ``(N, H, W)``, integer, within its concepts."""
+    def segment(self, images: Images) -> torch.Tensor:
+        """The segmenter's labels, checked: shape ``(N, H, W)``, int64, within its concepts."""
+        x = self._feed(images, self.segmenter, "segmenter")
         with user_code("segmenter"):
-            labels = self.segmenter.segment(images)
+            labels = self.segmenter.segment(x)
         n = images.shape[0]
         if not isinstance(labels, torch.Tensor) or labels.dim() != 3 or labels.shape[0] != n:
             shape = (
@@ -139,6 +283,75 @@ class Models:
                     f"segmenter returned label {bad} outside its {count} concepts (0..{count - 1})"
                 )
         return labels
+
+    def has_class_probs(self) -> bool:
+        """Whether the segmenter has a differentiable ``class_probs`` (optimized unit sets)."""
+        return callable(getattr(self.segmenter, "class_probs", None))
+
+    def class_probs(self, images: Images) -> torch.Tensor:
+        """The segmenter's per-pixel probabilities ``(N, C, H, W)`` float32, differentiable."""
+        x = self._feed(images, self.segmenter, "segmenter")
+        with user_code("segmenter"):
+            probs = self.segmenter.class_probs(x)  # type: ignore[attr-defined]
+        if probs.dim() != 4 or probs.shape[1] != len(self.concepts):
+            raise ModelError(
+                f"class_probs must return (N, {len(self.concepts)}, H, W); got {tuple(probs.shape)}"
+            )
+        return probs.float()
+
+    def discriminator_input(self, images: Images) -> torch.Tensor:
+        """``images`` as the discriminator takes them (its device and dtype)."""
+        return self._feed(images, self.discriminator, "discriminator")
+
+    @torch.no_grad()
+    def realism(self, images: Images) -> torch.Tensor | None:
+        """Discriminator logits (N,) float64, or None without a discriminator."""
+        if self.discriminator is None:
+            return None
+        x = self._feed(images, self.discriminator, "discriminator")
+        with user_code("discriminator"):
+            out = self.discriminator(x)
+        out = out.reshape(out.shape[0], -1)
+        if out.shape[1] != 1:
+            raise ModelError(
+                f"the discriminator must return (N,) or (N, 1); got {tuple(out.shape)}"
+            )
+        return out[:, 0].double()
+
+    def feature_kind(self) -> str:
+        """What :meth:`feature_vectors` uses: the user's extractor, else the segmenter's."""
+        if self.features is not None:
+            return "user"
+        if callable(getattr(self.segmenter, "features", None)):
+            return "segmenter-features"
+        if self.has_class_probs():
+            return "segmenter-class-probs"
+        return "segmenter-label-histogram"
+
+    @torch.no_grad()
+    def feature_vectors(self, images: Images) -> torch.Tensor:
+        """(N, D) float64 features: user's, else the segmenter's, else its class histogram."""
+        kind = self.feature_kind()
+        if kind == "user":
+            with user_code("feature extractor"):
+                f = self.features(self._feed(images, self.features, "feature extractor"))  # type: ignore[misc]
+        elif kind == "segmenter-features":
+            with user_code("segmenter"):
+                f = self.segmenter.features(self._feed(images, self.segmenter, "segmenter"))  # type: ignore[attr-defined]
+        elif kind == "segmenter-class-probs":
+            f = self.class_probs(images).mean(dim=(2, 3))
+        else:
+            labels = self.segment(images)
+            c = len(self.concepts)
+            f = torch.stack([torch.bincount(x.flatten(), minlength=c) for x in labels]).double()
+            f = f / labels[0].numel()
+        return f.reshape(f.shape[0], -1).double()
+
+    def reference_images(self, seed: int, ids: Sequence[int]) -> Images:
+        """Real images ``(N, 3, H, W)`` from :attr:`reference`, on the device (float32)."""
+        if self.reference is None:
+            raise ModelError("these models have no renderer of real images")
+        return self.place(self.reference(seed, [int(i) for i in ids]), torch.float32)
 
 
 def _check_segmenter(seg: Any, spec: str) -> Segmenter:
@@ -171,6 +384,7 @@ def load_segmenter(spec: str = BUILTIN_SEGMENTER, device: torch.device | str = "
             raise ModelError(f"segmenter factory {spec!r} failed: {exc!r}") from None
     if isinstance(seg, nn.Module):
         seg.eval()
+    module_dtype(seg, "segmenter")  # weights on the meta device or of mixed dtypes: refused
     if callable(getattr(seg, "to", None)):  # modules and adapters (built-in, hf:) alike
         seg.to(device)
     return _check_segmenter(seg, spec)
@@ -206,6 +420,7 @@ def load_generator(
         raise ConfigError("--weights-key needs --weights")
     shape = latent_shape or getattr(model, "latent_shape", None)
     model = adapt_generator(model, shape, seeded_noise)
+    module_dtype(model, "generator")  # weights on the meta device or of mixed dtypes: refused
     return model.eval().to(device)
 
 
@@ -382,5 +597,8 @@ def load_models(config: DissectConfig, *, check: bool = True) -> Models:
     z_dim = latent_size(generator, config.z_dim, config.generator)
     segmenter = load_segmenter(config.segmenter, device)
     identity = model_identity(config, generator, segmenter, z_dim)
-    models = Models(generator, z_dim, segmenter, config.seed, device, identity)
+    dtype = module_dtype(generator, "generator") or torch.float32
+    models = Models(
+        generator, z_dim, segmenter, config.seed, device, identity, dtype=dtype, amp=config.amp
+    )
     return run_models_check(models, config) if check else models

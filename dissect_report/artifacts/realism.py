@@ -77,7 +77,7 @@ def detect_sigmoid(discriminator: Discriminator, images: torch.Tensor) -> bool:
     Runs one forward pass in eval mode with gradients on a copy of ``images`` (the weights'
     ``requires_grad`` flags are restored after) and reads the autograd graph; see the module doc.
     """
-    from dissect_report.interventions.bundle import frozen
+    from dissect_report.modeltools.frozen import frozen
 
     x = images.detach().clone().requires_grad_(True)
     with frozen(discriminator), torch.enable_grad():  # eval mode: BatchNorm statistics stay

@@ -31,8 +31,10 @@ from dissect_report.artifacts.guard import (
 from dissect_report.artifacts.real_images import RealImages
 from dissect_report.artifacts.score import Scan, scan_samples
 from dissect_report.images import tile_grid, to_uint8
-from dissect_report.interventions.bundle import ModelBundle, batches, frozen
-from dissect_report.interventions.edit import ablate, edit
+from dissect_report.models import Models, to_numpy
+from dissect_report.modeltools.batches import batches
+from dissect_report.modeltools.edit import ablate, edit
+from dissect_report.modeltools.frozen import frozen
 from dissect_report.progress import bar
 
 
@@ -45,16 +47,16 @@ class ReferenceSets:
     info: dict[str, Any]  # what the manifest records
 
 
-def _features(models: ModelBundle, images: Any, n: int, batch_size: int, desc: str) -> np.ndarray:
+def _features(models: Models, images: Any, n: int, batch_size: int, desc: str) -> np.ndarray:
     parts = []
     chunks = list(batches(range(n), batch_size))
     for chunk in bar(chunks, desc=desc, unit="batch", leave=False):
-        parts.append(models.feature_fn(images(chunk).float()).numpy())
+        parts.append(to_numpy(models.feature_vectors(models.place(images(chunk), torch.float32))))
     return np.concatenate(parts)
 
 
 def reference_sets(
-    models: ModelBundle,
+    models: Models,
     real: RealImages | None,
     score_seed: int,
     repair_seed: int,
@@ -66,7 +68,7 @@ def reference_sets(
     Given real images (``--real-images``) are split by position: even ones for the screen and
     the greedy set, odd ones for the held-out measurement, so the measurement shares neither
     generated nor real samples with the selection. A model's own renderer of real images
-    (``ModelBundle.reference``, the built-in world) gives ``count`` images per seed instead.
+    (``Models.reference``, the built-in world) gives ``count`` images per seed instead.
     """
     if real is not None:
         feats = _features(models, real.tensor, real.count, batch_size, "real images: features")
@@ -74,7 +76,7 @@ def reference_sets(
         return ReferenceSets(feats[0::2], feats[1::2], info)
     if models.reference is None:
         return None
-    ref = models.reference
+    ref = models.reference_images
     select = _features(
         models, lambda ids: ref(score_seed, ids), count, batch_size, "real images: select"
     )
@@ -115,9 +117,9 @@ def worst_samples(before: Scan, reference: np.ndarray | None, count: int) -> lis
 
 
 def _pictures(
-    models: ModelBundle, layer: str, units: list[int], seed: int, ids: list[int]
+    models: Models, layer: str, units: list[int], seed: int, ids: list[int]
 ) -> tuple[bytes, bytes]:
-    z = models.latents(seed, ids)
+    z = models.latents(ids, seed=seed)
     with frozen(models.generator):
         before = to_uint8(models.generate(z))
         with edit(models.generator, layer, ablate(units)):
@@ -126,7 +128,7 @@ def _pictures(
 
 
 def measure_repair(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     units: Sequence[int],
     seed: int,
@@ -162,8 +164,8 @@ def measure_repair(
     )
 
 
-def strip(models: ModelBundle, seed: int, ids: list[int]) -> bytes:
+def strip(models: Models, seed: int, ids: list[int]) -> bytes:
     """One row of the given samples (a unit's top images), PNG."""
-    with torch.no_grad():
-        tiles = to_uint8(models.generate(models.latents(seed, ids)))
+    with frozen(models.generator):
+        tiles = to_uint8(models.sample(ids, seed=seed))
     return tile_grid([list(tiles)], scale=1)

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dissect_report.dissection.caveats import constant_units
-from dissect_report.interventions.bundle import ModelBundle, batches, frozen
-from dissect_report.interventions.edit import Setter, trace
 from dissect_report.metrics import frechet, gaussian
+from dissect_report.models import Models, to_numpy
+from dissect_report.modeltools.batches import batches
+from dissect_report.modeltools.edit import Setter, trace
+from dissect_report.modeltools.frozen import frozen
 from dissect_report.progress import bar
 
 
@@ -85,7 +87,7 @@ class UnitScore:
 
 
 def scan_samples(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     seed: int,
     count: int,
@@ -101,7 +103,7 @@ def scan_samples(
     ``labels``: also keep the segmenter's label map of every sample (the repair's label check).
     """
     ids = list(range(count)) if ids is None else [int(i) for i in ids]
-    z = models.latents(seed, ids)
+    z = models.latents(ids, seed=seed)
     peaks, feats, real, maps = [], [], [], []
     with frozen(models.generator, models.discriminator):
         chunks = list(batches(range(len(ids)), batch_size))  # positions into ids / z
@@ -109,13 +111,13 @@ def scan_samples(
             with trace(models.generator, layer, *setters) as t:
                 images = models.generate(z[chunk])
             assert t.output is not None
-            peaks.append(t.output.flatten(2).amax(2).double().numpy())
-            feats.append(models.feature_fn(images).numpy())
+            peaks.append(to_numpy(t.output.flatten(2).amax(2).double()))
+            feats.append(to_numpy(models.feature_vectors(images)))
             r = models.realism(images)
             if r is not None:
-                real.append(r.numpy())
+                real.append(to_numpy(r))
             if labels:
-                maps.append(models.segment(images).numpy().astype(np.int16))
+                maps.append(to_numpy(models.segment(images)).astype(np.int16))
     return Scan(
         seed=seed,
         ids=ids,

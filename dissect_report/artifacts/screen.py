@@ -31,9 +31,9 @@ import numpy as np
 from dissect_report.artifacts.score import Scan, interleave, scan_samples
 from dissect_report.artifacts.settings import check_metric
 from dissect_report.errors import ConfigError
-from dissect_report.interventions.bundle import ModelBundle
-from dissect_report.interventions.edit import ablate
 from dissect_report.metrics import frechet_distance
+from dissect_report.models import Models
+from dissect_report.modeltools.edit import ablate
 from dissect_report.progress import bar
 
 
@@ -100,7 +100,7 @@ class AblationGain:
 
 
 def _scan(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     scan: Scan,
     units: Sequence[int],
@@ -120,7 +120,7 @@ def _scan(
 
 
 def screen(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     scan: Scan,
     judge: Judge,
@@ -159,7 +159,7 @@ class GreedyStep:
 
 
 def greedy_set(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     scan: Scan,
     judge: Judge,

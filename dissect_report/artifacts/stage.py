@@ -36,8 +36,9 @@ from dissect_report.artifacts.screen import AblationGain, GreedyStep, Judge, gre
 from dissect_report.artifacts.settings import ArtifactConfig
 from dissect_report.charts import horizontal_bar_chart
 from dissect_report.errors import ConfigError, ReportError, user_code
-from dissect_report.interventions.bundle import ModelBundle, frozen
-from dissect_report.interventions.loading import open_with_models
+from dissect_report.models import Models
+from dissect_report.modeltools.frozen import frozen
+from dissect_report.modeltools.reopen import open_with_models
 from dissect_report.reportdir.atomic import write_bytes, write_json
 from dissect_report.reportdir.report import Report
 from dissect_report.reportdir.schema import ARTIFACT_REPAIR, ARTIFACT_UNITS
@@ -138,20 +139,20 @@ def _repair_table(rep: Repair | None) -> pa.Table:
     )
 
 
-def _generator_size(models: ModelBundle, seed: int) -> tuple[int, int]:
+def _generator_size(models: Models, seed: int) -> tuple[int, int]:
     with frozen(models.generator):
-        image = models.generate(models.latents(seed, [0]))
+        image = models.sample([0], seed=seed)
     return int(image.shape[2]), int(image.shape[3])
 
 
-def _logit_discriminator(models: ModelBundle, seed: int) -> tuple[ModelBundle, str | None]:
-    """The bundle with a discriminator that returns logits (a final sigmoid undone)."""
+def _logit_discriminator(models: Models, seed: int) -> tuple[Models, str | None]:
+    """The models with a discriminator that returns logits (a final sigmoid undone)."""
     if models.discriminator is None:
         return models, None
     with frozen(models.generator, models.discriminator):
-        images = models.generate(models.latents(seed, range(2)))
+        images = models.sample(range(2), seed=seed)
         with user_code("discriminator"):
-            disc, how = as_logits(models.discriminator, images)
+            disc, how = as_logits(models.discriminator, models.discriminator_input(images))
     if how != "logits":
         log.warning("the discriminator ends in a sigmoid; its outputs are converted to logits")
     return replace(models, discriminator=disc), how
@@ -159,7 +160,7 @@ def _logit_discriminator(models: ModelBundle, seed: int) -> tuple[ModelBundle, s
 
 @writes_section("artifacts")
 def find_artifacts(
-    config: ArtifactConfig, report: str | Path, models: ModelBundle | None = None
+    config: ArtifactConfig, report: str | Path, models: Models | None = None
 ) -> ArtifactResult:
     """Score the units of one layer, repair the worst if a quality metric says so.
 

@@ -104,7 +104,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def handler(args: argparse.Namespace) -> int:
     from dissect_report.artifacts.stage import find_artifacts
     from dissect_report.commands.dissect import command_line
-    from dissect_report.interventions.loading import bundle_from_manifest
+    from dissect_report.modeltools.reopen import models_from_manifest
     from dissect_report.outlock import locked
     from dissect_report.reportdir.read import read_manifest_dict
     from dissect_report.swap import check_schema
@@ -114,7 +114,7 @@ def handler(args: argparse.Namespace) -> int:
     )
     with locked(args.report, command_line()):
         check_schema(args.report)
-        models = bundle_from_manifest(
+        models = models_from_manifest(
             read_manifest_dict(args.report),
             discriminator=args.discriminator,
             discriminator_weights=args.discriminator_weights,

@@ -69,7 +69,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, metavar="N", help="batch size (does not change results)"
     )
     g.add_argument("--seed", type=int, help="sample i's latent is a function of (seed, i)")
-    g.add_argument("--device", help="torch device (default: cpu)")
+    g.add_argument("--device", help="torch device: cpu, cuda, cuda:1, mps (default: cpu)")
+    g.add_argument(
+        "--amp",
+        action="store_true",
+        default=None,
+        help="run the generator under autocast (float16 on CUDA, bfloat16 on CPU); "
+        "statistics stay float32 (default: off)",
+    )
     s = parser.add_argument_group("statistics")
     s.add_argument(
         "--policy",
@@ -207,6 +214,12 @@ def check_device(device: str) -> None:
     if kind == "cuda" and not torch.cuda.is_available():
         raise EnvironmentProblem(
             f"device {device!r}: CUDA is not available on this machine; use --device cpu"
+        )
+    index = torch.device(device).index
+    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
+        raise EnvironmentProblem(
+            f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+            f"(cuda:0..cuda:{torch.cuda.device_count() - 1})"
         )
     if kind == "mps" and not torch.backends.mps.is_available():
         raise EnvironmentProblem(f"device {device!r}: MPS is not available; use --device cpu")

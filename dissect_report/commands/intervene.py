@@ -88,8 +88,8 @@ def config_from_args(args: argparse.Namespace) -> InterventionConfig:
 
 def handler(args: argparse.Namespace) -> int:
     from dissect_report.commands.dissect import command_line
-    from dissect_report.interventions.loading import bundle_from_manifest
     from dissect_report.interventions.stage import intervene
+    from dissect_report.modeltools.reopen import models_from_manifest
     from dissect_report.outlock import locked
     from dissect_report.reportdir.read import read_manifest_dict
     from dissect_report.swap import check_schema
@@ -100,7 +100,7 @@ def handler(args: argparse.Namespace) -> int:
         models = None
         if args.generator is not None or args.weights is not None:
             manifest = read_manifest_dict(args.report)
-            models = bundle_from_manifest(manifest, generator=args.generator, weights=args.weights)
+            models = models_from_manifest(manifest, generator=args.generator, weights=args.weights)
         print_summary(intervene(config, args.report, models=models))
     return 0
 

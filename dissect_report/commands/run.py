@@ -183,11 +183,16 @@ def _run_stages(
     done: set[str],
 ) -> None:
     from dissect_report.dissection.stage import dissect
+    from dissect_report.models import Models
 
+    models: Models | None = None
     if "dissect" in done:
         _check_same_config(out, config)
         print(f"dissection: already complete in {out}; resuming after it")
     else:
+        from dissect_report.models import load_models
+
+        models = load_models(config)  # loaded, hashed and checked once, for every stage
         result = dissect(
             config,
             out,
@@ -195,6 +200,7 @@ def _run_stages(
             resume=args.resume,
             images=args.images,
             command=command_line(),
+            models=models,
         )
         for layer in result.layers:
             print(
@@ -210,11 +216,15 @@ def _run_stages(
         if wanted[name] and name in done:
             print(f"{name}: already complete; skipped")
     if todo:
-        from dissect_report.interventions.loading import open_with_models
+        from dissect_report.modeltools.reopen import models_from_manifest, with_critics
+        from dissect_report.reportdir.read import read_manifest_dict
 
-        # Loaded once, for every stage; checked again only when the dissection (and its
-        # model check) did not run in this process.
-        _, models = open_with_models(out, check="dissect" in done)
+        # The dissection's models serve every stage; a resumed run past the dissection
+        # loads (and checks) the report's.
+        if models is None:
+            models = models_from_manifest(read_manifest_dict(out))
+        else:
+            models = with_critics(models, config)
     if "interventions" in todo:
         from dissect_report.commands.intervene import print_summary
         from dissect_report.interventions import intervene

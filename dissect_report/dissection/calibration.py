@@ -224,7 +224,7 @@ def forward_traced(
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Images ``(n, 3, H, W)`` of samples ``ids`` and each layer's output ``(n, U, h, w)``."""
     with torch.no_grad(), TraceDict(models.generator, layers) as td:
-        images = models.generate(ids)
+        images = models.sample(ids)
     return {name: td[name] for name in layers}, images
 
 

@@ -196,11 +196,14 @@ def dissect(
     shard: tuple[int, int] | None = None,
     images: bool = True,
     command: str | None = None,
+    models: Models | None = None,
 ) -> DissectResult:
     """Dissect ``config.layers`` over ``config.samples`` samples; write a report to ``out``.
 
     With ``shard=(i, n)`` (n > 1) only samples of shard ``i`` are processed and ``out``
     receives the raw state (``shard.json`` + ``stats.npz``) for :func:`merge_shards`.
+    ``models``: the models of ``config``, loaded and checked (``run`` loads them once for
+    every stage); by default they are loaded here.
     """
     out_path = Path(out) if out is not None else None
     index, count = shard or (1, 1)
@@ -210,7 +213,7 @@ def dissect(
         raise ReportError("a shard needs an output directory")
     # Models and layers first (and the model check): a bad factory, weights file, layer
     # name or broken model contract must not cost an existing report that --overwrite clears.
-    models = load_models(config)
+    models = load_models(config) if models is None else models
     resolve_layers(models.generator, config.layers)
     if out_path is not None:
         prepare_output(

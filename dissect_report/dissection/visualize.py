@@ -211,7 +211,7 @@ def write_unit_images(
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
     for chunk in bar(batches, desc="regenerate example samples", unit="batch"):
         with TraceDict(models.generator, names) as td:
-            x = models.generate(chunk.tolist())
+            x = models.sample(chunk.tolist())
         lab = models.segment(x).cpu().numpy()
         img = to_uint8(x)
         if images is None:

@@ -3,7 +3,7 @@
 Usage::
 
     from dissect_report.interventions import InterventionConfig, intervene
-    from dissect_report.interventions.edit import ablate, edit, insert
+    from dissect_report.modeltools.edit import ablate, edit, insert
 
     with edit(generator, "layer4", ablate([3, 17])):
         images = generator(z)
@@ -22,13 +22,6 @@ _ATTRS = {
     "ConceptResult": "stage",
     "InterventionResult": "stage",
     "intervene": "stage",
-    "ModelBundle": "bundle",
-    "ablate": "edit",
-    "blend": "edit",
-    "edit": "edit",
-    "insert": "edit",
-    "patch_mask": "edit",
-    "trace": "edit",
 }
 __all__ = sorted(_ATTRS)
 

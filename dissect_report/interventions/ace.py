@@ -25,9 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dissect_report.interventions.bundle import ModelBundle, batches, concept_counts, frozen
-from dissect_report.interventions.edit import ablate, edit
 from dissect_report.interventions.heldout import HeldOut
+from dissect_report.models import Models, to_numpy
+from dissect_report.modeltools.batches import batches, concept_counts
+from dissect_report.modeltools.edit import ablate, edit
+from dissect_report.modeltools.frozen import frozen
 
 
 def unit_counts(n_max: int) -> list[int]:
@@ -50,7 +52,7 @@ def random_order(seed: int, trial: int, units: int) -> list[int]:
 class Ablator:
     """Measures per-concept pixel totals of the held-out samples with a unit set ablated."""
 
-    def __init__(self, models: ModelBundle, layer: str, held: HeldOut, batch_size: int) -> None:
+    def __init__(self, models: Models, layer: str, held: HeldOut, batch_size: int) -> None:
         self.models, self.layer, self.held, self.batch_size = models, layer, held, batch_size
         n_concepts = len(models.concepts)
         unedited = (held.counts.sum(0), np.zeros(n_concepts, np.int64))
@@ -73,7 +75,7 @@ class Ablator:
                     before = self.held.labels[chunk]
                     counts.append(concept_counts(labels, n_concepts).sum(0))
                     gone = before[labels != before]
-                    lost.append(torch.bincount(gone, minlength=n_concepts).numpy())
+                    lost.append(to_numpy(torch.bincount(gone, minlength=n_concepts)))
             self._cache[key] = (np.sum(counts, axis=0), np.sum(lost, axis=0).astype(np.int64))
         return self._cache[key]
 

@@ -18,8 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from dissect_report.errors import ConfigError
-from dissect_report.interventions.bundle import ModelBundle, batches, concept_counts, frozen
-from dissect_report.interventions.edit import trace
+from dissect_report.models import Models, to_numpy
+from dissect_report.modeltools.batches import batches, concept_counts
+from dissect_report.modeltools.edit import trace
+from dissect_report.modeltools.frozen import frozen
 from dissect_report.progress import bar
 
 # Quantiles are estimated from at most this many activations per unit (a fixed stride).
@@ -63,7 +65,7 @@ class HeldOut:
 
 
 def heldout_pass(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     seed: int,
     count: int,
@@ -74,7 +76,7 @@ def heldout_pass(
     if count < 1:
         raise ConfigError(f"held-out sample count must be >= 1; got {count}")
     ids = list(range(count))
-    z = models.latents(seed, ids)
+    z = models.latents(ids, seed=seed)
     n_concepts = len(models.concepts)
     labels_list, counts_list, acts, sums, pix = [], [], [], [], []
     with frozen(models.generator):
@@ -90,14 +92,14 @@ def heldout_pass(
             up = F.interpolate(act, size=labels.shape[-2:], mode="bilinear", align_corners=False)
             for k in range(act.shape[0]):  # per sample, so sums do not depend on the batch
                 onehot = F.one_hot(labels[k].flatten(), n_concepts).double()  # (P, C)
-                sums.append((onehot.T @ up[k].flatten(1).T.double()).numpy())  # (C, U)
-                pix.append(onehot.sum(0).numpy())
+                sums.append(to_numpy(onehot.T @ up[k].flatten(1).T.double()))  # (C, U)
+                pix.append(to_numpy(onehot.sum(0)))
     all_labels = torch.cat(labels_list)
     flat = torch.cat(acts)  # (N, U, HW)
     units = flat.shape[1]
     values = flat.permute(1, 0, 2).reshape(units, -1)
     stride = max(1, values.shape[1] // _MAX_QUANTILE_VALUES)
-    q = np.quantile(values[:, ::stride].double().numpy(), quantile, axis=1)
+    q = np.quantile(to_numpy(values[:, ::stride].double()), quantile, axis=1)
     total = np.sum(np.stack(sums), axis=0)  # (C, U)
     npix = np.sum(np.stack(pix), axis=0)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -22,9 +22,11 @@ import numpy as np
 import torch
 
 from dissect_report.errors import ConfigError
-from dissect_report.interventions.bundle import ModelBundle, concept_counts, frozen
-from dissect_report.interventions.edit import edit, insert
 from dissect_report.interventions.heldout import HeldOut
+from dissect_report.models import Models
+from dissect_report.modeltools.batches import concept_counts
+from dissect_report.modeltools.edit import edit, insert
+from dissect_report.modeltools.frozen import frozen
 
 SUCCESS = 0.05  # a site "succeeds" when the concept grows by >= 5% of the patch area
 
@@ -90,7 +92,7 @@ def candidate_sites(
 
 
 def insertion_sites(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     held: HeldOut,
     concept: int,
@@ -111,7 +113,7 @@ def insertion_sites(
     with frozen(models.generator):
         for start in range(0, len(cands), batch_size):
             chunk = cands[start : start + batch_size]
-            masks = torch.zeros(len(chunk), 1, h, w)
+            masks = models.place(torch.zeros(len(chunk), 1, h, w))
             for k, (_, r, c, _) in enumerate(chunk):
                 masks[k, 0, r : r + patch, c : c + patch] = 1.0
             z = held.z[[j for j, *_ in chunk]]

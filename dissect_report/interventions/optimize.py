@@ -2,7 +2,7 @@
 
 Usage::
 
-    z = models.latents(seed=1, ids=range(64))            # training samples (not the held-out)
+    z = models.latents(range(64), seed=1)                # training samples (not the held-out)
     alpha = optimize_alpha(models, "layer4", z, (64, 32, 32), concept=3, level=levels, steps=30)
     order = alpha_order(alpha)            # units by learned alpha, largest first
 
@@ -24,21 +24,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dissect_report.errors import ModelError, user_code
-from dissect_report.interventions.bundle import ModelBundle, frozen
-from dissect_report.interventions.edit import Setter, blend, edit
+from dissect_report.errors import ModelError
 from dissect_report.interventions.insertion import grid_positions
+from dissect_report.models import Models, to_numpy
+from dissect_report.modeltools.edit import Setter, blend, edit
+from dissect_report.modeltools.frozen import frozen
 from dissect_report.progress import bar
 
 
-def _concept_prob(models: ModelBundle, images: torch.Tensor, concept: int) -> torch.Tensor:
-    with user_code("segmenter"):
-        probs = models.segmenter.class_probs(images)  # type: ignore[attr-defined]
-    if probs.dim() != 4 or probs.shape[1] != len(models.concepts):
-        raise ModelError(
-            f"class_probs must return (N, {len(models.concepts)}, H, W); got {tuple(probs.shape)}"
-        )
-    return probs[:, concept].mean()
+def _concept_prob(models: Models, images: torch.Tensor, concept: int) -> torch.Tensor:
+    return models.class_probs(images)[:, concept].mean()
 
 
 def _probe(flag: torch.Tensor) -> Setter:
@@ -50,7 +45,7 @@ def _probe(flag: torch.Tensor) -> Setter:
     return setter
 
 
-def gradient_problem(models: ModelBundle, layer: str, z: torch.Tensor) -> str | None:
+def gradient_problem(models: Models, layer: str, z: torch.Tensor) -> str | None:
     """Why unit sets cannot be learned here, in one line, or None when gradients flow.
 
     Usage::
@@ -64,26 +59,22 @@ def gradient_problem(models: ModelBundle, layer: str, z: torch.Tensor) -> str | 
     forward runs under ``torch.no_grad()`` / ``inference_mode()`` (or detaches), or a segmenter
     whose ``class_probs`` does, would otherwise give an alpha of all zeros, learned from nothing.
     """
-    if not models.has_probs():
+    if not models.has_class_probs():
         return "the segmenter has no class_probs()"
-    flag = torch.zeros((), requires_grad=True)
+    flag = models.place(torch.zeros(())).requires_grad_(True)
     seg_module = models.segmenter if isinstance(models.segmenter, torch.nn.Module) else None
     net = getattr(models.segmenter, "net", None)
     with frozen(models.generator, seg_module, net if isinstance(net, torch.nn.Module) else None):
-        with (
-            torch.enable_grad(),
-            edit(models.generator, layer, _probe(flag)),
-            user_code("generator"),
-        ):
-            images = models.generator(z[:1])
+        with edit(models.generator, layer, _probe(flag)):
+            images = models.generate(z[:1], grad=True)
         if not (isinstance(images, torch.Tensor) and images.requires_grad):
             return (
                 f"the generator's image does not depend differentiably on {layer!r} (its forward "
                 "runs under torch.no_grad() or inference_mode(), or detaches)"
             )
         probe = images.detach().float().clone().requires_grad_(True)
-        with torch.enable_grad(), user_code("segmenter"):
-            probs = models.segmenter.class_probs(probe)  # type: ignore[attr-defined]
+        with torch.enable_grad():
+            probs = models.class_probs(probe)
         if not (isinstance(probs, torch.Tensor) and probs.requires_grad):
             return (
                 "the segmenter's class_probs() gives no gradient (it runs under torch.no_grad() "
@@ -93,7 +84,7 @@ def gradient_problem(models: ModelBundle, layer: str, z: torch.Tensor) -> str | 
 
 
 def optimize_alpha(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     z_train: torch.Tensor,
     shape: tuple[int, int, int],
@@ -109,14 +100,14 @@ def optimize_alpha(
     desc: str = "optimize",
 ) -> np.ndarray:
     """The learned alpha (U,) float64; needs a segmenter with ``class_probs``."""
-    if not models.has_probs():
+    if not models.has_class_probs():
         raise ModelError("optimizing unit sets needs a segmenter with class_probs()")
     reason = gradient_problem(models, layer, z_train)
     if reason is not None:
         raise ModelError(f"cannot optimize unit sets: {reason}")
     units, h, w = shape
     count = int(z_train.shape[0])
-    alpha = torch.full((units,), float(init), requires_grad=True)
+    alpha = models.place(torch.full((units,), float(init))).requires_grad_(True)
     opt = torch.optim.Adam([alpha], lr=lr)
     sites = [(r, c) for r in grid_positions(h, patch, grid) for c in grid_positions(w, patch, grid)]
     seg_module = models.segmenter if isinstance(models.segmenter, torch.nn.Module) else None
@@ -125,15 +116,15 @@ def optimize_alpha(
         for step in bar(range(steps), desc=desc, unit="step", leave=False):
             idx = [(step * batch + i) % count for i in range(min(batch, count))]
             z = z_train[idx]
-            masks = torch.zeros(len(idx), 1, h, w)
+            masks = models.place(torch.zeros(len(idx), 1, h, w))
             for k, j in enumerate(idx):
                 r, c = sites[(j + step) % len(sites)]
                 masks[k, 0, r : r + patch, c : c + patch] = 1.0
             with torch.enable_grad():
                 with edit(models.generator, layer, blend(alpha, 0.0)):
-                    left = _concept_prob(models, models.generator(z), concept)
+                    left = _concept_prob(models, models.generate(z, grad=True), concept)
                 with edit(models.generator, layer, blend(alpha, level, region=masks)):
-                    made = _concept_prob(models, models.generator(z), concept)
+                    made = _concept_prob(models, models.generate(z, grad=True), concept)
                 loss = left - made + l2 * (alpha**2).sum()
                 (grad,) = torch.autograd.grad(loss, [alpha])
             opt.zero_grad()
@@ -141,7 +132,7 @@ def optimize_alpha(
             opt.step()
             with torch.no_grad():
                 alpha.clamp_(0.0, 1.0)
-    return alpha.detach().double().numpy()
+    return to_numpy(alpha.double())
 
 
 def alpha_order(alpha: np.ndarray) -> list[int]:

@@ -28,8 +28,6 @@ from dissect_report.errors import ConfigError
 from dissect_report.images import outline, tile_grid, to_uint8
 from dissect_report.interventions import write
 from dissect_report.interventions.ace import Ablator, AceRow, ace_curve, random_order
-from dissect_report.interventions.bundle import ModelBundle, frozen
-from dissect_report.interventions.edit import ablate, edit, insert
 from dissect_report.interventions.heldout import HeldOut, heldout_pass
 from dissect_report.interventions.insertion import (
     ContextRow,
@@ -39,10 +37,13 @@ from dissect_report.interventions.insertion import (
     image_box,
     insertion_sites,
 )
-from dissect_report.interventions.loading import open_with_models
 from dissect_report.interventions.optimize import alpha_order, gradient_problem, optimize_alpha
 from dissect_report.interventions.settings import InterventionConfig
 from dissect_report.interventions.unit_effects import unit_effects
+from dissect_report.models import Models
+from dissect_report.modeltools.edit import ablate, edit, insert
+from dissect_report.modeltools.frozen import frozen
+from dissect_report.modeltools.reopen import open_with_models
 from dissect_report.progress import bar
 from dissect_report.reportdir.report import Report
 from dissect_report.reportdir.write import update_manifest
@@ -175,7 +176,7 @@ def iou_ranks(ious: np.ndarray) -> np.ndarray:
 
 
 def _compare(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     held: HeldOut,
     c: int,
@@ -195,7 +196,7 @@ def _compare(
     success = {r.context: (r.success, r.added) for r in rows}
     names = models.concepts
     _, h, w = held.shape
-    masks = torch.zeros(len(pick), 1, h, w)
+    masks = models.place(torch.zeros(len(pick), 1, h, w))
     boxes = []
     for k, j in enumerate(pick):
         cands = candidate_sites(held, c, [j], config.grid, patch)
@@ -218,7 +219,7 @@ def _compare(
 
 @writes_section("concepts")
 def intervene(
-    config: InterventionConfig, report: str | Path, models: ModelBundle | None = None
+    config: InterventionConfig, report: str | Path, models: Models | None = None
 ) -> InterventionResult:
     """Run every intervention on ``report`` and write ``concepts/`` plus the manifest."""
     start = time.perf_counter()
@@ -251,7 +252,9 @@ def intervene(
     # (sky, drawn as the default background) cannot be removed by any unit set here.
     every_unit = list(range(units_total))
     # The learned sets train on the dissection's samples, as the IoU ordering does.
-    z_train = models.latents(dissect_seed, range(config.optimize_steps * config.optimize_batch))
+    z_train = models.latents(
+        range(config.optimize_steps * config.optimize_batch), seed=dissect_seed
+    )
     optimize = config.optimize and config.optimize_steps > 0
     skipped = gradient_problem(models, layer, z_train) if optimize else None
     if skipped is not None:  # alpha would stay at 0.0 and rank the units by index

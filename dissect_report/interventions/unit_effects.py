@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dissect_report.interventions.ace import Ablator
-from dissect_report.interventions.bundle import ModelBundle
 from dissect_report.interventions.heldout import HeldOut
+from dissect_report.models import Models
 from dissect_report.progress import bar
 
 
@@ -47,7 +47,7 @@ def first_samples(held: HeldOut, count: int) -> HeldOut:
 
 
 def unit_effects(
-    models: ModelBundle,
+    models: Models,
     layer: str,
     held: HeldOut,
     units: Sequence[dict[str, Any]],

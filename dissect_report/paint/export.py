@@ -8,7 +8,7 @@ Usage::
     tail.weight_bytes     # bytes of weights it carries
 
 The tail is the generator itself with the layer's output replaced by an input ``h`` (the
-interventions' :func:`~dissect_report.interventions.edit.edit` hook), traced by the PyTorch exporter (``torch.onnx.export(dynamo=True)``, which needs
+interventions' :func:`~dissect_report.modeltools.edit.edit` hook), traced by the PyTorch exporter (``torch.onnx.export(dynamo=True)``, which needs
 ``onnx`` and ``onnxscript``). Everything upstream of the layer then feeds nothing and the
 exporter's optimizer drops it, so any module path works without knowing the architecture.
 The latent ``z`` stays an input: generators that feed it (or a style vector made from it) to
@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from dissect_report.errors import UserError
-from dissect_report.interventions.edit import edit
+from dissect_report.modeltools.edit import edit
 
 log = logging.getLogger(__name__)
 OPSET = 18

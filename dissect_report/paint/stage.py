@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 
 from dissect_report.errors import ReportError
-from dissect_report.interventions.bundle import ModelBundle, frozen
-from dissect_report.interventions.edit import trace
-from dissect_report.interventions.loading import bundle_from_manifest
+from dissect_report.models import Models
+from dissect_report.modeltools.edit import trace
+from dissect_report.modeltools.frozen import frozen
+from dissect_report.modeltools.reopen import models_from_manifest
 from dissect_report.paint.export import PaintUnavailable, export_tail
 from dissect_report.paint.settings import PaintConfig
 from dissect_report.reportdir.atomic import write_bytes
@@ -119,11 +120,9 @@ def read_concepts(report: Path, manifest: dict[str, Any]) -> list[PaintConcept]:
 
 
 def build_paint(
-    config: PaintConfig, report: str | Path, models: ModelBundle | None = None
+    config: PaintConfig, report: str | Path, models: Models | None = None
 ) -> PaintResult:
     """Export the tail and the samples' activations into ``report/paint``; see the module doc."""
-    import torch
-
     start = time.perf_counter()
     root = Path(report)
     check_schema(root)
@@ -135,16 +134,17 @@ def build_paint(
     if not layer:
         raise ReportError("manifest.interventions has no layer; run 'dissect-report intervene'")
     seed = int(settings.get("seed", opened.dissection_seed + 1))
-    models = models if models is not None else bundle_from_manifest(manifest)
+    models = models if models is not None else models_from_manifest(manifest)
 
     ids = list(range(config.samples))
-    z = models.latents(seed, ids).float()
-    with frozen(models.generator), torch.no_grad(), trace(models.generator, layer) as t:
+    z = models.latents(ids, seed=seed)
+    with frozen(models.generator), trace(models.generator, layer) as t:
         images = models.generate(z)
     if t.output is None or t.output.dim() != 4:
         shape = None if t.output is None else tuple(t.output.shape)
         raise ReportError(f"layer {layer!r} did not give an (N, U, H, W) output; got {shape}")
     acts = t.output.float()
+    host_z, host_acts = z.float().cpu(), acts.cpu()  # what the page gets: CPU, float32
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "available": False,
@@ -169,8 +169,10 @@ def build_paint(
     files: dict[str, bytes] = {}
     model_bytes = 0
     try:
-        with frozen(models.generator):
-            tail = export_tail(models.generator, layer, z[:1], acts[:1], config.half_weights)
+        # The browser runs float32 on its CPU: the tail is traced from a float32 CPU copy.
+        generator = models.export_copy()
+        with frozen(generator):
+            tail = export_tail(generator, layer, host_z[:1], host_acts[:1], config.half_weights)
         model_bytes = len(tail.model)
         if model_bytes > config.max_model_mb * 1e6:
             raise PaintUnavailable(
@@ -182,8 +184,8 @@ def build_paint(
             raise PaintUnavailable(f"the exported tail wants unknown inputs {sorted(unknown)}")
         meta.update(available=True, inputs=list(tail.inputs), half_weights=tail.half_weights)
         files["tail.onnx"] = tail.model
-        files["activations.npy"] = _npy(acts.numpy().astype(np.float16))
-        files["latents.npy"] = _npy(z.numpy().astype(np.float32))
+        files["activations.npy"] = _npy(host_acts.numpy().astype(np.float16))
+        files["latents.npy"] = _npy(host_z.numpy().astype(np.float32))
     except PaintUnavailable as exc:
         meta["note"] = str(exc)
         log.info("paint: %s", exc)  # the CLI prints it, once

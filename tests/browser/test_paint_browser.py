@@ -3,7 +3,7 @@
 A small report of the built-in world goes through the real pipeline (dissect, intervene,
 paint, render). The page paints "tree" into a grass patch of a sample with the mouse; the
 canvas must match the same edit made in PyTorch by the interventions' edit primitive
-(``insert`` / ``ablate`` of dissect_report/interventions/edit.py) within ``TOLERANCE``.
+(``insert`` / ``ablate`` of dissect_report/modeltools/edit.py) within ``TOLERANCE``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from dissect_report import world
 from dissect_report.cli import main
 from dissect_report.images import to_uint8
-from dissect_report.interventions.edit import ablate, edit, insert
+from dissect_report.modeltools.edit import ablate, edit, insert
 from dissect_report.sampler import latents
 
 # The site's browser fixtures (tests/browser/conftest.py): real Chromium; an offline context

@@ -65,7 +65,7 @@ def test_unit_images_redraw_exactly_the_samples_the_pass_scored(tmp_path):
         units = pq.read_table(out / "layers" / layer["slug"] / "units.parquet").to_pylist()
         ids = sorted({i for row in units for i in row["top_samples"]})
         with torch.no_grad(), TraceDict(models.generator, [layer["name"]]) as td:
-            models.generate(ids)  # what the unit images regenerate, by sample id
+            models.sample(ids)  # what the unit images regenerate, by sample id
         peaks = td[layer["name"]].amax(dim=(2, 3))
         at = {i: k for k, i in enumerate(ids)}
         for row in units:

@@ -295,7 +295,7 @@ def test_resume_refuses_other_weights(tmp_path):
 
 def test_report_knows_its_weights_by_absolute_path_and_hash(tmp_path, monkeypatch):
     from dissect_report.errors import ModelError
-    from dissect_report.interventions.loading import bundle_from_manifest
+    from dissect_report.modeltools.reopen import models_from_manifest
 
     made = tmp_path / "made"
     made.mkdir()
@@ -306,14 +306,14 @@ def test_report_knows_its_weights_by_absolute_path_and_hash(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)  # intervene/artifacts from elsewhere
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["model"]["weights"] == str(made / "w.safetensors")
-    assert bundle_from_manifest(manifest).generator is not None
+    assert models_from_manifest(manifest).generator is not None
     (made / "w.safetensors").rename(tmp_path / "moved.safetensors")
     with pytest.raises(ModelError, match="pass --weights FILE"):
-        bundle_from_manifest(manifest)
-    assert bundle_from_manifest(manifest, weights=str(tmp_path / "moved.safetensors"))
+        models_from_manifest(manifest)
+    assert models_from_manifest(manifest, weights=str(tmp_path / "moved.safetensors"))
     other = _weights(tmp_path / "other.safetensors", 1.5)
     with pytest.raises(ModelError, match="differ from the report's .*generator weights sha256"):
-        bundle_from_manifest(manifest, weights=other)
+        models_from_manifest(manifest, weights=other)
 
 
 def test_non_finite_and_dead_units_are_flagged_and_the_unreachable_floor_is_named(tmp_path):

@@ -16,8 +16,8 @@ from torch import nn
 
 from dissect_report.cli import main
 from dissect_report.commands.paint import print_summary
-from dissect_report.interventions.edit import trace
-from dissect_report.interventions.loading import open_with_models
+from dissect_report.modeltools.edit import trace
+from dissect_report.modeltools.reopen import open_with_models
 from dissect_report.paint import PaintConfig, build_paint
 from dissect_report.render import render_site
 from dissect_report.sampler import latents

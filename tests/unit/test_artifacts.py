@@ -31,8 +31,8 @@ from dissect_report.artifacts.score import Scan
 from dissect_report.commands.artifacts import print_summary
 from dissect_report.errors import ConfigError, ModelError
 from dissect_report.images import to_uint8
-from dissect_report.interventions import ModelBundle
 from dissect_report.metrics import frechet_distance
+from dissect_report.models import Models
 from dissect_report.sampler import latents
 
 
@@ -42,8 +42,8 @@ def clean_reference(seed: int, ids: Sequence[int]) -> torch.Tensor:
         return PlantedGenerator(noise=False)(latents(seed + 1000, list(ids), 6))
 
 
-def _models(discriminator: bool = True) -> ModelBundle:
-    return ModelBundle(
+def _models(discriminator: bool = True) -> Models:
+    return Models.from_modules(
         generator=PlantedGenerator(noise=True),
         segmenter=PaletteSegmenter(),
         discriminator=RoughnessDiscriminator() if discriminator else None,
@@ -155,7 +155,7 @@ def test_the_realism_metric_repairs_by_the_discriminator(tmp_path: Path) -> None
     # Realism chose the set, so the segmenter's labels are the one independent check.
     assert [r.name for r in result.repair.rows] == ["realism", "labels"]
     assert json.loads((report / "manifest.json").read_text())["artifacts"]["metric"] == "realism"
-    bare = ModelBundle(generator=PlantedGenerator(noise=True), segmenter=PaletteSegmenter())
+    bare = Models.from_modules(generator=PlantedGenerator(noise=True), segmenter=PaletteSegmenter())
     with pytest.raises(ConfigError, match="metric 'fsd' needs real images; give --real-images"):
         find_artifacts(ArtifactConfig(**SMALL, metric="fsd"), report, models=bare)
     with pytest.raises(ConfigError, match="metric 'realism' needs a discriminator; give"):
@@ -274,9 +274,9 @@ def test_frechet_distance_of_known_gaussians() -> None:
 # --- real images, no quality metric, the damage guard, sigmoid discriminators ----------------
 
 
-def _bare() -> ModelBundle:
+def _bare() -> Models:
     """The planted generator as a user's model: no discriminator, no renderer of real images."""
-    return ModelBundle(
+    return Models.from_modules(
         generator=PlantedGenerator(noise=True), segmenter=PaletteSegmenter(), features=toy_features
     )
 
@@ -398,7 +398,7 @@ def test_the_guard_rejects_a_set_that_degrades_an_independent_check(tmp_path: Pa
             return 10 * roughness(images)
 
     report = write_report(tmp_path)
-    models = ModelBundle(
+    models = Models.from_modules(
         generator=PlantedGenerator(noise=True),
         segmenter=PaletteSegmenter(),
         discriminator=LikesNoise(),
@@ -428,7 +428,7 @@ def test_the_label_check_rejects_a_repair_that_changes_the_scene(tmp_path: Path)
             return -((images - building) ** 2).sum(1).lt(0.05).float().mean(dim=(1, 2))
 
     report = write_report(tmp_path)
-    models = ModelBundle(
+    models = Models.from_modules(
         generator=PlantedGenerator(noise=False),
         segmenter=PaletteSegmenter(),
         discriminator=HatesBuildings(),
@@ -455,7 +455,7 @@ def test_a_sigmoid_discriminator_is_detected_and_converted(tmp_path: Path) -> No
     assert not detect_sigmoid(lambda x: 0.5 + 0.1 * torch.tanh(roughness(x)), images)
     # The stage undoes it: realism values are the logits, the manifest says what was done.
     report = write_report(tmp_path)
-    models = ModelBundle(
+    models = Models.from_modules(
         generator=PlantedGenerator(noise=True),
         segmenter=PaletteSegmenter(),
         discriminator=Functional(),
@@ -477,7 +477,7 @@ def test_a_sigmoid_discriminator_is_detected_and_converted(tmp_path: Path) -> No
         find_artifacts(
             ArtifactConfig(**SMALL),
             write_report(tmp_path / "sat"),
-            models=ModelBundle(
+            models=Models.from_modules(
                 generator=PlantedGenerator(noise=True),
                 segmenter=PaletteSegmenter(),
                 discriminator=saturated,

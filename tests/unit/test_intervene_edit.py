@@ -7,7 +7,7 @@ import torch
 from test_intervene_toys import CONCEPTS, PaletteSegmenter, PlantedGenerator
 
 from dissect_report.errors import ConfigError
-from dissect_report.interventions.edit import ablate, blend, edit, insert, patch_mask, trace
+from dissect_report.modeltools.edit import ablate, blend, edit, insert, patch_mask, trace
 
 
 def _hooks(model: torch.nn.Module) -> int:

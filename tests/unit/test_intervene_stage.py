@@ -19,7 +19,8 @@ from test_intervene_toys import (
 )
 
 from dissect_report.errors import ConfigError
-from dissect_report.interventions import InterventionConfig, ModelBundle, intervene
+from dissect_report.interventions import InterventionConfig, intervene
+from dissect_report.models import Models
 from dissect_report.sampler import latents
 
 SMALL = dict(
@@ -37,8 +38,8 @@ SMALL = dict(
 )
 
 
-def _models() -> ModelBundle:
-    return ModelBundle(generator=PlantedGenerator(), segmenter=PaletteSegmenter())
+def _models() -> Models:
+    return Models.from_modules(generator=PlantedGenerator(), segmenter=PaletteSegmenter())
 
 
 @pytest.fixture(scope="module")

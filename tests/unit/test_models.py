@@ -108,15 +108,15 @@ def _models(segmenter: str):
 
 def test_segment_checks_shape_and_labels():
     good = _models("dissect_toys:planted_segmenter")
-    labels = good.segment(good.generate(range(3)))
+    labels = good.segment(good.sample(range(3)))
     assert labels.shape == (3, 32, 32) and labels.dtype == torch.int64
     assert good.identity["model"]["z_dim"] == 4
     bad = _models("dissect_toys:wrong_shape_segmenter")
     with pytest.raises(ModelError, match=r"segmenter returned \(3, 1, 32, 32\) for 3 images"):
-        bad.segment(bad.generate(range(3)))
+        bad.segment(bad.sample(range(3)))
     bad = _models("dissect_toys:wrong_label_segmenter")
     with pytest.raises(ModelError, match="label 7 outside its 2 concepts"):
-        bad.segment(bad.generate(range(3)))
+        bad.segment(bad.sample(range(3)))
 
 
 def test_config_file_and_overrides(tmp_path):

@@ -18,8 +18,9 @@ from test_intervene_stage import SMALL
 from test_intervene_toys import PaletteSegmenter, PlantedGenerator, write_report
 
 from dissect_report.errors import ModelError
-from dissect_report.interventions import InterventionConfig, ModelBundle, intervene
+from dissect_report.interventions import InterventionConfig, intervene
 from dissect_report.interventions.optimize import gradient_problem, optimize_alpha
+from dissect_report.models import Models
 
 
 class NoGradGenerator(PlantedGenerator):
@@ -53,7 +54,7 @@ def _z() -> torch.Tensor:
     ],
 )
 def test_gradient_problem_names_the_model_part(generator: type, segmenter: type, says: str) -> None:
-    models = ModelBundle(generator=generator(), segmenter=segmenter())
+    models = Models.from_modules(generator=generator(), segmenter=segmenter())
     reason = gradient_problem(models, "layer", _z())
     assert reason is not None and says in reason and "\n" not in reason
     with pytest.raises(ModelError, match="cannot optimize unit sets"):
@@ -61,16 +62,19 @@ def test_gradient_problem_names_the_model_part(generator: type, segmenter: type,
 
 
 def test_gradients_that_flow_pass_and_leave_no_graph_on_the_weights() -> None:
-    models = ModelBundle(generator=PlantedGenerator(), segmenter=PaletteSegmenter())
+    models = Models.from_modules(generator=PlantedGenerator(), segmenter=PaletteSegmenter())
     assert gradient_problem(models, "layer", _z()) is None
-    assert ModelBundle(generator=PlantedGenerator(), segmenter=object()).has_probs() is False
+    assert (
+        Models.from_modules(generator=PlantedGenerator(), segmenter=object()).has_class_probs()
+        is False
+    )
 
 
 def test_no_grad_generator_skips_the_optimized_set_in_one_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     report = write_report(tmp_path / "r")
-    models = ModelBundle(generator=NoGradGenerator(), segmenter=PaletteSegmenter())
+    models = Models.from_modules(generator=NoGradGenerator(), segmenter=PaletteSegmenter())
     config = InterventionConfig(**{**SMALL, "max_concepts": 1, "optimize_steps": 2})
     with caplog.at_level(logging.WARNING):
         result = intervene(config, report, models=models)

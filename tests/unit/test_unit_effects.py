@@ -20,14 +20,15 @@ from test_intervene_toys import (
     write_report,
 )
 
-from dissect_report.interventions import InterventionConfig, ModelBundle, intervene
+from dissect_report.interventions import InterventionConfig, intervene
+from dissect_report.models import Models
 from dissect_report.sampler import latents
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_report(tmp_path_factory.mktemp("own"))
-    models = ModelBundle(generator=PlantedGenerator(), segmenter=PaletteSegmenter())
+    models = Models.from_modules(generator=PlantedGenerator(), segmenter=PaletteSegmenter())
     config = InterventionConfig(**{**SMALL, "optimize_steps": 0, "unit_samples": 24})
     intervene(config, root, models=models)
     return root

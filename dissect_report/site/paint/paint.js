@@ -14,7 +14,7 @@
  * fetches it. numThreads = 1 and proxy = false: no worker, no SharedArrayBuffer, so no
  * cross-origin isolation is needed.
  *
- * The edit is the interventions' primitive (dissect_report/interventions/edit.py, blend):
+ * The edit is the interventions' primitive (dissect_report/modeltools/edit.py, blend):
  * h <- h + m * (target - h) for the concept's units, m = 1 on the painted cells, target = the
  * unit's insertion level (add) or 0 (remove); strokes apply in the order painted.
  */

@@ -1,16 +1,19 @@
-"""Rebuild the models of an existing report from its manifest (for ``intervene``/``artifacts``).
+"""Rebuild the models of an existing report from its manifest (intervene, artifacts, paint).
 
 Usage::
 
+    from dissect_report.modeltools.reopen import open_with_models, models_from_manifest
     report, models = open_with_models("report", models=None)    # what every stage starts with
-    models = bundle_from_manifest(report.raw)                    # generator, segmenter, sampler
-    models = bundle_from_manifest(report.raw, discriminator="pkg.mod:make_d")   # plus your D
+    models = models_from_manifest(report.raw)                    # generator, segmenter, critics
+    models = models_from_manifest(report.raw, discriminator="pkg.mod:make_d")   # plus your D
+    models = with_critics(models, report_config(report.raw))     # models already loaded (run)
 
 The built-in world also brings its discriminator and real images (the FSD reference).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from dissect_report.errors import ModelError, ReportError, UserError
-from dissect_report.interventions.bundle import ModelBundle
+from dissect_report.models import Models
 from dissect_report.reportdir.report import Report, open_report
 
 if TYPE_CHECKING:
@@ -87,32 +90,22 @@ def check_same_model(manifest: dict[str, Any], identity: dict[str, Any]) -> None
         )
 
 
-def bundle_from_manifest(
-    manifest: dict[str, Any],
+def with_critics(
+    models: Models,
+    config: DissectConfig,
     discriminator: str | None = None,
     discriminator_weights: str | None = None,
     features: str | None = None,
-    *,
-    generator: str | None = None,
-    weights: str | None = None,
-    check: bool = True,
-) -> ModelBundle:
-    """The generator/segmenter the report was made with, plus optional D and feature extractor.
+) -> Models:
+    """``models`` with a discriminator, a feature extractor and real images where there are.
 
     ``discriminator`` / ``features``: factory paths ``pkg.module:make`` (called with no
-    arguments); ``"none"`` turns the built-in discriminator off. ``generator`` / ``weights``
-    override the recorded ones and must load the same model (checked by content hash).
-    The model check runs on the report's layers before anything is computed, unless
-    ``check`` is false (``run`` has just checked the same models in this process; the content
-    hashes are compared all the same).
+    arguments); ``"none"`` turns the built-in discriminator off. The built-in world brings its
+    own discriminator and renderer of real images. Each is placed on the models' device.
     """
     from dissect_report.config import BUILTIN_GENERATOR
-    from dissect_report.models import load_models, load_weights
-    from dissect_report.sampler import latents
+    from dissect_report.models import load_weights
 
-    config = report_config(manifest, generator, weights)
-    models = load_models(config, check=check)
-    check_same_model(manifest, models.identity)
     builtin = config.generator == BUILTIN_GENERATOR and config.weights is None
     disc: Any = None
     if discriminator and discriminator != "none":
@@ -126,36 +119,52 @@ def bundle_from_manifest(
 
         disc = world.load_discriminator()
     feat = _factory_call(features, "feature extractor") if features else None
-    gen = models.generator
-
-    def sampler(seed: int, ids: Sequence[int], z_dim: int) -> torch.Tensor:
-        return latents(seed, ids, z_dim)
-
-    return ModelBundle(
-        generator=gen,
-        latent_dim=models.z_dim,
-        segmenter=models.segmenter,
-        latent_fn=sampler,
+    for module in (disc, feat):
+        if isinstance(module, torch.nn.Module):
+            module.to(models.device)
+    return dataclasses.replace(
+        models,
         discriminator=disc,
         features=feat,
         reference=builtin_reference if builtin and config.segmenter == "builtin" else None,
     )
 
 
-def open_with_models(
-    report: str | Path,
-    models: ModelBundle | None = None,
+def models_from_manifest(
+    manifest: dict[str, Any],
+    discriminator: str | None = None,
+    discriminator_weights: str | None = None,
+    features: str | None = None,
     *,
     generator: str | None = None,
     weights: str | None = None,
-    check: bool = True,
-) -> tuple[Report, ModelBundle]:
+) -> Models:
+    """The models the report was made with, plus optional D and feature extractor.
+
+    ``generator`` / ``weights`` override the recorded ones and must load the same model
+    (checked by content hash). The model check runs on the report's layers before anything
+    is computed. See :func:`with_critics` for ``discriminator`` and ``features``.
+    """
+    from dissect_report.models import load_models
+
+    config = report_config(manifest, generator, weights)
+    models = load_models(config)
+    check_same_model(manifest, models.identity)
+    return with_critics(models, config, discriminator, discriminator_weights, features)
+
+
+def open_with_models(
+    report: str | Path,
+    models: Models | None = None,
+    *,
+    generator: str | None = None,
+    weights: str | None = None,
+) -> tuple[Report, Models]:
     """The opened report and its models (``models`` if given, else rebuilt from its manifest).
 
-    ``generator`` / ``weights`` override the recorded ones and ``check`` skips a model check
-    done moments ago (see :func:`bundle_from_manifest`).
+    ``generator`` / ``weights`` override the recorded ones (see :func:`models_from_manifest`).
     """
     opened = open_report(report)
     if models is None:
-        models = bundle_from_manifest(opened.raw, generator=generator, weights=weights, check=check)
+        models = models_from_manifest(opened.raw, generator=generator, weights=weights)
     return opened, models

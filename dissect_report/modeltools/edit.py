@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.interventions.edit import ablate, edit, insert, patch_mask
+    from dissect_report.modeltools.edit import ablate, edit, insert, patch_mask
 
     with edit(generator, "layer4", ablate([3, 17])):
         images = generator(z)                      # units 3 and 17 zeroed everywhere
