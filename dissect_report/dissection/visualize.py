@@ -4,7 +4,8 @@ Usage::
 
     from dissect_report.dissection.visualize import write_unit_images
     write_unit_images(models, result.layers, report_dir, batch_size=64)
-    # -> layers/<layer>/units/<n>.png, <n>-strip.png, <n>-thumb.webp, examples.parquet, samples/
+    # -> layers/<layer>/units/<n>.png, <n>-<band>.webp/.png, <n>-strip.png, <n>-thumb.webp,
+    #    examples.parquet, samples/
 
 A unit's grid holds its examples from several activation bands (:mod:`dissect_report.dissection.bands`),
 three rows per band: the sample with the region where the unit's (bilinearly upsampled)
@@ -30,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dissect_report.bandfiles import band_files, display_factor, exact_png_bytes
+from dissect_report.bandfiles import webp_bytes as photo_webp_bytes
 from dissect_report.dissection.bands import BANDS, PER_BAND, Example, choose_examples
 from dissect_report.dissection.stats import bilinear_upsample
 from dissect_report.images import grid, to_uint8
@@ -184,9 +187,11 @@ def write_unit_images(
     """Regenerate every example sample once; write each unit's band grid, strip and examples.
 
     Writes ``layers/<l>/units/<u>.png`` (bands x [image with the unit's region, segmentation,
-    unit mask vs its concept's mask]), ``units/<u>-strip.png`` (top samples),
+    unit mask vs its concept's mask]), per band the site's lighter pair
+    ``units/<u>-<band>.webp`` (images) and ``.png`` (segmentation and mask rows, exact colours;
+    :mod:`dissect_report.bandfiles`), ``units/<u>-strip.png`` (top samples),
     ``layers/<l>/examples.parquet`` + ``examples.json``, and for every sample shown
-    ``samples/<id>.png`` (image | segmentation) with ``samples/index.parquet`` (concepts
+    ``samples/<id>.png`` (image | segmentation; for the site ``<id>.webp`` and ``<id>-seg.png``) with ``samples/index.parquet`` (concepts
     present) and ``samples/units.parquet`` (the units of each layer that fire most on it).
     Returns the number of files written.
     """
@@ -259,6 +264,7 @@ def write_unit_images(
                     tiles = {s: (shown[i], seg[i], versus[i]) for i, s in enumerate(slot_of)}
                     band = _band_grid(tiles, layout)
                     jobs.append(pool.submit(_write_png, unit_dir / f"{u}.png", band))
+                    jobs.append(pool.submit(_write_bands, unit_dir, u, tiles, layout))
                     top = [i for i, e in enumerate(examples) if e.band == "top"][:STRIP_TILES]
                     if top:
                         strip = grid([shown[top]], GAP)
@@ -269,13 +275,35 @@ def write_unit_images(
             written += 2
         sample_dir = out / "samples"
         for p, sample in enumerate(ids):
-            side = grid([np.stack([images[p], colorize(seg_all[p], palette)])], GAP)
+            seg_p = colorize(seg_all[p], palette)
+            side = grid([np.stack([images[p], seg_p])], GAP)
             jobs.append(pool.submit(_write_png, sample_dir / f"{int(sample)}.png", side))
+            jobs.append(pool.submit(_write_sample_pair, sample_dir, int(sample), images[p], seg_p))
         for job in jobs:
             job.result()
             written += 1
     _write_samples(out / "samples", ids, seg_all, list(models.concepts), layers, sample_peaks)
     return written + 2
+
+
+def _write_bands(
+    unit_dir: Path, unit: int, tiles: dict[int, tuple[np.ndarray, ...]], layout: Layout
+) -> None:
+    """Per band with any example: ``<u>-<band>.webp`` (images) and ``.png`` (masks, exact)."""
+    blank = np.full((layout.tile_h, layout.tile_w, 3), MISSING, np.uint8)
+    for b, key in enumerate(layout.bands):
+        slots = range(b * layout.per_band, (b + 1) * layout.per_band)
+        if not any(s in tiles for s in slots):
+            continue
+        rows = [np.stack([tiles[s][r] if s in tiles else blank for s in slots]) for r in range(3)]
+        for name, data in band_files(unit, key, rows[0], rows[1:], layout.gap).items():
+            write_bytes(unit_dir / name, data)
+
+
+def _write_sample_pair(out: Path, sample: int, image: np.ndarray, seg: np.ndarray) -> None:
+    """The sample page's image (``<id>.webp``) and segmentation (``<id>-seg.png``, exact)."""
+    write_bytes(out / f"{sample}.webp", photo_webp_bytes(image))
+    write_bytes(out / f"{sample}-seg.png", exact_png_bytes(seg))
 
 
 def _segmentation_at(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -305,6 +333,12 @@ def _write_examples(layer_dir: Path, picks: list[list[Example]], layout: Layout)
         "per_band": layout.per_band,
         "bands": [{"key": b.key, "label": b.label, "lo": b.lo, "hi": b.hi} for b in BANDS],
         "rows": list(layout.rows),
+        # The site's files per band (bandfiles.py): images at display size, full size beside.
+        "band_files": {
+            "display_factor": display_factor(layout.tile_h, layout.tile_w),
+            "images": "webp",
+            "masks": "png",
+        },
     }
     write_json(layer_dir / "examples.json", doc)
 

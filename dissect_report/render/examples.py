@@ -42,6 +42,7 @@ class Examples:
     bands: tuple[BandInfo, ...]
     rows: tuple[str, ...]
     by_unit: dict[int, tuple[Shown, ...]]
+    display_factor: int | None = None  # per-band files (bandfiles.py); None: one grid per unit
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def load_examples(layer_dir: Path) -> Examples | None:
         tile = (int(meta["tile"][0]), int(meta["tile"][1]))
         bands = tuple(BandInfo(str(b["key"]), str(b["label"])) for b in meta["bands"])
         gap, per_band, rows = int(meta["gap"]), int(meta["per_band"]), tuple(meta["rows"])
+        files = meta.get("band_files")
+        factor = int(files["display_factor"]) if files else None
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise ReportError(f"unreadable {str(meta_path)!r}: {exc}") from exc
     table = read_table(
@@ -90,6 +93,7 @@ def load_examples(layer_dir: Path) -> Examples | None:
         bands=bands,
         rows=tuple(str(r) for r in rows),
         by_unit={u: tuple(v) for u, v in by_unit.items()},
+        display_factor=factor,
     )
 
 

@@ -101,7 +101,7 @@ def copy_tree(src: Path, dst: Path, suffixes: tuple[str, ...], root: Path) -> in
     for here, dirs, names in os.walk(src):
         base = Path(here)
         for d in [d for d in dirs if (base / d).is_symlink()]:
-            _skipped(base / d, root)
+            skipped(base / d, root)
         dirs[:] = sorted(d for d in dirs if not (base / d).is_symlink())
         target = dst / base.relative_to(src)
         wanted = []
@@ -109,7 +109,7 @@ def copy_tree(src: Path, dst: Path, suffixes: tuple[str, ...], root: Path) -> in
             if not name.endswith(suffixes):
                 continue
             if (base / name).is_symlink():
-                _skipped(base / name, root)
+                skipped(base / name, root)
             elif (base / name).is_file():
                 wanted.append(name)
         if wanted:
@@ -120,7 +120,7 @@ def copy_tree(src: Path, dst: Path, suffixes: tuple[str, ...], root: Path) -> in
     return count
 
 
-def _skipped(path: Path, root: Path) -> None:
+def skipped(path: Path, root: Path) -> None:
     try:
         rel = path.relative_to(root).as_posix()
     except ValueError:

@@ -13,6 +13,7 @@ whose pages show it as an example. Units link here from their tiles; this page l
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -74,6 +75,7 @@ class SampleView:
     shown_in: tuple[ShownIn, ...]
     prev: str
     next: str
+    segmentation: str = ""  # set when the image and its segmentation are separate files
 
 
 def sample_pages(
@@ -96,6 +98,8 @@ def sample_pages(
                     (layer.entry.name, unit, labels.get(s.band, s.band), s.peak)
                 )
     ids = sorted(samples.ids)
+    folder = site.report.root / "samples"
+    files = frozenset(os.listdir(folder)) if folder.is_dir() else frozenset()
     band_rank: dict[str, int] = {}
     for ex in examples.values():
         if ex is not None:
@@ -158,7 +162,10 @@ def sample_pages(
             SampleView(
                 title=title,
                 title_yaml=yaml_str(title),
-                image=f"../{sample}.png",
+                # The lighter pair (a WebP photo, an exact PNG segmentation) when the report
+                # has it; older reports: one PNG of both side by side.
+                image=f"../{sample}.webp" if f"{sample}.webp" in files else f"../{sample}.png",
+                segmentation=f"../{sample}-seg.png" if f"{sample}-seg.png" in files else "",
                 concepts=concepts,
                 layers=layers,
                 shown_in=shown,

@@ -29,13 +29,14 @@ from dissect_report.compare.page import write_compare_page
 from dissect_report.errors import ReportError
 from dissect_report.paint.page import paint_page
 from dissect_report.render.build import NavEntry, build_mkdocs
-from dissect_report.render.context import DATA_SUFFIXES, Site
-from dissect_report.render.files import confine, copy_tree, dir_bytes
+from dissect_report.render.context import Site
+from dissect_report.render.files import confine, dir_bytes
 from dissect_report.render.fmt import esc
 from dissect_report.render.pages import page_env, render_pages
 from dissect_report.render.portable import portable_manifest
 from dissect_report.render.sections import load_artifacts, load_interventions
 from dissect_report.render.shipcheck import check_counts, check_shipped
+from dissect_report.render.shipping import page_references, ship_referenced
 from dissect_report.render.sitepages import iter_pages
 from dissect_report.reportdir.atomic import write_bytes
 from dissect_report.reportdir.read import read_json_object
@@ -91,10 +92,6 @@ def _swap_in(built: Path, out: Path) -> None:
     os.replace(built, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _files(site: Path) -> set[str]:
-    return {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
 
 
 def _portable(report: ReportData) -> ReportData:
@@ -163,19 +160,16 @@ def render_site(
             sections=sections,
             compare=compare_nav,
         )
-        # Images and the tables the pages link to travel inside the site (a zipped site
-        # carries what it shows); the raw stats.npz does not.
+        # The images and tables the pages reference travel inside the site (a zipped site
+        # carries what it shows), nothing else: no strips kept for goldens, no stats.npz.
         # Copies, not hard links: editing the site in place must not change the report.
-        shipped = IMAGE_SUFFIXES + DATA_SUFFIXES
-        before = _files(built)
-        for layer in report.layers:
-            copy_tree(layer.dir, built / "layers" / layer.entry.slug, shipped, root)
-        copy_tree(root / "samples", built / "samples", shipped, root)
+        sources = {f"layers/{layer.entry.slug}": layer.dir for layer in report.layers}
+        sources["samples"] = root / "samples"
         if interventions is not None:
-            copy_tree(root / "concepts", built / "concepts", shipped, root)
+            sources["concepts"] = root / "concepts"
         if artifacts is not None:
-            copy_tree(root / "artifacts", built / "artifacts", shipped, root)
-        from_report = _files(built) - before
+            sources["artifacts"] = root / "artifacts"
+        from_report = ship_referenced(built, sources, page_references(built), root)
         if paint is not None:
             paint.write(built)
         write_bytes(

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from dissect_report.bandfiles import band_names
 from dissect_report.render.context import Link, Row, Site, unit_label
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import esc, fixed, num, pct, yaml_str
 from dissect_report.render.sections import Artifacts, Interventions
 from dissect_report.render.svg import histogram_svg
-from dissect_report.reportdir.records import LayerData
+from dissect_report.reportdir.records import LayerData, UnitRow
 
 UNIT_ROOT = "../../../../"  # from layers/<l>/units/<n>/index.html back to the site root
 ZOOM = 2.5  # tiles shown at 2.5x their native size where the screen allows
@@ -61,6 +62,12 @@ class BandView:
     tiles: tuple[Tile | None, ...]
     aspect: str  # CSS aspect-ratio of the band's crop of the unit's grid
     offset: str  # CSS margin-top (percent of width) that brings the band into the crop
+    images: str = ""  # per-band files (bandfiles.py): the images' WebP at display size ...
+    masks: str = ""  # ... and the segmentation + mask rows' exact PNG
+    full_images: str = ""  # the zoom's full-size pair (the same files when tiles are small)
+    full_masks: str = ""
+    images_size: tuple[int, int] = (0, 0)
+    masks_size: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class KeyEntry:
 class UnitView:
     title: Markup
     title_yaml: Markup
+    search_yaml: Markup  # the search entry's text: what finds this page (search_text)
     verdict: Markup
     layer: Link
     home: str
@@ -172,7 +180,38 @@ def unit_extras(
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _bands(unit: int, ex: Examples | None, samples_root: str) -> tuple[BandView, ...]:
+def _band_files(
+    unit: int, key: str, ex: Examples, images: frozenset[str]
+) -> dict[str, str | tuple[int, int]]:
+    """The band's own files (:mod:`dissect_report.bandfiles`), when the report has them."""
+    if ex.display_factor is None:
+        return {}
+    small, masks = band_names(unit, key)
+    if small not in images or masks not in images:
+        return {}
+    full = band_names(unit, key, full=True) if ex.display_factor > 1 else (small, masks)
+    f = ex.display_factor
+    th, tw = ex.tile[0] // f, ex.tile[1] // f
+    width = ex.per_band * (tw + ex.gap) - ex.gap
+    n_masks = len(ex.rows) - 1
+    return {
+        "images": f"../{small}",
+        "masks": f"../{masks}",
+        "full_images": f"../{full[0]}" if full[0] in images else f"../{small}",
+        "full_masks": f"../{full[1]}" if full[1] in images else f"../{masks}",
+        "images_size": (width, th),
+        "masks_size": (width, n_masks * (th + ex.gap) - ex.gap),
+    }
+
+
+def _bands(
+    unit: int,
+    ex: Examples | None,
+    samples_root: str,
+    images: frozenset[str] = frozenset(),
+    keep: frozenset[str] | None = None,
+) -> tuple[BandView, ...]:
+    """The unit's bands; ``keep``: the band keys a size budget leaves on the page."""
     if ex is None:
         return ()
     shown = ex.by_unit.get(unit, ())
@@ -183,7 +222,7 @@ def _bands(unit: int, ex: Examples | None, samples_root: str) -> tuple[BandView,
     out = []
     for b, band in enumerate(ex.bands):
         mine = {s.slot: s for s in shown if s.band == band.key}
-        if not mine:
+        if not mine or (keep is not None and band.key not in keep):
             continue
         tiles: list[Tile | None] = [None] * ex.per_band
         for slot, s in mine.items():
@@ -205,6 +244,7 @@ def _bands(unit: int, ex: Examples | None, samples_root: str) -> tuple[BandView,
                 tiles=tuple(tiles),
                 aspect=f"{width} / {band_h}",
                 offset=f"{-100 * y0 / width:.4f}%",
+                **_band_files(unit, band.key, ex, images),  # type: ignore[arg-type]
             )
         )
     return tuple(out)
@@ -226,6 +266,19 @@ def _key(
     return tuple(KeyEntry(site.concept_color.get(n, "#9e9e9e"), esc(n)) for n in ordered)
 
 
+def search_text(layer: str, row: UnitRow, label: str) -> str:
+    """What the site's search finds a unit page by: layer, unit number, label, IoU, its best
+    concepts with their IoU and its top samples' ids, e.g. ``layer3 unit 115 tree IoU 0.052
+    ... concepts tree 0.052, grass 0.031 ... top samples 12 45``."""
+    concepts = ", ".join(
+        f"{name} {fixed(iou, 3)}"
+        for name, iou in list(zip(row.top_concepts, row.top_ious, strict=False))[:3]
+    )
+    top = row.top_samples[:5]
+    text = f"{layer} unit {row.unit} {label} IoU {fixed(row.iou, 3)} | concepts {concepts}"
+    return text + (" | top samples " + " ".join(str(s) for s in top) if top else "")
+
+
 def unit_pages(
     site: Site,
     layer: LayerData,
@@ -233,8 +286,12 @@ def unit_pages(
     art: Artifacts | None,
     ex: Examples | None,
     samples: Samples | None,
+    keep_bands: frozenset[str] | None = None,
 ) -> Iterator[tuple[str, UnitView]]:
-    """``(docs path, view)`` for every unit page of ``layer``."""
+    """``(docs path, view)`` for every unit page of ``layer``.
+
+    ``keep_bands``: the bands a site size budget keeps (None: all; the page says which left).
+    """
     extras = unit_extras(site, layer, iv, art)
     hists = layer_histograms(layer)
     units = layer.units
@@ -270,6 +327,7 @@ def unit_pages(
             Row("threshold (raw activation)", num(row.threshold, 4)),
         )
         grid = f"{row.unit}.png" in layer.images
+        search = search_text(layer.entry.name, row, label)
         th, tw = ex.tile if ex is not None else (64, 64)
         per_band = ex.per_band if ex is not None else 5
         gap = ex.gap if ex is not None else 2
@@ -281,6 +339,7 @@ def unit_pages(
             UnitView(
                 title=title,
                 title_yaml=yaml_str(title),
+                search_yaml=yaml_str(esc(search)),
                 verdict=verdict,
                 layer=Link("../../index.html", esc(layer.entry.name)),
                 home=f"{UNIT_ROOT}index.html",
@@ -293,7 +352,11 @@ def unit_pages(
                 max_width=f"{width * ZOOM:.0f}px",
                 per_band=per_band,
                 row_labels=tuple(ROW_LABELS.get(r, r) for r in (ex.rows if ex else ())),
-                bands=_bands(row.unit, ex, samples_root) if grid else (),
+                bands=tuple(
+                    b
+                    for b in _bands(row.unit, ex, samples_root, layer.images, keep_bands)
+                    if grid or b.images
+                ),
                 key=_key(site, row.unit, ex, samples),
                 mask_key=(
                     KeyEntry("#ffd600", Markup("unit only")),

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -55,7 +56,9 @@ def test_every_page_has_a_stable_url(built) -> None:
         for unit in range(UNITS):
             assert (base / "units" / str(unit) / "index.html").is_file()
             assert (base / "units" / f"{unit}.png").is_file()  # linked from the report
-            assert (base / "units" / f"{unit}-strip.png").is_file()
+            # The strip stays in the report (goldens keep it); no page shows it, so the site
+            # leaves it out (the layer's gallery shows the WebP thumbnail).
+            assert not (base / "units" / f"{unit}-strip.png").exists()
         assert (base / "concepts.svg").is_file()
     for concept in _manifest(root)["concepts"]:
         assert (site / "concepts" / concept["slug"] / "index.html").is_file()
@@ -125,7 +128,16 @@ def test_search_index_finds_units_and_concepts_but_stays_small(built) -> None:
     docs = index["docs"]
     unit_docs = [d for d in docs if "/units/" in d["location"]]
     assert len(unit_docs) == 2 * UNITS
-    assert all(d["text"] == "" and "unit" in d["title"] for d in unit_docs)
+    assert all("unit" in d["title"] for d in unit_docs)
+    # A unit's entry carries what finds it: layer, number, label, IoU, concepts, top samples.
+    rows = {
+        int(r["unit"]): r for r in pq.read_table(root / "layers/layer1/units.parquet").to_pylist()
+    }
+    entry = next(d for d in unit_docs if d["location"] == "layers/layer1/units/3/index.html")
+    assert entry["text"].startswith("layer1 unit 3 ")
+    assert f"IoU {rows[3]['iou']:.3f}" in entry["text"]
+    assert " ".join(str(s) for s in rows[3]["top_samples"][:5]) in entry["text"]
+    assert all(len(d["text"]) < 400 for d in unit_docs)  # small: the index grows per unit
     assert any(d["location"] == "concepts/tree/index.html" for d in docs)
     js = (root / "site" / "search" / "search_index.js").read_text()
     assert js.startswith("var __index = ") and "layers/layer1/units/0/index.html" in js

@@ -113,6 +113,10 @@
         var aspect = link.offsetWidth / Math.max(1, link.offsetHeight);
         var w = Math.min(window.innerWidth * 0.96, window.innerHeight * 0.96 * aspect);
         crop.style.width = Math.floor(w) + "px";
+        // Per-band files: the page shows them at display size; the zoom loads the full size.
+        Array.prototype.forEach.call(crop.querySelectorAll("img[data-dr-full]"), function (im) {
+          im.src = im.getAttribute("data-dr-full");
+        });
         box.appendChild(crop);
       } else {
         var img = document.createElement("img");

@@ -1,0 +1,96 @@
+"""The files a unit page shows per band: a WebP of the images, an exact PNG of the masks.
+
+Usage::
+
+    from dissect_report.bandfiles import band_files, display_factor
+    files = band_files(7, "top", images, [segmentations, masks], gap=2)
+    # {"7-top.webp": ..., "7-top.png": ...} (+ "7-top-full.webp"/"-full.png" past 128 px tiles)
+
+A band row of photographs compresses ~10x better as lossy WebP than as PNG; the segmentation
+and mask rows hold a few flat colours whose exact values the colour key names, so they stay
+lossless: a palette PNG (8-bit indices) when they have at most 256 colours. Tiles larger than
+:data:`DISPLAY_TILE` are stored shrunk by an integer factor for the page (a tile is never stored
+larger than a page shows it) with the full size beside it for the zoom (``-full``).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image
+
+from dissect_report.images import grid
+
+DISPLAY_TILE = 128  # the largest tile side a unit page shows (5 tiles per band row)
+WEBP_QUALITY = 85  # photographic rows: ~12 KB per band row of five 64 px tiles
+FULL = "-full"
+
+
+def webp_bytes(pixels: np.ndarray, quality: int = WEBP_QUALITY) -> bytes:
+    """Lossy WebP of ``(H, W, 3)`` uint8 pixels."""
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="WEBP", quality=quality, method=4)
+    return buf.getvalue()
+
+
+def exact_png_bytes(pixels: np.ndarray) -> bytes:
+    """Lossless PNG of ``(H, W, 3)`` uint8 pixels: 8-bit palette when <= 256 colours.
+
+    Every pixel keeps its exact colour either way (no quantization, no dithering).
+    """
+    flat = pixels.reshape(-1, 3)
+    packed = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
+    colors, index = np.unique(packed, return_inverse=True)
+    buf = io.BytesIO()
+    if len(colors) <= 256:
+        image = Image.fromarray(index.reshape(pixels.shape[:2]).astype(np.uint8), mode="P")
+        palette = np.stack([colors >> 16, (colors >> 8) & 255, colors & 255], 1).astype(np.uint8)
+        image.putpalette(palette.reshape(-1).tolist())
+    else:
+        image = Image.fromarray(pixels)
+    image.save(buf, format="PNG", optimize=False, compress_level=9)
+    return buf.getvalue()
+
+
+def display_factor(tile_h: int, tile_w: int) -> int:
+    """The integer factor that brings a tile to at most :data:`DISPLAY_TILE` pixels a side."""
+    return max(1, math.ceil(max(tile_h, tile_w) / DISPLAY_TILE))
+
+
+def shrink(tiles: np.ndarray, factor: int, exact: bool) -> np.ndarray:
+    """``(K, H, W, 3)`` tiles shrunk by ``factor``: box average, or every ``factor``-th pixel
+    where colours must stay exact (masks, segmentations)."""
+    if factor == 1:
+        return tiles
+    if exact:
+        return tiles[:, ::factor, ::factor]
+    k, h, w, c = tiles.shape
+    h2, w2 = h // factor, w // factor
+    x = tiles[:, : h2 * factor, : w2 * factor].astype(np.float32)
+    x = x.reshape(k, h2, factor, w2, factor, c).mean(axis=(2, 4))
+    return np.round(x).astype(np.uint8)
+
+
+def band_names(unit: int, band: str, full: bool = False) -> tuple[str, str]:
+    """``(images, masks)`` file names of a unit's band (``full``: the zoom's full-size pair)."""
+    tail = FULL if full else ""
+    return f"{unit}-{band}{tail}.webp", f"{unit}-{band}{tail}.png"
+
+
+def band_files(
+    unit: int, band: str, images: np.ndarray, masks: list[np.ndarray], gap: int
+) -> dict[str, bytes]:
+    """The files of one band: ``images`` ``(K, H, W, 3)`` as WebP, ``masks`` rows as exact PNG."""
+    factor = display_factor(*images.shape[1:3])
+    small_img, small_masks = band_names(unit, band)
+    out = {
+        small_img: webp_bytes(grid([shrink(images, factor, exact=False)], gap)),
+        small_masks: exact_png_bytes(grid([shrink(m, factor, True) for m in masks], gap)),
+    }
+    if factor > 1:
+        full_img, full_masks = band_names(unit, band, full=True)
+        out[full_img] = webp_bytes(grid([images], gap))
+        out[full_masks] = exact_png_bytes(grid(masks, gap))
+    return out
