@@ -68,19 +68,32 @@ def ship_referenced(
     site-relative paths copied.
     """
     shipped: set[str] = set()
+    for folder in sources.values():
+        _warn_links(folder, root)
     for ref in sorted(refs):
         for prefix, folder in sources.items():
             if not ref.startswith(prefix + "/"):
                 continue
             src = folder / ref[len(prefix) + 1 :]
-            link = _link_on_the_way(src, folder)
-            if link is not None:
-                skipped(link, root)
+            if _link_on_the_way(src, folder) is not None:
+                pass  # warned about once by _warn_links
             elif not (site_dir / ref).exists() and src.is_file():
                 copy_file(src, site_dir / ref)
                 shipped.add(ref)
             break
     return shipped
+
+
+def _warn_links(folder: Path, root: Path) -> None:
+    """One warning per symbolic link under ``folder``: it is never published."""
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    for here, dirs, names in os.walk(folder):
+        base = Path(here)
+        for name in sorted([*dirs, *names]):
+            if (base / name).is_symlink():
+                skipped(base / name, root)
+        dirs[:] = [d for d in dirs if not (base / d).is_symlink()]
 
 
 def _link_on_the_way(path: Path, folder: Path) -> Path | None:
