@@ -54,6 +54,9 @@ RUN_FIELDS = frozenset(
 )
 
 
+MAX_SAMPLES = 10**9  # more is a typo (10^30 started an endless pass), not a plan
+
+
 class DissectConfig(BaseModel):
     """Everything that determines a dissection's tables (plus ``device``, which must not)."""
 
@@ -91,7 +94,12 @@ class DissectConfig(BaseModel):
         "(a local transformers semantic-segmentation model)",
     )
     layers: tuple[str, ...] = Field(("layer2", "layer3", "layer4"), min_length=1)
-    samples: int = Field(2000, ge=1)
+    samples: int = Field(
+        2000,
+        ge=1,
+        le=MAX_SAMPLES,
+        description="samples of the pass (at most a billion: 12 days at 1,000 samples/s)",
+    )
     batch_size: int = Field(64, ge=1)
     seed: int = Field(1, ge=0)
     top_k: int = Field(12, ge=1)

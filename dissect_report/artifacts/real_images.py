@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dissect_report.errors import ConfigError
 from dissect_report.progress import bar
@@ -74,10 +74,24 @@ class RealImages:
         }
 
 
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit and 32-bit gray scaled to 8 bits (``convert("RGB")`` clips them: all white)."""
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        a = np.asarray(image, dtype=np.float64)
+        if image.mode == "F":
+            top = 1.0 if a.size and np.nanmax(a) <= 1.0 else 255.0
+        elif image.mode.startswith("I;16"):
+            top = 65535.0
+        else:  # "I": a 16-bit PNG on some Pillow versions, or 8-bit values widened
+            top = 65535.0 if a.size and a.max() > 255 else 255.0
+        return Image.fromarray(np.clip(np.rint(a / top * 255.0), 0, 255).astype(np.uint8), "L")
+    return image
+
+
 def _fit(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """RGB, center-cropped to the aspect ratio of ``size`` (H, W), resized: (H, W, 3) uint8."""
     h, w = size
-    image = image.convert("RGB")
+    image = _eight_bit(ImageOps.exif_transpose(image)).convert("RGB")  # as a viewer shows it
     iw, ih = image.size
     if iw * h != ih * w:  # crop the longer side so nothing is stretched
         cw, ch = (ih * w // h, ih) if iw * h > ih * w else (iw, iw * h // w)

@@ -256,10 +256,13 @@ def handle(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     shard = parse_shard(args.shard) if args.shard else None
-    if Path(args.out).exists() and not (args.overwrite or args.resume):  # before the model check
-        from dissect_report.reportdir.write import prepare_output
+    if Path(args.out).exists() and not args.overwrite:  # before the model check
+        from dissect_report.reportdir.write import check_resumable, prepare_output
 
-        prepare_output(Path(args.out), overwrite=False, resume=False)
+        if args.resume:
+            check_resumable(Path(args.out))
+        else:
+            prepare_output(Path(args.out), overwrite=False, resume=False)
     with locked(args.out, command_line()):
         check_schema(args.out)
         result = dissect(

@@ -163,10 +163,13 @@ def handle(args: argparse.Namespace) -> int:
 
         source_kind(artifact_config.real_images)  # a wrong path fails now, not after dissect
     out = Path(args.out)
-    if Path(args.out).exists() and not (args.overwrite or args.resume):  # before the model check
-        from dissect_report.reportdir.write import prepare_output
+    if Path(args.out).exists() and not args.overwrite:  # before the model check
+        from dissect_report.reportdir.write import check_resumable, prepare_output
 
-        prepare_output(Path(args.out), overwrite=False, resume=False)
+        if args.resume:
+            check_resumable(out)
+        else:
+            prepare_output(out, overwrite=False, resume=False)
     with locked(out, command_line()):
         check_schema(out)
         done = finished_stages(out) if args.resume else set()

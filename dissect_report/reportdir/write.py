@@ -75,6 +75,7 @@ def prepare_output(out: Path, *, overwrite: bool, resume: bool, marker: str = MA
             raise ReportError(
                 f"report {str(out)!r} is already complete; use --overwrite to redo it"
             )
+        check_resumable(out)
         return
     if not overwrite:
         raise ReportError(f"output directory {str(out)!r} exists; use --overwrite or --resume")
@@ -88,6 +89,16 @@ def prepare_output(out: Path, *, overwrite: bool, resume: bool, marker: str = MA
             shutil.rmtree(target)
         else:
             target.unlink(missing_ok=True)
+
+
+def check_resumable(out: Path) -> None:
+    """Refuse ``--resume`` into a non-empty directory that no run of ours wrote."""
+    names = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    if names and not names & {MANIFEST, SHARD_MANIFEST, *_OWNED}:
+        raise ReportError(
+            f"refusing to --resume into {str(out)!r}: it is not an interrupted report "
+            f"(no {PARTIAL}/ checkpoint, no layers/); choose a new --out"
+        )
 
 
 def make_dir(out: Path) -> None:

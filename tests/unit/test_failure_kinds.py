@@ -1,0 +1,126 @@
+"""Off the happy path (issue 24): each kind of silent or misleading result handled right.
+
+Each test builds the smallest input that used to give a wrong answer with exit 0 and asserts
+the right value (or the one-line refusal naming the cause).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dissect_report.artifacts.real_images import load_real_images
+from dissect_report.cli import main
+
+
+def _png16(a: np.ndarray) -> bytes:
+    """A 16-bit-per-channel PNG of ``a`` ((H, W) gray or (H, W, 3) RGB, uint16)."""
+    h, w = a.shape[:2]
+    raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    head = struct.pack(">IIBBBBB", w, h, 16, 0 if a.ndim == 2 else 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", head)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + (chunk(b"IEND", b""))
+    )
+
+
+# --- 2: 16-bit PNGs and EXIF orientation in --real-images -----------------------------------
+
+
+def test_16_bit_pngs_load_as_the_same_pixels_as_their_8_bit_versions(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (6, 16, 16)).astype(np.uint8)
+    rgb = rng.integers(0, 256, (6, 16, 16, 3)).astype(np.uint8)
+    for name, images in (("gray", gray), ("rgb", rgb)):
+        (tmp_path / f"{name}8").mkdir()
+        (tmp_path / f"{name}16").mkdir()
+        for i, x in enumerate(images):
+            Image.fromarray(x).save(tmp_path / f"{name}8" / f"{i}.png")
+            wide = x.astype(np.uint16) * 257  # the same values at 16 bits
+            (tmp_path / f"{name}16" / f"{i}.png").write_bytes(_png16(wide))
+        eight = load_real_images(tmp_path / f"{name}8", (16, 16)).images
+        sixteen = load_real_images(tmp_path / f"{name}16", (16, 16)).images
+        assert sixteen.shape == (6, 16, 16, 3) and sixteen.mean() < 200  # not all white
+        assert np.array_equal(sixteen, eight), name
+    assert np.array_equal(eight[..., 0], rgb[..., 0])
+
+
+def test_exif_orientation_is_applied_as_a_viewer_shows_the_photo(tmp_path: Path) -> None:
+    stored = np.zeros((16, 32, 3), np.uint8)
+    stored[:, :16] = 255  # left half white, as stored (landscape)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display": the camera was held upright
+    (tmp_path / "photos").mkdir()
+    for i in range(4):  # FSD needs four
+        Image.fromarray(stored).save(tmp_path / "photos" / f"{i}.png", exif=exif)
+    loaded = load_real_images(tmp_path / "photos", (32, 16)).images[0]
+    assert np.array_equal(loaded, np.rot90(stored, k=-1))  # portrait, white half on top
+    assert loaded[:16].min() == 255 and loaded[16:].max() == 0
+
+
+# --- 5: concept names a CSV reader could take for missing values ----------------------------
+
+
+def test_concept_names_na_none_nan_round_trip_through_the_tables(tmp_path: Path) -> None:
+    import pandas as pd
+
+    import dissect_report as dr
+    from dissect_report.testing import SyntheticSpec, edit_units, write_synthetic_report
+
+    names = ("NA", "None", "nan")
+    root = write_synthetic_report(tmp_path / "r", SyntheticSpec(layers=("a",), units=3))
+    for unit, name in enumerate(names):
+        edit_units(root, "a", unit, concept=name)
+    csv = pd.read_csv(root / "layers" / "a" / "units.csv", keep_default_na=False)
+    assert tuple(csv["concept"]) == names  # as docs/report-format.md says to read it
+    assert tuple(dr.open_report(root).units("a")["concept"]) == names
+    assert (
+        "keep_default_na=False"
+        in (Path(__file__).parents[2] / "docs" / "report-format.md").read_text()
+    )
+
+
+# --- 6: absurd --samples; --resume into a folder that is not a report -----------------------
+
+
+def test_absurd_samples_are_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r"
+    code = main(
+        ["-q", "dissect", "--samples", str(10**30), "--layers", "layer3", "--out", str(out)]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "samples = " + str(10**30) in err[0] and "less than or equal to 1000000000" in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["dissect", "run"])
+def test_resume_into_a_folder_that_is_not_a_report_is_refused_and_writes_nothing(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep me")
+    args = ["-q", command, "--resume", "--samples", "8", "--layers", "layer3", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: refusing to --resume into {str(out)!r}: it is not an interrupted report "
+        "(no .partial/ checkpoint, no layers/); choose a new --out"
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+    assert (out / "thesis.tex").read_text() == "keep me"
