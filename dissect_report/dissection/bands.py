@@ -70,7 +70,9 @@ def choose_examples(state: LayerState, per_band: int = PER_BAND) -> list[list[Ex
             q = (np.arange(m) + 0.5) / m  # descending walk below meets lower ids first
             for band in BANDS[1:]:
                 inside = asc[(q >= band.lo) & (q < band.hi)][::-1]
-                inside = np.array([i for i in inside if int(ids[i]) not in seen], np.int64)
+                inside = np.array(  # a sample where the unit was never finite shows nothing
+                    [i for i in inside if int(ids[i]) not in seen and np.isfinite(p[i])], np.int64
+                )
                 if len(inside) == 0:
                     continue
                 spread = np.linspace(0, len(inside) - 1, min(per_band, len(inside)))

@@ -131,6 +131,25 @@ def choose_concepts(
     return [c for c in ranked if c in names][: config.max_concepts]
 
 
+def no_concept_message(report: Report, layer: str) -> str:
+    """Why there is nothing to intervene on, with fixes that are not already applied."""
+    entry = report.manifest.layer(layer)
+    threshold = report.manifest.threshold
+    floor = threshold.get("iou_floor")
+    fixes = ["name concepts with --concepts (their units ranked by IoU)"]
+    others = [e.name for e in report.manifest.layers if e.name != layer and e.interpretable]
+    if others:
+        fixes.insert(0, f"--layer {others[0]} ({len(others)} other layer(s) have labelled units)")
+    if threshold.get("policy") != "iqr":
+        fixes.append("dissect again with --policy iqr")
+    elif floor:
+        fixes.append("dissect again with a lower --iou-floor")
+    return (
+        f"layer {layer!r} has no interpretable unit (0 of {entry.units} reach the IoU floor "
+        f"{floor}), so no concept has units to ablate; fix: {'; or '.join(fixes)}"
+    )
+
+
 def unit_ious(report: Report, layer: str, names: list[str], total: int) -> tuple[np.ndarray, str]:
     """(U, C) IoU of every unit with every concept, and where it came from.
 
@@ -229,6 +248,8 @@ def intervene(
     names = models.concepts
     by_concept = concept_units(opened.units_table(layer).to_pylist())
     chosen = choose_concepts(by_concept, names, config, layer)
+    if not chosen:
+        raise ConfigError(no_concept_message(opened, layer))
     dissect_seed = opened.dissection_seed
 
     seed = dissect_seed + 1 if config.seed is None else config.seed

@@ -98,6 +98,9 @@ def read_concepts(report: Path, manifest: dict[str, Any]) -> list[PaintConcept]:
     out = []
     for row in read_table(index).to_pylist():
         units = [int(u) for u in row["top_units"] or []]
+        if not units:  # a brush that sets no unit paints nothing
+            log.warning("paint: concept %r has no units to set; no brush for it", row["concept"])
+            continue
         levels = _levels(report, str(row["slug"]))
         if levels is None:
             raise ReportError(
@@ -115,6 +118,12 @@ def read_concepts(report: Path, manifest: dict[str, Any]) -> list[PaintConcept]:
                 units=tuple(units),
                 levels=tuple(float(levels[u]) for u in units),
             )
+        )
+    if not out:
+        raise ReportError(
+            "Paint has no brush: the interventions found no concept with units to set "
+            "(the layer has no interpretable unit); rerun 'dissect-report intervene' on a layer "
+            "with labelled units (--layer) or name concepts with --concepts"
         )
     return out
 

@@ -136,8 +136,13 @@ def _thumb(layer: LayerData, unit: int, base: str) -> str:
     return ""
 
 
+NO_FINITE = "no finite activations"
+
+
 def unit_label(row: UnitRow, floor: float) -> str:
     """The unit's label: its concept, or "unlabelled (best: sky, IoU 0.024 < 0.04)"."""
+    if not row.concept:  # flagged: NaN or infinite on every sample (dissection.caveats)
+        return NO_FINITE
     if row.interpretable:
         return row.concept
     return f"unlabelled (best: {row.concept}, IoU {fixed(row.iou, 3)} < {num(floor)})"
@@ -156,6 +161,8 @@ def card(
     title = f"{layer.entry.name} #{row.unit}" if with_layer else f"#{row.unit}"
     hint = f"best concept {row.concept}, IoU {fixed(row.iou, 3)}"
     hint += f" \u2265 {num(floor)}" if row.interpretable else f" < floor {num(floor)}"
+    if not row.concept:
+        hint = f"{NO_FINITE}: NaN or infinite on every sample"
     return Card(
         unit=row.unit,
         href=f"{base}{row.unit}/index.html",
@@ -163,7 +170,7 @@ def card(
         strip_size=size or STRIP_SIZE,
         title=esc(title),
         concept=esc(row.concept),
-        label=esc(row.concept if row.interpretable else "unlabelled"),
+        label=esc(row.concept if row.interpretable else "unlabelled" if row.concept else NO_FINITE),
         hint=esc(hint),
         iou=fixed(row.iou, 3),
         iou_sort=f"{row.iou:.6f}" if np.isfinite(row.iou) else "-1",

@@ -304,6 +304,11 @@ def unit_pages(
             verdict = Markup("Labelled {}: IoU {} \u2265 the floor {}.").format(
                 site.concept_link(row.concept, UNIT_ROOT), fixed(row.iou, 3), num(floor)
             )
+        elif not row.concept:
+            verdict = Markup(
+                "No finite activations: the unit is NaN or infinite on every sample, so it has "
+                "no region to compare with a concept; it is flagged, never labelled."
+            )
         else:
             verdict = Markup(
                 "Unlabelled: its best concept is {} at IoU {}, below the floor {} "

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from dissect_report.charts import vertical_bar_chart
+from dissect_report.dissection.caveats import NON_FINITE, unit_flags
 from dissect_report.errors import ReportError
 from dissect_report.reportdir.atomic import write_json, write_npz, write_parquet, write_text
 from dissect_report.reportdir.read import read_manifest_dict
@@ -117,21 +118,30 @@ def units_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
     rows = np.arange(state.units)
     order = np.argsort(-scores.iou, axis=1, kind="stable")[:, :5]
     topk = state.topk()
+    # A unit with no finite activation has no region: no concept, threshold or IoU at all
+    # (the arithmetic would name concept 0 at IoU 0); its page says why.
+    none = np.zeros(state.units, bool)
+    none[unit_flags(state)[NON_FINITE]] = True
+    nan = np.where(none, np.nan, 0.0)
     return pa.table(
         {
             "unit": pa.array(rows, pa.int32()),
-            "threshold": pa.array(scores.threshold, pa.float64()),
-            "concept": pa.array([concepts[c] for c in best], pa.string()),
-            "iou": pa.array(scores.iou[rows, best], pa.float64()),
-            "iqr": pa.array(scores.iqr[rows, best], pa.float64()),
+            "threshold": pa.array(scores.threshold + nan, pa.float64()),
+            "concept": pa.array(
+                ["" if none[u] else concepts[c] for u, c in enumerate(best)], pa.string()
+            ),
+            "iou": pa.array(scores.iou[rows, best] + nan, pa.float64()),
+            "iqr": pa.array(scores.iqr[rows, best] + nan, pa.float64()),
             "interpretable": pa.array(layer.interpretable_mask, pa.bool_()),
             "top_samples": pa.array([[i for i, _ in t] for t in topk], pa.list_(pa.int64())),
             "top_activations": pa.array([[v for _, v in t] for t in topk], pa.list_(pa.float64())),
             "top_concepts": pa.array(
-                [[concepts[c] for c in o] for o in order], pa.list_(pa.string())
+                [[] if none[u] else [concepts[c] for c in o] for u, o in enumerate(order)],
+                pa.list_(pa.string()),
             ),
             "top_ious": pa.array(
-                [list(scores.iou[u, o]) for u, o in enumerate(order)], pa.list_(pa.float64())
+                [[] if none[u] else list(scores.iou[u, o]) for u, o in enumerate(order)],
+                pa.list_(pa.float64()),
             ),
         },
         schema=arrow_schema(UNITS),

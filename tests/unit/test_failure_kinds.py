@@ -124,3 +124,87 @@ def test_resume_into_a_folder_that_is_not_a_report_is_refused_and_writes_nothing
     ]
     assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
     assert (out / "thesis.tex").read_text() == "keep me"
+
+
+# --- 6: a unit with no finite activation gets no concept, threshold or grid -----------------
+
+MODELS = Path(__file__).parents[1] / "models"
+
+
+def test_a_never_finite_unit_has_no_label_threshold_or_grid_and_its_page_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from dissect_report.render import render_site
+
+    monkeypatch.syspath_prepend(str(MODELS))
+    out = tmp_path / "nan"
+    args = ["-q", "dissect", "--generator", "contract_toys:nan_unit", "--segmenter",
+            "stylegan_like:make_segmenter", "--layers", "body", "--samples", "16",
+            "--calibration-samples", "8", "--top-k", "2", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    units = pq.read_table(out / "layers" / "body" / "units.parquet").to_pylist()
+    nan_unit = units[0]
+    assert nan_unit["concept"] == "" and not nan_unit["interpretable"]
+    assert np.isnan(nan_unit["threshold"]) and np.isnan(nan_unit["iou"])
+    assert nan_unit["top_samples"] == [] and nan_unit["top_concepts"] == []
+    assert units[1]["concept"] != "" and np.isfinite(units[1]["threshold"])  # the others stay
+    assert not (out / "layers" / "body" / "units" / "0.png").exists()  # no grid of -inf
+    assert (out / "layers" / "body" / "units" / "1.png").exists()
+    site = render_site(out).site_dir
+    page = (site / "layers" / "body" / "units" / "0" / "index.html").read_text()
+    assert "No finite activations" in page and "unlabelled (best" not in page
+    assert "0.png" not in page
+    gallery = (site / "layers" / "body" / "index.html").read_text()
+    assert "no finite activations" in gallery
+
+
+# --- 3: intervene with no interpretable unit; paint with no brush ---------------------------
+
+PLANTED = ["--generator", "dissect_toys:planted_generator", "--segmenter",
+           "dissect_toys:planted_segmenter", "--layers", "features",
+           "--calibration-samples", "8", "--no-images"]  # fmt: skip
+
+
+def test_intervene_on_a_layer_without_interpretable_units_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r"
+    args = ["-q", "dissect", *PLANTED, "--samples", "16", "--iou-floor", "1.0", "--out", str(out)]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["-q", "intervene", str(out), "--samples", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: layer 'features' has no interpretable unit (0 of 4 reach the IoU floor 1.0), "
+        "so no concept has units to ablate; fix: name concepts with --concepts (their units "
+        "ranked by IoU); or dissect again with --policy iqr"
+    ]
+    assert not (out / "concepts").exists()
+
+
+def test_paint_refuses_brushes_without_units(tmp_path: Path) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dissect_report.errors import ReportError
+    from dissect_report.paint.stage import read_concepts
+    from dissect_report.testing import SyntheticSpec, write_synthetic_report
+
+    root = write_synthetic_report(tmp_path / "r", SyntheticSpec(layers=("a",), interventions=True))
+    index = root / "concepts" / "index.parquet"
+    table = pq.read_table(index)
+    assert all(table.column("top_units").to_pylist())  # as written: every brush has units
+    kind = table.schema.field("top_units").type
+    empty = pa.array([[] for _ in range(table.num_rows)], kind)
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("top_units"), "top_units", empty), index
+    )
+    manifest = json.loads((root / "manifest.json").read_text())
+    with pytest.raises(
+        ReportError, match="^Paint has no brush: the interventions found no concept"
+    ):
+        read_concepts(root, manifest)
