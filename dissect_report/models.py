@@ -127,6 +127,39 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
+_SEEN_SIZES: set[tuple[int, ...]] = set()  # label/image sizes already warned about
+
+
+def _at_image_size(labels: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """Labels at the images' size: the same size, or an integer fraction of it upsampled.
+
+    The rule: labels ``(H/k, W/k)`` for a whole ``k`` (a segmenter that predicts at a lower
+    resolution) are repeated ``k x k`` (nearest), with one warning, so the dissection compares
+    units with concepts at the image's resolution, as it does for every other segmenter.
+    Any other size (a different aspect, a larger or a fractional size) is a ModelError.
+    """
+    got = tuple(labels.shape[1:])
+    if got == size or labels.shape[0] == 0:
+        return labels
+    h, w = size
+    lh, lw = got
+    k = h // lh if lh and h % lh == 0 else 0
+    if k > 1 and lw * k == w:
+        if (got, size) not in _SEEN_SIZES:
+            _SEEN_SIZES.add((got, size))
+            log.warning(
+                "segmenter labels are %dx%d for %dx%d images: upsampled x%d (nearest) to the "
+                "image size; a segmenter that predicts at the image size is more precise",
+                lh, lw, h, w, k,
+            )  # fmt: skip
+        return labels.repeat_interleave(k, dim=1).repeat_interleave(k, dim=2)
+    raise ModelError(
+        f"segmenter returned labels of size {lh}x{lw} for {h}x{w} images; labels must be at the "
+        f"image size (or a whole fraction of it, upsampled): resize its logits to {h}x{w} "
+        "before the argmax"
+    )
+
+
 @dataclass(frozen=True)
 class Models:
     """Every model a stage uses, on one device: the only place latents are made and placed.
@@ -273,7 +306,7 @@ class Models:
             )
         if labels.dtype.is_floating_point or labels.dtype == torch.bool:
             raise ModelError(f"segmenter returned {labels.dtype} labels; expected integers")
-        labels = labels.to(torch.int64)
+        labels = _at_image_size(labels.to(torch.int64), tuple(images.shape[-2:]))
         count = len(self.segmenter.concepts)
         if labels.numel():
             lo, hi = int(labels.min()), int(labels.max())

@@ -150,6 +150,28 @@ def wrong_shape_segmenter() -> WrongShapeSegmenter:
     return WrongShapeSegmenter()
 
 
+class QuarterSegmenter(PlantedSegmenter):
+    """Labels at a quarter of the image's resolution (as many segmentation networks predict)."""
+
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        return super().segment(images)[:, 2::4, 2::4]
+
+
+def quarter_segmenter() -> QuarterSegmenter:
+    return QuarterSegmenter()
+
+
+class CroppedSegmenter(PlantedSegmenter):
+    """Labels of another aspect than the image's: no rule makes them fit."""
+
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        return super().segment(images)[:, :, :-3]
+
+
+def cropped_segmenter() -> CroppedSegmenter:
+    return CroppedSegmenter()
+
+
 class WrongLabelSegmenter(PlantedSegmenter):
     def segment(self, images: torch.Tensor) -> torch.Tensor:
         return super().segment(images) * 7

@@ -208,3 +208,33 @@ def test_paint_refuses_brushes_without_units(tmp_path: Path) -> None:
         ReportError, match="^Paint has no brush: the interventions found no concept"
     ):
         read_concepts(root, manifest)
+
+
+# --- 4: a segmenter that labels at a lower resolution -----------------------------------------
+
+
+def test_quarter_resolution_labels_are_upsampled_to_the_image_and_give_its_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from dissect_toys import assert_same_tables
+
+    planted = [a for a in PLANTED if a != "dissect_toys:planted_segmenter"]
+    seg = planted.index("--segmenter") + 1
+    common = ["--samples", "16", "--batch-size", "8"]
+    full, quarter = tmp_path / "full", tmp_path / "quarter"
+    args = planted[:seg] + ["dissect_toys:planted_segmenter"] + planted[seg:]
+    assert main(["-q", "dissect", *args, *common, "--out", str(full)]) == 0
+    args = planted[:seg] + ["dissect_toys:quarter_segmenter"] + planted[seg:]
+    assert main(["-q", "dissect", *args, *common, "--out", str(quarter)]) == 0
+    assert_same_tables(full, quarter)  # the planted squares sit on 4-pixel cells: exact
+    assert "segmenter labels are 8x8 for 32x32 images: upsampled x4 (nearest)" in caplog.text
+    capsys.readouterr()
+    args = planted[:seg] + ["dissect_toys:cropped_segmenter"] + planted[seg:]
+    assert main(["-q", "dissect", *args, *common, "--out", str(tmp_path / "no")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: segmenter returned labels of size 32x29 for 32x32 images; labels must be at the "
+        "image size (or a whole fraction of it, upsampled): resize its logits to 32x32 before "
+        "the argmax"
+    ]
+    assert not (tmp_path / "no").exists()
