@@ -40,20 +40,20 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from dissect_report.golden import ImagePolicy  # stdlib only at import: stays cheap
 
 if TYPE_CHECKING:
     from dissect_report.compare import Comparison, Tolerances
 
 GOLDEN_DIR = "golden"
 OBTAINED_SUFFIX = ".obtained"
-ImagePolicy = Literal["strips", "all", "none"]
 ReportSource = str | os.PathLike[str] | Callable[[Path], Any]
 
 
@@ -65,7 +65,7 @@ _RESERVED = frozenset(
     {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
 )
 _PROPERTY = "dissect_golden"  # the user_properties key of a check's outcome
-_OUTCOMES = ("passed", "created", "updated", "failed")
+_OUTCOMES = ("passed", "refreshed", "created", "updated", "failed")
 
 
 class GoldenReportUpdated(UserWarning):
@@ -134,7 +134,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="dissect-report: create or regenerate the golden reports of dissect_golden "
         "tests that are missing or outside tolerance, next to each test in golden/<name>/ "
-        "(then review and commit them)",
+        "(then review and commit them); also refreshes the recorded provenance (model, "
+        "source, environment) of goldens that pass",
+    )
+    group.addoption(
+        "--regen-all",
+        action="store_true",
+        default=False,
+        help="dissect-report: rewrite every golden report checked in this run, passing or not",
+    )
+    group.addoption(
+        "--fail-unused-goldens",
+        action="store_true",
+        default=False,
+        help="dissect-report: fail the run when a golden directory is used by no test",
     )
 
 
@@ -191,56 +204,104 @@ class _SummaryPlugin:
 
     def __init__(self) -> None:
         self.outcomes: dict[str, list[str]] = {k: [] for k in _OUTCOMES}
+        self.used: set[str] = set()
+        self.roots: set[Path] = set()  # golden directories of the tests that ran
+        self.partial: set[Path] = set()  # ... of which a dissect_golden test did not run
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "setup" and report.skipped:
+            self.partial.add(Path(report.fspath).parent / GOLDEN_DIR)
         if report.when != "teardown":  # it carries every property the test recorded
             return
         for key, value in report.user_properties:
             if key == _PROPERTY:
                 record = json.loads(value)
-                self.outcomes.setdefault(record["outcome"], []).append(record["golden"])
+                self.used.add(record["golden"])
+                self.roots.add(Path(record["golden"]).parent)
+                if record["outcome"] != "read":
+                    self.outcomes.setdefault(record["outcome"], []).append(record["golden"])
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            if "dissect_golden" in getattr(item, "fixturenames", ()):
+                self.partial.add(Path(item.path).parent / GOLDEN_DIR)
+
+    def unused(self) -> list[str]:
+        """Golden directories beside the tests that ran that no test used (as syrupy's
+        unused snapshots); only where every dissect_golden test of the directory ran."""
+        out = []
+        for root in sorted(self.roots - self.partial):
+            for child in sorted(root.iterdir()) if root.is_dir() else []:
+                name = child.name
+                golden = child.is_dir() and not name.endswith(OBTAINED_SUFFIX) and name[:1] != "."
+                if golden and str(child) not in self.used:
+                    out.append(str(child))
+        return out
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if session.config.getoption("fail_unused_goldens", default=False) and self.unused():
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not any(self.outcomes.values()):
+        unused = self.unused()
+        if not any(self.outcomes.values()) and not unused:
             return
         counts = ", ".join(f"{len(v)} {k}" for k, v in self.outcomes.items() if v)
         terminalreporter.section("dissect-report golden reports")
-        terminalreporter.line(f"goldens: {counts}")
-        for outcome in ("created", "updated", "failed"):
+        terminalreporter.line(f"goldens: {counts or 'none checked'}")
+        for outcome in ("refreshed", "created", "updated", "failed"):
             for golden in self.outcomes.get(outcome, []):
                 terminalreporter.line(f"  {outcome}: {golden}")
+        if unused:
+            fail = terminalreporter.config.getoption("fail_unused_goldens", default=False)
+            hint = "failing the run (--fail-unused-goldens)" if fail else "delete or rename"
+            terminalreporter.line(f"{len(unused)} unused golden(s), used by no test ({hint}):")
+            for golden in unused:
+                terminalreporter.line(f"  unused: {golden}")
 
 
 def _keep(rel: str, images: ImagePolicy) -> bool:
-    """Whether a report file belongs in a golden report."""
-    parts = rel.split("/")
-    if parts[0] in ("site", "compare") or rel.endswith(".npz"):
-        return False
-    if rel.lower().endswith((".png", ".jpg", ".jpeg", ".webp")):
-        if images == "all":
-            return True
-        return images == "strips" and rel.endswith("-strip.png")
-    return True
+    """Whether a report file belongs in a golden report (:func:`dissect_report.golden.keep`)."""
+    from dissect_report.golden import keep
+
+    return keep(rel, images)
 
 
 def _copy_report(source: Path, dest: Path, images: ImagePolicy) -> None:
-    """Copy a report (minus what ``images`` leaves out) to ``dest`` via a temp dir + rename."""
-    from dissect_report.reportdir.read import list_files
+    """Copy a report as it is (the ``.obtained`` copy): :func:`dissect_report.golden.copy_report`."""
+    from dissect_report.golden import copy_report
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        for rel in sorted(list_files(source)):
-            if rel != "manifest.json" and _keep(rel, images):
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source / rel, tmp / rel)
-        shutil.copyfile(source / "manifest.json", tmp / "manifest.json")  # last, as in a report
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    copy_report(source, dest, images)
+
+
+# Manifest sections that say what made a report, refreshed by --update-golden on a pass.
+_PROVENANCE = ("tool", "model", "segmenter", "environment")
+
+
+def _stale_provenance(comparison: Comparison) -> list[str]:
+    """Keys of the golden's recorded provenance that differ from this run's (not bookkeeping)."""
+    return [
+        s.key
+        for s in comparison.settings
+        if s.kind != "bookkeeping" and s.key.split(".", 1)[0] in _PROVENANCE
+    ]
+
+
+def _refresh_provenance(golden: Path, new: Path, stale: list[str]) -> None:
+    """Rewrite the golden's provenance sections and review files from ``new``; tables stay."""
+    from dissect_report.compare.findings_text import findings_markdown
+    from dissect_report.golden import FINDINGS, UPDATE, golden_manifest
+    from dissect_report.reportdir.atomic import write_text
+    from dissect_report.reportdir.read import read_manifest_dict
+    from dissect_report.reportdir.report import open_report
+
+    old = read_manifest_dict(golden)
+    fresh = golden_manifest(read_manifest_dict(new), new)
+    merged = {**old, **{k: fresh[k] for k in _PROVENANCE if k in fresh}}
+    why = "provenance refreshed (findings within tolerance); recorded settings that differed:\n"
+    write_text(golden / UPDATE, why + "".join(f"  {key}\n" for key in stale))
+    write_text(golden / "manifest.json", json.dumps(merged, indent=2) + "\n")
+    write_text(golden / FINDINGS, findings_markdown(open_report(golden)))
 
 
 class GoldenReport:
@@ -255,10 +316,12 @@ class GoldenReport:
         nodeid: str = "",
         claims: dict[Path, str] | None = None,
         record: Callable[[str, Path], None] | None = None,
+        regen_all: bool = False,
     ) -> None:
         self.root = test_dir / GOLDEN_DIR
         self.default_name = default_name
         self.update = update
+        self.regen_all = regen_all
         self._tmp_path = tmp_path
         self._nodeid = nodeid or default_name
         self._claims = claims if claims is not None else {}
@@ -314,6 +377,7 @@ class GoldenReport:
         golden = self.golden_path(name)
         if not (golden / "manifest.json").is_file():
             pytest.fail(f"no golden report at {golden}", pytrace=False)
+        self._record("read", golden)  # used, so never listed as unused
         return compare_reports(golden, self._resolve(report, golden.name), tol)
 
     def check(
@@ -336,6 +400,7 @@ class GoldenReport:
 
         from dissect_report.compare import Tolerances, compare_reports, write_diffs
         from dissect_report.errors import ReportError
+        from dissect_report.golden import review_summary, write_golden
 
         tol = replace(tolerances or Tolerances(), **tolerance_overrides)
         golden = self.golden_path(name)
@@ -348,9 +413,9 @@ class GoldenReport:
             shutil.rmtree(obtained)  # from an earlier run; never leave a stale one
         new = self._resolve(report, golden.name)
         if not (golden / "manifest.json").is_file():
-            if self.update:
+            if self.update or self.regen_all:
                 compare_reports(new, new)  # the report must be valid before it becomes golden
-                _copy_report(new, golden, images)
+                write_golden(new, golden, images, "created (no golden report before)")
                 self._record("created", golden)
                 warnings.warn(f"created golden report {golden}", GoldenReportUpdated, stacklevel=2)
                 return None
@@ -367,17 +432,26 @@ class GoldenReport:
         except ReportError as exc:
             self._record("failed", golden)
             pytest.fail(f"cannot compare with golden report {golden}: {exc}", pytrace=False)
-        if comparison.passed:
-            self._record("passed", golden)
-            return comparison
-        if self.update:
-            _copy_report(new, golden, images)
+        if self.regen_all or (self.update and not comparison.passed):
+            why = "regenerated with --regen-all" if comparison.passed else "updated"
+            summary = review_summary(comparison.summary(), golden, new)
+            write_golden(
+                new, golden, images, f"{why}; the comparison with the golden before:\n\n{summary}"
+            )
             self._record("updated", golden)
             warnings.warn(
                 f"regenerated golden report {golden} ({comparison.failures} difference(s))",
                 GoldenReportUpdated,
                 stacklevel=2,
             )
+            return comparison
+        if comparison.passed:
+            stale = _stale_provenance(comparison) if self.update else []
+            if stale:
+                _refresh_provenance(golden, new, stale)
+                self._record("refreshed", golden)
+            else:
+                self._record("passed", golden)
             return comparison
         _copy_report(new, obtained, "all")
         write_diffs(comparison, obtained / "compare")
@@ -410,6 +484,7 @@ def dissect_golden(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenRepo
         test_dir=Path(node.path).parent,
         default_name=golden_name(node.nodeid),
         update=bool(request.config.getoption("update_golden", default=False)),
+        regen_all=bool(request.config.getoption("regen_all", default=False)),
         tmp_path=tmp_path,
         nodeid=node.nodeid,
         claims=claims,

@@ -32,6 +32,7 @@ from dissect_report.compare.tables import (
     iou_lookup,
 )
 from dissect_report.errors import ReportError
+from dissect_report.golden import REVIEW_FILES
 from dissect_report.reportdir.read import list_files, read_json, read_manifest_dict, read_table
 from dissect_report.reportdir.schema import IOU_REQUIRED, UNITS_REQUIRED
 
@@ -161,7 +162,8 @@ def compare_reports(
         if name not in g_layers:
             layers[name] = LayerComparison(name, entry["slug"], "added", None, _shape(entry))
 
-    g_files, n_files = list_files(golden), list_files(new)
+    # a golden's review files (FINDINGS.md, UPDATE.md) are text for people, not findings
+    g_files, n_files = list_files(golden) - REVIEW_FILES, list_files(new) - REVIEW_FILES
     common = sorted(g_files & n_files)
     images = [rel for rel in common if rel.lower().endswith(IMAGE_SUFFIXES)]
     by_slug = {layer.slug: name for name, layer in layers.items() if layer.status == "compared"}

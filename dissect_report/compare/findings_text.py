@@ -207,7 +207,10 @@ def findings_markdown(report: Report) -> str:
     What a reviewer of a golden's pull request reads: the settings that define the run,
     units per concept per layer, each unit's label and IoU (3 decimals), interventions' ACE
     and the artifact verdict. No path, no timestamp: it changes only with a finding.
+    Arrow and plain Python only (no pandas): the pytest plugin writes it.
     """
+    from dissect_report.reportdir.read import read_table
+
     m = report.manifest
     model, seg = m.model, m.segmenter
     lines = [
@@ -222,8 +225,8 @@ def findings_markdown(report: Report) -> str:
         f"IoU floor {m.threshold.get('iou_floor')}",
     ]
     for layer in report.layers:
-        units = report.units(layer).sort_values("unit")
-        good = units[units["interpretable"].astype(bool)]
+        units = sorted(report.units_table(layer).to_pylist(), key=lambda r: int(r["unit"]))
+        good = [r for r in units if r["interpretable"]]
         lines += [
             "",
             f"## Layer {layer}: {len(good)} of {len(units)} units interpretable",
@@ -232,9 +235,12 @@ def findings_markdown(report: Report) -> str:
             "",
             "```",
         ]
+        by_concept: dict[str, list[float]] = {}
+        for r in good:
+            by_concept.setdefault(str(r["concept"]), []).append(float(r["iou"]))
         rows = [
-            [str(concept), str(len(g)), _r3(g["iou"].mean()), _r3(g["iou"].max())]
-            for concept, g in sorted(good.groupby("concept"), key=lambda kv: str(kv[0]))
+            [concept, str(len(ious)), _r3(sum(ious) / len(ious)), _r3(max(ious))]
+            for concept, ious in sorted(by_concept.items())
         ]
         lines += text_table(["concept", "units", "mean_iou", "max_iou"], rows)
         lines += ["```", "", "Labels (every unit; * interpretable):", "", "```"]
@@ -245,22 +251,26 @@ def findings_markdown(report: Report) -> str:
                 _r3(r["iou"]),
                 "*" if r["interpretable"] else "",
             ]
-            for r in units.to_dict("records")
+            for r in units
         ]
         lines += text_table(["unit", "concept", "iou", ""], rows)
         lines.append("```")
     if m.sections.get("interventions"):
-        table = report.interventions().sort_values("concept")
+        path = report.root / "concepts" / "index.parquet"
+        table = sorted(
+            read_table(path, ("concept", "ace")).to_pylist(), key=lambda r: str(r["concept"])
+        )
         rows = [
             [str(r["concept"]), str(r.get("layer", "")), _r3(r["ace"]), _r3(r.get("share"))]
-            for r in table.to_dict("records")
+            for r in table
         ]
         lines += ["", "## Interventions", "", "```"]
         lines += text_table(["concept", "layer", "ace", "share"], rows)
         lines.append("```")
     if m.sections.get("artifacts"):
-        units = report.artifacts()
-        repaired = sorted(int(u) for u in units.loc[units["repaired"].astype(bool), "unit"])
+        path = report.root / "artifacts" / "units.parquet"
+        units = read_table(path, ("unit", "repaired")).to_pylist()
+        repaired = sorted(int(r["unit"]) for r in units if r["repaired"])
         lines += [
             "",
             "## Artifacts",
