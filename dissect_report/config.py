@@ -145,6 +145,10 @@ class DissectConfig(BaseModel):
             value = [part.strip() for part in value.split(",")]
         if isinstance(value, list | tuple) and any(not str(v).strip() for v in value):
             raise ValueError(f"empty layer name in {value!r}")
+        if isinstance(value, list | tuple):
+            twice = [v for i, v in enumerate(value) if v in value[:i]]
+            if twice:  # the hooks would see it once per name: "runs more than once per forward"
+                raise ValueError(f"layer {twice[0]!r} is named twice; name each layer once")
         return tuple(value) if isinstance(value, list) else value  # TOML/JSON arrays are lists
 
     @field_validator("latent_shape", mode="before")

@@ -57,8 +57,8 @@ class LayerCheck:
     module_type: str
     calls: int
     shape: tuple[int, ...] | None
-    max_difference: float = 0.0  # relative, worst over the batch compositions
-    nonfinite: float = 0.0  # share of values that are NaN or infinite
+    max_difference: float | None = None  # relative, worst over the batch compositions
+    nonfinite: float | None = None  # share of values that are NaN or infinite (None: unmeasured)
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,15 @@ class ModelCheck:
     image_shape: tuple[int, ...] | None = None
     image_dtype: str | None = None
     image_range: tuple[float, float] | None = None
-    image_difference: float = 0.0
-    repeat_difference: float = 0.0
+    image_difference: float | None = None  # None: not measured (the images were unusable)
+    repeat_difference: float | None = None
     random_ops: tuple[str, ...] = ()
     layers: tuple[LayerCheck, ...] = ()
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    forwards: int = 0  # the check's cost: generator forward passes, and samples in them
+    sample_forwards: int = 0
 
     @property
     def passed(self) -> bool:
@@ -124,22 +126,35 @@ class ModelCheck:
                 f"images: {' x '.join(map(str, self.image_shape))} {self.image_dtype}, "
                 f"range [{lo:.3g}, {hi:.3g}]"
             )
-        out.append(
-            f"same samples: repeated batch differs by {self.repeat_difference:.2g}, "
-            f"other batches/alone by {self.image_difference:.2g} (tolerance {self.tolerance:g})"
-        )
+        if self.repeat_difference is None or self.image_difference is None:
+            out.append("same samples: not compared (the generator's images are unusable)")
+        else:
+            out.append(
+                f"same samples: repeated batch differs by {self.repeat_difference:.2g}, "
+                f"other batches/alone by {self.image_difference:.2g} "
+                f"(tolerance {self.tolerance:g})"
+            )
         if self.random_ops:
             out.append(f"random ops inside forward: {', '.join(sorted(set(self.random_ops)))}")
         for layer in self.layers:
             shape = " x ".join(map(str, layer.shape)) if layer.shape else "?"
+            measured = (
+                f"differs by {layer.max_difference:.2g}, {layer.nonfinite:.1%} non-finite"
+                if layer.max_difference is not None and layer.nonfinite is not None
+                else "not compared (see its problem)"
+                if layer.shape is None
+                else "not compared (the generator's images are unusable)"
+            )
             out.append(
                 f"layer {layer.name}: {layer.module_type}, {shape}, {layer.calls} call(s) per "
-                f"forward, differs by {layer.max_difference:.2g}, "
-                f"{layer.nonfinite:.1%} non-finite"
+                f"forward, {measured}"
             )
         out += [f"warning: {w}" for w in self.warnings]
         out += [f"problem: {p.message}" for p in self.problems]
-        out.append(f"{'passed' if self.passed else 'FAILED'} in {self.seconds:.2f} s")
+        out.append(
+            f"{'passed' if self.passed else 'FAILED'} in {self.seconds:.2f} s "
+            f"({self.forwards} forward passes of the generator, {self.sample_forwards} samples)"
+        )
         return out
 
 
@@ -400,18 +415,26 @@ def check_model(
     z = models.latents(ids)
     checks, problems = _structure(gen, layers, z)
     base = {"samples": tuple(ids), "tolerance": tolerance}
-    if problems:
-        return ModelCheck(
-            **base, layers=tuple(checks), problems=tuple(problems), seconds=time.perf_counter() - t0
-        )
-    names = list(layers)
+    # Layers the structure check could read are compared even when another one has a
+    # problem: the check reports what it measured, and only that.
+    names = [c.name for c in checks if c.shape is not None]
+    cost = [1, len(ids)]  # the structure probe above
 
     def run(sample_ids: Sequence[int]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         # the generator itself, not models.generate: the check names what is wrong with images
         z = models.latents(sample_ids)
+        cost[0] += 1
+        cost[1] += len(sample_ids)
         with torch.no_grad(), user_code("generator"), TraceDict(gen, names) as td:
             images = gen(z)
         return images, {n: td[n] for n in names}
+
+    def measured() -> dict[str, Any]:
+        return {
+            "seconds": time.perf_counter() - t0,
+            "forwards": cost[0],
+            "sample_forwards": cost[1],
+        }
 
     with RandomCalls() as recorder:
         images, acts = run(ids)
@@ -421,8 +444,8 @@ def check_model(
             **base,
             image_shape=tuple(images.shape[1:]) if isinstance(images, torch.Tensor) else None,
             layers=tuple(checks),
-            problems=tuple(image_problems),
-            seconds=time.perf_counter() - t0,
+            problems=tuple(problems + image_problems),
+            **measured(),
         )
     again, acts_again = run(ids)
     repeat = _difference(images, again)
@@ -477,6 +500,9 @@ def check_model(
     problems += [p for p in image_problems if p.kind == "range"]  # after noise/batch causes
     final = []
     for check in checks:
+        if check.name not in acts:
+            final.append(check)  # not measured: its problem says why
+            continue
         a = acts[check.name]
         share = 1.0 - float(torch.isfinite(a).float().mean()) if a.numel() else 0.0
         final.append(
@@ -500,5 +526,5 @@ def check_model(
         layers=tuple(final),
         problems=tuple(problems),
         warnings=tuple(warnings),
-        seconds=time.perf_counter() - t0,
+        **measured(),
     )

@@ -1,0 +1,60 @@
+"""The model check names the real cause (issue 24, kinds 1, 7-12, 15): small models written
+for each, through the CLI in-process (``tests/models`` on the path)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(TESTS), str(TESTS / "models")]
+
+from dissect_report.cli import main  # noqa: E402
+
+TOY_SEG = ["--segmenter", "stylegan_like:make_segmenter"]
+
+
+def _check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["-q", "check", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _measure(text: str, what: str) -> float:
+    return float(re.search(rf"{what}[^\n]*?differs by ([0-9.e-]+)", text).group(1))
+
+
+# --- 1: check reports only what it measured --------------------------------------------------
+
+
+def test_a_layer_problem_does_not_hide_the_measured_batch_dependence(capsys) -> None:
+    gen = ["--generator", "contract_toys:batch_stats", *TOY_SEG]
+    code, alone, _ = _check(capsys, *gen, "--layers", "body")
+    assert code == 2
+    code, both, _ = _check(capsys, *gen, "--layers", "fc,body")
+    assert code == 2
+    assert "layer fc: Linear, ?, 1 call(s) per forward, not compared (see its problem)" in both
+    assert "repeated batch differs by 0," in both  # measured: one batch, twice, is the same
+    body = _measure(both, "layer body")
+    assert body > 0.01 and body == _measure(alone, "layer body")  # measured, the same value
+    images = float(re.search(r"other batches/alone by ([0-9.e-]+)", both).group(1))
+    assert images > 0.001
+    assert "problem: layer 'fc' (Linear) outputs shape" in both
+    assert "problem: a sample's image depends on the rest of its batch" in both
+    assert re.search(r"FAILED in [0-9.]+ s \(8 forward passes of the generator, 22 samples\)", both)
+
+
+# --- 12: a layer named twice -------------------------------------------------------------------
+
+
+def test_a_layer_named_twice_is_named_as_a_duplicate(capsys) -> None:
+    code, out, err = _check(capsys, "--generator", "contract_toys:plain", *TOY_SEG,
+                            "--layers", "body,body")  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        "error: invalid config value layers = 'body,body': Value error, layer 'body' is named "
+        "twice; name each layer once"
+    )
