@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from dissect_report.errors import ReportError
+from dissect_report.paint.units import unit_choices
 from dissect_report.reportdir.atomic import write_bytes
 from dissect_report.reportdir.read import read_json
 
@@ -104,11 +105,15 @@ def paint_page(report: Path) -> PaintPage | None:
     )
     z = _load_npy(report / "paint" / "latents.npy", np.float32, (samples, int(meta["z_dim"])))
     model = (report / "paint" / "tail.onnx").read_bytes()
+    choices = unit_choices(report, str(meta["layer"]), units)  # "your units" on the page
     data = {
         **{k: meta[k] for k in ("layer", "seed", "samples", "shape", "image", "z_dim", "inputs")},
         "concepts": meta["concepts"],
         "activations": _b64(acts.astype("<f2").tobytes()),
         "latents": _b64(z.astype("<f4").tobytes()),
+        "unit_labels": list(choices.labels),
+        "unit_levels": list(choices.levels),
+        "unit_href": choices.href,
     }
     files = {
         "ort.js": _ort_script(),
@@ -124,6 +129,7 @@ def paint_page(report: Path) -> PaintPage | None:
         "height": height,
         "width": width,
         "max_units": max((len(c["units"]) for c in meta["concepts"]), default=0),
+        "level_note": choices.level_note,
         "ort_version": ORT_VERSION,
         "mb": f"{sum(len(b) for b in files.values()) / 1e6:.1f}",
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from markupsafe import Markup
 
@@ -25,6 +26,7 @@ from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import esc, fixed, num, pct, yaml_str
 from dissect_report.render.sections import Artifacts, Interventions
 from dissect_report.render.svg import histogram_svg
+from dissect_report.reportdir.read import read_json
 from dissect_report.reportdir.records import LayerData, UnitRow
 
 UNIT_ROOT = "../../../../"  # from layers/<l>/units/<n>/index.html back to the site root
@@ -99,6 +101,7 @@ class UnitView:
     top: tuple[TopConcept, ...]
     histogram: Markup
     extras: tuple[Extra, ...]
+    paint: str = ""  # the Paint page with this unit as the brush, when Paint has its layer
 
 
 ROW_LABELS = {
@@ -279,6 +282,15 @@ def search_text(layer: str, row: UnitRow, label: str) -> str:
     return text + (" | top samples " + " ".join(str(s) for s in top) if top else "")
 
 
+def paint_layer(root: Path) -> str | None:
+    """The layer the report's Paint page paints (None: no Paint page that can run)."""
+    path = root / "paint" / "paint.json"
+    if not path.is_file():
+        return None
+    meta = read_json(path)
+    return str(meta["layer"]) if meta.get("available") and meta.get("layer") else None
+
+
 def unit_pages(
     site: Site,
     layer: LayerData,
@@ -293,6 +305,7 @@ def unit_pages(
     ``keep_bands``: the bands a site size budget keeps (None: all; the page says which left).
     """
     extras = unit_extras(site, layer, iv, art)
+    paints = paint_layer(site.report.root) == layer.entry.name
     hists = layer_histograms(layer)
     units = layer.units
     floor = site.floor
@@ -372,5 +385,6 @@ def unit_pages(
                 top=top,
                 histogram=hists[index],
                 extras=extras.get(row.unit, ()),
+                paint=f"{UNIT_ROOT}paint/index.html?units={row.unit}" if paints else "",
             ),
         )

@@ -203,3 +203,53 @@ def test_paint_tree_matches_pytorch_and_remove_erases_it(
     loaded = {u.rsplit("/", 1)[-1] for u in watch.requests if u.startswith("file:")}
     assert {"ort.js", "model.js", "data.js", "paint.js"} <= loaded
     assert not any(u.endswith((".wasm", ".onnx", ".mjs")) for u in watch.requests)
+
+
+def _history(p) -> list[str]:
+    return p.eval_on_selector_all(
+        "[data-dr-paint-history] li", "els => els.map(e => e.textContent)"
+    )
+
+
+def test_paint_one_unit_from_its_unit_page_with_strength_and_undo_of_any_stroke(
+    report: Path, torch_side: dict, page
+) -> None:
+    """A unit page links to Paint with that unit alone; two strokes (full and half strength),
+    the first undone from the history: the canvas is PyTorch's edit of the second alone."""
+    p, watch = page
+    side = torch_side
+    unit = int(side["units"][0])  # tree's best unit, alone
+    _, h, w = side["meta"]["shape"]
+    cell = 64 // h
+    p.goto((report / f"site/layers/layer2/units/{unit}/index.html").as_uri())
+    p.click("a[data-dr-paint-unit]")
+    p.wait_for_url(f"**/paint/index.html?units={unit}")
+    p.wait_for_function("document.querySelector('[data-dr-paint]').dataset.state === 'ready'")
+    assert p.input_value("[data-dr-paint-concept]") == "custom"
+    assert p.inner_text("[data-dr-paint-chosen] a") == str(unit)
+    labels = p.eval_on_selector_all("[data-dr-paint-unit] option", "els => els.length")
+    assert labels == side["meta"]["shape"][0]  # every unit of the layer can be picked
+    original = _canvas(p)
+    assert _mad(original, side["originals"][0]) < TOLERANCE
+
+    first = [(1, 1), (1, 2), (2, 2), (2, 1)]
+    _paint(p, first, w)
+    p.fill("[data-dr-paint-strength]", "0.5")
+    second = [(h - 3, w - 3), (h - 3, w - 2), (h - 2, w - 2)]
+    _paint(p, second, w)
+    assert len(_history(p)) == 2 and "strength 0.5" in _history(p)[1]
+    p.click("[data-dr-paint-history] li[data-stroke='0'] button")  # undo the first stroke only
+    p.wait_for_function("document.querySelectorAll('[data-dr-paint-history] li').length === 1")
+    p.wait_for_function("document.querySelector('[data-dr-paint]').dataset.state === 'ready'")
+    painted = _canvas(p)
+
+    mask = torch.zeros(h, w)
+    for r, c in second:
+        mask[r, c] = 0.5  # strength: the edit's soft mask
+    expected = _torch_edit(side, 0, insert([unit], side["level"], region=mask))
+    assert _mad(painted, expected) < TOLERANCE
+    region = (slice((h - 3) * cell, (h - 1) * cell), slice((w - 3) * cell, (w - 1) * cell))
+    assert _mad(painted[region], original[region]) > 2 * TOLERANCE  # one unit did something
+    untouched = (slice(cell, 3 * cell), slice(cell, 3 * cell))
+    assert _mad(painted[untouched], original[untouched]) < 2 * TOLERANCE  # stroke 1 is gone
+    assert not watch.errors

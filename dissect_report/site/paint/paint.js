@@ -17,6 +17,13 @@
  * The edit is the interventions' primitive (dissect_report/modeltools/edit.py, blend):
  * h <- h + m * (target - h) for the concept's units, m = 1 on the painted cells, target = the
  * unit's insertion level (add) or 0 (remove); strokes apply in the order painted.
+ *
+ * Any units: besides the concepts' brushes, "your units" is a set of the layer's units picked
+ * from the list (labels from the dissection) or given in the page's URL (paint/index.html
+ * ?units=3,17&sample=2; a unit page links here with its unit); their levels are
+ * data.unit_levels. Each stroke keeps its own units, levels, mode and strength s (the
+ * primitive's soft mask value: h <- h + s * (target - h)), so the history lists every stroke
+ * and any one of them can be undone.
  */
 (function () {
   "use strict";
@@ -54,7 +61,10 @@
   var acts = halfToFloat(new Uint16Array(b64(data.activations).buffer));
   var latents = new Float32Array(b64(data.latents).buffer);
   var ort = null, session = null;
-  var state = { sample: 0, concept: 0, mode: "add", strokes: [], stroke: null };
+  var state = {
+    sample: 0, concept: 0, mode: "add", strokes: [], stroke: null, custom: [], strength: 1,
+  };
+  var CUSTOM = "custom";  // the concept select's value for "your units"
   var times = { ready: null, edits: [] };
   window.DR_PAINT_TIMES = times;
 
@@ -65,16 +75,27 @@
   function edited(sample, strokes) {
     var h = acts.slice(sample * U * HW, (sample + 1) * U * HW);
     strokes.forEach(function (s) {
-      var c = data.concepts[s.concept];
-      c.units.forEach(function (u, k) {
-        var target = s.mode === "add" ? c.levels[k] : 0;
+      s.units.forEach(function (u, k) {
+        var target = s.mode === "add" ? s.levels[k] : 0;
         s.cells.forEach(function (cell) {
           var i = u * HW + cell;
-          h[i] = h[i] + (target - h[i]);
+          h[i] = h[i] + s.strength * (target - h[i]);
         });
       });
     });
     return h;
+  }
+
+  // The brush a new stroke uses: a concept's units, or "your units" (picked or from the URL).
+  function brush() {
+    if (state.concept === CUSTOM) {
+      return {
+        name: "units " + state.custom.join(", "), color: "#ffd600", units: state.custom.slice(),
+        levels: state.custom.map(function (u) { return data.unit_levels[u]; }),
+      };
+    }
+    var c = data.concepts[state.concept];
+    return { name: c.name, color: c.color, units: c.units.slice(), levels: c.levels.slice() };
   }
 
   // ORT runs one inference at a time per session: every run goes through this queue.
@@ -136,10 +157,36 @@
     Array.prototype.forEach.call(grid.children, function (cell, i) {
       var s = marks[i];
       cell.className = s ? "dr-paint-" + s.mode : "";
-      cell.style.borderColor = s ? data.concepts[s.concept].color : "";
+      cell.style.borderColor = s ? s.color : "";
     });
     q("[data-dr-paint-undo]").disabled = q("[data-dr-paint-reset]").disabled =
       state.strokes.length === 0;
+    showHistory();
+  }
+
+  // Every stroke in order, each with its own undo (GANPaint's history of edits).
+  function showHistory() {
+    var list = q("[data-dr-paint-history]");
+    if (!list) return;
+    list.textContent = "";
+    state.strokes.forEach(function (s, i) {
+      var li = document.createElement("li");
+      li.dataset.stroke = String(i);
+      li.appendChild(document.createTextNode(
+        s.mode + " " + s.name + " (" + s.units.length + (s.units.length === 1 ? " unit" : " units") +
+        ", strength " + s.strength + ") on " + s.cells.length +
+        (s.cells.length === 1 ? " cell " : " cells ")));
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "md-button";
+      b.textContent = "undo";
+      b.title = "undo this stroke only";
+      b.addEventListener("click", function () {
+        state.strokes.splice(i, 1); paintCells(); regenerate();
+      });
+      li.appendChild(b);
+      list.appendChild(li);
+    });
   }
 
   function touch(i) {
@@ -164,7 +211,12 @@
       if (isNaN(i) || !session) return;
       e.preventDefault();
       if (grid.releasePointerCapture) grid.releasePointerCapture(e.pointerId);
-      state.stroke = { concept: state.concept, mode: state.mode, cells: [] };
+      var b = brush();
+      if (!b.units.length) { status.textContent = "Pick at least one unit first."; return; }
+      state.stroke = {
+        name: b.name, color: b.color, units: b.units, levels: b.levels, mode: state.mode,
+        strength: state.strength, cells: [],
+      };
       state.strokes.push(state.stroke);
       touch(i);
     });
@@ -186,15 +238,104 @@
     return showOriginal().then(regenerate);
   }
 
+  // "Your units": the picker, the chosen units (linked to their pages) and the URL.
+  function showCustom() {
+    var chosen = q("[data-dr-paint-chosen]"), concepts = q("[data-dr-paint-concept]");
+    chosen.textContent = "";
+    state.custom.forEach(function (u) {
+      var span = document.createElement("span");
+      span.className = "dr-paint-chip";
+      var a = document.createElement("a");
+      a.href = data.unit_href.replace("{unit}", String(u));
+      a.textContent = String(u);
+      a.title = data.unit_labels[u];
+      var x = document.createElement("button");
+      x.type = "button";
+      x.textContent = "\u00d7";
+      x.title = "leave unit " + u + " out";
+      x.addEventListener("click", function () {
+        state.custom = state.custom.filter(function (v) { return v !== u; });
+        showCustom();
+      });
+      span.appendChild(a);
+      span.appendChild(x);
+      chosen.appendChild(span);
+    });
+    var opt = concepts.querySelector("option[value=" + CUSTOM + "]");
+    opt.textContent = "your units (" + state.custom.length + ")";
+  }
+
+  function addUnits(units) {
+    units.forEach(function (u) {
+      if (u >= 0 && u < U && state.custom.indexOf(u) < 0) state.custom.push(u);
+    });
+    showCustom();
+  }
+
+  // ?units=3,17&mode=remove&sample=2&strength=0.5 (or the same after #): what a link asks for.
+  function fromUrl() {
+    var text = (location.search || "").slice(1) + "&" + (location.hash || "").slice(1);
+    var params = {};
+    text.split("&").forEach(function (kv) {
+      var i = kv.indexOf("=");
+      if (i > 0) params[decodeURIComponent(kv.slice(0, i))] = decodeURIComponent(kv.slice(i + 1));
+    });
+    var units = (params.units || "").split(",").map(function (v) { return parseInt(v, 10); })
+      .filter(function (v) { return !isNaN(v); });
+    var sample = parseInt(params.sample || "", 10);
+    return {
+      units: units, mode: params.mode === "remove" ? "remove" : null,
+      sample: isNaN(sample) ? 0 : Math.max(0, Math.min(data.samples.length - 1, sample)),
+      strength: parseFloat(params.strength || ""),
+    };
+  }
+
   function buildControls() {
     var concepts = q("[data-dr-paint-concept]");
+    var mine = document.createElement("option");
+    mine.value = CUSTOM;
+    concepts.appendChild(mine);
     data.concepts.forEach(function (c, i) {
       var o = document.createElement("option");
       o.value = String(i);
       o.textContent = c.name + " (" + c.units.length + " units)";
       concepts.appendChild(o);
     });
-    concepts.addEventListener("change", function () { state.concept = +concepts.value; });
+    concepts.addEventListener("change", function () {
+      state.concept = concepts.value === CUSTOM ? CUSTOM : +concepts.value;
+    });
+    var picker = q("[data-dr-paint-unit]");
+    data.unit_labels.forEach(function (label, u) {
+      var o = document.createElement("option");
+      o.value = String(u);
+      o.textContent = u + " \u00b7 " + label;
+      picker.appendChild(o);
+    });
+    q("[data-dr-paint-add-unit]").addEventListener("click", function () {
+      addUnits([+picker.value]);
+      state.concept = CUSTOM;
+      concepts.value = CUSTOM;
+    });
+    var strength = q("[data-dr-paint-strength]"), shown = q("[data-dr-paint-strength-value]");
+    strength.addEventListener("input", function () {
+      state.strength = Math.max(0.05, Math.min(1, parseFloat(strength.value) || 1));
+      shown.textContent = state.strength.toFixed(2);
+    });
+    var asked = fromUrl();
+    addUnits(asked.units);
+    if (state.custom.length) state.concept = CUSTOM;
+    else state.concept = data.concepts.length ? 0 : CUSTOM;
+    concepts.value = String(state.concept);
+    if (asked.mode) {
+      state.mode = asked.mode;
+      root.querySelector("[name=dr-paint-mode][value=" + asked.mode + "]").checked = true;
+    }
+    if (asked.strength > 0 && asked.strength <= 1) {
+      state.strength = asked.strength;
+      strength.value = String(asked.strength);
+      shown.textContent = asked.strength.toFixed(2);
+    }
+    state.firstSample = asked.sample;
     Array.prototype.forEach.call(root.querySelectorAll("[name=dr-paint-mode]"), function (r) {
       r.addEventListener("change", function () { if (r.checked) state.mode = r.value; });
     });
@@ -253,7 +394,7 @@
     });
   }).then(function (s) {
     session = s;
-    return select(0);
+    return select(state.firstSample || 0);
   }).then(function () {
     times.ready = performance.now();  // since navigation start: loading + ORT + first image
     times.edits = [];
