@@ -290,14 +290,17 @@ def _stale_provenance(comparison: Comparison) -> list[str]:
 def _refresh_provenance(golden: Path, new: Path, stale: list[str]) -> None:
     """Rewrite the golden's provenance sections and review files from ``new``; tables stay."""
     from dissect_report.compare.findings_text import findings_markdown
-    from dissect_report.golden import FINDINGS, UPDATE, golden_manifest
-    from dissect_report.reportdir.atomic import write_text
+    from dissect_report.golden import FINDINGS, UPDATE, golden_manifest, rounded_csv
+    from dissect_report.reportdir.atomic import write_bytes, write_text
     from dissect_report.reportdir.read import read_manifest_dict
     from dissect_report.reportdir.report import open_report
 
     old = read_manifest_dict(golden)
     fresh = golden_manifest(read_manifest_dict(new), new)
-    merged = {**old, **{k: fresh[k] for k in _PROVENANCE if k in fresh}}
+    merged = golden_manifest({**old, **{k: fresh[k] for k in _PROVENANCE if k in fresh}}, golden)
+    for csv in sorted(golden.rglob("*.csv")):  # the same values, rounded for review
+        if csv.with_suffix(".parquet").is_file():
+            write_bytes(csv, rounded_csv(csv.with_suffix(".parquet")))
     why = "provenance refreshed (findings within tolerance); recorded settings that differed:\n"
     write_text(golden / UPDATE, why + "".join(f"  {key}\n" for key in stale))
     write_text(golden / "manifest.json", json.dumps(merged, indent=2) + "\n")

@@ -4,6 +4,8 @@ Usage::
 
     dissect-report render report                     # -> report/site/index.html
     dissect-report render report --out /tmp/site --baseline tests/golden/builtin
+    dissect-report render early mid late --out site --ordered   # one site over three reports
+    dissect-report render collection.toml                      # the same from a file
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ DESCRIPTION = """\
 Render a report directory into a static website with MkDocs (Material): an overview, a page
 per layer (sortable, filterable unit gallery), per unit, per concept, the run's settings, and
 the Interventions / Artifacts sections when the report has them. Reads only the report
-directory. The site works from the file system with no network: open index.html, or zip it."""
+directory. The site works from the file system with no network: open index.html, or zip it.
+
+Several reports (or a collection.toml: [[reports]] path/name, out, ordered) build one site:
+each report's site under reports/<name>/, and a comparison page at index.html (interpretable
+units per concept x (model, layer) with links into every unit page, a chart of units per
+concept across the reports (training dynamics with --ordered), the units whose concept
+changed). --out is required then (or out in the file)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +34,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("report", type=Path, help="report directory (must have manifest.json)")
+    p.add_argument(
+        "report",
+        type=Path,
+        nargs="+",
+        help="report directory (must have manifest.json); several, or a collection.toml, "
+        "build one collection site",
+    )
+    p.add_argument(
+        "--ordered",
+        action="store_true",
+        help="collection: the reports are snapshots in training order (dynamics chart)",
+    )
+    p.add_argument(
+        "--names", metavar="A,B,...", help="collection: labels of the reports (default: names)"
+    )
     p.add_argument(
         "--out",
         type=Path,
@@ -43,7 +65,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handler)
 
 
+def _collection(args: argparse.Namespace) -> int:
+    """Several reports, or a collection.toml: one site with a comparison page."""
+    from dissect_report.errors import ConfigError
+    from dissect_report.render.collection import Collection, read_collection, render_collection
+
+    if len(args.report) == 1 and args.report[0].suffix == ".toml":
+        found = read_collection(args.report[0])
+    else:
+        names = tuple(n.strip() for n in args.names.split(",")) if args.names else None
+        found = Collection(tuple(args.report), names, None, args.ordered)
+    out = args.out or found.out
+    if out is None:
+        raise ConfigError('a collection site needs --out DIR (or out = "DIR" in the file)')
+    if args.baseline is not None:
+        raise ConfigError("--baseline renders one report; a collection compares its reports")
+    names = list(found.names) if found.names else None
+    result = render_collection(
+        list(found.reports), out, names, ordered=found.ordered or args.ordered
+    )
+    print(f"site: {result.index} ({len(result.prefixes)} reports, {result.seconds:.1f} s)")
+    return 0
+
+
 def handler(args: argparse.Namespace) -> int:
+    if len(args.report) > 1 or args.report[0].suffix == ".toml":
+        return _collection(args)
+    args.report = args.report[0]
     from dissect_report.commands.dissect import command_line
     from dissect_report.outlock import locked
     from dissect_report.render import render_site

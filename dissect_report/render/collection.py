@@ -1,0 +1,238 @@
+"""One static site over several reports: each report's site under its own prefix, plus
+comparison pages (concepts x (model, layer), units per concept across reports, links into
+every unit page).
+
+Usage::
+
+    from dissect_report.render.collection import render_collection
+    render_collection(["early", "mid", "late"], "site", ordered=True)   # site/index.html
+
+or ``dissect-report render early mid late --out site`` (``--ordered`` for checkpoints), or
+``dissect-report render collection.toml`` with::
+
+    out = "site"          # relative to the file
+    ordered = true        # the reports are training snapshots, in order
+    [[reports]]
+    path = "runs/early"
+    name = "step 1000"    # optional; default the directory name
+
+The comparison pages are plain HTML written here (no MkDocs), offline, with relative links
+only; names are HTML-escaped. The numbers are those of
+:func:`dissect_report.compare.findings.compare_findings` (units matched by IoU profile: a
+site build never loads a model).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import shutil
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dissect_report.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dissect_report.compare.findings import FindingsComparison
+
+log = logging.getLogger(__name__)
+COMPARE_PAGE = "index.html"
+
+
+@dataclass(frozen=True)
+class CollectionResult:
+    """What :func:`render_collection` built: the site, its index, each report's prefix."""
+
+    site_dir: Path
+    index: Path
+    prefixes: dict[str, str]  # report name -> directory of its site inside site_dir
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Collection:
+    """The reports of a collection (in order), their names, and where the site goes."""
+
+    reports: tuple[Path, ...]
+    names: tuple[str, ...] | None = None
+    out: Path | None = None
+    ordered: bool = False
+
+
+def read_collection(path: Path) -> Collection:
+    """A ``collection.toml`` (see the module doc); paths are relative to the file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read collection {str(path)!r}: {exc}") from None
+    entries = data.get("reports")
+    if not isinstance(entries, list) or len(entries) < 2:
+        raise ConfigError(f"{path}: a collection needs two or more [[reports]] with a path")
+    base = path.parent
+    reports, names = [], []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise ConfigError(f'{path}: every [[reports]] entry needs path = "..."')
+        reports.append(base / entry["path"])
+        names.append(str(entry.get("name") or Path(entry["path"]).name))
+    out = data.get("out")
+    return Collection(
+        reports=tuple(reports),
+        names=tuple(names),
+        out=base / out if isinstance(out, str) else None,
+        ordered=bool(data.get("ordered", False)),
+    )
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _unit_href(prefix: str, layer_slug: str, unit: int) -> str:
+    return f"{prefix}/layers/{layer_slug}/units/{unit}/index.html"
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem;color:#222}
+table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .5rem;
+vertical-align:top;text-align:left}td.n{text-align:right}a{color:#1a5fb4}
+.units a{margin-right:.3rem;font-size:.85em}h2{margin-top:2rem}
+"""
+
+
+def _page(title: str, body: list[str]) -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
+
+
+def comparison_page(
+    found: FindingsComparison,
+    prefixes: dict[str, str],
+    slugs: dict[tuple[str, str], str],
+    ordered: bool,
+) -> str:
+    """The collection's index: reports, concepts x (report, layer), chart, changed units."""
+    from dissect_report.charts import line_chart
+
+    body = [f"<h1>{_e(len(found.names))} reports compared</h1>", '<ul id="reports">']
+    for name in found.names:
+        body.append(f'<li><a href="{_e(prefixes[name])}/index.html">{_e(name)}</a></li>')
+    body.append("</ul>")
+    columns = list(zip(found.layers["report"], found.layers["layer"], strict=True))
+    cells: dict[tuple[str, str, str], int] = {
+        (r["report"], r["layer"], r["concept"]): int(r["units"])
+        for r in found.concepts.to_dict("records")
+    }
+    members: dict[tuple[str, str, str], list[int]] = {}
+    for name, path in zip(found.names, found.paths, strict=True):
+        from dissect_report.reportdir.report import open_report
+
+        report = open_report(path)
+        for layer in report.layers:
+            for row in report.units_table(layer).to_pylist():
+                if row["interpretable"]:
+                    key = (name, layer, str(row["concept"]))
+                    members.setdefault(key, []).append(int(row["unit"]))
+    body += [
+        "<h2>Interpretable units per concept</h2>",
+        '<table id="concept-table"><thead><tr><th>concept</th>',
+    ]
+    body += [f"<th>{_e(r)}<br>{_e(layer)}</th>" for r, layer in columns]
+    body.append("</tr></thead><tbody>")
+    for concept in sorted(set(found.concepts["concept"])):
+        body.append(f"<tr><th>{_e(concept)}</th>")
+        for report, layer in columns:
+            units = sorted(members.get((report, layer, concept), []))
+            links = " ".join(
+                f'<a href="{_e(_unit_href(prefixes[report], slugs[(report, layer)], u))}">{u}</a>'
+                for u in units
+            )
+            count = cells.get((report, layer, concept), 0)
+            body.append(f'<td class="n">{count}<div class="units">{links}</div></td>')
+        body.append("</tr>")
+    body.append("</tbody></table>")
+    totals = found.concepts.groupby(["report", "concept"])["units"].sum().to_dict()
+    series = {
+        concept: [
+            (float(i + 1), float(totals.get((n, concept), 0))) for i, n in enumerate(found.names)
+        ]
+        for concept in sorted(set(found.concepts["concept"]))
+    }
+    title = "training dynamics" if ordered else "units per concept across reports"
+    body += [
+        f"<h2>Units per concept across reports ({_e(title)})</h2>",
+        "<p>x: report "
+        + ", ".join(f"{i + 1} = {_e(n)}" for i, n in enumerate(found.names))
+        + "; y: interpretable units over all layers.</p>",
+        '<div id="units-chart">',
+        line_chart(series, "report", "interpretable units", log2_x=False, width=640, height=320),
+        "</div>",
+    ]
+    changed = found.changed
+    if len(changed):
+        body += [
+            "<h2>Units whose concept changed</h2>",
+            '<table id="changed"><tr><th>from</th><th>to</th><th>layer</th><th>unit</th>'
+            "<th>change</th><th>concept</th></tr>",
+        ]
+        for r in changed.to_dict("records"):
+            a = _unit_href(
+                prefixes[r["before"]], slugs[(r["before"], r["layer"])], r["unit_before"]
+            )
+            b = _unit_href(prefixes[r["after"]], slugs[(r["after"], r["layer"])], r["unit_after"])
+            body.append(
+                f"<tr><td>{_e(r['before'])}</td><td>{_e(r['after'])}</td><td>{_e(r['layer'])}</td>"
+                f'<td><a href="{_e(a)}">{r["unit_before"]}</a> &rarr; '
+                f'<a href="{_e(b)}">{r["unit_after"]}</a></td><td>{_e(r["change"])}</td>'
+                f"<td>{_e(r['concept_before'])} &rarr; {_e(r['concept_after'])}</td></tr>"
+            )
+        body.append("</table>")
+    body += ["<h2>As text</h2>", f"<pre>{_e(found.summary())}</pre>"]
+    return _page("dissect-report: reports compared", body)
+
+
+def render_collection(
+    reports: list[Path] | list[str],
+    out: Path | str,
+    names: list[str] | None = None,
+    ordered: bool = False,
+) -> CollectionResult:
+    """Build one site over ``reports``: ``out/<prefix>/`` per report, ``out/index.html``."""
+    from dissect_report.compare.findings import compare_findings
+    from dissect_report.render.site import MARKER, _check_out, _swap_in, render_site
+    from dissect_report.slug import unique_slugs
+
+    start = time.perf_counter()
+    paths = [Path(p) for p in reports]
+    found = compare_findings(*paths, names=names, match="iou")
+    prefixes = {name: f"reports/{slug}" for name, slug in unique_slugs(list(found.names)).items()}
+    out = Path(out).resolve()
+    _check_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        slugs: dict[tuple[str, str], str] = {}
+        from dissect_report.reportdir.report import open_report
+
+        for name, path in zip(found.names, paths, strict=True):
+            render_site(path, out=work / prefixes[name])
+            for entry in open_report(path).manifest.layers:
+                slugs[(name, entry.name)] = entry.slug
+        page = comparison_page(found, prefixes, slugs, ordered)
+        (work / COMPARE_PAGE).write_text(page, encoding="utf-8")
+        (work / MARKER).write_text("dissect-report collection\n", encoding="utf-8")
+        _swap_in(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - start
+    log.debug("rendered a collection of %d reports into %s", len(paths), out)
+    return CollectionResult(out, out / COMPARE_PAGE, prefixes, seconds)
