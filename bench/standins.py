@@ -125,3 +125,25 @@ def standin_models(
     gen = StandInGenerator(resolution, units).eval().to(device)
     seg = StandInSegmenter(concepts).to(device)
     return Models(gen, gen.z_dim, seg, seed, torch.device(device), {})
+
+
+def generator_256() -> StandInGenerator:
+    """Factory for the CLI (``--generator standins:generator_256``): the 256 px stand-in."""
+    torch.manual_seed(0)
+    return StandInGenerator(256).eval()
+
+
+def generator_32() -> StandInGenerator:
+    """Factory for the CLI: a 32 px stand-in with 32-unit stages (dry runs, CI)."""
+    torch.manual_seed(0)
+    return StandInGenerator(32, {size: 32 for size in _sizes(32)}).eval()
+
+
+def segmenter_150() -> StandInSegmenter:
+    """Factory for the CLI (``--segmenter standins:segmenter_150``): 150 classes."""
+    return StandInSegmenter(150)
+
+
+def segmenter_10() -> StandInSegmenter:
+    """Factory for the CLI: 10 classes (dry runs, CI)."""
+    return StandInSegmenter(10)
