@@ -177,6 +177,17 @@ def _difference(a: torch.Tensor, b: torch.Tensor) -> float:
     return diff / scale if scale > 0 else diff
 
 
+def _rewritten(model: nn.Module, before: dict[str, torch.Tensor]) -> list[str]:
+    """Names of parameters/buffers whose values differ from ``before`` (changed by forward)."""
+    now = model.state_dict(keep_vars=True)
+    return [
+        name
+        for name, old in before.items()
+        if name in now
+        and (now[name].shape != old.shape or not torch.equal(now[name].detach(), old))
+    ]
+
+
 def batch_statistics_modules(model: nn.Module) -> list[str]:
     """Names of norm layers that normalize by batch statistics in the model's current mode."""
     found = []
@@ -192,13 +203,29 @@ def training_modules(model: nn.Module) -> list[str]:
     return [name for name, m in model.named_modules() if name and m.training]
 
 
-def channels_last(shape: tuple[int, ...]) -> bool:
-    """A per-sample ``(A, B, C)`` output that reads as ``(H, W, C)``: square A x B, C differs."""
-    return len(shape) == 3 and shape[0] == shape[1] and shape[1] != shape[2]
+def channels_last(shape: tuple[int, ...], image: tuple[int, ...] | None = None) -> bool:
+    """A per-sample ``(A, B, C)`` output that reads as ``(H, W, C)`` rather than ``(C, H, W)``.
+
+    With the generator's ``image`` size ``(H, W)`` known, the reading whose aspect ratio is
+    the image's wins (a 32 x 64 generator's ``(8, 8, 16)`` layer is 8 units of 8 x 16, not
+    channels-last); without it, or when neither or both readings fit: a square ``A x B``
+    with ``C`` different.
+    """
+    if len(shape) != 3:
+        return False
+    a, b, c = shape
+    if image is not None and len(image) == 2 and min(image) > 0:
+        h, w = image
+        nchw, nhwc = b * w == c * h, a * w == b * h
+        if nchw != nhwc:
+            return nhwc
+    return a == b and b != c
 
 
-def _probe(model: nn.Module, specs: list[Any], z: torch.Tensor) -> dict[str, list[object]]:
-    """Each named module's outputs in one forward pass (for calls, tuples and shapes)."""
+def _probe(
+    model: nn.Module, specs: list[Any], z: torch.Tensor
+) -> tuple[dict[str, list[object]], object]:
+    """Each named module's outputs in one forward pass (calls, tuples, shapes), and its images."""
     modules = dict(model.named_modules())
     seen: dict[str, list[object]] = {s.module: [] for s in specs}
     handles = []
@@ -211,7 +238,7 @@ def _probe(model: nn.Module, specs: list[Any], z: torch.Tensor) -> dict[str, lis
                     )
                 )
         with torch.no_grad():
-            model(z)
+            images = model(z)
     except UserError:
         raise
     except Exception as exc:
@@ -219,7 +246,7 @@ def _probe(model: nn.Module, specs: list[Any], z: torch.Tensor) -> dict[str, lis
     finally:
         for h in handles:
             h.remove()
-    return seen
+    return seen, images
 
 
 def forward_error(model: nn.Module, z: torch.Tensor, exc: Exception) -> UserError:
@@ -248,7 +275,12 @@ def _structure(
     """Calls per forward, tuple outputs, dimensionality and layout of each chosen layer."""
     modules = resolve_layers(model, layers)
     specs = [layer_spec(model, n) for n in layers]
-    seen = _probe(model, specs, z)
+    seen, images = _probe(model, specs, z)
+    image = (
+        tuple(int(d) for d in images.shape[-2:])
+        if isinstance(images, torch.Tensor) and images.dim() == 4 and images.shape[1] == 3
+        else None
+    )
     checks, problems = [], []
     for spec in specs:
         outs = seen[spec.module]
@@ -326,7 +358,7 @@ def _structure(
             checks.append(LayerCheck(spec.text, kind, calls, None))
             continue
         shape = tuple(int(d) for d in out.shape[1:])
-        if channels_last(shape):
+        if channels_last(shape, image):
             problems.append(
                 Problem(
                     "layout",
@@ -436,6 +468,7 @@ def check_model(
             "sample_forwards": cost[1],
         }
 
+    state = {k: v.detach().clone() for k, v in gen.state_dict(keep_vars=True).items()}
     with RandomCalls() as recorder:
         images, acts = run(ids)
     image_problems, warnings = _image_problems(images)
@@ -464,20 +497,45 @@ def check_model(
         for n in names:
             layer_diff[n] = max(layer_diff[n], _difference(acts[n][k : k + 1], alone_acts[n]))
     ops = tuple(recorder.names)
-    if repeat > tolerance or any(_difference(acts[n], acts_again[n]) > tolerance for n in names):
-        if ops:
-            shown = ", ".join(sorted(set(ops)))
-            cause = f"the generator draws random numbers inside forward ({shown}), so "
-        else:
-            cause = "the generator is not deterministic: "
+    rewritten = _rewritten(gen, state)
+    seeded = bool(models.identity.get("model", {}).get("seeded_noise"))
+    if rewritten:  # the cause of any difference below: say it, not its symptoms
+        shown = ", ".join(rewritten[:6]) + (", ..." if len(rewritten) > 6 else "")
         problems.append(
             Problem(
-                "noise",
-                f"{cause}the same samples differ by {repeat:.2g} between two identical runs and "
-                "tables would depend on batch, shard and resume; fix: --seeded-noise (makes them "
-                f"a function of (seed, i)), {ACCEPT}",
+                "state",
+                f"the generator rewrites {len(rewritten)} of its parameters/buffers in every "
+                f"forward pass in eval mode ({shown}; e.g. a SpectralNorm that power-iterates "
+                "in eval), so a sample depends on every forward before it; fix: update them only "
+                "when self.training (torch.nn.utils.parametrizations.spectral_norm does), or "
+                f"run the iteration in the factory and stop it, {ACCEPT}",
             )
         )
+    elif repeat > tolerance or any(_difference(acts[n], acts_again[n]) > tolerance for n in names):
+        if seeded:
+            problems.append(
+                Problem(
+                    "noise",
+                    f"with --seeded-noise on, the same samples still differ by {repeat:.2g} "
+                    "between two identical runs: the generator draws from a source the adapter "
+                    "does not seed (NumPy's or Python's RNG, a random op of its own) or is not "
+                    f"deterministic; fix: derive that randomness from the latent, {ACCEPT}",
+                )
+            )
+        else:
+            cause = (
+                f"the generator draws random numbers inside forward ({', '.join(sorted(set(ops)))}), so "
+                if ops
+                else "the generator is not deterministic: "
+            )
+            problems.append(
+                Problem(
+                    "noise",
+                    f"{cause}the same samples differ by {repeat:.2g} between two identical runs "
+                    "and tables would depend on batch, shard and resume; fix: --seeded-noise "
+                    f"(makes them a function of (seed, i)), {ACCEPT}",
+                )
+            )
     elif image_diff > tolerance or any(v > tolerance for v in layer_diff.values()):
         where = (
             "image"

@@ -58,3 +58,37 @@ def test_a_layer_named_twice_is_named_as_a_duplicate(capsys) -> None:
         "error: invalid config value layers = 'body,body': Value error, layer 'body' is named "
         "twice; name each layer once"
     )
+
+
+# --- 9: a non-square generator's (N, C, H, W) layer with C == H ----------------------------
+
+
+def test_a_non_square_layer_with_c_equal_to_h_is_not_taken_for_channels_last(capsys) -> None:
+    from dissect_report.contract import channels_last
+
+    code, out, err = _check(capsys, "--generator", "contract_toys:wide", *TOY_SEG,
+                            "--layers", "body")  # fmt: skip
+    assert code == 0, out + err
+    assert "images: 3 x 32 x 64" in out and "layer body: Sequential, 8 x 8 x 16" in out
+    assert not channels_last((8, 8, 16), (32, 64))  # 8 units of 8 x 16: the image's aspect
+    assert channels_last((16, 32, 8), (32, 64))  # (H, W, C) = 16 x 32 x 8: the image's aspect
+    assert channels_last((16, 16, 8), (64, 64)) and not channels_last((8, 16, 16), (64, 64))
+
+
+# --- 7: a forward that rewrites the model's own parameters ---------------------------------
+
+
+@pytest.mark.parametrize("seeded", [[], ["--seeded-noise"]])
+def test_a_spectral_norm_that_iterates_in_eval_is_named_with_its_buffer(capsys, seeded) -> None:
+    code, out, err = _check(capsys, "--generator", "contract_toys:spectral_norm_eval", *TOY_SEG,
+                            "--layers", "body", *seeded)  # fmt: skip
+    assert code == 2
+    problems = [line for line in out.splitlines() if line.startswith("problem:")]
+    assert problems == [
+        "problem: the generator rewrites 1 of its parameters/buffers in every forward pass in "
+        "eval mode (body.0.u; e.g. a SpectralNorm that power-iterates in eval), so a sample "
+        "depends on every forward before it; fix: update them only when self.training "
+        "(torch.nn.utils.parametrizations.spectral_norm does), or run the iteration in the "
+        "factory and stop it, or --no-model-check to accept the risk"
+    ]
+    assert "--seeded-noise" not in out

@@ -109,6 +109,53 @@ class NaNUnit(_Base):
         return torch.tanh(self.to_rgb(torch.nan_to_num(x)))
 
 
+class Wide(_Base):
+    """A 32 x 64 generator whose ``body`` is (8, 8, 16): 8 units of 8 x 16, C equal to H."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 16 * 4 * 8)
+
+    def features(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fc(z).view(-1, 16, 4, 8)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.body(F.interpolate(self.features(z), scale_factor=2))
+        return torch.tanh(F.interpolate(self.to_rgb(x), scale_factor=4))
+
+
+def wide() -> Wide:
+    return Wide()
+
+
+class PowerIterationSN(nn.Module):
+    """A hand-written SpectralNorm, as SAGAN/BigGAN code has it: one power iteration per
+    forward, in eval mode too, written into the buffer ``u``."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.conv = conv
+        self.register_buffer("u", F.normalize(torch.ones(conv.weight.shape[0]), dim=0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.conv.weight.view(self.conv.weight.shape[0], -1)
+        with torch.no_grad():
+            v = F.normalize(w.t() @ self.u, dim=0)
+            self.u.copy_(F.normalize(w @ v, dim=0))
+        sigma = self.u @ w @ v
+        return F.conv2d(x, self.conv.weight / sigma, self.conv.bias, padding=1)
+
+
+class SpectralNormEval(_Base):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(PowerIterationSN(nn.Conv2d(16, 8, 3, padding=1)), nn.ReLU())
+
+
+def spectral_norm_eval() -> SpectralNormEval:
+    return SpectralNormEval()
+
+
 def batch_stats() -> BatchStats:
     return BatchStats()
 
