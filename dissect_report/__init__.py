@@ -27,6 +27,7 @@ _LAZY_ATTRS: dict[str, str] = {
     "DissectConfig": "dissect_report.config",
     "load_config": "dissect_report.config",
     "load_models": "dissect_report.models",
+    "Models": "dissect_report.models",
     "check_model": "dissect_report.contract",
     "ModelCheck": "dissect_report.contract",
     "seeded_noise": "dissect_report.adapters",
