@@ -154,3 +154,42 @@ def test_bad_config_file(tmp_path):
         load_config(tmp_path / "bad.toml")
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "none.toml")
+
+
+def test_models_make_latents_in_the_generators_dtype_and_images_come_back_float32():
+    from dissect_report import world
+    from dissect_report.models import Models
+    from dissect_report.modeltools.edit import trace
+
+    gen = world.load_generator().to(torch.bfloat16)
+    models = Models.from_modules(gen, world.load_segmenter(), seed=3)
+    assert models.dtype == torch.bfloat16 and models.device == torch.device("cpu")
+    z = models.latents([5, 6], seed=4)
+    assert z.dtype == torch.bfloat16
+    assert torch.equal(z, latents(4, [5, 6], 128).to(torch.bfloat16))  # the same samples
+    assert torch.equal(models.latents([5]), latents(3, [5], 128).to(torch.bfloat16))  # own seed
+    images = models.sample([5, 6], seed=4)
+    assert images.dtype == torch.float32 and images.shape == (2, 3, 64, 64)
+    labels = models.segment(images)  # float32 segmenter: images reach it as float32
+    assert labels.dtype == torch.int64 and labels.shape == (2, 64, 64)
+    # AMP: the generator runs under autocast (bfloat16 on a CPU); images still float32.
+    amp = Models.from_modules(world.load_generator(), world.load_segmenter(), amp=True)
+    with trace(amp.generator, "layer4") as t:
+        out = amp.sample([0])
+    assert t.output.dtype == torch.bfloat16 and out.dtype == torch.float32
+
+
+def test_a_device_is_parsed_and_refused_in_one_line_when_absent():
+    from dissect_report.commands.dissect import check_device
+    from dissect_report.errors import EnvironmentProblem
+
+    check_device("cpu")
+    assert DissectConfig(device="cuda:1").device == "cuda:1"
+    if not torch.cuda.is_available():
+        with pytest.raises(EnvironmentProblem, match="'cuda:1': CUDA is not available"):
+            check_device("cuda:1")
+    elif torch.cuda.device_count() < 8:
+        with pytest.raises(EnvironmentProblem, match="CUDA device"):
+            check_device("cuda:7")
+    with pytest.raises(ConfigError, match="unknown device 'cuda:x'"):
+        check_device("cuda:x")
