@@ -117,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for old in [h for h in log.handlers if isinstance(h, progress.TqdmLogHandler)]:
         log.removeHandler(old)
     log.addHandler(handler)
-    log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
+    # --debug also logs at debug level: Ray workers' output then reaches the terminal
+    verbose = args.verbose or args.debug
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING if args.quiet else logging.INFO)
     if args.command is None or not hasattr(args, "func"):
         build_parser().print_help()
         return 0 if args.command is None else 2

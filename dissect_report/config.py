@@ -40,14 +40,19 @@ BUILTIN_SEGMENTER = "builtin"
 Policy = Literal["quantile", "iqr", "max-iou"]
 Engine = Literal["local", "ray"]
 # Fields that say where and how the pass runs, never what it finds (kept out of table_key).
+# batch_size too: the model check holds the generator to batch independence (shards made
+# with other batch sizes merge; merge refuses it for shards made with --no-model-check).
 RUN_FIELDS = frozenset(
     {
+        "batch_size",
         "device",
         "checkpoint_every",
         "engine",
         "address",
         "shards",
         "workers",
+        "runtime_env",
+        "stall_timeout",
         "check_model",
         "check_tolerance",
     }
@@ -136,7 +141,20 @@ class DissectConfig(BaseModel):
         None, description="Ray cluster address (engine 'ray'); default: local"
     )
     shards: int | None = Field(None, ge=1, description="sample ranges for engine 'ray'")
-    workers: int | None = Field(None, ge=1, description="Ray actors (engine 'ray'); default: CPUs")
+    workers: int | None = Field(
+        None, ge=1, description="Ray tasks at once (engine 'ray'); default: the free CPUs"
+    )
+    runtime_env: dict[str, Any] | None = Field(
+        None,
+        description="Ray runtime_env for the workers (engine 'ray'), added to the factories' "
+        "own modules, which are shipped automatically",
+    )
+    stall_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="seconds without a batch done anywhere before a Ray run stops "
+        "(engine 'ray'; default 600)",
+    )
 
     @field_validator("layers", mode="before")
     @classmethod

@@ -147,8 +147,32 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="Ray actors, each loading the models once (default: the cluster's CPUs, or GPUs)",
+        help="Ray tasks at once, each worker process loading the models once "
+        "(default: the cluster's free CPUs, or GPUs with --device cuda)",
     )
+    e.add_argument(
+        "--runtime-env",
+        type=_runtime_env,
+        metavar="JSON",
+        help="Ray runtime_env for the workers, a JSON object or a file holding one, e.g. "
+        '\'{"pip": ["timm"]}\' (the generator/segmenter modules are shipped automatically)',
+    )
+    e.add_argument(
+        "--stall-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a Ray run, keeping its finished shards for --resume, when no batch finishes "
+        "anywhere for this long (default: 600)",
+    )
+
+
+def _runtime_env(text: str) -> dict[str, Any]:
+    from dissect_report.engines.ray_cluster import parse_runtime_env
+
+    try:
+        return parse_runtime_env(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_model_adapter_arguments(g: argparse._ActionsContainer) -> None:

@@ -281,6 +281,22 @@ def _write_shard(
     write_manifest(out, meta, name=SHARD_MANIFEST)
 
 
+def _check_batch_sizes(shards: list[str | Path], metas: list[dict[str, Any]]) -> None:
+    """Shards may differ in ``batch_size`` (a run setting: a Slurm array's tasks on different
+    GPUs), unless one ran without the model check, which holds findings batch-independent."""
+    configs = [m.get("config") or {} for m in metas]
+    sizes = sorted({int(c.get("batch_size", 0)) for c in configs})
+    unchecked = [
+        str(p) for p, c in zip(shards, configs, strict=True) if not c.get("check_model", True)
+    ]
+    if len(sizes) > 1 and unchecked:
+        raise ReportError(
+            f"the shards ran with batch sizes {sizes} and {unchecked[0]!r} without the model "
+            "check (--no-model-check), so its findings may depend on the batch size; rerun the "
+            "shards with one --batch-size"
+        )
+
+
 def merge_shards(
     shards: list[str | Path],
     out: str | Path,
@@ -308,6 +324,7 @@ def merge_shards(
             raise ReportError(
                 f"shard {str(path)!r} was made with a different config than {str(shards[0])!r}"
             )
+    _check_batch_sizes(shards, metas)
     count = int(first["shard"]["count"])
     seen = sorted(int(m["shard"]["index"]) for m in metas)
     if seen != list(range(1, count + 1)):

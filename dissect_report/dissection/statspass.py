@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,11 +120,13 @@ def run_pass(
     checkpoint: Path | None = None,
     resume: bool = False,
     calibration: tuple[dict[str, np.ndarray], dict[str, tuple[int, int, int]]] | None = None,
+    on_batch: Callable[[], object] | None = None,
 ) -> tuple[dict[str, LayerState], dict[str, tuple[int, int, int]]]:
     """The one pass over samples ``[start, stop)``: the mergeable state of every layer.
 
     ``calibration`` is :func:`calibrate`'s result when the caller already has it (an engine
-    calibrates once and hands the same edges to every worker).
+    calibrates once and hands the same edges to every worker). ``on_batch`` is called after
+    each batch (the Ray engine's heartbeat).
     """
     layers = list(config.layers)
     edges, shapes = calibration if calibration is not None else calibrate(models, config)
@@ -170,6 +173,8 @@ def run_pass(
                 run.stats[name].add(acts[name], lab, id_tensor)
             run.position = ids.stop
             progress.update(len(ids))
+            if on_batch is not None:
+                on_batch()
             every = config.checkpoint_every
             if checkpoint is not None and every and done % every == 0 and run.position < stop:
                 saved = {**meta, "position": run.position, "config": config_json(config)}

@@ -50,7 +50,16 @@ def test_without_ray_the_engine_says_how_to_install_it(tmp_path, monkeypatch):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("flag", [["--shards", "4"], ["--workers", "2"], ["--address", "auto"]])
+@pytest.mark.parametrize(
+    "flag",
+    [
+        ["--shards", "4"],
+        ["--workers", "2"],
+        ["--address", "auto"],
+        ["--runtime-env", '{"env_vars": {"A": "1"}}'],
+        ["--stall-timeout", "60"],
+    ],
+)
 def test_ray_flags_need_the_ray_engine(tmp_path, flag):
     code, err = _cli("dissect", *TOY, *flag, "--out", str(tmp_path / "r"))
     assert code == 2 and err.count("\n") == 1
@@ -63,6 +72,35 @@ def test_engine_fields_do_not_change_the_table_key():
     ray = DissectConfig(samples=100, engine="ray", shards=7, workers=3, address="auto")
     assert local.table_key() == ray.table_key()  # shards from either engine merge
     assert local.table_key() != DissectConfig(samples=101).table_key()
+    # batch_size is a run setting too: shards made with other batch sizes merge
+    assert local.table_key() == DissectConfig(samples=100, batch_size=7).table_key()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[1]", "argument --runtime-env: not a JSON object"),
+        ("{nope", "argument --runtime-env: not valid JSON"),
+        ("missing.json", "'missing.json' is not a JSON object nor a readable file"),
+    ],
+)
+def test_a_bad_runtime_env_is_one_line(tmp_path, value, message):
+    code, err = _cli("dissect", *TOY, "--engine", "ray", "--runtime-env", value, "--out", "r")
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_factory_modules_outside_site_packages_are_shipped():
+    from dissect_report.dissection.engines.ray_cluster import runtime_env
+
+    config = DissectConfig(
+        generator="dissect_toys:planted_generator",
+        segmenter="torch.nn:Identity",  # installed: every node has it already
+        runtime_env={"py_modules": ["extra"], "env_vars": {"A": "1"}},
+    )
+    env = runtime_env(config)
+    assert env["py_modules"] == ["extra", str(TESTS / "dissect_toys.py")]
+    assert env["env_vars"] == {"A": "1"}
+    assert runtime_env(DissectConfig()) == {}  # the built-in world ships nothing
 
 
 def test_plans_cover_the_range_once_in_order():

@@ -17,6 +17,7 @@ from dissect_toys import assert_same_tables  # noqa: E402
 
 from dissect_report.config import DissectConfig  # noqa: E402
 from dissect_report.dissection.stage import dissect, merge_shards  # noqa: E402
+from dissect_report.errors import ReportError  # noqa: E402
 
 BASE = {
     "generator": "dissect_toys:planted_generator",
@@ -123,12 +124,17 @@ def test_tables_independent_of_batch_size_and_repeatable(tmp_path):
 def test_shards_merge_to_the_unsplit_tables(tmp_path):
     dissect(_config(), tmp_path / "whole", images=False)
     parts = []
-    for i in (1, 2, 3):
+    for i, batch_size in zip((1, 2, 3), (16, 5, 32), strict=True):  # batch: a run setting
         parts.append(tmp_path / f"part{i}")
-        dissect(_config(batch_size=16), parts[-1], shard=(i, 3))
+        dissect(_config(batch_size=batch_size), parts[-1], shard=(i, 3))
         assert (parts[-1] / "shard.json").exists() and not (parts[-1] / "manifest.json").exists()
     merge_shards(parts[::-1], tmp_path / "merged", images=False)
     assert_same_tables(tmp_path / "whole", tmp_path / "merged")
+    unchecked = tmp_path / "unchecked"  # without the model check, batch size may matter
+    dissect(_config(batch_size=8, check_model=False), unchecked, shard=(2, 3))
+    with pytest.raises(ReportError, match=r"batch sizes \[8, 16, 32\] and .*--no-model-check"):
+        merge_shards([parts[0], unchecked, parts[2]], tmp_path / "refused", images=False)
+    assert not (tmp_path / "refused").exists()
     with pytest.raises(Exception, match="do not cover"):
         merge_shards(parts[:2], tmp_path / "partial")
     assert not (tmp_path / "partial" / "manifest.json").exists()

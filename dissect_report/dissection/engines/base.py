@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 Shapes = dict[str, tuple[int, int, int]]
 Calibration = tuple[dict[str, np.ndarray], Shapes]
-_RAY_ONLY = ("address", "shards", "workers")
+_RAY_ONLY = ("address", "shards", "workers", "runtime_env", "stall_timeout")
 
 
 class EngineError(UserError):
@@ -33,10 +33,10 @@ class ShardError(EngineError):
 
 
 def check_engine_fields(config: DissectConfig) -> None:
-    """``address``/``shards``/``workers`` mean nothing to the local engine: say so, once."""
+    """``address``/``shards``/``workers``/... mean nothing to the local engine: say so, once."""
     if config.engine == "ray":
         return
     used = [name for name in _RAY_ONLY if getattr(config, name) is not None]
     if used:
-        flags = ", ".join(f"--{name}" for name in used)
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in used)
         raise ConfigError(f"{flags} need --engine ray (engine is {config.engine!r})")

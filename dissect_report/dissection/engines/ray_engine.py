@@ -1,41 +1,62 @@
-"""The Ray engine: sample ranges run on Ray actors, the driver merges their states.
+"""The Ray engine: sample ranges run as Ray tasks, states are summed per node, then here.
 
 Usage::
 
     dissect-report dissect --engine ray --shards 16 --out report              # local cluster
+    dissect-report dissect --engine ray --address auto --out report           # on a Ray node
     dissect-report dissect --engine ray --address ray://head:10001 --out report
 
     import dissect_report as dr
     dr.dissect(dr.DissectConfig(engine="ray", shards=16, samples=20000), out="report")
 
-The driver loads the models (for the manifest's identity and the unit images), calibrates
-the bin edges once, and starts ``workers`` actors (one CPU each, or one GPU when
-``config.device`` is CUDA). Each actor loads the generator and segmenter once, checks that
-they hash like the driver's, and then runs shard after shard with the same
-:func:`~dissect_report.dissection.statspass.run_pass` as the local engine, returning only the shard's
-:class:`~dissect_report.dissection.stats.LayerState` per layer (numpy arrays, a few MB). The driver adds
-each state to a running total as it arrives, so it holds one state at a time, and writes
-that total to ``REPORT/.partial/ray.npz`` for ``--resume`` every
-:data:`CHECKPOINT_INTERVAL_S` seconds and when the run fails (``checkpoint_every = 0``:
-never).
+Ray's own mechanisms do the work (:mod:`dissect_report.dissection.engines.ray_tasks`):
 
-A worker that dies (killed, out of memory, node lost) is restarted by Ray and its shards are
-retried (``max_restarts``/``max_task_retries``); if it cannot be restarted, the driver starts
-a new actor and resubmits the shard, up to :data:`RETRIES` times per shard.
+- calibration and every shard are **tasks** (one CPU, or one GPU with ``--device cuda``),
+  scheduled by Ray on whatever is free; at most ``workers`` run at once (default: the
+  cluster's free CPUs/GPUs). A task whose worker or node dies, or that raises, is retried
+  by Ray on a live worker (``max_retries``/``retry_exceptions``, :data:`RETRIES`);
+- the factories' modules (and the weight file, for nodes without it) travel with
+  ``runtime_env`` and the object store (:mod:`dissect_report.dissection.engines.ray_cluster`);
+- a shard's state stays in its node's object store; :data:`FAN_IN` states on one node are
+  summed **on that node** (a merge task), and only one state per node reaches the driver
+  when it checkpoints, so the driver's bytes grow with nodes, not with shards;
+- the driver's clock: a batch finished anywhere, or a shard finished, is progress; after
+  ``stall_timeout`` seconds without any, the run stops (:class:`RayStalled`).
+
+Whatever stops a run (a shard failing past its retries, a stall, a user error on a node,
+Ctrl-C) first sums the finished shards into ``REPORT/.partial/ray.npz``, so the report
+directory is kept and ``--resume`` runs only the other shards.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dissect_report.dissection.engines.base import Calibration, EngineError, Shapes, ShardError
+from dissect_report.dissection.engines.ray_cluster import (
+    connect,
+    free_slots,
+    import_fix,
+    import_ray,
+    one_line,
+    runtime_env,
+)
+from dissect_report.dissection.engines.ray_tasks import (
+    Beats,
+    Failure,
+    Job,
+    calibrate_task,
+    merge_task,
+    shard_task,
+    state_bytes,
+)
 from dissect_report.dissection.engines.shards import (
     ShardCheckpoint,
     Span,
@@ -43,169 +64,40 @@ from dissect_report.dissection.engines.shards import (
     plan_shards,
 )
 from dissect_report.dissection.stats import LayerState
-from dissect_report.errors import ModelError, ReportError, UserError
+from dissect_report.errors import ReportError, UserError
 from dissect_report.progress import bar
 
 if TYPE_CHECKING:
     from dissect_report.config import DissectConfig
     from dissect_report.models import Models
 
+__all__ = ["RETRIES", "RayRun", "RayStalled", "import_ray", "run_ray"]
+
 log = logging.getLogger(__name__)
-RETRIES = 3  # per shard, and per actor restart
-IN_FLIGHT = 2  # shards queued per actor, so it never waits for the driver
-PROBE_TIMEOUT_S = 10.0
-CHECKPOINT_INTERVAL_S = 30.0  # a driver killed outright loses at most this much work
-INSTALL_HINT = 'the Ray engine needs Ray: pip install "dissect-report[ray]"'
+RETRIES = 3  # Ray's retries of a task (process or node lost, or an exception)
+FAN_IN = 4  # states summed by one merge task on a node
+POLL_S = 1.0
+STALL_TIMEOUT_S = 600.0  # default of config.stall_timeout
+CHECKPOINT_INTERVAL_S = 30.0  # at least; then 20x the last checkpoint's cost (<= 5 % of the run)
+WEIGHTS_SHIP_LIMIT = 2 * 2**30  # larger weight files must be on every node
+RESUME_HINT = "the finished shards are kept: run the same command with --resume"
 
 
-def import_ray() -> Any:
-    """The ``ray`` module, or an :class:`EngineError` that says how to install it."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise EngineError(f"{INSTALL_HINT} ({exc})") from None
-    return ray
+class RayStalled(ShardError):
+    """Nothing finished anywhere on the cluster for ``stall_timeout`` seconds."""
 
 
-class ShardWorker:
-    """A Ray actor: the models load once, then :meth:`run` processes sample ranges."""
+@dataclass
+class RayRun:
+    """What one run moved and where (``run_ray(..., record=RayRun())`` fills it)."""
 
-    def __init__(self, config_json: str) -> None:
-        from dissect_report import progress
-        from dissect_report.config import DissectConfig
-        from dissect_report.models import load_models
-
-        progress.set_quiet(True)  # one bar, the driver's: shards done
-        self.config = DissectConfig.model_validate_json(config_json)
-        self.models = load_models(self.config, check=False)  # the driver checked them
-
-    def identity(self) -> dict[str, Any]:
-        return self.models.identity
-
-    def run(self, start: int, stop: int, calibration: Calibration) -> dict[str, LayerState]:
-        """The states of samples ``[start, stop)``; ``calibration`` arrives by reference,
-        once per node, and lives with the driver, so a restarted actor still finds it."""
-        from dissect_report.dissection.statspass import run_pass
-
-        states, _ = run_pass(self.models, self.config, start, stop, calibration=calibration)
-        return states
-
-
-def _check_identity(driver: dict[str, Any], worker: dict[str, Any]) -> None:
-    from dissect_report.models import fingerprint_differences, model_fingerprint
-
-    differs = fingerprint_differences(model_fingerprint(driver), model_fingerprint(worker))
-    if differs:
-        raise ModelError(
-            f"a Ray worker loaded a different model ({'; '.join(differs[:3])}, driver -> "
-            "worker); workers need the same packages and weight files as the driver"
-        )
-
-
-def _cause(ray: Any, exc: Exception) -> BaseException | None:
-    """The application exception inside a Ray error (a task's, or an actor constructor's)."""
-    seen = exc
-    for _ in range(4):
-        cause = getattr(seen, "cause", None)
-        if cause is None or cause is seen:
-            break
-        if not isinstance(cause, ray.exceptions.RayError):
-            return cause
-        seen = cause
-    return None
-
-
-def _reraise_user_error(ray: Any, exc: Exception) -> None:
-    """A worker's bad-input error is the user's, on the driver too: same class, one line."""
-    cause = _cause(ray, exc)
-    if isinstance(cause, UserError):
-        raise type(cause)(str(cause)) from None
-
-
-def _one_line(exc: BaseException, limit: int = 160) -> str:
-    """The gist of a (often many-line, paragraph-long) Ray error."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    text = lines[-1] if lines else type(exc).__name__
-    text = text.split(". ")[0]
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _ready_states(ray: Any, inflight: dict[Any, tuple[int, int, Any]]) -> list[tuple[int, Any]]:
-    """Shards that finished while another failed: ``(shard, states)`` of those ready now."""
-    out = []
-    try:
-        ready, _ = ray.wait(list(inflight), num_returns=len(inflight), timeout=0)
-        for ref in ready:
-            try:
-                out.append((inflight[ref][0], ray.get(ref)))
-            except Exception:  # this one failed too
-                log.debug("shard failed as well", exc_info=True)
-    except Exception:  # the cluster is going away; keep what we have
-        log.debug("cannot collect finished shards", exc_info=True)
-    return out
-
-
-class _Pool:
-    """Actors by slot; a slot whose actor died for good gets a fresh one."""
-
-    def __init__(self, ray: Any, options: dict[str, Any], config_json: str, size: int) -> None:
-        self.ray = ray
-        self.cls = ray.remote(**options)(ShardWorker)
-        self.config_json = config_json
-        self.actors = [self.cls.remote(config_json) for _ in range(size)]
-
-    def replace(self, slot: int, dead: Any) -> Any:
-        if self.actors[slot] is dead:  # several shards may report the same death
-            self.ray.kill(dead, no_restart=True)
-            self.actors[slot] = self.cls.remote(self.config_json)
-        return self.actors[slot]
-
-    def kill_all(self) -> None:
-        for actor in self.actors:
-            try:
-                self.ray.kill(actor, no_restart=True)
-            except Exception:  # already gone; nothing to free
-                log.debug("actor already gone", exc_info=True)
-
-
-def _probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
-    """Fail fast on an unreachable ``host:port``: Ray itself retries for minutes."""
-    hostport = address.removeprefix("ray://").rsplit("/", 1)[0]
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit():
-        return  # 'auto', 'local' or something only Ray understands
-    try:
-        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout).close()
-    except OSError as exc:
-        raise EngineError(
-            f"cannot start or join Ray at {address!r}: {exc.strerror or exc}"
-        ) from None
-
-
-def _connect(ray: Any, address: str | None) -> bool:
-    """Join ``address`` (or start a local cluster); True if this call started Ray."""
-    if ray.is_initialized():  # the caller's own session (a notebook, a test): keep it
-        return False
-    if address is not None:
-        _probe(address)
-    quiet = logging.getLogger("dissect_report").getEffectiveLevel() > logging.INFO  # -q
-    kwargs: dict[str, Any] = {
-        "logging_level": logging.ERROR if quiet else logging.WARNING,
-        "log_to_driver": not quiet,
-    }
-    if address is None:
-        kwargs["include_dashboard"] = False
-    try:
-        ray.init(address=address, **kwargs)
-    except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
-        where = "a local Ray cluster" if address is None else f"Ray at {address!r}"
-        raise EngineError(f"cannot start or join {where}: {_one_line(exc)}") from None
-    return True
-
-
-def _slots(ray: Any, gpu: bool) -> int:
-    resources = ray.cluster_resources()
-    return max(1, int(resources.get("GPU" if gpu else "CPU", 1)))
+    shards: int = 0
+    nodes: set[str] = field(default_factory=set)
+    shard_bytes: list[int] = field(default_factory=list)  # per shard, left on its node
+    driver_bytes: int = 0  # states fetched by the driver
+    driver_states: int = 0
+    merge_s: float = 0.0
+    checkpoint_s: float = 0.0
 
 
 def run_ray(
@@ -217,51 +109,42 @@ def run_ray(
     partial: Path | None,
     resume: bool,
     retries: int | None = None,
+    record: RayRun | None = None,
 ) -> tuple[dict[str, LayerState], Shapes]:
     """The merged state of samples ``[start, stop)``, computed in shards on Ray.
 
-    ``retries`` (default :data:`RETRIES`) bounds Ray's restarts of a worker, its retries of
-    a shard, and the driver's resubmissions of a shard to a new worker.
+    ``retries`` (default :data:`RETRIES`) bounds Ray's retries of each task.
     """
-    from dissect_report.dissection.calibration import calibrate
     from dissect_report.models import model_fingerprint
 
-    retries = RETRIES if retries is None else retries
-
     ray = import_ray()
+    fingerprint = model_fingerprint(models.identity)
     checkpoint = (
-        ShardCheckpoint(
-            partial / "ray.npz", config.table_key(), start, stop, model_fingerprint(models.identity)
-        )
+        ShardCheckpoint(partial / "ray.npz", config.table_key(), start, stop, fingerprint)
         if partial is not None
         else None
     )
     saved = checkpoint.load() if checkpoint is not None and resume else None
-    edges, shapes = calibrate(models, config)  # once, so every worker bins identically
-    started = _connect(ray, config.address)
+    started = connect(ray, config.address, runtime_env(config))
     try:
-        gpu = models.device.type == "cuda"
-        workers = config.workers or _slots(ray, gpu)
+        retries = RETRIES if retries is None else retries
+        env = None if started else config.runtime_env  # the job's, or the caller's session
+        driver = _Driver(ray, models, config, fingerprint, checkpoint, record or RayRun(), retries)
+        driver.set_env(env)
+        edges, shapes = driver.calibrate()
         if saved is not None:
             spans, done, merged = saved
             log.info("resuming: %d of %d shards already done", len(done), len(spans))
         else:
             spans = plan_shards(
-                start, stop, shards=config.shards, workers=workers, batch_size=config.batch_size
+                start,
+                stop,
+                shards=config.shards,
+                workers=driver.workers,
+                batch_size=config.batch_size,
             )
-            done, merged = set(), None
-        merged = _run_shards(
-            ray,
-            models,
-            config,
-            (edges, shapes),
-            spans,
-            done,
-            merged or None,
-            checkpoint,
-            workers,
-            retries,
-        )
+            done, merged = set(), {}
+        merged = driver.run(spans, done, merged or None)
     finally:
         if started:
             ray.shutdown()
@@ -274,7 +157,7 @@ def run_ray(
 
 
 def _owned(states: dict[str, LayerState]) -> dict[str, LayerState]:
-    """Copies of a shard's arrays: Ray hands out views of its object store, which goes away
+    """Copies of a state's arrays: Ray hands out views of its object store, which goes away
     with the cluster, and a state's ``edges`` outlives every merge."""
     return {
         n: LayerState.from_arrays({k: np.array(v) for k, v in s.arrays().items()})
@@ -282,125 +165,283 @@ def _owned(states: dict[str, LayerState]) -> dict[str, LayerState]:
     }
 
 
-def _save(
-    checkpoint: ShardCheckpoint | None,
-    config: DissectConfig,
-    spans: list[Span],
-    done: set[int],
-    merged: dict[str, LayerState],
-) -> float:
-    if checkpoint is None or not config.checkpoint_every:  # checkpoint_every = 0: never
-        return 0.0
-    t0 = time.perf_counter()
-    checkpoint.save(spans, done, merged)
-    return time.perf_counter() - t0
+@dataclass
+class _Part:
+    """Finished shards whose summed state lives on one node, not yet on the driver."""
+
+    shards: set[int]
+    ref: Any
 
 
-def _run_shards(
-    ray: Any,
-    models: Models,
-    config: DissectConfig,
-    calibration: Calibration,
-    spans: list[Span],
-    done: set[int],
-    merged: dict[str, LayerState] | None,
-    checkpoint: ShardCheckpoint | None,
-    workers: int,
-    retries: int,
-) -> dict[str, LayerState]:
-    todo = deque(k for k in range(len(spans)) if k not in done)
-    if not todo:
-        assert merged is not None
-        return merged
-    gpu = models.device.type == "cuda"
-    options = {
-        "num_cpus": 0 if gpu else 1,
-        "num_gpus": 1 if gpu else 0,
-        "max_restarts": retries,
-        "max_task_retries": retries,
-    }
-    pool = _Pool(ray, options, config.model_dump_json(), min(workers, len(todo)))
-    edges_ref = ray.put(calibration)  # one copy per node, however many shards
-    attempts = dict.fromkeys(todo, 0)
-    inflight: dict[Any, tuple[int, int, Any]] = {}  # ref -> (shard, slot, actor)
-    t0, merge_s, save_s = time.perf_counter(), 0.0, 0.0
-    saved_at, unsaved = t0, 0
-    progress = bar(total=len(spans), initial=len(done), desc="dissect (ray)", unit="shard")
+class _Driver:
+    """One run's bookkeeping: tasks in flight, states per node, the stall clock."""
 
-    def submit(slot: int) -> None:
-        if todo:
-            k = todo.popleft()
-            actor = pool.actors[slot]
-            inflight[actor.run.remote(*spans[k], edges_ref)] = (k, slot, actor)
+    def __init__(
+        self,
+        ray: Any,
+        models: Models,
+        config: DissectConfig,
+        fingerprint: dict[str, Any],
+        checkpoint: ShardCheckpoint | None,
+        record: RayRun,
+        retries: int,
+    ) -> None:
+        self.ray, self.config, self.checkpoint, self.record = ray, config, checkpoint, record
+        self.retries = retries
+        gpu = models.device.type == "cuda"
+        self.workers = config.workers or free_slots(ray, gpu)
+        self.stall_s = config.stall_timeout or STALL_TIMEOUT_S
+        self.options: dict[str, Any] = {
+            "num_cpus": 0 if gpu else 1,
+            "num_gpus": 1 if gpu else 0,
+            "max_retries": self.retries,
+            "retry_exceptions": True,
+        }
+        self.merge_options: dict[str, Any] = {"num_cpus": 0, "max_retries": self.retries}
+        here = ray.get_runtime_context().get_node_id()
+        self.beats = (
+            ray.remote(Beats)
+            .options(num_cpus=0, max_restarts=-1, scheduling_strategy=_on_node(here))
+            .remote()
+        )
+        self.job = Job(config.model_dump_json(), fingerprint, _weights(ray, config), self.beats)
+        self.beat_count, self.moved_at = 0, time.monotonic()
 
-    try:
-        identities = [actor.identity.remote() for actor in pool.actors]
-        for slot in range(len(pool.actors)):
-            for _ in range(IN_FLIGHT):
-                submit(slot)
+    def set_env(self, env: dict[str, Any] | None) -> None:
+        """A task-level ``runtime_env`` (in a session the caller started)."""
+        if env:
+            self.options["runtime_env"] = self.merge_options["runtime_env"] = env
+
+    # --- the stall clock ---------------------------------------------------------------
+
+    def _progress(self) -> None:
+        self.moved_at = time.monotonic()
+
+    def _check_stall(self, waiting: int) -> None:
         try:
-            for identity in ray.get(identities):
-                _check_identity(models.identity, identity)
-        except ray.exceptions.RayError as exc:
-            _reraise_user_error(ray, exc)
-            raise EngineError(f"a Ray worker could not start: {_one_line(exc)}") from None
-        while inflight:
-            (ref,), _ = ray.wait(list(inflight), num_returns=1)
-            k, slot, actor = inflight.pop(ref)
-            try:
-                states = ray.get(ref)
-            except ray.exceptions.RayActorError as exc:  # died past Ray's own restarts
-                _reraise_user_error(ray, exc)
-                attempts[k] += 1
-                if attempts[k] > retries:
-                    raise ShardError(
-                        f"shard {k + 1}/{len(spans)} (samples {spans[k][0]}..{spans[k][1] - 1}) "
-                        f"lost its worker {attempts[k]} time(s) ({_one_line(exc)}); the "
-                        "finished shards are kept: run the same command with --resume"
-                    ) from None
-                log.warning("shard %d/%d: worker lost; resubmitting", k + 1, len(spans))
-                pool.replace(slot, actor)
-                todo.appendleft(k)
-                submit(slot)
-                continue
-            except ray.exceptions.RayError as exc:
-                _reraise_user_error(ray, exc)
-                raise ShardError(
-                    f"shard {k + 1}/{len(spans)} failed ({_one_line(exc)}); the finished "
-                    "shards are kept: run the same command with --resume"
-                ) from None
-            t1 = time.perf_counter()
-            merged = merge_states(merged, _owned(states))
-            done.add(k)
-            unsaved += 1
-            t2 = time.perf_counter()
-            merge_s += t2 - t1
-            if t2 - saved_at >= CHECKPOINT_INTERVAL_S and len(done) < len(spans):
-                save_s += _save(checkpoint, config, spans, done, merged)
-                saved_at, unsaved = time.perf_counter(), 0
-            progress.update(1)
-            submit(slot)
-    except BaseException:
-        for k, states in _ready_states(ray, inflight) if inflight else []:
-            merged = merge_states(merged, _owned(states))
-            done.add(k)
-            unsaved += 1
-        if unsaved and merged is not None:  # keep the finished shards for --resume
-            _save(checkpoint, config, spans, done, merged)
-        raise
-    finally:
-        progress.close()
-        pool.kill_all()
-    elapsed = time.perf_counter() - t0
-    ran = len(attempts)
-    log.info(
-        "ray: %d shards on %d workers in %.1f s (%.2f shards/s; merging %.2f s, checkpoints %.2f s)",
-        ran,
-        len(pool.actors),
-        elapsed,
-        ran / elapsed if elapsed > 0 else float("inf"),
-        merge_s,
-        save_s,
-    )
-    assert merged is not None
-    return merged
+            count = self.ray.get(self.beats.total.remote(), timeout=POLL_S * 5)
+        except Exception:  # the actor is restarting; the clock keeps running
+            log.debug("heartbeat unavailable", exc_info=True)
+            count = self.beat_count
+        if count != self.beat_count:
+            self.beat_count = count
+            self._progress()
+        idle = time.monotonic() - self.moved_at
+        if idle > self.stall_s:
+            need = "GPU" if self.options["num_gpus"] else "CPU"
+            free = self.ray.available_resources().get(need, 0)
+            total = self.ray.cluster_resources().get(need, 0)
+            raise RayStalled(
+                f"no progress on Ray for {idle:.0f} s (stall_timeout; {waiting} task(s) waiting, "
+                f"{free:g} of {total:g} {need}s free); {RESUME_HINT}"
+            )
+
+    def _wait(self, refs: list[Any], waiting: int) -> list[Any]:
+        ready, _ = self.ray.wait(refs, num_returns=1, timeout=POLL_S, fetch_local=False)
+        if ready:  # take everything that is ready now, not one per poll
+            ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+            self._progress()
+        else:
+            self._check_stall(waiting)
+        return ready
+
+    # --- calibration -------------------------------------------------------------------
+
+    def calibrate(self) -> Calibration:
+        task = self.ray.remote(calibrate_task).options(**self.options)
+        ref = task.remote(self.job)
+        while not self._wait([ref], 1):
+            pass
+        result = self._get(ref, "calibration")
+        self.calibration_ref = self.ray.put(result)  # once per node, however many shards
+        return result
+
+    def _get(self, ref: Any, what: str) -> Any:
+        try:
+            result = self.ray.get(ref)
+        except self.ray.exceptions.RayError as exc:
+            cause = _cause(self.ray, exc)
+            why = str(cause) if isinstance(cause, UserError) else one_line(exc)
+            raise ShardError(
+                f"{what} failed on Ray after {self.retries} retries ({why}); {RESUME_HINT}"
+            ) from None
+        if isinstance(result, Failure):
+            raise _user_error(result)
+        return result
+
+    # --- the pass ----------------------------------------------------------------------
+
+    def run(
+        self, spans: list[Span], done: set[int], merged: dict[str, LayerState] | None
+    ) -> dict[str, LayerState]:
+        self.spans, self.done, self.merged = spans, done, merged
+        self.parts: dict[str, list[_Part]] = {}  # node -> summed states living there
+        todo = deque(k for k in range(len(spans)) if k not in done)
+        if not todo:
+            assert merged is not None
+            return merged
+        task = self.ray.remote(shard_task).options(num_returns=2, **self.options)
+        running: dict[Any, tuple[int, Any]] = {}  # info ref -> (shard, state ref)
+        fetching: dict[Any, _Part] = {}  # a node's sum on its way to the driver
+        t0 = time.monotonic()
+        interval, saved_at, save_due = CHECKPOINT_INTERVAL_S, t0, False
+        progress = bar(total=len(spans), initial=len(done), desc="dissect (ray)", unit="shard")
+        try:
+            while len(self.done) < len(spans):
+                while todo and len(running) < self.workers:
+                    k = todo.popleft()
+                    info, state = task.remote(self.job, *spans[k], self.calibration_ref)
+                    running[info] = (k, state)
+                if not running and not fetching:  # all finished: the final sums
+                    fetching = self._fetch_all()
+                refs = [*running, *fetching]
+                for ref in self._wait(refs, len(todo) + len(running)):
+                    if ref in running:
+                        k, state = running.pop(ref)
+                        self._finished(k, self._get(ref, self._name(k)), state)
+                        progress.update(1)
+                    else:
+                        self._add(fetching.pop(ref), todo)
+                if save_due and not fetching and running:  # the nodes' sums have arrived
+                    cost = self._save()
+                    saved_at, interval = time.monotonic(), max(CHECKPOINT_INTERVAL_S, 20 * cost)
+                    save_due = False
+                elif not fetching and running and time.monotonic() - saved_at >= interval:
+                    fetching, save_due = self._fetch_all(), True
+        except BaseException as exc:
+            self._rescue(exc)
+            raise
+        finally:
+            progress.close()
+        elapsed = time.monotonic() - t0
+        log.info(
+            "ray: %d shards on %d node(s) in %.1f s; %d states (%.1f MB) reached the driver, "
+            "%.1f MB stayed on the nodes",
+            len(self.record.shard_bytes),
+            len(self.record.nodes),
+            elapsed,
+            self.record.driver_states,
+            self.record.driver_bytes / 1e6,
+            sum(self.record.shard_bytes) / 1e6,
+        )
+        assert self.merged is not None
+        return self.merged
+
+    def _name(self, k: int) -> str:
+        a, b = self.spans[k]
+        return f"shard {k + 1}/{len(self.spans)} (samples {a}..{b - 1})"
+
+    def _finished(self, k: int, info: dict[str, Any], state: Any) -> None:
+        node = info["node"]
+        self.record.nodes.add(node)
+        self.record.shard_bytes.append(int(info["bytes"]))
+        parts = self.parts.setdefault(node, [])
+        parts.append(_Part({k}, state))
+        if len(parts) >= FAN_IN:
+            self.parts[node] = [self._sum(node, parts)]
+
+    def _sum(self, node: str, parts: list[_Part]) -> _Part:
+        if len(parts) == 1:
+            return parts[0]
+        task = self.ray.remote(merge_task).options(
+            scheduling_strategy=_on_node(node), **self.merge_options
+        )
+        return _Part(set().union(*(p.shards for p in parts)), task.remote(*(p.ref for p in parts)))
+
+    def _fetch_all(self) -> dict[Any, _Part]:
+        """One summed state per node, on its way to the driver."""
+        sums = [self._sum(node, parts) for node, parts in self.parts.items() if parts]
+        self.parts = {}
+        return {part.ref: part for part in sums}
+
+    def _add(self, part: _Part, todo: deque[int] | None) -> None:
+        """A node's sum arrives: into the total; if it was lost for good, run it again."""
+        try:
+            states = self.ray.get(part.ref)
+        except self.ray.exceptions.RayError as exc:
+            _reraise_user_error(self.ray, exc)
+            if todo is None:
+                raise
+            log.warning("%d finished shard(s) were lost with their node; running them again",
+                        len(part.shards))  # fmt: skip
+            todo.extend(sorted(part.shards))
+            return
+        t0 = time.perf_counter()
+        self.record.driver_bytes += state_bytes(states)
+        self.record.driver_states += 1
+        self.merged = merge_states(self.merged, _owned(states))
+        self.done |= part.shards
+        self.record.merge_s += time.perf_counter() - t0
+
+    def _save(self) -> float:
+        if self.checkpoint is None or not self.config.checkpoint_every or self.merged is None:
+            return 0.0
+        t0 = time.perf_counter()
+        self.checkpoint.save(self.spans, self.done, self.merged)
+        cost = time.perf_counter() - t0
+        self.record.checkpoint_s += cost
+        return cost
+
+    def _rescue(self, exc: BaseException) -> None:
+        """Keep every finished shard the cluster still has: sum, fetch, checkpoint."""
+        before = len(self.done)
+        try:
+            pending = self._fetch_all()
+            if pending:
+                ready, _ = self.ray.wait(list(pending), num_returns=len(pending), timeout=30)
+                for ref in ready:
+                    try:
+                        self._add(pending[ref], None)
+                    except Exception:  # lost with its node; those shards run again
+                        log.debug("a node's finished shards are lost", exc_info=True)
+        except Exception:  # the cluster is going away; keep what the driver has
+            log.debug("cannot collect finished shards", exc_info=True)
+        if self.merged is not None and self.checkpoint is not None:
+            if len(self.done) > before or not self.checkpoint.path.exists():
+                self._save()
+            if self.checkpoint.path.exists() and isinstance(exc, UserError):
+                exc.resumable = True  # type: ignore[attr-defined]  # see dissection._Cleanup
+
+
+def _on_node(node: str) -> Any:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return NodeAffinitySchedulingStrategy(node, soft=True)
+
+
+def _weights(ray: Any, config: DissectConfig) -> list[Any]:
+    """The weight file's bytes in the object store, for nodes that lack the file."""
+    if config.weights is None:
+        return []
+    path = Path(config.weights)
+    if not path.is_file() or path.stat().st_size > WEIGHTS_SHIP_LIMIT:
+        return []
+    return [ray.put(path.read_bytes())]
+
+
+def _user_error(failure: Failure) -> UserError:
+    if failure.missing is not None:
+        return EngineError(
+            f"Ray node {failure.node} {failure.message}; {import_fix(failure.missing)}"
+        )
+    return failure.kind(failure.message)
+
+
+def _cause(ray: Any, exc: Exception) -> BaseException | None:
+    """The application exception inside a Ray error (a task's)."""
+    seen = exc
+    for _ in range(4):
+        cause = getattr(seen, "cause", None)
+        if cause is None or cause is seen:
+            break
+        if not isinstance(cause, ray.exceptions.RayError):
+            return cause
+        seen = cause
+    return None
+
+
+def _reraise_user_error(ray: Any, exc: Exception) -> None:
+    """A user error raised (not returned) on a node is the user's here too: one line."""
+    cause = _cause(ray, exc)
+    if isinstance(cause, UserError):
+        raise type(cause)(str(cause)) from None
