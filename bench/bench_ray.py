@@ -1,25 +1,23 @@
-"""What scale-out costs: state size per layer, merge vs pass time, and shards/s on Ray.
+"""What scale-out costs: state size per layer, merge cost, and a local run vs a Ray cluster.
 
 Usage::
 
-    python bench/bench_ray.py                                  # built-in world, 2 workers
-    python bench/bench_ray.py --samples 512 --shards 16 --workers 1,2,4 --bins 256
+    python bench/bench_ray.py                                  # built-in world, head + 2 nodes
+    python bench/bench_ray.py --samples 300 --layers layer3,layer4 --shards 8 --nodes 2
     python bench/bench_ray.py --no-ray                         # sizes and merge cost only
-
-The local pass runs with ``--threads`` torch threads (default 1, like one Ray worker per CPU),
-so "speed-up" compares equal per-worker resources.
 
 Prints, for the built-in world's layers (trained weights):
 
 1. one local pass over ``--samples`` vs the same samples as ``--shards`` shard passes whose
    states are then merged: the merge time, per merge and in total, as a share of the pass
    (and a check that the merged state equals the one-pass state exactly);
-2. per layer, the mergeable state's size: raw arrays, as pickled for Ray (what a worker
-   sends per shard), and as compressed ``stats.npz``; it depends on units x bins x
-   concepts, never on the number of samples;
-3. for each ``--workers`` count, a real local Ray cluster with that many CPUs running the
-   Ray engine: wall time (cluster start excluded, actors' model loading included),
-   shards/s and samples/s, against the local engine's samples/s.
+2. per layer, the mergeable state's size: raw arrays, as pickled for Ray, and as compressed
+   ``stats.npz``; it depends on units x bins x concepts, never on the number of samples;
+3. side by side, the CLI's ``dissect`` as one local process (one torch thread) and on a real
+   Ray cluster (``ray start``: a head without CPUs and ``--nodes`` one-CPU nodes): wall time
+   and CPU-seconds (the driver's, and every cluster process's, from ``/proc``), the bytes of
+   one shard's state (left on its node) and the bytes that reached the driver, and whether
+   the tables are identical.
 
 Timings depend on the machine and its load; the script prints both.
 """
@@ -27,9 +25,14 @@ Timings depend on the machine and its load; the script prints both.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import pickle
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -108,30 +111,91 @@ def merge_cost(config: DissectConfig, shards: int) -> float:
     return t_cal + t_pass
 
 
-def ray_runs(config: DissectConfig, shards: int, workers: list[int], local_s: float) -> None:
-    import ray
-
-    from dissect_report.dissection.engines.ray_engine import run_ray
-
-    print(f"\n3. Ray engine: {config.samples} samples in {shards} shards "
-          f"(local engine, calibration + pass: {local_s:.1f} s)")  # fmt: skip
-    print(
-        f"   {'workers':>7s} {'start':>8s} {'run':>8s} {'shards/s':>9s} {'samples/s':>10s} {'speed-up':>9s}"
-    )
-    for n in workers:
-        t0 = time.perf_counter()
-        ray.init(num_cpus=n, include_dashboard=False, logging_level=logging.WARNING)
-        t_start = time.perf_counter() - t0
+def _cpu_of(pids: set[int]) -> float:
+    """CPU-seconds of processes and of their reaped children (/proc/PID/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
         try:
-            cfg = config.model_copy(update={"engine": "ray", "shards": shards, "workers": n})
-            models = load_models(cfg)
-            t0 = time.perf_counter()
-            run_ray(models, cfg, 0, cfg.samples, partial=None, resume=False)
-            t_run = time.perf_counter() - t0
-        finally:
-            ray.shutdown()
-        print(f"   {n:7d} {t_start:7.1f}s {t_run:7.1f}s {shards / t_run:9.2f} "
-              f"{cfg.samples / t_run:10.1f} {local_s / t_run:8.2f}x")  # fmt: skip
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / tick
+
+
+def _cli(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU-seconds of one CLI run in its own process, and its stderr."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "dissect_report.cli", *args], env=env, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise SystemExit(f"run failed: {done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stderr
+
+
+def _same_tables(a: Path, b: Path, layers: list[str]) -> bool:
+    for name in layers:
+        with (
+            np.load(a / "layers" / name / "stats.npz") as x,
+            np.load(b / "layers" / name / "stats.npz") as y,
+        ):
+            if x.files != y.files or any(not np.array_equal(x[k], y[k]) for k in x.files):
+                return False
+    return True
+
+
+def local_vs_ray(config: DissectConfig, nodes: int, shards: int) -> None:
+    """Section 3: the same dissection, one local process vs a real Ray cluster of ``nodes``
+    one-CPU worker nodes plus a head (``ray start``), as the CLI runs them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from ray_cluster import LocalCluster, _pids_of
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1", "RAY_AUTH_MODE": "disabled"}
+    flags = [
+        "dissect", "--layers", ",".join(config.layers), "--samples", str(config.samples),
+        "--batch-size", str(config.batch_size), "--bins", str(config.bins),
+        "--calibration-samples", str(config.calibration_samples), "--no-images",
+    ]  # fmt: skip
+    tmp = Path(tempfile.mkdtemp(prefix="bench_ray"))
+    wall_l, cpu_l, _ = _cli(["-q", *flags, "--out", str(tmp / "local")], env)
+    t0 = time.perf_counter()
+    with LocalCluster(nodes=nodes, env=env) as cluster:
+        t_start = time.perf_counter() - t0
+        cpu0 = _cpu_of(_pids_of(cluster.temp_dir))
+        wall_r, cpu_d, err = _cli(
+            [*flags, "--engine", "ray", "--address", cluster.address, "--shards", str(shards),
+             "--out", str(tmp / "ray")],
+            env,
+        )  # fmt: skip
+        cpu_c = _cpu_of(_pids_of(cluster.temp_dir)) - cpu0
+    moved = re.search(
+        r"ray: (\d+) shards on (\d+) node\(s\) in ([\d.]+) s; (\d+) states \(([\d.]+) MB\) reached "
+        r"the driver, ([\d.]+) MB stayed on the nodes",
+        err,
+    )
+    same = _same_tables(tmp / "local", tmp / "ray", list(config.layers))
+    print(f"\n3. local vs Ray, {config.samples} samples, layers {','.join(config.layers)}: "
+          f"head + {nodes} one-CPU nodes (cluster start {t_start:.1f} s, not counted)")  # fmt: skip
+    print(f"   {'':24s} {'wall':>8s} {'CPU-s':>8s}")
+    print(f"   {'local (1 thread)':24s} {wall_l:7.1f}s {cpu_l:8.1f}")
+    print(f"   {'ray: driver':24s} {wall_r:7.1f}s {cpu_d:8.1f}")
+    print(f"   {'ray: cluster processes':24s} {'':8s} {cpu_c:8.1f}")
+    print(f"   {'ray: total':24s} {wall_r:7.1f}s {cpu_d + cpu_c:8.1f}"
+          f"   ({wall_l / wall_r:.2f}x the local wall, {(cpu_d + cpu_c) / cpu_l:.2f}x its CPU)")  # fmt: skip
+    if moved:
+        n, used, _, states, driver_mb, node_mb = moved.groups()
+        print(f"   bytes: {int(n)} shards of {float(node_mb) / int(n):.2f} MB each stayed on "
+              f"{used} node(s); {states} summed states, {float(driver_mb):.2f} MB in all, "
+              f"reached the driver (without the per-node sums: {float(node_mb):.2f} MB)")  # fmt: skip
+    print(f"   tables identical: {same}")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
@@ -141,7 +205,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--bins", type=int, default=256)
     parser.add_argument("--shards", type=int, default=8)
-    parser.add_argument("--workers", default="2", help="comma-separated worker counts")
+    parser.add_argument("--nodes", type=int, default=2, help="one-CPU worker nodes (+ a head)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray runs")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads here (a Ray worker has 1 per CPU)"
@@ -157,9 +221,9 @@ def main() -> None:
         calibration_samples=min(128, args.samples),
     )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    local_s = merge_cost(config, args.shards)
+    merge_cost(config, args.shards)
     if not args.no_ray:
-        ray_runs(config, args.shards, [int(w) for w in args.workers.split(",")], local_s)
+        local_vs_ray(config, args.nodes, args.shards)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 

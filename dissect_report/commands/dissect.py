@@ -167,7 +167,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _runtime_env(text: str) -> dict[str, Any]:
-    from dissect_report.engines.ray_cluster import parse_runtime_env
+    from dissect_report.dissection.engines.ray_cluster import parse_runtime_env
 
     try:
         return parse_runtime_env(text)
@@ -219,11 +219,17 @@ def add_output_arguments(parser: argparse.ArgumentParser, default_out: str | Non
     )
 
 
-def config_from_args(args: argparse.Namespace, **defaults: Any) -> DissectConfig:
-    """Field defaults < ``defaults`` (a command's own) < ``--config`` file < flags."""
+def config_from_args(
+    args: argparse.Namespace, *, device_here: bool = True, **defaults: Any
+) -> DissectConfig:
+    """Field defaults < ``defaults`` (a command's own) < ``--config`` file < flags.
+
+    ``device_here=False``: the device may be the Ray workers' only (``dissect --engine ray``).
+    """
     overrides = {name: getattr(args, name, None) for name in _FIELDS}
     config = load_config(args.config, overrides, defaults)
-    check_device(config.device)
+    if device_here or config.engine != "ray":
+        check_device(config.device)
     return config
 
 
@@ -278,7 +284,7 @@ def handle(args: argparse.Namespace) -> int:
     from dissect_report.outlock import locked
     from dissect_report.swap import check_schema
 
-    config = config_from_args(args)
+    config = config_from_args(args, device_here=False)  # a CPU-only head drives GPU workers
     shard = parse_shard(args.shard) if args.shard else None
     if Path(args.out).exists() and not args.overwrite:  # before the model check
         from dissect_report.reportdir.write import check_resumable, prepare_output

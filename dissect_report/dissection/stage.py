@@ -34,7 +34,7 @@ from dissect_report.dissection.caveats import (
     unit_flags,
     unreachable,
 )
-from dissect_report.dissection.engines import run_engine
+from dissect_report.dissection.engines import driver_config, run_engine
 from dissect_report.dissection.results import DissectResult, LayerResult
 from dissect_report.dissection.stats import LayerState
 from dissect_report.dissection.statspass import refuse_other_run
@@ -213,7 +213,7 @@ def dissect(
         raise ReportError("a shard needs an output directory")
     # Models and layers first (and the model check): a bad factory, weights file, layer
     # name or broken model contract must not cost an existing report that --overwrite clears.
-    models = load_models(config) if models is None else models
+    models = load_models(driver_config(config)) if models is None else models
     resolve_layers(models.generator, config.layers)
     if out_path is not None:
         prepare_output(

@@ -10,7 +10,8 @@ What a lab's cluster does to a long run, and what must come of it:
 - a factory module only the driver can import: shipped to the nodes (every test here relies
   on it: the toys are on the driver's ``PYTHONPATH`` only); a module it imports that is not
   shipped: one line naming the node, the module and the fix;
-- ``--workers`` above the cluster's CPUs: the extra tasks wait for a CPU, the run finishes.
+- ``--workers`` above the cluster's CPUs: the extra tasks wait for a CPU, the run finishes;
+- work that can never start (``--device cuda`` without GPUs): one line after the stall bound.
 
 One cluster serves the module (``xdist_group``: tests/conftest.py makes ``-n`` keep a group on
 one worker), and every run has a bounded ``--stall-timeout`` and a subprocess timeout.
@@ -185,6 +186,23 @@ def test_a_module_only_the_driver_has_is_one_line(cluster, tmp_path):
     assert "no module named 'lab_helpers'" in line, line
     assert f'--runtime-env \'{{"py_modules": ["{driver_only / "lab_helpers.py"}"]}}\'' in line
     assert not out.exists()  # nothing was finished: nothing kept
+
+
+def test_a_cluster_without_the_device_stops_at_the_stall_bound(cluster, tmp_path):
+    # --device cuda on a cluster without GPUs (a CPU-only driver is allowed: the workers
+    # calibrate): nothing can ever start, so the run stops after --stall-timeout, in one line.
+    out = tmp_path / "ray"
+    started = time.monotonic()
+    code, err = _run(cluster, out, "--device", "cuda", "--stall-timeout", "8")
+    assert code == 2, err
+    assert err.count("\n") == 1, err
+    assert re.match(
+        r"error: no progress on Ray for \d+ s \(stall_timeout; 1 task\(s\) waiting, "
+        r"0 of 0 GPUs free\); no shard had finished$",
+        err.strip(),
+    ), err
+    assert time.monotonic() - started < 8 + RUN_TIMEOUT_S / 2
+    assert not out.exists()  # nothing finished: nothing kept
 
 
 def test_a_node_killed_mid_pass_loses_nothing(cluster, local_tables, tmp_path):

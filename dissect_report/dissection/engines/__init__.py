@@ -13,10 +13,13 @@ engine, the number of shards or the workers. ``config.engine`` picks one; ``addr
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dissect_report.dissection.engines.base import Shapes, check_engine_fields
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from dissect_report.config import DissectConfig
@@ -46,3 +49,24 @@ def run_engine(
     from dissect_report.dissection.engines.local import run_local
 
     return run_local(models, config, start, stop, partial=partial, resume=resume)
+
+
+def driver_config(config: DissectConfig) -> DissectConfig:
+    """The config the driver loads its own models with: on the Ray engine, a driver without
+    ``config.device`` (a CPU-only head node driving GPU workers) loads them on the CPU for
+    the model check and the unit images; calibration and shards run on the workers."""
+    if config.engine != "ray" or device_available(config.device):
+        return config
+    log.info("no %s on this machine: the driver's models load on the CPU", config.device)
+    return config.model_copy(update={"device": "cpu"})
+
+
+def device_available(device: str) -> bool:
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return torch.backends.mps.is_available()
+    return True

@@ -188,7 +188,7 @@ class _Driver:
     ) -> None:
         self.ray, self.config, self.checkpoint, self.record = ray, config, checkpoint, record
         self.retries = retries
-        gpu = models.device.type == "cuda"
+        gpu = config.device.startswith("cuda")  # the workers' device, not the driver's
         self.workers = config.workers or free_slots(ray, gpu)
         self.stall_s = config.stall_timeout or STALL_TIMEOUT_S
         self.options: dict[str, Any] = {
@@ -206,6 +206,8 @@ class _Driver:
         )
         self.job = Job(config.model_dump_json(), fingerprint, _weights(ray, config), self.beats)
         self.beat_count, self.moved_at = 0, time.monotonic()
+        self.done: set[int] = set()
+        self.parts: dict[str, list[_Part]] = {}  # node -> summed states living there
 
     def set_env(self, env: dict[str, Any] | None) -> None:
         """A task-level ``runtime_env`` (in a session the caller started)."""
@@ -231,10 +233,14 @@ class _Driver:
             need = "GPU" if self.options["num_gpus"] else "CPU"
             free = self.ray.available_resources().get(need, 0)
             total = self.ray.cluster_resources().get(need, 0)
-            raise RayStalled(
+            kept = bool(self.done) or any(self.parts.values())
+            stalled = RayStalled(
                 f"no progress on Ray for {idle:.0f} s (stall_timeout; {waiting} task(s) waiting, "
-                f"{free:g} of {total:g} {need}s free); {RESUME_HINT}"
+                f"{free:g} of {total:g} {need}s free); "
+                f"{RESUME_HINT if kept else 'no shard had finished'}"
             )
+            stalled.resumable = kept  # type: ignore[misc]  # nothing to resume from otherwise
+            raise stalled
 
     def _wait(self, refs: list[Any], waiting: int) -> list[Any]:
         ready, _ = self.ray.wait(refs, num_returns=1, timeout=POLL_S, fetch_local=False)
@@ -275,7 +281,6 @@ class _Driver:
         self, spans: list[Span], done: set[int], merged: dict[str, LayerState] | None
     ) -> dict[str, LayerState]:
         self.spans, self.done, self.merged = spans, done, merged
-        self.parts: dict[str, list[_Part]] = {}  # node -> summed states living there
         todo = deque(k for k in range(len(spans)) if k not in done)
         if not todo:
             assert merged is not None
@@ -284,7 +289,7 @@ class _Driver:
         running: dict[Any, tuple[int, Any]] = {}  # info ref -> (shard, state ref)
         fetching: dict[Any, _Part] = {}  # a node's sum on its way to the driver
         t0 = time.monotonic()
-        interval, saved_at, save_due = CHECKPOINT_INTERVAL_S, t0, False
+        interval, saved_at, save_due, fetched_at = CHECKPOINT_INTERVAL_S, t0, False, t0
         progress = bar(total=len(spans), initial=len(done), desc="dissect (ray)", unit="shard")
         try:
             while len(self.done) < len(spans):
@@ -303,11 +308,12 @@ class _Driver:
                     else:
                         self._add(fetching.pop(ref), todo)
                 if save_due and not fetching and running:  # the nodes' sums have arrived
-                    cost = self._save()
-                    saved_at, interval = time.monotonic(), max(CHECKPOINT_INTERVAL_S, 20 * cost)
+                    self._save()
+                    saved_at = time.monotonic()  # fetch, add and save: <= 5 % of the run
+                    interval = max(CHECKPOINT_INTERVAL_S, 20 * (saved_at - fetched_at))
                     save_due = False
                 elif not fetching and running and time.monotonic() - saved_at >= interval:
-                    fetching, save_due = self._fetch_all(), True
+                    fetching, save_due, fetched_at = self._fetch_all(), True, time.monotonic()
         except BaseException as exc:
             self._rescue(exc)
             raise
@@ -373,14 +379,12 @@ class _Driver:
         self.done |= part.shards
         self.record.merge_s += time.perf_counter() - t0
 
-    def _save(self) -> float:
+    def _save(self) -> None:
         if self.checkpoint is None or not self.config.checkpoint_every or self.merged is None:
-            return 0.0
+            return
         t0 = time.perf_counter()
         self.checkpoint.save(self.spans, self.done, self.merged)
-        cost = time.perf_counter() - t0
-        self.record.checkpoint_s += cost
-        return cost
+        self.record.checkpoint_s += time.perf_counter() - t0
 
     def _rescue(self, exc: BaseException) -> None:
         """Keep every finished shard the cluster still has: sum, fetch, checkpoint."""
@@ -399,8 +403,9 @@ class _Driver:
         if self.merged is not None and self.checkpoint is not None:
             if len(self.done) > before or not self.checkpoint.path.exists():
                 self._save()
-            if self.checkpoint.path.exists() and isinstance(exc, UserError):
-                exc.resumable = True  # type: ignore[attr-defined]  # see dissection._Cleanup
+        if self.checkpoint is not None and isinstance(exc, UserError):
+            # keep the report directory exactly when it holds finished work (stage._Cleanup)
+            exc.resumable = self.checkpoint.path.exists()  # type: ignore[attr-defined]
 
 
 def _on_node(node: str) -> Any:
