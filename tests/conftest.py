@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,8 +12,16 @@ def pytest_configure(config: pytest.Config) -> None:
     """Under ``-n N`` (xdist's default ``--dist load``), keep each ``xdist_group`` on one
     worker (``loadgroup``): tests/integration/test_ray_cluster.py's tests share one Ray
     cluster, and two workers each starting one would double the load for nothing."""
-    if getattr(config.option, "dist", "no") == "load":
+    if getattr(config.option, "dist", "no") == "load":  # the controller: its scheduler
         config.option.dist = "loadgroup"
+    if getattr(config, "workerinput", {}).get("loadgroup"):  # a worker: the group in test ids
+        config.option.loadgroup = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker that the controller switched to ``loadgroup``."""
+    node.workerinput["loadgroup"] = node.config.getoption("dist") == "loadgroup"
 
 
 @pytest.fixture(scope="session")

@@ -400,9 +400,9 @@ class _Driver:
                         log.debug("a node's finished shards are lost", exc_info=True)
         except Exception:  # the cluster is going away; keep what the driver has
             log.debug("cannot collect finished shards", exc_info=True)
-        if self.merged is not None and self.checkpoint is not None:
-            if len(self.done) > before or not self.checkpoint.path.exists():
-                self._save()
+        fresh = self.checkpoint is not None and not self.checkpoint.path.exists()
+        if self.merged is not None and (len(self.done) > before or fresh):
+            self._save()
         if self.checkpoint is not None and isinstance(exc, UserError):
             # keep the report directory exactly when it holds finished work (stage._Cleanup)
             exc.resumable = self.checkpoint.path.exists()  # type: ignore[attr-defined]
