@@ -10,18 +10,23 @@ Names load lazily so that reading the settings (the CLI's defaults) does not imp
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+from dissect_report.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dissect_report.artifacts.settings import ArtifactConfig
+    from dissect_report.artifacts.stage import ArtifactResult, find_artifacts
 
 _ATTRS = {
-    "ArtifactConfig": "settings",
-    "ArtifactResult": "stage",
-    "find_artifacts": "stage",
+    "ArtifactConfig": ".settings",
+    "ArtifactResult": ".stage",
+    "find_artifacts": ".stage",
 }
-__all__ = sorted(_ATTRS)
+__all__ = [
+    "ArtifactConfig",
+    "ArtifactResult",
+    "find_artifacts",
+]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _ATTRS:
-        return getattr(importlib.import_module(f"{__name__}.{_ATTRS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _ATTRS)

@@ -16,14 +16,19 @@ Names load lazily so that importing a submodule does not import the whole stage.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-_ATTRS = {"dissect": "stage", "merge_shards": "stage", "DissectResult": "results"}
-__all__ = sorted(_ATTRS)
+from dissect_report.lazy import lazy_exports
 
+if TYPE_CHECKING:
+    from dissect_report.dissection.results import DissectResult
+    from dissect_report.dissection.stage import dissect, merge_shards
 
-def __getattr__(name: str) -> Any:
-    if name in _ATTRS:
-        return getattr(importlib.import_module(f"{__name__}.{_ATTRS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_ATTRS = {"dissect": ".stage", "merge_shards": ".stage", "DissectResult": ".results"}
+__all__ = [
+    "DissectResult",
+    "dissect",
+    "merge_shards",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _ATTRS)

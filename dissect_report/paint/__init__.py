@@ -13,15 +13,14 @@ vendored under ``dissect_report/site/paint``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from dissect_report.lazy import lazy_exports
 from dissect_report.paint.settings import PaintConfig
 
+if TYPE_CHECKING:
+    from dissect_report.paint.stage import PaintResult, build_paint
+
 __all__ = ["PaintConfig", "PaintResult", "build_paint"]
-
-
-def __getattr__(name: str) -> object:
-    # The stage imports torch; the CLI reads PaintConfig's defaults without it.
-    if name in ("build_paint", "PaintResult"):
-        from dissect_report.paint import stage
-
-        return getattr(stage, name)
-    raise AttributeError(name)
+# The stage imports torch; the CLI reads PaintConfig's defaults without it.
+__getattr__, __dir__ = lazy_exports(__name__, {"build_paint": ".stage", "PaintResult": ".stage"})

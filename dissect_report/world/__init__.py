@@ -10,7 +10,18 @@ Usage::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from dissect_report.lazy import lazy_exports
 from dissect_report.world.scenes import CONCEPTS, PALETTE, colorize, render_scene, render_scenes
+
+if TYPE_CHECKING:
+    from dissect_report.world.weights import (
+        WorldSegmenter,
+        load_discriminator,
+        load_generator,
+        load_segmenter,
+    )
 
 __all__ = [
     "CONCEPTS",
@@ -21,12 +32,17 @@ __all__ = [
     "load_generator",
     "load_discriminator",
     "load_segmenter",
+    "WorldSegmenter",
 ]
 
 
-def __getattr__(name: str):  # the loaders import torch; keep the renderer import light
-    if name in {"load_generator", "load_discriminator", "load_segmenter", "WorldSegmenter"}:
-        from dissect_report.world import weights
-
-        return getattr(weights, name)
-    raise AttributeError(name)
+# The loaders import torch; keep the renderer import light.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "load_generator": ".weights",
+        "load_discriminator": ".weights",
+        "load_segmenter": ".weights",
+        "WorldSegmenter": ".weights",
+    },
+)
