@@ -40,7 +40,9 @@ def outline(
     return out
 
 
-def grid(rows: Sequence[Sequence[np.ndarray]], gap: int = GAP, scale: int = 1) -> np.ndarray:
+def grid(
+    rows: Sequence[Sequence[np.ndarray] | np.ndarray], gap: int = GAP, scale: int = 1
+) -> np.ndarray:
     """Rows of equally sized (H, W, 3) uint8 tiles on a white canvas, ``gap`` pixels apart,
     each tile upscaled by ``scale`` (nearest): the one image-grid builder of the package."""
     h, w = rows[0][0].shape[:2]
@@ -55,7 +57,7 @@ def grid(rows: Sequence[Sequence[np.ndarray]], gap: int = GAP, scale: int = 1) -
     return canvas
 
 
-def tile_grid(rows: Sequence[Sequence[np.ndarray]], scale: int = 2) -> bytes:
+def tile_grid(rows: Sequence[Sequence[np.ndarray] | np.ndarray], scale: int = 2) -> bytes:
     """PNG bytes of :func:`grid` (``GAP`` white pixels between tiles), upscaled by ``scale``."""
     buf = io.BytesIO()
     Image.fromarray(grid(rows, GAP, scale)).save(buf, format="PNG", optimize=True)

@@ -150,8 +150,8 @@ class EdgeCalibrator:
             else:
                 seen = a[..., ::stride, ::stride]
             rows = seen.transpose(0, 1).reshape(seen.shape[1], -1)
-            rows = torch.where(torch.isfinite(rows), rows, math.nan).cpu().numpy()
-            self._values[u : u + step, self._filled : self._filled + n * per] = rows
+            kept = torch.where(torch.isfinite(rows), rows, math.nan).cpu().numpy()
+            self._values[u : u + step, self._filled : self._filled + n * per] = kept
         self._filled += n * per
 
     def edges(self) -> np.ndarray:

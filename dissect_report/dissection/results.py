@@ -38,7 +38,9 @@ class LayerResult:
     def interpretable_mask(self) -> np.ndarray:
         """IoU >= iou_floor, not a mask over (nearly) everything or no better than chance, and
         not a flagged (non-finite or dead) unit."""
-        return interpretable(self.state, self.scores, self.iou_floor) & ~flagged_mask(self.state)
+        mask: np.ndarray = interpretable(self.state, self.scores, self.iou_floor)
+        kept: np.ndarray = mask & ~flagged_mask(self.state)
+        return kept
 
     @property
     def interpretable(self) -> int:
@@ -46,7 +48,8 @@ class LayerResult:
 
     def units_per_concept(self) -> list[int]:
         best = self.scores.best[self.interpretable_mask]
-        return np.bincount(best, minlength=self.scores.iou.shape[1]).tolist()
+        counts: list[int] = np.bincount(best, minlength=self.scores.iou.shape[1]).tolist()
+        return counts
 
     @property
     def concepts_covered(self) -> int:

@@ -176,11 +176,12 @@ class _Cleanup:
     def __enter__(self) -> _Cleanup:
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         # An error that says "--resume" (a shard lost past its retries) keeps the checkpoint.
         if (
             exc_type is not None
             and self.out is not None
+            and exc is not None
             and (isinstance(exc, UserError) or environment_problem(exc) is not None)
             and not getattr(exc, "resumable", False)
         ):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +165,7 @@ def _unit_masks(
         yield u0, out
 
 
-def _band_grid(tiles: dict[int, list[np.ndarray]], layout: Layout) -> np.ndarray:
+def _band_grid(tiles: Mapping[int, Sequence[np.ndarray]], layout: Layout) -> np.ndarray:
     """Rows of every band (3 per band) x ``per_band`` columns; missing tiles gray."""
     blank = np.full((layout.tile_h, layout.tile_w, 3), MISSING, np.uint8)
     rows = []
@@ -222,6 +222,7 @@ def write_unit_images(
         if images is None:
             images = np.zeros((len(ids), *img.shape[1:]), np.uint8)
             labels = np.zeros((len(ids), *lab.shape[1:]), np.int16)
+        assert images is not None and labels is not None
         start = where[int(chunk[0])]
         images[start : start + len(chunk)] = img
         labels[start : start + len(chunk)] = lab
@@ -370,8 +371,8 @@ def _write_samples(
         ratio = peaks / np.where(thr > 0, thr, np.nan)
         ratio = np.where(np.isfinite(ratio), ratio, -np.inf)
         for p, sample in enumerate(ids):
-            order = np.lexsort((np.arange(len(thr)), -ratio[p]))[:TOP_UNITS]
-            for rank, u in enumerate(order, 1):
+            best = np.lexsort((np.arange(len(thr)), -ratio[p]))[:TOP_UNITS]
+            for rank, u in enumerate(best, 1):
                 cols["sample"].append(int(sample))
                 cols["layer"].append(layer.name)
                 cols["rank"].append(rank)

@@ -77,7 +77,7 @@ def write_json(path: Path, obj: Any) -> None:
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
     write_bytes(path, buf.getvalue())
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class ReportData:
     layers: tuple[LayerData, ...]
 
 
-def _read_table(path: Path, columns: tuple[str, ...]) -> dict[str, list]:
+def _read_table(path: Path, columns: tuple[str, ...]) -> dict[str, list[Any]]:
     table = read_table(path, columns)
     return {c: table.column(c).to_pylist() for c in columns}
 
