@@ -262,7 +262,9 @@ def write_unit_images(
                     seg = seg_rgb[rows]
                     seg[edge] = OUTLINE
                     versus = mask_compare(mask, labs == int(best[u]))
-                    tiles = {s: (shown[i], seg[i], versus[i]) for i, s in enumerate(slot_of)}
+                    tiles: dict[int, tuple[np.ndarray, ...]] = {
+                        s: (shown[i], seg[i], versus[i]) for i, s in enumerate(slot_of)
+                    }
                     band = _band_grid(tiles, layout)
                     jobs.append(pool.submit(_write_png, unit_dir / f"{u}.png", band))
                     jobs.append(pool.submit(_write_bands, unit_dir, u, tiles, layout))
