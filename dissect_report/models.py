@@ -122,6 +122,20 @@ def module_dtype(obj: object, role: str) -> torch.dtype | None:
     return next(p.dtype for p in module.parameters() if p.is_floating_point())
 
 
+def generator_latents(
+    generator: nn.Module, seed: int, ids: Iterable[int], z_dim: int
+) -> torch.Tensor:
+    """Latents for a generator used alone (``layers``, compare's regeneration), without Models.
+
+    The samples of :meth:`Models.latents`, on the generator's device and in its dtype.
+    """
+    param = next((p for p in generator.parameters() if p.is_floating_point()), None)
+    z = latents(seed, ids, z_dim)
+    if param is None:
+        return z
+    return z.to(device=param.device, dtype=module_dtype(generator, "generator") or param.dtype)
+
+
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     """A tensor from any device as a CPU array (where a table or a file is written)."""
     return tensor.detach().cpu().numpy()

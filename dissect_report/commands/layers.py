@@ -71,8 +71,7 @@ def handle(args: argparse.Namespace) -> int:
     from dissect_report.config import make_config
     from dissect_report.contract import forward_error
     from dissect_report.errors import UserError
-    from dissect_report.models import latent_size, load_generator
-    from dissect_report.sampler import latents
+    from dissect_report.models import generator_latents, latent_size, load_generator
     from dissect_report.trace import describe_layers
 
     config = make_config(
@@ -97,7 +96,7 @@ def handle(args: argparse.Namespace) -> int:
         seeded_noise=config.seeded_noise,
     )
     z_dim = latent_size(generator, config.z_dim, config.generator)
-    z = latents(0, [0, 1], z_dim)
+    z = generator_latents(generator, 0, [0, 1], z_dim)
     try:
         with torch.no_grad():
             infos = describe_layers(generator, z)

@@ -75,8 +75,12 @@ def _activations(manifest: dict[str, Any], layers: list[str], seed: int, samples
     import torch
 
     from dissect_report.errors import UserError
-    from dissect_report.models import latent_size, load_generator, state_sha256
-    from dissect_report.sampler import latents
+    from dissect_report.models import (
+        generator_latents,
+        latent_size,
+        load_generator,
+        state_sha256,
+    )
     from dissect_report.trace import TraceDict
 
     model = manifest.get("model") or {}
@@ -95,7 +99,8 @@ def _activations(manifest: dict[str, Any], layers: list[str], seed: int, samples
         if model.get("state_sha256") and state_sha256(generator) != model["state_sha256"]:
             log.info("%s: the generator loaded now is not the one dissected", factory)
             return None
-        z = latents(seed, range(samples), latent_size(generator, model.get("z_dim"), factory))
+        z_dim = latent_size(generator, model.get("z_dim"), factory)
+        z = generator_latents(generator, seed, range(samples), z_dim)
         with torch.no_grad(), TraceDict(generator, layers) as trace:
             generator(z)
         return {name: trace[name].float().numpy() for name in layers}

@@ -102,6 +102,8 @@ def test_every_stage_takes_its_tensors_from_models(setup: Path) -> None:
 
 
 def test_a_model_that_cannot_run_is_one_line(setup: Path) -> None:
+    # 'layers' runs a generator alone: latents in its dtype there too.
+    assert "layer4 " in cli("layers", "--generator", "device_toys:float16_generator").stdout
     base = ["check", "--segmenter", "builtin", "--layers", "layer4"]
     assert_user_error(
         cli(*base, "--generator", "device_toys:meta_generator"), "generator", "meta device"
