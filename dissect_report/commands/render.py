@@ -80,9 +80,9 @@ def _collection(args: argparse.Namespace) -> int:
         raise ConfigError('a collection site needs --out DIR (or out = "DIR" in the file)')
     if args.baseline is not None:
         raise ConfigError("--baseline renders one report; a collection compares its reports")
-    names = list(found.names) if found.names else None
+    labels = list(found.names) if found.names else None
     result = render_collection(
-        list(found.reports), out, names, ordered=found.ordered or args.ordered
+        list(found.reports), out, labels, ordered=found.ordered or args.ordered
     )
     print(f"site: {result.index} ({len(result.prefixes)} reports, {result.seconds:.1f} s)")
     return 0

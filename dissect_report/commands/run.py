@@ -35,7 +35,7 @@ from dissect_report.outlock import locked
 from dissect_report.swap import check_schema, remove_stale_builds
 
 log = logging.getLogger(__name__)
-RUN_DEFAULTS = {"samples": 1000}
+RUN_DEFAULTS: dict[str, Any] = {"samples": 1000}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
