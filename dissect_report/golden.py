@@ -17,13 +17,14 @@ strips, plus two text files that carry everything a reviewer needs:
   update, or "created").
 
 The manifest is made portable (no absolute path: ``render.portable``) and loses what churns on
-every run (``created``, ``timings``); CSVs round floats to 4 decimals (``units.csv`` changes
+every run (``created``, ``timings``); CSVs round floats to 4 significant digits (``units.csv`` changes
 only where a value moved). Comparisons skip the review files (:data:`REVIEW_FILES`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -36,7 +37,7 @@ UPDATE = "UPDATE.md"
 REVIEW_FILES = frozenset({FINDINGS, UPDATE})
 # Manifest keys that change on every run without a finding changing.
 _CHURN = ("created", "timings")
-CSV_DECIMALS = 4
+CSV_DIGITS = 4  # significant digits of a float in a golden's CSV
 
 
 def keep(rel: str, images: ImagePolicy) -> bool:
@@ -62,7 +63,7 @@ def golden_manifest(raw: dict[str, Any], root: Path) -> dict[str, Any]:
 
 
 def rounded_csv(parquet: Path) -> bytes:
-    """The CSV of a table with floats rounded to :data:`CSV_DECIMALS` (lists too)."""
+    """The CSV of a table with floats rounded to :data:`CSV_DIGITS` digits (lists too)."""
     import pyarrow as pa
 
     from dissect_report.reportdir.atomic import csv_bytes
@@ -78,7 +79,7 @@ def rounded_csv(parquet: Path) -> bytes:
 
 def _round(value: Any) -> Any:
     if isinstance(value, float):
-        return round(value, CSV_DECIMALS)
+        return float(f"{value:.{CSV_DIGITS}g}") if math.isfinite(value) else value
     if isinstance(value, list):
         return [_round(v) for v in value]
     return value

@@ -24,17 +24,28 @@ if TYPE_CHECKING:
 
 
 def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Rows of aligned text (first column left, others right), a rule under the header."""
+    """Rows of aligned text (numbers right, text left), a rule under the header."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    numeric = [i > 0 and all(_numeric(str(r[i])) for r in rows) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
         parts = [
-            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            str(c).rjust(w) if numeric[i] else str(c).ljust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ]
         return "  ".join(parts).rstrip()
 
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _numeric(cell: str) -> bool:
+    """A cell that reads as a number (or a count with its share, or a dash)."""
+    head = cell.split(" ", 1)[0].split("/", 1)[0]
+    try:
+        float(head)
+    except ValueError:
+        return head in ("-", "")
+    return True
 
 
 def _r3(value: Any) -> str:
