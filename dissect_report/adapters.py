@@ -207,6 +207,21 @@ class RandomCalls(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+TORCHSCRIPT_FIX = (
+    "forward hooks never run inside TorchScript, so no layer can be read; fix: return the "
+    "Python nn.Module from the factory (build the model's class, load the weights into it)"
+)
+
+
+def refuse_torchscript(generator: nn.Module) -> None:
+    """A :class:`ModelError` for a TorchScript generator (``torch.jit.script`` / ``trace``)."""
+    if isinstance(generator, torch.jit.ScriptModule):
+        raise ModelError(
+            f"the generator is a TorchScript module ({type(generator).__name__}): "
+            + TORCHSCRIPT_FIX
+        )
+
+
 def adapt_generator(
     generator: nn.Module,
     latent_shape: Sequence[int] | None = None,
@@ -220,6 +235,7 @@ def adapt_generator(
     (:func:`seeded_noise`). Only the instance's ``forward`` changes: module names, hooks,
     state dict and hash stay those of the model.
     """
+    refuse_torchscript(generator)
     if latent_shape is None and not seeded:
         return generator
     inner = generator.forward

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from dissect_report.adapters import RandomCalls
+from dissect_report.adapters import TORCHSCRIPT_FIX, RandomCalls
 from dissect_report.errors import ModelError, UserCodeError, UserError, one_line, user_code
 from dissect_report.trace import TraceDict, layer_spec, resolve_layers
 
@@ -249,18 +249,77 @@ def _probe(
     return seen, images
 
 
-def forward_error(model: nn.Module, z: torch.Tensor, exc: Exception) -> UserError:
-    """The one-line error for a generator that raised on latents ``z``, with the likely fix.
+_SHAPE_WORDS = ("shape", "size", "dimension", "dim ", "dims", "expected 4d", "expected 3d")
+_DTYPE_WORDS = ("dtype", "scalar type", "half", "bfloat16", "float16", "double")
 
-    The most common cause is the latent layout: a DCGAN wants ``(N, z, 1, 1)``, not ``(N, z)``.
+
+def forward_error(model: nn.Module, z: torch.Tensor, exc: Exception) -> UserError:
+    """The one-line error for a generator that raised on latents ``z``, named by its cause.
+
+    Causes told apart: a forward that takes other arguments (``forward(x, depth, alpha)``),
+    code that calls a torch API this torch lacks (a package made for another version), a
+    dtype mismatch, and the latent layout (a DCGAN wants ``(N, z, 1, 1)``, not ``(N, z)``);
+    anything else is the generator's own error, named.
     """
-    if getattr(model, "latent_shape", None) is None:
+    text = one_line(exc)[:160]
+    lowered = str(exc).lower()
+    said = f"the generator raised {type(exc).__name__} on latents {tuple(z.shape)} ({text})"
+    if isinstance(exc, TypeError) and (
+        "positional argument" in lowered or "keyword argument" in lowered
+    ):
         return ModelError(
-            f"the generator raised {type(exc).__name__} on latents {tuple(z.shape)} "
-            f"({one_line(exc)[:160]}); if it takes another latent layout, pass it, "
+            f"{said}: its forward takes other arguments than the latents; fix: return from "
+            "the factory a module whose forward(z) calls it with them (e.g. "
+            "forward(z): return G(z, depth=..., alpha=1.0))"
+        )
+    where = _outside_frame(exc)
+    if isinstance(exc, AttributeError | ImportError) and "torch" in lowered:
+        owner = f" in {where}" if where else ""
+        return ModelError(
+            f"{said}{owner}: that code calls a torch API this torch {torch.__version__} lacks; "
+            "fix: a version of the package made for this torch (or a torch it supports)"
+        )
+    if any(w in lowered for w in _DTYPE_WORDS) and "shape" not in lowered:
+        dtypes = sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()})
+        return ModelError(
+            f"{said}: a dtype mismatch (weights {', '.join(dtypes) or 'none'}, latents "
+            f"{str(z.dtype).replace('torch.', '')}); fix: cast the model to one dtype in its "
+            "factory (model.float())"
+        )
+    if getattr(model, "latent_shape", None) is None and any(w in lowered for w in _SHAPE_WORDS):
+        return ModelError(
+            f"{said}; if it takes another latent layout, pass it, "
             f"e.g. --latent-shape {z.shape[1]},1,1 (the DCGAN tutorial's (N, z, 1, 1))"
         )
     return UserCodeError.wrap("generator", exc)
+
+
+def _outside_frame(exc: BaseException) -> str | None:
+    """The innermost frame of ``exc`` outside torch and this package: 'file.py:line'."""
+    import traceback
+    from pathlib import Path
+
+    torch_dir = str(Path(torch.__file__).parent)
+    here = str(Path(__file__).parent)
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if not frame.filename.startswith((torch_dir, here)):
+            found = f"{Path(frame.filename).name}:{frame.lineno}"
+    return found
+
+
+def _scripted_ancestor(model: nn.Module, name: str) -> str | None:
+    """The outermost module on the path to ``name`` that is TorchScript, or None."""
+    parts = name.split(".")
+    for k in range(len(parts) + 1):  # the outermost one: the module the user scripted
+        prefix = ".".join(parts[:k])
+        try:
+            module = model.get_submodule(prefix)
+        except AttributeError:
+            continue
+        if isinstance(module, torch.jit.ScriptModule):
+            return prefix or type(module).__name__
+    return None
 
 
 def _shape_of(value: object) -> str:
@@ -286,8 +345,15 @@ def _structure(
         outs = seen[spec.module]
         kind = type(modules[spec.text]).__name__
         if not outs:
+            scripted = _scripted_ancestor(model, spec.module)
             problems.append(
-                Problem("calls", f"layer {spec.text!r} is not run by the generator's forward pass")
+                Problem(
+                    "calls",
+                    f"layer {spec.text!r} is inside the TorchScript module {scripted!r}: "
+                    + TORCHSCRIPT_FIX
+                    if scripted is not None
+                    else f"layer {spec.text!r} is not run by the generator's forward pass",
+                )
             )
             checks.append(LayerCheck(spec.text, kind, 0, None))
             continue

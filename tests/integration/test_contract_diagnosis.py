@@ -92,3 +92,46 @@ def test_a_spectral_norm_that_iterates_in_eval_is_named_with_its_buffer(capsys, 
         "factory and stop it, or --no-model-check to accept the risk"
     ]
     assert "--seeded-noise" not in out
+
+
+# --- 8: an error in the first forward, named by its cause ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("generator", "layer", "expected"),
+    [
+        (
+            "takes_depth",
+            "inner.body",
+            "(TypeError: TakesDepth.forward() missing 1 required positional argument: 'depth'): "
+            "its forward takes other arguments than the latents; fix: return from the factory "
+            "a module whose forward(z) calls it with them",
+        ),
+        (
+            "old_torch_api",
+            "body",
+            "has no attribute 'upsample_bilinear_removed') in contract_toys.py:",
+        ),
+        (
+            "traced",
+            "body",
+            "error: the generator is a TorchScript module (TopLevelTracedModule): forward hooks "
+            "never run inside TorchScript, so no layer can be read; fix: return the Python "
+            "nn.Module from the factory",
+        ),
+        (
+            "holds_script",
+            "net.body",
+            "error: layer 'net.body' is inside the TorchScript module 'net': forward hooks never "
+            "run inside TorchScript",
+        ),
+    ],
+)
+def test_a_failing_first_forward_is_named_by_its_cause(capsys, generator, layer, expected) -> None:
+    code, out, err = _check(capsys, "--generator", f"contract_toys:{generator}", *TOY_SEG,
+                            "--layers", layer, "--z-dim", "8")  # fmt: skip
+    line = (out + err).strip().splitlines()[-1]
+    assert code == 2 and expected in line, line
+    assert "--latent-shape" not in line
+    if generator == "old_torch_api":
+        assert f"calls a torch API this torch {__import__('torch').__version__} lacks" in line

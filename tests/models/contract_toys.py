@@ -156,6 +156,55 @@ def spectral_norm_eval() -> SpectralNormEval:
     return SpectralNormEval()
 
 
+class TakesDepth(nn.Module):
+    """ProGAN's signature: forward(x, depth, alpha), no default for depth."""
+
+    z_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = _Base()
+
+    def forward(self, z: torch.Tensor, depth: int, alpha: float = 1.0) -> torch.Tensor:
+        return self.inner(z)
+
+
+def takes_depth() -> TakesDepth:
+    return TakesDepth()
+
+
+class OldTorchAPI(_Base):
+    """Code written for another torch: it calls a function this torch does not have."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return F.upsample_bilinear_removed(self.features(z), scale_factor=4)  # type: ignore[attr-defined]
+
+
+def old_torch_api() -> OldTorchAPI:
+    return OldTorchAPI()
+
+
+class HoldsScript(nn.Module):
+    """A wrapper around a traced (TorchScript) generator, as exported checkpoints come."""
+
+    z_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = torch.jit.trace(_Base(), torch.zeros(2, 8))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+def holds_script() -> HoldsScript:
+    return HoldsScript()
+
+
+def traced() -> torch.jit.ScriptModule:
+    return torch.jit.trace(_Base(), torch.zeros(2, 8))
+
+
 def batch_stats() -> BatchStats:
     return BatchStats()
 
