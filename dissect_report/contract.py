@@ -438,10 +438,14 @@ def _structure(
     return checks, problems
 
 
-def _image_problems(images: object) -> tuple[list[Problem], list[str]]:
+def _image_problems(
+    images: object, device: torch.device | None = None
+) -> tuple[list[Problem], list[str]]:
     fix = "the contract is float images (N, 3, H, W) in [-1, 1]"
     if not isinstance(images, torch.Tensor):
         return [Problem("images", f"the generator returns {type(images).__name__}; {fix}")], []
+    if device is not None and images.device.type != torch.device(device).type:
+        return [Problem("images", device_message(images.device, device))], []
     shape = tuple(images.shape)
     if images.dim() == 4 and shape[1] != 3 and shape[-1] == 3:
         return [
@@ -475,6 +479,15 @@ def _image_problems(images: object) -> tuple[list[Problem], list[str]]:
     elif lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
         warnings.append(f"images range [{lo:.3g}, {hi:.3g}] slightly exceeds [-1, 1]")
     return problems, warnings
+
+
+def device_message(got: torch.device, device: torch.device | str) -> str:
+    """One line for images returned on another device than the run's (or without data)."""
+    where = "the meta device (no data)" if got.type == "meta" else str(got)
+    return (
+        f"the generator returns images on {where} while the run is on {device}; fix: return "
+        "them where its latents are (x.to(z.device)), or run with the matching --device"
+    )
 
 
 def _batch_cause(models: Models) -> str:
@@ -537,7 +550,7 @@ def check_model(
     state = {k: v.detach().clone() for k, v in gen.state_dict(keep_vars=True).items()}
     with RandomCalls() as recorder:
         images, acts = run(ids)
-    image_problems, warnings = _image_problems(images)
+    image_problems, warnings = _image_problems(images, models.device)
     if any(p.kind != "range" for p in image_problems):  # no images to compare
         return ModelCheck(
             **base,

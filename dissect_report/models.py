@@ -292,6 +292,10 @@ class Models:
             )
         if not images.dtype.is_floating_point:
             raise ModelError(f"the generator returned {images.dtype} images; expected floats")
+        if images.device.type != torch.device(self.device).type:
+            from dissect_report.contract import device_message
+
+            raise ModelError(device_message(images.device, self.device))
         return images.float()
 
     def sample(self, ids: Iterable[int], *, seed: int | None = None) -> Images:

@@ -135,3 +135,32 @@ def test_a_failing_first_forward_is_named_by_its_cause(capsys, generator, layer,
     assert "--latent-shape" not in line
     if generator == "old_torch_api":
         assert f"calls a torch API this torch {__import__('torch').__version__} lacks" in line
+
+
+# --- 11: weights on the meta device, images on another device ------------------------------
+
+
+@pytest.mark.parametrize("check", [[], ["--no-model-check"]])
+def test_images_on_another_device_are_one_line_without_a_warning_flood(
+    tmp_path: Path, capsys, check
+) -> None:
+    out = tmp_path / "r"
+    code = main(["-q", "dissect", "--generator", "contract_toys:images_elsewhere", *TOY_SEG,
+                 "--layers", "body", "--samples", "8", "--out", str(out), *check])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    if check:  # the opt-out says so once, as always
+        assert err.pop(0).startswith("model check skipped (--no-model-check)")
+    assert code == 2 and len(err) == 1, err
+    assert err[0] == (
+        "error: the generator returns images on the meta device (no data) while the run is on "
+        "cpu; fix: return them where its latents are (x.to(z.device)), or run with the "
+        "matching --device"
+    )
+    assert not out.exists()
+
+
+def test_meta_weights_are_one_line(capsys) -> None:
+    code, out, err = _check(capsys, "--generator", "contract_toys:meta_weights", *TOY_SEG,
+                            "--layers", "body")  # fmt: skip
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "meta device" in lines[0], lines

@@ -205,6 +205,22 @@ def traced() -> torch.jit.ScriptModule:
     return torch.jit.trace(_Base(), torch.zeros(2, 8))
 
 
+class ImagesElsewhere(_Base):
+    """Returns its images on another device than its inputs' (here: meta, without data)."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return super().forward(z).to("meta")
+
+
+def images_elsewhere() -> ImagesElsewhere:
+    return ImagesElsewhere()
+
+
+def meta_weights() -> _Base:
+    with torch.device("meta"):
+        return _Base()
+
+
 def batch_stats() -> BatchStats:
     return BatchStats()
 
