@@ -158,12 +158,27 @@ def _order(change: SettingChange) -> tuple[int, int, str]:
     return (_KIND_ORDER[change.kind], rank, change.key)
 
 
+# Config fields added after reports were already made: a report without one was made at its
+# default, so its absence is no change.
+_LATER_FIELDS = ("amp",)
+
+
+def _config_defaults() -> dict[str, Any]:
+    """``{"config.<field>": default}`` of :data:`_LATER_FIELDS`, as a manifest records them."""
+    from dissect_report.config import DissectConfig
+
+    fields = DissectConfig.model_fields
+    return {f"config.{name}": fields[name].default for name in _LATER_FIELDS}
+
+
 def diff_settings(golden: dict[str, Any], new: dict[str, Any]) -> tuple[SettingChange, ...]:
     """Every setting that differs, relevant ones first, most probable cause first."""
     g, n = settings_of(golden), settings_of(new)
+    defaults = _config_defaults()
     changes = []
     for key in sorted(g.keys() | n.keys()):
-        gv, nv = g.get(key), n.get(key)  # a missing key reads as null
+        # A config field a report predates reads as its default; any other missing key as null.
+        gv, nv = g.get(key, defaults.get(key)), n.get(key, defaults.get(key))
         if gv != nv:
             kind = setting_kind(key)
             hint = _hint(key) if kind == "contract" else None

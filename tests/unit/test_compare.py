@@ -298,3 +298,12 @@ def test_other_json_documents(golden: Path, new: Path) -> None:
     (new / "concepts" / "tree" / "ace.json").write_text("{broken")
     with pytest.raises(ReportError, match="ace.json"):
         compare_reports(golden, new)
+
+
+def test_a_config_field_added_later_reads_as_its_default() -> None:
+    from dissect_report.compare.settings import diff_settings
+
+    old = {"config": {"samples": 10}}  # made before --amp existed
+    assert diff_settings(old, {"config": {"samples": 10, "amp": False}}) == ()
+    changed = diff_settings(old, {"config": {"samples": 10, "amp": True}})
+    assert [(c.key, c.golden, c.new) for c in changed] == [("config.amp", False, True)]
