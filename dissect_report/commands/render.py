@@ -13,6 +13,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dissect_report.render.site import RenderResult
 
 DESCRIPTION = """\
 Render a report directory into a static website with MkDocs (Material): an overview, a page
@@ -62,6 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="GOLDEN",
         help="golden report to compare with; adds a Compare page",
     )
+    p.add_argument(
+        "--max-site-mb",
+        type=positive_mb,
+        default=None,
+        metavar="N",
+        help="size budget of the site in MB: leave out the zoom's full-size files, then example "
+        "bands from the weakest up, until it fits (the pages say what was left out)",
+    )
     p.set_defaults(func=handler)
 
 
@@ -88,6 +100,26 @@ def _collection(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive_mb(text: str) -> float:
+    """An argparse type: a size in MB above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a size above 0 MB; got {text!r}")
+    return value
+
+
+def print_site(result: RenderResult) -> None:
+    """The render's summary lines: where, how many pages, and the bytes by page kind."""
+    print(f"site: {result.index} ({result.pages} pages, {result.seconds:.1f} s)")
+    if result.sizes is not None:
+        print(f"size: {result.sizes.summary()}")
+    if result.budget_note:
+        print(f"budget: {result.budget_note}")
+
+
 def handler(args: argparse.Namespace) -> int:
     if len(args.report) > 1 or args.report[0].suffix == ".toml":
         return _collection(args)
@@ -102,6 +134,8 @@ def handler(args: argparse.Namespace) -> int:
     with lock:
         if args.out is None:
             remove_stale_builds(args.report)  # a killed render's; the lock keeps others out
-        result = render_site(args.report, out=args.out, baseline=args.baseline)
-    print(f"site: {result.index} ({result.pages} pages, {result.seconds:.1f} s)")
+        result = render_site(
+            args.report, out=args.out, baseline=args.baseline, max_site_mb=args.max_site_mb
+        )
+    print_site(result)
     return 0

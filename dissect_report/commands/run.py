@@ -99,6 +99,9 @@ def render_if_available(report: Path) -> Path | None:
     from dissect_report.render import render_site
 
     result = render_site(report)
+    sizes = getattr(result, "sizes", None)
+    if sizes is not None:
+        print(f"size:   {sizes.summary()}")
     site = getattr(result, "site_dir", None) or getattr(result, "out", None)
     return Path(site) if site is not None else report / "site"
 

@@ -91,9 +91,17 @@ def build_mkdocs(
 
 
 def _prune_theme_assets(site_dir: Path) -> None:
-    """Drop theme files an offline English site never loads: source maps, lunr languages."""
+    """Drop theme files an offline English site never loads: source maps, lunr languages,
+    the sitemaps (no ``site_url``: no crawler can use them) and Material's default favicon
+    (the pages use the logo)."""
     js = site_dir / "assets" / "javascripts"
     shutil.rmtree(js / "lunr", ignore_errors=True)  # only fetched for non-English search
+    for name in ("sitemap.xml", "sitemap.xml.gz", "assets/images/favicon.png"):
+        (site_dir / name).unlink(missing_ok=True)
+    if (site_dir / "assets" / "images").is_dir() and not any(
+        (site_dir / "assets/images").iterdir()
+    ):
+        (site_dir / "assets" / "images").rmdir()
     for pattern in ("javascripts/**/*.map", "stylesheets/*.map"):
         for path in (site_dir / "assets").glob(pattern):
             path.unlink()

@@ -79,9 +79,16 @@ class SampleView:
 
 
 def sample_pages(
-    site: Site, samples: Samples, examples: dict[str, Examples | None]
+    site: Site,
+    samples: Samples,
+    examples: dict[str, Examples | None],
+    keep_bands: frozenset[str] | None = None,
 ) -> Iterator[tuple[str, SampleView]]:
-    """``(docs path, view)`` for every sample with an image in ``samples/``."""
+    """``(docs path, view)`` for every sample with an image in ``samples/``.
+
+    ``keep_bands``: the bands a site size budget keeps; then only the samples that a unit page
+    still shows get a page (None: every sample).
+    """
     rows_by_layer = {
         layer.entry.name: {r.unit: r for r in layer.units} for layer in site.report.layers
     }
@@ -94,10 +101,14 @@ def sample_pages(
         labels = {b.key: b.label for b in ex.bands}
         for unit, items in ex.by_unit.items():
             for s in items:
+                if keep_bands is not None and s.band not in keep_bands:
+                    continue
                 shown_by.setdefault(s.sample, []).append(
                     (layer.entry.name, unit, labels.get(s.band, s.band), s.peak)
                 )
     ids = sorted(samples.ids)
+    if keep_bands is not None:
+        ids = [i for i in ids if i in shown_by]
     folder = site.report.root / "samples"
     files = frozenset(os.listdir(folder)) if folder.is_dir() else frozenset()
     band_rank: dict[str, int] = {}

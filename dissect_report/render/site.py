@@ -22,22 +22,30 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dissect_report import __version__
 from dissect_report.compare import compare_reports
 from dissect_report.compare.page import write_compare_page
 from dissect_report.errors import ReportError
-from dissect_report.paint.page import paint_page
+from dissect_report.paint.page import PaintPage, paint_page
+from dissect_report.render.budget import Budget, ladder
 from dissect_report.render.build import NavEntry, build_mkdocs
 from dissect_report.render.context import Site
 from dissect_report.render.files import confine, dir_bytes
 from dissect_report.render.fmt import esc
 from dissect_report.render.pages import page_env, render_pages
 from dissect_report.render.portable import portable_manifest
-from dissect_report.render.sections import load_artifacts, load_interventions
+from dissect_report.render.sections import (
+    Artifacts,
+    Interventions,
+    load_artifacts,
+    load_interventions,
+)
 from dissect_report.render.shipcheck import check_counts, check_shipped
 from dissect_report.render.shipping import page_references, ship_referenced
 from dissect_report.render.sitepages import iter_pages
+from dissect_report.render.sizes import SiteSizes, site_sizes
 from dissect_report.reportdir.atomic import write_bytes
 from dissect_report.reportdir.read import read_json_object
 from dissect_report.reportdir.records import ReportData, load_report
@@ -59,6 +67,8 @@ class RenderResult:
     seconds: float
     site_bytes: int
     image_bytes: int
+    sizes: SiteSizes | None = None  # bytes by page kind (render/sizes.py)
+    budget_note: str = ""  # what --max-site-mb left out ("" when nothing)
 
 
 def _versions() -> dict[str, str]:
@@ -99,13 +109,77 @@ def _portable(report: ReportData) -> ReportData:
     return dataclasses.replace(report, manifest=Manifest.model_validate(raw))
 
 
+def _build(
+    site: Site,
+    root: Path,
+    work: Path,
+    built: Path,
+    interventions: Interventions | None,
+    artifacts: Artifacts | None,
+    paint: PaintPage | None,
+    budget: Budget,
+    compare_nav: list[str],
+    shipped_manifest: dict[str, Any],
+) -> int:
+    """Build the site into ``built`` under ``budget``; returns the number of pages."""
+    report = site.report
+    pages = list(iter_pages(site, interventions, artifacts, _versions(), budget))
+    texts = render_pages(pages)
+    if paint is not None:
+        texts[paint.path] = page_env().get_template(paint.template).render(v=paint.view)
+    m = report.manifest
+    sections = [NavEntry("Run", "run/index.md"), NavEntry("Glossary", "glossary/index.md")]
+    if interventions is not None:
+        sections.append(NavEntry("Interventions", "interventions/index.md"))
+    if artifacts is not None:
+        sections.append(NavEntry("Artifacts", "artifacts/index.md"))
+    if paint is not None:
+        sections.append(NavEntry("Paint", paint.path))
+    # Dozens of concept pages are fine in the nav; hundreds would bloat every page.
+    concept_nav = [NavEntry(str(esc(c.name)), f"concepts/{c.slug}/index.md") for c in m.concepts]
+    build_mkdocs(
+        texts,
+        work,
+        built,
+        site_name=str(esc(m.model.get("name", "dissect-report"))),
+        layers=[NavEntry(str(esc(e.name)), f"layers/{e.slug}/index.md") for e in m.layers],
+        concepts=concept_nav if len(concept_nav) <= 40 else [],
+        sections=sections,
+        compare=compare_nav,
+    )
+    # The images and tables the pages reference travel inside the site (a zipped site
+    # carries what it shows), nothing else: no strips kept for goldens, no stats.npz.
+    # Copies, not hard links: editing the site in place must not change the report.
+    sources = {f"layers/{layer.entry.slug}": layer.dir for layer in report.layers}
+    sources["samples"] = root / "samples"
+    if interventions is not None:
+        sources["concepts"] = root / "concepts"
+    if artifacts is not None:
+        sources["artifacts"] = root / "artifacts"
+    from_report = ship_referenced(built, sources, page_references(built), root)
+    if paint is not None:
+        paint.write(built)
+    write_bytes(
+        built / "manifest.json",
+        (json.dumps(shipped_manifest, indent=2, ensure_ascii=False) + "\n").encode(),
+    )
+    check_shipped(built, frozenset(from_report))
+    (built / MARKER).write_text(f"dissect-report {__version__}\n", encoding="utf-8")
+    return len(texts)
+
+
 def render_site(
-    report_dir: Path | str, out: Path | str | None = None, baseline: Path | str | None = None
+    report_dir: Path | str,
+    out: Path | str | None = None,
+    baseline: Path | str | None = None,
+    max_site_mb: float | None = None,
 ) -> RenderResult:
     """Render ``report_dir`` into ``out`` (default ``report_dir/site``); returns a summary.
 
     ``baseline``: a golden report to compare against; adds a Compare page (needs
-    :mod:`dissect_report.compare`).
+    :mod:`dissect_report.compare`). ``max_site_mb``: a size budget; the site leaves out the
+    zoom's full-size files, then example bands from the weakest up, until it fits
+    (:mod:`dissect_report.render.budget`), and its unit pages say so.
     """
     start = time.perf_counter()
     root = Path(report_dir).resolve()
@@ -127,57 +201,32 @@ def render_site(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        pages = list(iter_pages(site, interventions, artifacts, _versions()))
-        texts = render_pages(pages)
         paint = paint_page(root)  # the Paint page keeps to its own module (dissect_report.paint)
-        if paint is not None:
-            texts[paint.path] = page_env().get_template(paint.template).render(v=paint.view)
         compare_nav: list[str] = []
         if baseline is not None:
             # Written to disk: MkDocs picks these pages (and their strips) up from docs/.
             comparison = compare_reports(Path(baseline), root)
             compare_nav = write_compare_page(comparison, work / "docs")
-        m = report.manifest
-        sections = [NavEntry("Run", "run/index.md"), NavEntry("Glossary", "glossary/index.md")]
-        if interventions is not None:
-            sections.append(NavEntry("Interventions", "interventions/index.md"))
-        if artifacts is not None:
-            sections.append(NavEntry("Artifacts", "artifacts/index.md"))
-        if paint is not None:
-            sections.append(NavEntry("Paint", paint.path))
-        # Dozens of concept pages are fine in the nav; hundreds would bloat every page.
-        concept_nav = [
-            NavEntry(str(esc(c.name)), f"concepts/{c.slug}/index.md") for c in m.concepts
-        ]
-        built = work / "site"
-        build_mkdocs(
-            texts,
-            work,
-            built,
-            site_name=str(esc(m.model.get("name", "dissect-report"))),
-            layers=[NavEntry(str(esc(e.name)), f"layers/{e.slug}/index.md") for e in m.layers],
-            concepts=concept_nav if len(concept_nav) <= 40 else [],
-            sections=sections,
-            compare=compare_nav,
-        )
-        # The images and tables the pages reference travel inside the site (a zipped site
-        # carries what it shows), nothing else: no strips kept for goldens, no stats.npz.
-        # Copies, not hard links: editing the site in place must not change the report.
-        sources = {f"layers/{layer.entry.slug}": layer.dir for layer in report.layers}
-        sources["samples"] = root / "samples"
-        if interventions is not None:
-            sources["concepts"] = root / "concepts"
-        if artifacts is not None:
-            sources["artifacts"] = root / "artifacts"
-        from_report = ship_referenced(built, sources, page_references(built), root)
-        if paint is not None:
-            paint.write(built)
-        write_bytes(
-            built / "manifest.json",
-            (json.dumps(shipped_manifest, indent=2, ensure_ascii=False) + "\n").encode(),
-        )
-        check_shipped(built, frozenset(from_report))
-        (built / MARKER).write_text(f"dissect-report {__version__}\n", encoding="utf-8")
+        bands = [(b.key, b.label) for ex in site.examples.values() if ex for b in ex.bands]
+        full = any(ex is not None and (ex.display_factor or 1) > 1 for ex in site.examples.values())
+        steps = ladder(list(dict.fromkeys(bands)), max_site_mb, full)
+        for attempt, budget in enumerate(steps):
+            built = work / f"site{attempt}"
+            pages = _build(site, root, work, built, interventions, artifacts, paint, budget,
+                           compare_nav, shipped_manifest)  # fmt: skip
+            sizes = site_sizes(built, sum(len(layer.units) for layer in report.layers))
+            if max_site_mb is None or sizes.total <= max_site_mb * 1e6:
+                break
+            if attempt + 1 < len(steps):
+                shutil.rmtree(built)
+            else:
+                log.warning(
+                    "the site is %.1f MB, over --max-site-mb %g even with only the top band",
+                    sizes.total / 1e6,
+                    max_site_mb,
+                )
+        if budget.note():
+            log.info("site budget: %s", budget.note())
         _swap_in(built, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -185,13 +234,15 @@ def render_site(
     result = RenderResult(
         site_dir=out,
         index=out / "index.html",
-        pages=len(texts) + len(compare_nav),
+        pages=pages + len(compare_nav),
         unit_pages=sum(len(layer.units) for layer in report.layers),
         seconds=seconds,
-        site_bytes=dir_bytes(out),
+        site_bytes=sizes.total,
         image_bytes=dir_bytes(out / "layers", IMAGE_SUFFIXES)
         + dir_bytes(out / "concepts", IMAGE_SUFFIXES)
         + dir_bytes(out / "artifacts", IMAGE_SUFFIXES),
+        sizes=sizes,
+        budget_note=budget.note(),
     )
-    log.debug("rendered %d pages into %s in %.1f s", len(texts), out, seconds)
+    log.debug("rendered %d pages into %s in %.1f s", pages, out, seconds)
     return result

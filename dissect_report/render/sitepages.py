@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from markupsafe import Markup
 
 from dissect_report.render import detail
+from dissect_report.render.budget import Budget
 from dissect_report.render.context import (
     Link,
     Page,
@@ -32,8 +33,12 @@ def iter_pages(
     interventions: Interventions | None,
     artifacts: Artifacts | None,
     renderer_versions: dict[str, str],
+    budget: Budget | None = None,
 ) -> Iterator[Page]:
-    """Every page of the site, in nav order, followed by the unit pages."""
+    """Every page of the site, in nav order, followed by the unit pages.
+
+    ``budget``: what a site size budget keeps (:mod:`dissect_report.render.budget`).
+    """
 
     sections = [
         Link("concepts/index.html", Markup("Concepts")),
@@ -64,8 +69,11 @@ def iter_pages(
     yield Page("glossary/index.md", "glossary.md.j2", None)
     for layer in site.report.layers:
         ex = site.examples.get(layer.entry.name)
-        for path, view in unit_pages(site, layer, interventions, artifacts, ex, site.samples):
+        for path, view in unit_pages(
+            site, layer, interventions, artifacts, ex, site.samples, budget
+        ):
             yield Page(path, "unit.md.j2", view)
     if site.samples is not None:
-        for path, sview in sample_pages(site, site.samples, site.examples):
+        keep = budget.keep_bands if budget is not None else None
+        for path, sview in sample_pages(site, site.samples, site.examples, keep):
             yield Page(path, "sample.md.j2", sview)

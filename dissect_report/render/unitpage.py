@@ -21,6 +21,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from dissect_report.bandfiles import band_names
+from dissect_report.render.budget import Budget
 from dissect_report.render.context import Link, Row, Site, unit_label
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import esc, fixed, num, pct, yaml_str
@@ -101,6 +102,7 @@ class UnitView:
     top: tuple[TopConcept, ...]
     histogram: Markup
     extras: tuple[Extra, ...]
+    budget_note: str = ""  # what a site size budget left out of this page
     paint: str = ""  # the Paint page with this unit as the brush, when Paint has its layer
 
 
@@ -184,7 +186,7 @@ def unit_extras(
 
 
 def _band_files(
-    unit: int, key: str, ex: Examples, images: frozenset[str]
+    unit: int, key: str, ex: Examples, images: frozenset[str], full_zoom: bool = True
 ) -> dict[str, str | tuple[int, int]]:
     """The band's own files (:mod:`dissect_report.bandfiles`), when the report has them."""
     if ex.display_factor is None:
@@ -192,7 +194,9 @@ def _band_files(
     small, masks = band_names(unit, key)
     if small not in images or masks not in images:
         return {}
-    full = band_names(unit, key, full=True) if ex.display_factor > 1 else (small, masks)
+    full = (
+        band_names(unit, key, full=True) if full_zoom and ex.display_factor > 1 else (small, masks)
+    )
     f = ex.display_factor
     th, tw = ex.tile[0] // f, ex.tile[1] // f
     width = ex.per_band * (tw + ex.gap) - ex.gap
@@ -213,6 +217,7 @@ def _bands(
     samples_root: str,
     images: frozenset[str] = frozenset(),
     keep: frozenset[str] | None = None,
+    full_zoom: bool = True,
 ) -> tuple[BandView, ...]:
     """The unit's bands; ``keep``: the band keys a size budget leaves on the page."""
     if ex is None:
@@ -247,7 +252,7 @@ def _bands(
                 tiles=tuple(tiles),
                 aspect=f"{width} / {band_h}",
                 offset=f"{-100 * y0 / width:.4f}%",
-                **_band_files(unit, band.key, ex, images),  # type: ignore[arg-type]
+                **_band_files(unit, band.key, ex, images, full_zoom),  # type: ignore[arg-type]
             )
         )
     return tuple(out)
@@ -298,12 +303,13 @@ def unit_pages(
     art: Artifacts | None,
     ex: Examples | None,
     samples: Samples | None,
-    keep_bands: frozenset[str] | None = None,
+    budget: Budget | None = None,
 ) -> Iterator[tuple[str, UnitView]]:
     """``(docs path, view)`` for every unit page of ``layer``.
 
-    ``keep_bands``: the bands a site size budget keeps (None: all; the page says which left).
+    ``budget``: what a site size budget keeps (:mod:`.budget`; the pages say what it left out).
     """
+    budget = budget or Budget()
     extras = unit_extras(site, layer, iv, art)
     paints = paint_layer(site.report.root) == layer.entry.name
     hists = layer_histograms(layer)
@@ -372,7 +378,14 @@ def unit_pages(
                 row_labels=tuple(ROW_LABELS.get(r, r) for r in (ex.rows if ex else ())),
                 bands=tuple(
                     b
-                    for b in _bands(row.unit, ex, samples_root, layer.images, keep_bands)
+                    for b in _bands(
+                        row.unit,
+                        ex,
+                        samples_root,
+                        layer.images,
+                        budget.keep_bands,
+                        budget.full_zoom,
+                    )
                     if grid or b.images
                 ),
                 key=_key(site, row.unit, ex, samples),
@@ -385,6 +398,7 @@ def unit_pages(
                 top=top,
                 histogram=hists[index],
                 extras=extras.get(row.unit, ()),
+                budget_note=budget.note(),
                 paint=f"{UNIT_ROOT}paint/index.html?units={row.unit}" if paints else "",
             ),
         )
