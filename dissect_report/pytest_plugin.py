@@ -274,6 +274,16 @@ def _copy_report(source: Path, dest: Path, images: ImagePolicy) -> None:
     copy_report(source, dest, images)
 
 
+def _write_findings(report: Path, dest: Path) -> None:
+    """``dest/FINDINGS.md``: ``report``'s findings as the golden's text tables."""
+    from dissect_report.compare.findings_text import findings_markdown
+    from dissect_report.golden import FINDINGS
+    from dissect_report.reportdir.atomic import write_text
+    from dissect_report.reportdir.report import open_report
+
+    write_text(dest / FINDINGS, findings_markdown(open_report(report)))
+
+
 # Manifest sections that say what made a report, refreshed by --update-golden on a pass.
 _PROVENANCE = ("tool", "model", "segmenter", "environment")
 
@@ -458,10 +468,12 @@ class GoldenReport:
             return comparison
         _copy_report(new, obtained, "all")
         write_diffs(comparison, obtained / "compare")
+        _write_findings(new, obtained)
         self._record("failed", golden)
         pytest.fail(
             f"report differs from golden report {golden}\n\n{comparison.summary()}\n"
             f"obtained report and diffs (compare/diff.json, compare/diff.md): {obtained}\n"
+            f"the findings as text: diff {golden}/FINDINGS.md {obtained}/FINDINGS.md\n"
             "if the change is intended, run pytest with --update-golden and commit the result",
             pytrace=False,
         )

@@ -49,6 +49,11 @@ def test_an_intended_change_is_a_readable_text_diff(pytester: pytest.Pytester) -
     old = units[2]["concept"]
     new = next(r["concept"] for r in units if r["concept"] != old)
     edit_units(report, "a", 2, concept=new, iou=0.5, interpretable=True)
+    result = run(pytester)  # fails, and leaves the findings as text beside the golden's
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the findings as text: diff *FINDINGS.md *FINDINGS.md*"])
+    obtained = (pytester.path / f"{GOLDEN}.obtained" / "FINDINGS.md").read_text()
+    assert re.match(rf"^\s*2\s+{new}\s+0\.500\s+\*$", _label_line(obtained, 2))
     run(pytester, "--update-golden").assert_outcomes(passed=1, warnings=1)
     after = (golden / "FINDINGS.md").read_text()
     diff = [
