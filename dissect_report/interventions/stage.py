@@ -46,6 +46,7 @@ from dissect_report.modeltools.frozen import frozen
 from dissect_report.modeltools.reopen import open_with_models
 from dissect_report.progress import bar
 from dissect_report.reportdir.report import Report
+from dissect_report.reportdir.schema import ConceptIndexRow
 from dissect_report.reportdir.write import update_manifest
 from dissect_report.slug import unique_slugs
 from dissect_report.swap import begin_section, commit_section, writes_section
@@ -54,35 +55,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ConceptResult:
-    """Everything measured for one concept (the row of concepts/index.parquet and its files)."""
+class ConceptResult(ConceptIndexRow):
+    """Everything measured for one concept: its row of concepts/index.parquet (the fields of
+    :class:`~dissect_report.reportdir.schema.ConceptIndexRow`) and what its files hold."""
 
-    concept: str
-    slug: str
-    layer: str
-    units: int
-    top_units: list[int]
-    n_max: int
-    fraction: float
-    ace: float
-    share: float
-    ace_random: float
-    share_random: float
-    ace_optimized: float
-    share_optimized: float
-    erased: float  # share of its original pixels gone with the top n_max units off
-    erased_random: float
-    ace_all: float  # every unit of the layer ablated: the most ablation there can remove
-    share_all: float
-    insert_sites: int
-    insert_added: float
-    insert_success: float
-    compare_samples: list[int]
-    curve: tuple[AceRow, ...] = field(repr=False)
-    insertion: tuple[ContextRow, ...] = field(repr=False)
-    sites: tuple[Site, ...] = field(repr=False)
-    alpha: tuple[float, ...] | None = field(default=None, repr=False)
-    levels: tuple[float, ...] | None = field(default=None, repr=False)  # (U,) insertion levels
+    curve: tuple[AceRow, ...] = field(repr=False, kw_only=True)
+    insertion: tuple[ContextRow, ...] = field(repr=False, kw_only=True)
+    sites: tuple[Site, ...] = field(repr=False, kw_only=True)
+    alpha: tuple[float, ...] | None = field(default=None, repr=False, kw_only=True)
+    levels: tuple[float, ...] | None = field(default=None, repr=False, kw_only=True)  # (U,)
 
 
 @dataclass(frozen=True)
@@ -336,7 +317,7 @@ def intervene(
             slug=slugs[name],
             layer=layer,
             units=len(by_concept.get(name, [])),
-            top_units=top,
+            top_units=tuple(top),
             n_max=n_max,
             fraction=before,
             ace=last["iou"].ace,
@@ -352,7 +333,7 @@ def intervene(
             insert_sites=len(sites),
             insert_added=float(added.mean()) if len(added) else math.nan,
             insert_success=float((added >= 0.05).mean()) if len(added) else math.nan,
-            compare_samples=compare_ids,
+            compare_samples=tuple(compare_ids),
             curve=tuple(curve),
             insertion=tuple(ctx_rows),
             sites=tuple(sites),

@@ -17,7 +17,15 @@ import pyarrow as pa
 
 from dissect_report.charts import line_chart
 from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
-from dissect_report.reportdir.schema import ACE, CONCEPT_INDEX, INSERTION, OPTIMIZED, UNIT_EFFECTS
+from dissect_report.reportdir.schema import (
+    ACE,
+    CONCEPT_INDEX,
+    INSERTION,
+    OPTIMIZED,
+    UNIT_EFFECTS,
+    ConceptIndexRow,
+    to_table,
+)
 from dissect_report.reportdir.write import write_table
 
 if TYPE_CHECKING:
@@ -157,35 +165,7 @@ def concept_files(
 
 
 def concept_index(path: Path, results: Sequence[ConceptResult]) -> None:
-    def col(name: str, typ: pa.DataType) -> pa.Array:
-        return pa.array([getattr(r, name) for r in results], typ)
-
-    table = pa.table(
-        {
-            "concept": col("concept", STR),
-            "slug": col("slug", STR),
-            "layer": col("layer", STR),
-            "units": col("units", I32),
-            "top_units": col("top_units", pa.list_(I32)),
-            "n_max": col("n_max", I32),
-            "fraction": col("fraction", F64),
-            "ace": col("ace", F64),
-            "share": col("share", F64),
-            "ace_random": col("ace_random", F64),
-            "share_random": col("share_random", F64),
-            "ace_optimized": col("ace_optimized", F64),
-            "share_optimized": col("share_optimized", F64),
-            "erased": col("erased", F64),
-            "erased_random": col("erased_random", F64),
-            "ace_all": col("ace_all", F64),
-            "share_all": col("share_all", F64),
-            "insert_sites": col("insert_sites", I64),
-            "insert_added": col("insert_added", F64),
-            "insert_success": col("insert_success", F64),
-            "compare_samples": col("compare_samples", pa.list_(I64)),
-        }
-    )
-    write_table(path, table, CONCEPT_INDEX, csv=True)
+    write_table(path, to_table(results, ConceptIndexRow), CONCEPT_INDEX, csv=True)
 
 
 def unit_effects(path: Path, rows: Sequence[UnitEffect]) -> None:

@@ -41,8 +41,9 @@ from dissect_report.modeltools.reopen import models_from_manifest
 from dissect_report.paint.export import PaintUnavailable, export_tail
 from dissect_report.paint.settings import PaintConfig
 from dissect_report.reportdir.atomic import write_bytes
-from dissect_report.reportdir.read import read_table
+from dissect_report.reportdir.read import read_rows, read_table
 from dissect_report.reportdir.report import open_report
+from dissect_report.reportdir.schema import ConceptIndexRow
 from dissect_report.reportdir.write import update_manifest
 from dissect_report.swap import check_schema, staged_section
 
@@ -96,24 +97,24 @@ def read_concepts(report: Path, manifest: dict[str, Any]) -> list[PaintConcept]:
         )
     colors = {str(c["name"]): str(c.get("color", "#888888")) for c in manifest.get("concepts", [])}
     out = []
-    for row in read_table(index).to_pylist():
-        units = [int(u) for u in row["top_units"] or []]
+    for row in read_rows(index, ConceptIndexRow):
+        units = list(row.top_units)
         if not units:  # a brush that sets no unit paints nothing
-            log.warning("paint: concept %r has no units to set; no brush for it", row["concept"])
+            log.warning("paint: concept %r has no units to set; no brush for it", row.concept)
             continue
-        levels = _levels(report, str(row["slug"]))
+        levels = _levels(report, row.slug)
         if levels is None:
             raise ReportError(
-                f"concepts/{row['slug']}/levels.parquet is missing (a report from an older "
+                f"concepts/{row.slug}/levels.parquet is missing (a report from an older "
                 "version); run 'dissect-report intervene REPORT' again"
             )
         if any(u >= len(levels) or not np.isfinite(levels[u]) for u in units):
-            raise ReportError(f"concepts/{row['slug']}/levels.parquet lacks a level of its units")
-        name = str(row["concept"])
+            raise ReportError(f"concepts/{row.slug}/levels.parquet lacks a level of its units")
+        name = row.concept
         out.append(
             PaintConcept(
                 name=name,
-                slug=str(row["slug"]),
+                slug=row.slug,
                 color=colors.get(name, "#888888"),
                 units=tuple(units),
                 levels=tuple(float(levels[u]) for u in units),

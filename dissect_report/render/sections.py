@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from dissect_report.errors import ReportError
-from dissect_report.reportdir.read import read_json, read_table
-from dissect_report.reportdir.schema import Manifest
+from dissect_report.reportdir.read import read_json, read_rows, read_table
+from dissect_report.reportdir.schema import (
+    CONCEPT_INDEX,
+    ConceptIndexRow,
+    Manifest,
+)
 from dissect_report.slug import slugify
 
 
@@ -44,35 +48,15 @@ class InsertionRow:
 
 
 @dataclass(frozen=True)
-class ConceptIntervention:
+class ConceptIntervention(ConceptIndexRow):
     """One row of concepts/index.parquet plus the per-concept files that exist."""
 
-    concept: str
-    slug: str
-    layer: str
-    units: int
-    top_units: tuple[int, ...]
-    n_max: int
-    fraction: float
-    ace: float
-    share: float
-    ace_random: float
-    share_random: float
-    ace_optimized: float
-    share_optimized: float
-    erased: float
-    erased_random: float
-    ace_all: float
-    share_all: float
-    optimized_units: tuple[tuple[int, float, int], ...]  # (unit, alpha, IoU rank), best first
-    unit_ious: dict[int, tuple[float, int]]  # unit -> (IoU for this concept, its rank by it)
-    compare_samples: tuple[int, ...]  # the rows of compare.png
-    insert_sites: int
-    insert_added: float
-    insert_success: float
-    insertion: tuple[InsertionRow, ...]
-    has_ace_svg: bool
-    has_compare_png: bool
+    # (unit, alpha, IoU rank), best first
+    optimized_units: tuple[tuple[int, float, int], ...] = field(kw_only=True)
+    unit_ious: dict[int, tuple[float, int]] = field(kw_only=True)  # unit -> (IoU, its rank)
+    insertion: tuple[InsertionRow, ...] = field(kw_only=True)
+    has_ace_svg: bool = field(kw_only=True)
+    has_compare_png: bool = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -148,53 +132,30 @@ class Artifacts:
     after_size: tuple[int, int] | None = None  # after.png: the same samples, repaired
 
 
-_INDEX_COLUMNS = ("concept", "slug", "layer", "units", "top_units", "n_max", "fraction", "ace")
-
-
 def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
     """The interventions section, or None when ``sections.interventions`` is not true."""
     if not manifest.sections.get("interventions"):
         return None
     base = root / "concepts"
     concepts = []
-    for row in _rows(base / "index.parquet", _INDEX_COLUMNS):
-        slug = str(row["slug"])
+    for row in read_rows(base / "index.parquet", ConceptIndexRow):
+        slug = row.slug
         if slug != slugify(slug):
             raise ReportError(f"unsafe concept slug {slug!r} in {str(base / 'index.parquet')!r}")
         ins = _rows(base / slug / "insertion.parquet", ("context", "sites"), optional=True)
         optimized = _rows(base / slug / "optimized.parquet", ("unit", "alpha"), optional=True)
         concepts.append(
             ConceptIntervention(
-                concept=str(row["concept"]),
-                slug=slug,
-                layer=str(row["layer"]),
-                units=int(row["units"]),
-                top_units=tuple(int(u) for u in row["top_units"] or ()),
-                n_max=int(row["n_max"]),
-                fraction=_f(row["fraction"]),
-                ace=_f(row["ace"]),
-                share=_f(row.get("share")),
-                ace_random=_f(row.get("ace_random")),
-                share_random=_f(row.get("share_random")),
-                ace_optimized=_f(row.get("ace_optimized")),
-                share_optimized=_f(row.get("share_optimized")),
-                erased=_f(row.get("erased")),
-                erased_random=_f(row.get("erased_random")),
-                ace_all=_f(row.get("ace_all")),
-                share_all=_f(row.get("share_all")),
+                **{c.name: getattr(row, c.name) for c in CONCEPT_INDEX},
                 optimized_units=tuple(
                     (int(r["unit"]), _f(r["alpha"]), int(r.get("iou_rank") or 0))
-                    for r in optimized[: int(row["n_max"])]
+                    for r in optimized[: row.n_max]
                 ),
-                compare_samples=tuple(int(s) for s in row.get("compare_samples") or ()),
                 unit_ious={
                     int(r["unit"]): (_f(r["iou"]), int(r["iou_rank"]))
                     for r in optimized
                     if r.get("iou_rank") is not None and "iou" in r
                 },
-                insert_sites=int(row.get("insert_sites") or 0),
-                insert_added=_f(row.get("insert_added")),
-                insert_success=_f(row.get("insert_success")),
                 insertion=tuple(
                     InsertionRow(
                         str(r["context"]), int(r["sites"]), _f(r.get("added")), _f(r.get("success"))

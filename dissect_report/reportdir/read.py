@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from dissect_report.errors import ReportError
-from dissect_report.reportdir.schema import MANIFEST, Manifest, migrate
+from dissect_report.reportdir.schema import MANIFEST, Manifest, R, from_table, migrate, required
 from dissect_report.slug import slugify
 
 if TYPE_CHECKING:
@@ -117,6 +117,15 @@ def read_table(path: Path, required: tuple[str, ...] = ()) -> pa.Table:
     if missing:
         raise ReportError(f"table {str(path)!r} lacks column(s) {', '.join(missing)}")
     return table
+
+
+def read_rows(path: Path, row_type: type[R]) -> list[R]:
+    """The rows of the table at ``path`` as its one type (a row type of
+    :mod:`~dissect_report.reportdir.schema`); a missing required column is a ReportError.
+
+    Usage: ``read_rows(report / "concepts" / "index.parquet", ConceptIndexRow)``.
+    """
+    return from_table(read_table(path, required(row_type)), row_type)
 
 
 def read_arrays(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:

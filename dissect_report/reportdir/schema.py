@@ -14,15 +14,21 @@ reader, and add a step to :data:`MIGRATIONS` so older reports still open.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from dissect_report.errors import ReportError
 from dissect_report.slug import slugify
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -191,6 +197,76 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
     return pa.schema([(c.name, c.arrow) for c in columns])
 
 
+def column(spelled: str, default: Any = MISSING) -> Any:
+    """A field of a row type that is a table column of Arrow type ``spelled``.
+
+    Usage: ``ace: float = column("float64", math.nan)``; without ``default`` the column is
+    required (a table without it is not a report's table).
+    """
+    return field(default=default, metadata={"arrow": spelled})
+
+
+def columns(row_type: type) -> tuple[Column, ...]:
+    """The columns of a row type, in field order (fields made with :func:`column` only)."""
+    return tuple(
+        Column(f.name, f.metadata["arrow"]) for f in fields(row_type) if "arrow" in f.metadata
+    )
+
+
+def required(row_type: type) -> tuple[str, ...]:
+    """The columns of ``row_type`` without a default: what every reader needs."""
+    return tuple(
+        f.name
+        for f in fields(row_type)
+        if "arrow" in f.metadata and f.default is MISSING and f.default_factory is MISSING
+    )
+
+
+def to_table(rows: Sequence[object], row_type: type) -> pa.Table:
+    """The table of ``rows`` (instances of ``row_type`` or of a subclass), its columns only."""
+    return pa.table(
+        {c.name: pa.array([getattr(r, c.name) for r in rows], c.arrow) for c in columns(row_type)}
+    )
+
+
+def _cell(spelled: str, value: Any, default: Any) -> Any:
+    if value is None:
+        if spelled == "float64":
+            return math.nan
+        return () if spelled.startswith("list<") and default is None else default
+    if spelled.startswith("list<"):
+        inner = spelled[5:-1]
+        return tuple(_cell(inner, v, None) for v in value)
+    if spelled == "float64":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return math.nan
+    if spelled in ("int32", "int64"):
+        return int(value)
+    if spelled == "bool":
+        return bool(value)
+    return str(value)
+
+
+def from_table(table: pa.Table, row_type: type[R]) -> list[R]:
+    """The rows of ``table`` as ``row_type``: each cell coerced to its field's type, a null
+    float read as NaN, a column the table lacks (an older report) read as its default."""
+    out = []
+    specs = [f for f in fields(row_type) if "arrow" in f.metadata]
+    data = table.to_pydict()
+    for i in range(table.num_rows):
+        values = {}
+        for f in specs:
+            default = None if f.default is MISSING else f.default
+            if f.name in data:
+                values[f.name] = _cell(f.metadata["arrow"], data[f.name][i], default)
+            elif f.default is not MISSING:
+                values[f.name] = f.default
+        out.append(row_type(**values))
+    return out
+
+
 # layers/<layer-slug>/units.parquet
 UNITS = (
     Column("unit", "int32"),
@@ -217,30 +293,43 @@ IOU = (
 UNITS_REQUIRED = ("unit", "threshold", "concept", "iou", "iqr", "interpretable")
 IOU_REQUIRED = names(IOU)
 
-# concepts/index.parquet
-CONCEPT_INDEX = (
-    Column("concept", "string"),
-    Column("slug", "string"),
-    Column("layer", "string"),
-    Column("units", "int32"),
-    Column("top_units", "list<int32>"),
-    Column("n_max", "int32"),
-    Column("fraction", "float64"),
-    Column("ace", "float64"),
-    Column("share", "float64"),
-    Column("ace_random", "float64"),
-    Column("share_random", "float64"),
-    Column("ace_optimized", "float64"),
-    Column("share_optimized", "float64"),
-    Column("erased", "float64"),
-    Column("erased_random", "float64"),
-    Column("ace_all", "float64"),
-    Column("share_all", "float64"),
-    Column("insert_sites", "int64"),
-    Column("insert_added", "float64"),
-    Column("insert_success", "float64"),
-    Column("compare_samples", "list<int64>"),
-)
+
+# concepts/index.parquet: one row per intervened concept
+@dataclass(frozen=True)
+class ConceptIndexRow:
+    """A row of ``concepts/index.parquet``: what ablating and inserting a concept's top units
+    did (docs/report-format.md gives each column's meaning).
+
+    The table's columns are these fields, in this order (:data:`CONCEPT_INDEX`); the stage
+    writes these rows (:func:`to_table`), the site, ``compare`` and ``testing`` read them back
+    (:func:`from_table`). The first eight columns are required; a report written before a later
+    column existed reads it as its default.
+    """
+
+    concept: str = column("string")
+    slug: str = column("string")
+    layer: str = column("string")
+    units: int = column("int32")  # interpretable units labeled with the concept
+    top_units: tuple[int, ...] = column("list<int32>")  # the n_max ablated, best IoU first
+    n_max: int = column("int32")
+    fraction: float = column("float64")  # share of pixels showing the concept, unedited
+    ace: float = column("float64")
+    share: float = column("float64", math.nan)
+    ace_random: float = column("float64", math.nan)
+    share_random: float = column("float64", math.nan)
+    ace_optimized: float = column("float64", math.nan)
+    share_optimized: float = column("float64", math.nan)
+    erased: float = column("float64", math.nan)  # share of its pixels gone, top n_max units off
+    erased_random: float = column("float64", math.nan)
+    ace_all: float = column("float64", math.nan)  # every unit of the layer ablated
+    share_all: float = column("float64", math.nan)
+    insert_sites: int = column("int64", 0)
+    insert_added: float = column("float64", math.nan)
+    insert_success: float = column("float64", math.nan)
+    compare_samples: tuple[int, ...] = column("list<int64>", ())  # the rows of compare.png
+
+
+CONCEPT_INDEX = columns(ConceptIndexRow)
 
 # concepts/<concept-slug>/ace.parquet
 ACE = (

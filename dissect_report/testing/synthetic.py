@@ -36,7 +36,9 @@ from dissect_report.reportdir.schema import (
     IOU,
     SCHEMA_VERSION,
     UNITS,
+    ConceptIndexRow,
     arrow_schema,
+    to_table,
 )
 from dissect_report.reportdir.write import write_manifest, write_table
 from dissect_report.slug import unique_slugs
@@ -276,15 +278,17 @@ def _write_interventions(
         write_bytes(d / "compare.png", _png(np.concatenate(list(cmp), 1)))
         last = float(ace[-1])
         index.append(
-            {"concept": name, "slug": slugs[name], "layer": layer, "units": len(mine),
-             "top_units": top, "n_max": n_max, "fraction": frac, "ace": last,
-             "share": last / frac, "ace_random": 0.001, "share_random": 0.001 / frac,
-             "ace_optimized": float("nan"), "share_optimized": float("nan"),
-             "erased": last / frac + 0.05, "erased_random": 0.02, "ace_all": frac,
-             "share_all": 1.0, "insert_sites": 8, "insert_added": 0.12, "insert_success": 0.5,
-             "compare_samples": [1, 2, 3]}
+            ConceptIndexRow(
+                concept=name, slug=slugs[name], layer=layer, units=len(mine),
+                top_units=tuple(top), n_max=n_max, fraction=frac, ace=last,
+                share=last / frac, ace_random=0.001, share_random=0.001 / frac,
+                ace_optimized=float("nan"), share_optimized=float("nan"),
+                erased=last / frac + 0.05, erased_random=0.02, ace_all=frac,
+                share_all=1.0, insert_sites=8, insert_added=0.12, insert_success=0.5,
+                compare_samples=(1, 2, 3),
+            )
         )  # fmt: skip
-    table = pa.Table.from_pylist(index, schema=arrow_schema(CONCEPT_INDEX))
+    table = to_table(index, ConceptIndexRow)
     write_table(root / "concepts" / "index.parquet", table, CONCEPT_INDEX, csv=True)
     return {"layer": layer, "seed": spec.seed + 1, "samples": 64, "concepts": names[:3]}
 

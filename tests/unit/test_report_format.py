@@ -102,3 +102,35 @@ def test_the_synthetic_report_has_the_features_of_real_ones(tmp_path: Path) -> N
         edges, totals = npz["edges"], npz["concept_totals"]
     assert np.isneginf(edges[:, 0]).all() and np.isposinf(edges[:, -1]).all()
     assert totals[-1] == 0  # an empty concept
+
+
+def test_a_table_row_is_one_type_its_columns_derive_from_its_fields():
+    import math
+
+    import pyarrow as pa
+
+    from dissect_report.interventions.stage import ConceptResult
+    from dissect_report.render.sections import ConceptIntervention
+    from dissect_report.reportdir.schema import (
+        CONCEPT_INDEX,
+        ConceptIndexRow,
+        from_table,
+        required,
+        to_table,
+    )
+
+    # the stage's result and the site's view are the row plus what its files hold
+    assert issubclass(ConceptResult, ConceptIndexRow)
+    assert issubclass(ConceptIntervention, ConceptIndexRow)
+    assert required(ConceptIndexRow) == tuple(c.name for c in CONCEPT_INDEX[:8])
+    row = ConceptIndexRow("tree", "tree", "layer4", 3, (5, 1), 2, 0.25, 0.1, share=0.4)
+    table = to_table([row], ConceptIndexRow)
+    assert table.column_names == [c.name for c in CONCEPT_INDEX]
+    assert table.schema.field("top_units").type == pa.list_(pa.int32())
+    back = from_table(table, ConceptIndexRow)[0]
+    assert (back.concept, back.top_units, back.share, back.insert_sites) == ("tree", (5, 1), 0.4, 0)
+    # a report written before a column existed reads it as the field's default
+    old = from_table(
+        table.drop_columns(["share", "insert_sites", "compare_samples"]), ConceptIndexRow
+    )
+    assert math.isnan(old[0].share) and old[0].insert_sites == 0 and old[0].compare_samples == ()
