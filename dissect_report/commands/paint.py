@@ -26,12 +26,21 @@ a one-line note (here and on the page); the rest of the report is unaffected."""
 
 
 def print_summary(result: Any) -> None:
-    """One line on the Paint stage (also used by ``run``); the note goes to stderr."""
+    """One line on the Paint stage and one per brush (also used by ``run``); the note goes
+    to stderr."""
+    from dissect_report.render.fmt import pct
+
     if result.available:
         print(
             f"paint: {result.samples} samples at {result.layer}, tail {result.model_bytes / 1e6:.1f}"
             f" MB ONNX, {result.seconds:.1f} s"
         )
+        for b in result.brushes:
+            mark = "" if b.offered else " (below the bar: offered marked)"
+            print(
+                f"  {b.concept} brush: {b.n} units by {b.method}; {pct(b.precision, 'n/a')} of "
+                f"the pixels its strokes changed became {b.concept}{mark}"
+            )
     else:
         print(f"paint: not available: {result.note}", file=sys.stderr)
 
@@ -49,9 +58,35 @@ def add_paint_flags(p: argparse.ArgumentParser) -> None:
         help="keep the tail's weights in float32 (default: float16, half the bytes)",
     )
 
+    p.add_argument(
+        "--brush-select",
+        type=int,
+        default=PaintConfig.brush_select,
+        help="dissection samples each brush's unit count is chosen on "
+        f"(default {PaintConfig.brush_select})",
+    )
+    p.add_argument(
+        "--brush-measure",
+        type=int,
+        default=PaintConfig.brush_measure,
+        help="held-out samples each brush's precision is measured on "
+        f"(default {PaintConfig.brush_measure})",
+    )
+    p.add_argument(
+        "--no-brushes",
+        action="store_true",
+        help="keep the interventions' top units by IoU as the brushes, unmeasured",
+    )
+
 
 def config_from_args(args: argparse.Namespace) -> PaintConfig:
-    return PaintConfig(samples=args.paint_samples, half_weights=not args.full_weights)
+    return PaintConfig(
+        samples=args.paint_samples,
+        half_weights=not args.full_weights,
+        brushes=not args.no_brushes,
+        brush_select=args.brush_select,
+        brush_measure=args.brush_measure,
+    )
 
 
 def handler(args: argparse.Namespace) -> int:

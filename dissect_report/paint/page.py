@@ -88,6 +88,17 @@ def _ort_script() -> bytes:
     return header.encode() + _script("DR_ORT", {"src": src, "wasmGz": _b64(wasm)})
 
 
+def _brush_view(brushes: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How the brushes were measured, for the page's text (None: brushes not measured)."""
+    if not brushes:
+        return None
+    return {
+        "stroke": int(brushes["stroke"]),
+        "measure_samples": int(brushes["measure_samples"]),
+        "min_precision": f"{float(brushes['min_precision']):.0%}",
+    }
+
+
 def paint_page(report: Path) -> PaintPage | None:
     """The Paint page of ``report``, or None when it has no ``paint/`` section."""
     meta_path = Path(report) / "paint" / "paint.json"
@@ -114,6 +125,7 @@ def paint_page(report: Path) -> PaintPage | None:
         "unit_labels": list(choices.labels),
         "unit_levels": list(choices.levels),
         "unit_href": choices.href,
+        "brushes": meta.get("brushes"),
     }
     files = {
         "ort.js": _ort_script(),
@@ -130,6 +142,7 @@ def paint_page(report: Path) -> PaintPage | None:
         "width": width,
         "max_units": max((len(c["units"]) for c in meta["concepts"]), default=0),
         "level_note": choices.level_note,
+        "brushes": _brush_view(meta.get("brushes")),
         "ort_version": ORT_VERSION,
         "mb": f"{sum(len(b) for b in files.values()) / 1e6:.1f}",
     }

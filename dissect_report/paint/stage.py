@@ -32,14 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from dissect_report.errors import ReportError
 from dissect_report.models import Models
 from dissect_report.modeltools.edit import trace
 from dissect_report.modeltools.frozen import frozen
 from dissect_report.modeltools.reopen import models_from_manifest
+from dissect_report.paint.brushes import Brush, BrushSettings, make_brush
 from dissect_report.paint.export import PaintUnavailable, export_tail
 from dissect_report.paint.settings import PaintConfig
+from dissect_report.progress import bar
 from dissect_report.reportdir.atomic import write_bytes
 from dissect_report.reportdir.read import read_rows, read_table
 from dissect_report.reportdir.report import open_report
@@ -69,6 +72,7 @@ class PaintResult:
     samples: int
     model_bytes: int
     seconds: float
+    brushes: tuple[Brush, ...] = ()
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -129,6 +133,111 @@ def read_concepts(report: Path, manifest: dict[str, Any]) -> list[PaintConcept]:
     return out
 
 
+@dataclass(frozen=True)
+class BrushInput:
+    """A concept's brush inputs: the interventions' top units and every unit's level."""
+
+    name: str
+    top_units: tuple[int, ...]
+    all_levels: torch.Tensor  # (U,) insertion level of every unit of the layer
+
+
+@dataclass(frozen=True)
+class BrushInputs:
+    layer: str
+    select_seed: int  # the dissection's seed: brushes are chosen on its samples
+    measure_seed: int  # the interventions' held-out seed: brushes are measured on it
+    concepts: tuple[BrushInput, ...]
+
+
+def brush_inputs(report: Path, manifest: dict[str, Any]) -> BrushInputs:
+    """What :func:`dissect_report.paint.brushes.make_brush` needs from a report."""
+    opened = open_report(report)
+    settings = manifest.get("interventions", {})
+    layer = str(settings.get("layer", ""))
+    seed = int(settings.get("seed", opened.dissection_seed + 1))
+    items = []
+    for c in read_concepts(report, manifest):
+        levels = _levels(report, c.slug)
+        assert levels is not None  # read_concepts checked
+        items.append(BrushInput(c.name, c.units, torch.from_numpy(np.nan_to_num(levels))))
+    return BrushInputs(layer, opened.dissection_seed, seed, tuple(items))
+
+
+def brush_settings(config: PaintConfig) -> dict[str, Any]:
+    """How brushes were chosen and measured (paint.json ``brushes``)."""
+    b = BrushSettings(
+        select_samples=config.brush_select,
+        measure_samples=config.brush_measure,
+        min_precision=config.min_precision,
+    )
+    return {
+        "stroke": b.stroke,
+        "ground": list(b.ground),
+        "select_samples": b.select_samples,
+        "measure_samples": b.measure_samples,
+        "measure_first": b.measure_first,
+        "min_coverage": b.min_coverage,
+        "min_precision": b.min_precision,
+    }
+
+
+def _brushes(
+    root: Path,
+    manifest: dict[str, Any],
+    models: Models,
+    config: PaintConfig,
+    entries: list[dict[str, Any]],
+    made: list[Brush],
+) -> list[dict[str, Any]]:
+    """paint.json concepts with each brush's units (ranked by effect) and measured precision;
+    appends the brushes to ``made``."""
+    inputs = brush_inputs(root, manifest)
+    settings = BrushSettings(
+        select_samples=config.brush_select,
+        measure_samples=config.brush_measure,
+        min_precision=config.min_precision,
+    )
+    out = []
+    pairs = list(zip(entries, inputs.concepts, strict=True))
+    for entry, item in bar(pairs, desc="paint brushes", unit="brush"):
+        brush = make_brush(
+            models,
+            inputs.layer,
+            item.name,
+            item.all_levels,
+            item.top_units,
+            select=(inputs.select_seed, range(settings.select_samples)),
+            measure=(inputs.measure_seed, settings.measure_ids()),
+            settings=settings,
+        )
+        levels = item.all_levels
+        made.append(brush)
+        out.append(
+            {
+                **entry,
+                "units": list(brush.units),
+                "levels": [float(levels[u]) for u in brush.units],
+                "n": brush.n,
+                "method": brush.method,
+                "alpha": [_finite(e) for e in brush.effects],
+                "precision": _finite(brush.precision),
+                "coverage": _finite(brush.coverage),
+                "others": [[name, share] for name, share in brush.others],
+                "strokes": brush.strokes,
+                "on_ground": brush.on_ground,
+                "offered": brush.offered,
+                "selection": [[n, _finite(p), _finite(c)] for n, p, c in brush.selection],
+                "iou_units": list(item.top_units),
+            }
+        )
+    return out
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
 def build_paint(
     config: PaintConfig, report: str | Path, models: Models | None = None
 ) -> PaintResult:
@@ -177,6 +286,7 @@ def build_paint(
         ],  # fmt: skip
     }
     files: dict[str, bytes] = {}
+    made: list[Brush] = []
     model_bytes = 0
     try:
         # The browser runs float32 on its CPU: the tail is traced from a float32 CPU copy.
@@ -193,6 +303,9 @@ def build_paint(
         if unknown:
             raise PaintUnavailable(f"the exported tail wants unknown inputs {sorted(unknown)}")
         meta.update(available=True, inputs=list(tail.inputs), half_weights=tail.half_weights)
+        if config.brushes:
+            meta["brushes"] = brush_settings(config)
+            meta["concepts"] = _brushes(root, manifest, models, config, meta["concepts"], made)
         files["tail.onnx"] = tail.model
         files["activations.npy"] = _npy(host_acts.numpy().astype(np.float16))
         files["latents.npy"] = _npy(host_z.numpy().astype(np.float32))
@@ -215,5 +328,12 @@ def build_paint(
         },
     )  # fmt: skip
     return PaintResult(
-        root, bool(meta["available"]), meta["note"], layer, config.samples, model_bytes, seconds
+        root,
+        bool(meta["available"]),
+        meta["note"],
+        layer,
+        config.samples,
+        model_bytes,
+        seconds,
+        tuple(made),
     )

@@ -21,6 +21,7 @@ from dissect_report.render.context import Card, Link, Row, Site, card, data_link
 from dissect_report.render.fmt import DASH, esc, num, pct, yaml_str
 from dissect_report.render.sections import Artifacts, Interventions
 from dissect_report.render.unitpage import find_layer
+from dissect_report.reportdir.read import read_json
 from dissect_report.reportdir.records import LayerData
 
 
@@ -106,6 +107,50 @@ class ConceptView:
     data: tuple[Link, ...]
     labelled: int
     name: Markup
+    brush: tuple[Row, ...] = ()  # its Paint brush, measured (empty without paint brushes)
+
+
+def _brush_rows(site: Site, name: str) -> tuple[Row, ...]:
+    """The concept's Paint brush as paint/paint.json records it (the Paint page's numbers)."""
+    path = site.report.root / "paint" / "paint.json"
+    if not path.is_file():
+        return ()
+    meta = read_json(path)
+    bar = (meta.get("brushes") or {}).get("min_precision")
+    entry = next((c for c in meta.get("concepts", []) if c.get("name") == name), None)
+    if not meta.get("available") or entry is None or bar is None or "n" not in entry:
+        return ()
+    n = int(entry["n"])
+    layer = str(meta.get("layer", ""))
+    how = "learned causal effect" if entry.get("method") == "optimized" else "IoU"
+    precision = entry.get("precision")
+    where = "on the ground" if entry.get("on_ground") else "away from the ground"
+    others = ", ".join(f"{o} {pct(v)}" for o, v in entry.get("others") or []) or DASH
+    offered = (
+        "yes"
+        if entry.get("offered")
+        else f"marked: below {pct(float(bar))} precision (listed apart on the Paint page)"
+    )
+    return (
+        Row(
+            f"its {n} units in {layer} (by {how}, strongest first)",
+            _unit_links(site, layer, tuple(int(u) for u in entry["units"][:n]), "../../"),
+        ),
+        Row(
+            f"precision: share of the pixels a stroke changed that became {name}",
+            (pct(precision) if precision is not None else DASH)
+            + f" ({int(entry.get('strokes') or 0)} held-out strokes {where})",
+        ),
+        Row("what the other changed pixels became", others),
+        Row(
+            f"share of the stroke painted {name}",
+            pct(entry["coverage"]) if entry.get("coverage") is not None else DASH,
+        ),
+        Row(
+            "offered on the Paint page",
+            Markup('{} &middot; <a href="../../paint/index.html">Paint</a>').format(offered),
+        ),
+    )
 
 
 def _unit_links(site: Site, layer_name: str, units: tuple[int, ...], root: str) -> Markup:
@@ -212,6 +257,7 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
         data=data,
         labelled=sum(len(g.cards) for g in groups),
         name=esc(name),
+        brush=_brush_rows(site, name),
     )
 
 

@@ -44,7 +44,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
                  "--insert-samples", "1", "--optimize-steps", "0", "--compare-samples", "0",
                  "--random-trials", "0"]  # fmt: skip
     assert main(intervene) == 0
-    assert main(["-q", "paint", str(out), "--paint-samples", str(PAINT_SAMPLES)]) == 0
+    paint = ["-q", "paint", str(out), "--paint-samples", str(PAINT_SAMPLES)]
+    assert main([*paint, "--brush-select", "8", "--brush-measure", "8"]) == 0
     assert main(["-q", "render", str(out)]) == 0
     return out
 
@@ -53,7 +54,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def torch_side(report: Path) -> dict:
     """The generator, segmenter and the edit's inputs, read from the report the page uses."""
     meta = json.loads((report / "paint/paint.json").read_text())
-    row = pq.read_table(report / "concepts/index.parquet").to_pylist()[0]
+    brush = next(c for c in meta["concepts"] if c["name"] == "tree")
     levels = pq.read_table(report / "concepts/tree/levels.parquet").to_pylist()
     generator = world.load_generator().eval()
     z = latents(meta["seed"], meta["samples"], generator.z_dim)
@@ -65,7 +66,8 @@ def torch_side(report: Path) -> dict:
         "generator": generator,
         "segmenter": seg,
         "z": z,
-        "units": row["top_units"],
+        "units": brush["units"][: brush["n"]],  # the brush at its default count
+        "brush": brush,
         "level": torch.tensor([r["level"] for r in sorted(levels, key=lambda r: r["unit"])]),
         "labels": seg.segment(originals),
         "originals": to_uint8(originals),
@@ -136,7 +138,16 @@ def test_paint_tree_matches_pytorch_and_remove_erases_it(
     p.wait_for_function("document.querySelector('[data-dr-paint]').dataset.state === 'ready'")
     original = _canvas(p)
     assert _mad(original, side["originals"][sample]) < TOLERANCE  # the unedited image
-    p.select_option("[data-dr-paint-concept]", label=f"tree ({len(side['units'])} units)")
+    p.select_option(
+        "[data-dr-paint-concept]", value=str(side["meta"]["concepts"].index(side["brush"]))
+    )
+    units = p.locator("[data-dr-paint-units] a")
+    assert units.count() == len(side["units"])  # the brush's units, linked to their pages
+    assert (
+        units.first.get_attribute("href") == f"../layers/layer2/units/{side['units'][0]}/index.html"
+    )
+    note = p.inner_text("[data-dr-paint-brush]")
+    assert f"{round(100 * side['brush']['precision'])}% of the pixels" in note
     _paint(p, [(r0, c0), (r0, c0 + 1), (r0 + 1, c0 + 1), (r0 + 1, c0)], w)
     painted = _canvas(p)
 

@@ -24,6 +24,12 @@
  * data.unit_levels. Each stroke keeps its own units, levels, mode and strength s (the
  * primitive's soft mask value: h <- h + s * (target - h)), so the history lists every stroke
  * and any one of them can be undone.
+ *
+ * Brushes: each concept lists its units strongest first (data.concepts[i].units: an
+ * optimized unit set ranked by learned alpha when paint.json has brushes) and a default
+ * count n; the "units" control sets how many of them a stroke uses (GANPaint's choice). The
+ * measured precision of the default brush is shown with it, and a brush below the report's
+ * bar (data.brushes.min_precision) is offered apart, marked.
  */
 (function () {
   "use strict";
@@ -65,6 +71,7 @@
     sample: 0, concept: 0, mode: "add", strokes: [], stroke: null, custom: [], strength: 1,
   };
   var CUSTOM = "custom";  // the concept select's value for "your units"
+  state.count = data.concepts.map(function (c) { return c.n || c.units.length; });
   var times = { ready: null, edits: [] };
   window.DR_PAINT_TIMES = times;
 
@@ -94,8 +101,10 @@
         levels: state.custom.map(function (u) { return data.unit_levels[u]; }),
       };
     }
-    var c = data.concepts[state.concept];
-    return { name: c.name, color: c.color, units: c.units.slice(), levels: c.levels.slice() };
+    var c = data.concepts[state.concept], n = state.count[state.concept];
+    return {
+      name: c.name, color: c.color, units: c.units.slice(0, n), levels: c.levels.slice(0, n),
+    };
   }
 
   // ORT runs one inference at a time per session: every run goes through this queue.
@@ -290,19 +299,75 @@
     };
   }
 
+  function pct(v) { return Math.round(100 * v) + "%"; }
+
+  // A concept's brush: its first n units (linked to their pages) and what it was measured to do.
+  function showBrush() {
+    var box = q("[data-dr-paint-brush-box]"), count = q("[data-dr-paint-count]");
+    var list = q("[data-dr-paint-units]"), note = q("[data-dr-paint-brush]");
+    list.textContent = "";
+    note.textContent = "";
+    box.hidden = count.disabled = state.concept === CUSTOM;
+    if (state.concept === CUSTOM) return;
+    var c = data.concepts[state.concept], n = state.count[state.concept];
+    count.max = String(c.units.length);
+    count.value = String(n);
+    c.units.slice(0, n).forEach(function (u, k) {
+      var a = document.createElement("a");
+      a.href = data.unit_href.replace("{unit}", String(u));
+      a.textContent = String(u);
+      a.title = data.unit_labels[u] || "";
+      if (k) list.appendChild(document.createTextNode(", "));
+      list.appendChild(a);
+    });
+    note.dataset.offered = c.offered === false ? "false" : "true";
+    if (c.precision === undefined || c.precision === null) {
+      note.textContent = c.method ? c.name + " brush: not measured (its strokes changed nothing)." : "";
+      return;
+    }
+    var others = (c.others || []).map(function (o) { return o[0] + " " + pct(o[1]); });
+    note.textContent = c.name + " brush" + (c.offered === false ? ", below " +
+      pct(data.brushes.min_precision) + " precision" : "") + ": with its " + c.n +
+      " units (chosen by " + (c.method === "optimized" ? "learned causal effect" : "IoU") +
+      "), " + pct(c.precision) + " of the pixels a stroke changed became " + c.name +
+      " on " + c.strokes + " held-out strokes " + (c.on_ground ? "on the ground" : "away from it") +
+      (others.length ? " (else " + others.join(", ") + ")" : "") + "." +
+      (n !== c.n ? " You chose " + n + " units: not measured." : "");
+  }
+
   function buildControls() {
-    var concepts = q("[data-dr-paint-concept]");
+    var concepts = q("[data-dr-paint-concept]"), marked = null, first = -1;
     var mine = document.createElement("option");
     mine.value = CUSTOM;
     concepts.appendChild(mine);
     data.concepts.forEach(function (c, i) {
       var o = document.createElement("option");
       o.value = String(i);
-      o.textContent = c.name + " (" + c.units.length + " units)";
-      concepts.appendChild(o);
+      var p = c.precision === undefined || c.precision === null ? "" : ", " + pct(c.precision);
+      o.textContent = c.name + " (" + (c.n || c.units.length) + " units" + p + ")";
+      if (c.offered === false) {  // measured below the bar: listed apart, marked
+        if (!marked) {
+          marked = document.createElement("optgroup");
+          marked.label = "below " + pct(data.brushes.min_precision) + " precision";
+        }
+        marked.appendChild(o);
+      } else {
+        concepts.appendChild(o);
+        if (first < 0) first = i;
+      }
     });
+    if (marked) concepts.appendChild(marked);
     concepts.addEventListener("change", function () {
       state.concept = concepts.value === CUSTOM ? CUSTOM : +concepts.value;
+      showBrush();
+    });
+    var count = q("[data-dr-paint-count]");
+    count.addEventListener("input", function () {
+      var v = parseInt(count.value, 10);
+      if (isNaN(v) || state.concept === CUSTOM) return;
+      var c = data.concepts[state.concept];
+      state.count[state.concept] = Math.max(1, Math.min(c.units.length, v));
+      showBrush();
     });
     var picker = q("[data-dr-paint-unit]");
     data.unit_labels.forEach(function (label, u) {
@@ -315,6 +380,7 @@
       addUnits([+picker.value]);
       state.concept = CUSTOM;
       concepts.value = CUSTOM;
+      showBrush();
     });
     var strength = q("[data-dr-paint-strength]"), shown = q("[data-dr-paint-strength-value]");
     strength.addEventListener("input", function () {
@@ -324,8 +390,9 @@
     var asked = fromUrl();
     addUnits(asked.units);
     if (state.custom.length) state.concept = CUSTOM;
-    else state.concept = data.concepts.length ? 0 : CUSTOM;
+    else state.concept = first >= 0 ? first : data.concepts.length ? 0 : CUSTOM;
     concepts.value = String(state.concept);
+    showBrush();
     if (asked.mode) {
       state.mode = asked.mode;
       root.querySelector("[name=dr-paint-mode][value=" + asked.mode + "]").checked = true;
