@@ -12,13 +12,13 @@ writing a golden, and must not import torch (the stage's modules do) to do so.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+from dissect_report.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dissect_report.render.site import RenderResult, render_site
 
 __all__ = ["RenderResult", "render_site"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return getattr(importlib.import_module("dissect_report.render.site"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"RenderResult": ".site", "render_site": ".site"})

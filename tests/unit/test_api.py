@@ -36,6 +36,7 @@ def test_import_does_not_load_torch():
 
 LAZY_PACKAGES = ("dissect_report", "dissect_report.dissection", "dissect_report.interventions")
 LAZY_PACKAGES += ("dissect_report.artifacts", "dissect_report.paint", "dissect_report.world")
+LAZY_PACKAGES += ("dissect_report.render",)
 
 
 def test_dir_lists_the_public_api_and_every_name_resolves():
