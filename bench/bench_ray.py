@@ -5,6 +5,7 @@ Usage::
     python bench/bench_ray.py                                  # built-in world, head + 2 nodes
     python bench/bench_ray.py --samples 300 --layers layer3,layer4 --shards 8 --nodes 2
     python bench/bench_ray.py --no-ray                         # sizes and merge cost only
+    python bench/bench_ray.py --only-ray                       # local vs Ray only
 
 Prints, for the built-in world's layers (trained weights):
 
@@ -48,6 +49,11 @@ from dissect_report.models import load_models
 from dissect_report.reportdir.atomic import write_npz
 
 
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit-equal arrays, NaN equal to NaN (a dead unit's peaks are NaN)."""
+    return np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+
+
 def _mb(n: float) -> str:
     return f"{n / 1e6:8.2f} MB"
 
@@ -89,8 +95,7 @@ def merge_cost(config: DissectConfig, shards: int) -> float:
     t_merge = time.perf_counter() - t0
     assert merged is not None
     same = all(
-        all(np.array_equal(a, merged[n].arrays()[k]) for k, a in whole[n].arrays().items())
-        for n in whole
+        all(_equal(a, merged[n].arrays()[k]) for k, a in whole[n].arrays().items()) for n in whole
     )
     per_layer = {}
     for name in whole:
@@ -145,7 +150,7 @@ def _same_tables(a: Path, b: Path, layers: list[str]) -> bool:
             np.load(a / "layers" / name / "stats.npz") as x,
             np.load(b / "layers" / name / "stats.npz") as y,
         ):
-            if x.files != y.files or any(not np.array_equal(x[k], y[k]) for k in x.files):
+            if x.files != y.files or any(not _equal(x[k], y[k]) for k in x.files):
                 return False
     return True
 
@@ -206,7 +211,8 @@ def main() -> None:
     parser.add_argument("--bins", type=int, default=256)
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--nodes", type=int, default=2, help="one-CPU worker nodes (+ a head)")
-    parser.add_argument("--no-ray", action="store_true", help="skip the Ray runs")
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray runs (section 3)")
+    parser.add_argument("--only-ray", action="store_true", help="section 3 only")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads here (a Ray worker has 1 per CPU)"
     )
@@ -221,7 +227,8 @@ def main() -> None:
         calibration_samples=min(128, args.samples),
     )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    merge_cost(config, args.shards)
+    if not args.only_ray:
+        merge_cost(config, args.shards)
     if not args.no_ray:
         local_vs_ray(config, args.nodes, args.shards)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")

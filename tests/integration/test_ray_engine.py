@@ -360,3 +360,34 @@ def test_shard_lost_past_retries_keeps_finished_shards(cluster, local_planted, t
     assert code == 0, err
     assert "resuming: 2 of 3 shards already done" in caplog.text
     assert_same_tables(local_planted, out)
+
+
+def _fetch_weights(config_json: str, job) -> str:
+    from dissect_report.dissection.engines.ray_tasks import _local_weights
+
+    return _local_weights(config_json, job)
+
+
+def test_a_node_without_the_weights_file_gets_the_drivers_bytes(cluster, tmp_path):
+    from safetensors.torch import save_file
+
+    from dissect_report.dissection.engines.ray_tasks import Job
+    from dissect_report.weights_io import file_sha256
+
+    weights = tmp_path / "planted.safetensors"
+    save_file(Planted().state_dict(), str(weights))
+    sha = file_sha256(weights)
+    # What a node on another machine sees: no file at the driver's path.
+    config = DissectConfig(**PLANTED, weights=str(tmp_path / "elsewhere" / "planted.safetensors"))
+    job = Job(
+        config.model_dump_json(),
+        {"generator weights sha256": sha},
+        [ray.put(weights.read_bytes())],
+        None,
+    )
+    fetched = ray.get(ray.remote(_fetch_weights).remote(config.model_dump_json(), job))
+    local = Path(DissectConfig.model_validate_json(fetched).weights)
+    assert local.name == f"{sha}.safetensors" and file_sha256(local) == sha
+    # a node that has the file with the driver's hash uses it where it is
+    same = DissectConfig(**PLANTED, weights=str(weights)).model_dump_json()
+    assert ray.get(ray.remote(_fetch_weights).remote(same, job)) == same
