@@ -16,9 +16,9 @@ Prints, for the built-in world's layers (trained weights):
    ``stats.npz``; it depends on units x bins x concepts, never on the number of samples;
 3. side by side, the CLI's ``dissect`` as one local process (one torch thread) and on a real
    Ray cluster (``ray start``: a head without CPUs and ``--nodes`` one-CPU nodes): wall time
-   and CPU-seconds (the driver's, and every cluster process's, from ``/proc``), the bytes of
-   one shard's state (left on its node) and the bytes that reached the driver, and whether
-   the tables are identical.
+   and CPU-seconds (the driver's, and the cluster's processes' and their children's, sampled
+   from ``/proc``), the bytes of one shard's state (left on its node) and the bytes that
+   reached the driver, and whether the tables are identical.
 
 Timings depend on the machine and its load; the script prints both.
 """
@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -116,17 +117,49 @@ def merge_cost(config: DissectConfig, shards: int) -> float:
     return t_cal + t_pass
 
 
-def _cpu_of(pids: set[int]) -> float:
-    """CPU-seconds of processes and of their reaped children (/proc/PID/stat)."""
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU-seconds so far) of every process (/proc/PID/stat)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-    return total / tick
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return table
+
+
+class ClusterCPU(threading.Thread):
+    """CPU-seconds of a cluster's processes and all their descendants (Ray's worker
+    processes come and go), sampled every 0.2 s; a process's last 0.2 s may be missed."""
+
+    def __init__(self, roots: set[int]) -> None:
+        super().__init__(daemon=True)
+        self.roots, self.seen, self.base = roots, {}, {}
+        self.stop = threading.Event()
+        self._sample(self.base)
+
+    def _sample(self, into: dict[int, float]) -> None:
+        table = _proc_table()
+        for pid, (_, cpu) in table.items():
+            p, depth = pid, 0
+            while p > 1 and p not in self.roots and depth < 50:
+                p, depth = table.get(p, (0, 0.0))[0], depth + 1
+            if p in self.roots:
+                into[pid] = max(into.get(pid, 0.0), cpu)
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            self._sample(self.seen)
+
+    def seconds(self) -> float:
+        self.stop.set()
+        self.join()
+        self._sample(self.seen)
+        return sum(cpu - self.base.get(pid, 0.0) for pid, cpu in self.seen.items())
 
 
 def _cli(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -173,13 +206,14 @@ def local_vs_ray(config: DissectConfig, nodes: int, shards: int) -> None:
     t0 = time.perf_counter()
     with LocalCluster(nodes=nodes, env=env) as cluster:
         t_start = time.perf_counter() - t0
-        cpu0 = _cpu_of(_pids_of(cluster.temp_dir))
+        meter = ClusterCPU(_pids_of(cluster.temp_dir))
+        meter.start()
         wall_r, cpu_d, err = _cli(
             [*flags, "--engine", "ray", "--address", cluster.address, "--shards", str(shards),
              "--out", str(tmp / "ray")],
             env,
         )  # fmt: skip
-        cpu_c = _cpu_of(_pids_of(cluster.temp_dir)) - cpu0
+        cpu_c = meter.seconds()
     moved = re.search(
         r"ray: (\d+) shards on (\d+) node\(s\) in ([\d.]+) s; (\d+) states \(([\d.]+) MB\) reached "
         r"the driver, ([\d.]+) MB stayed on the nodes",

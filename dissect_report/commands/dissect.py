@@ -228,19 +228,21 @@ def config_from_args(
     """
     overrides = {name: getattr(args, name, None) for name in _FIELDS}
     config = load_config(args.config, overrides, defaults)
-    if device_here or config.engine != "ray":
-        check_device(config.device)
+    check_device(config.device, here=device_here or config.engine != "ray")
     return config
 
 
-def check_device(device: str) -> None:
-    """Refuse, before anything is written, a device this machine does not have."""
+def check_device(device: str, *, here: bool = True) -> None:
+    """Refuse, before anything is written, a device this machine does not have (``here``;
+    otherwise only a device torch does not know)."""
     import torch
 
     try:
         kind = torch.device(device).type
     except RuntimeError:
         raise ConfigError(f"unknown device {device!r}; e.g. cpu, cuda, cuda:1, mps") from None
+    if not here:
+        return
     if kind == "cuda" and not torch.cuda.is_available():
         raise EnvironmentProblem(
             f"device {device!r}: CUDA is not available on this machine; use --device cpu"

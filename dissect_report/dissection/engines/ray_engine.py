@@ -129,7 +129,7 @@ def run_ray(
     try:
         retries = RETRIES if retries is None else retries
         env = None if started else config.runtime_env  # the job's, or the caller's session
-        driver = _Driver(ray, models, config, fingerprint, checkpoint, record or RayRun(), retries)
+        driver = _Driver(ray, config, fingerprint, checkpoint, record or RayRun(), retries)
         driver.set_env(env)
         edges, shapes = driver.calibrate()
         if saved is not None:
@@ -179,7 +179,6 @@ class _Driver:
     def __init__(
         self,
         ray: Any,
-        models: Models,
         config: DissectConfig,
         fingerprint: dict[str, Any],
         checkpoint: ShardCheckpoint | None,
