@@ -226,17 +226,20 @@ def adapt_generator(
     generator: nn.Module,
     latent_shape: Sequence[int] | None = None,
     seeded: bool = False,
+    *,
+    clamp: bool = False,
 ) -> nn.Module:
     """The same module, its ``forward`` taking latents ``(N, z_dim)`` with adapters applied.
 
     ``latent_shape``: the per-sample shape the generator wants, e.g. ``(100, 1, 1)`` for the
     PyTorch DCGAN tutorial; ``z_dim`` is its product and rows are reshaped, not redrawn.
     ``seeded``: make the generator's own random draws a function of ``(seed, i)``
-    (:func:`seeded_noise`). Only the instance's ``forward`` changes: module names, hooks,
+    (:func:`seeded_noise`). ``clamp``: clamp its images to [-1, 1] (an unbounded output, as
+    ProGAN's, whose own scripts clamp when saving). Only the instance's ``forward`` changes: module names, hooks,
     state dict and hash stay those of the model.
     """
     refuse_torchscript(generator)
-    if latent_shape is None and not seeded:
+    if latent_shape is None and not seeded and not clamp:
         return generator
     inner = generator.forward
     shape = tuple(int(s) for s in latent_shape) if latent_shape is not None else None
@@ -250,9 +253,11 @@ def adapt_generator(
                 )
             z = z.reshape(z.shape[0], *shape)
         if not seeded:
-            return inner(z, *args, **kwargs)
-        with seeded_noise(z):
-            return inner(z, *args, **kwargs)
+            out = inner(z, *args, **kwargs)
+        else:
+            with seeded_noise(z):
+                out = inner(z, *args, **kwargs)
+        return out.clamp(-1.0, 1.0) if clamp and isinstance(out, torch.Tensor) else out
 
     generator.forward = types.MethodType(forward, generator)  # type: ignore[method-assign]
     generator.latent_shape = shape  # type: ignore[assignment]

@@ -85,6 +85,16 @@ class DissectConfig(BaseModel):
         False,
         description="make random draws inside the generator's forward a function of (seed, i)",
     )
+    clamp_output: bool = Field(
+        False,
+        description="clamp the generator's images to [-1, 1], for generators whose output is "
+        "unbounded (ProGAN: its own scripts clamp when saving)",
+    )
+    generator_args: dict[str, bool | int | float | str] = Field(
+        default_factory=dict,
+        description="keyword arguments of the generator factory (a [dissect.generator_args] "
+        "table; --generator-arg KEY=VALUE)",
+    )
     check_model: bool = Field(
         True,
         description="check the model contract before the pass; false = accept the risk "
@@ -168,6 +178,23 @@ class DissectConfig(BaseModel):
             if twice:  # the hooks would see it once per name: "runs more than once per forward"
                 raise ValueError(f"layer {twice[0]!r} is named twice; name each layer once")
         return tuple(value) if isinstance(value, list) else value  # TOML/JSON arrays are lists
+
+    @field_validator("generator_args", mode="before")
+    @classmethod
+    def _parse_generator_args(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return value
+        out: dict[str, Any] = {}
+        for item in value:  # --generator-arg KEY=VALUE, VALUE read as JSON when it parses
+            key, eq, text = str(item).partition("=")
+            if not eq or not key.strip().isidentifier():
+                raise ValueError(f"expected KEY=VALUE with a Python name as KEY, got {item!r}")
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError:
+                parsed = text
+            out[key.strip()] = parsed if isinstance(parsed, bool | int | float | str) else text
+        return out
 
     @field_validator("latent_shape", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ seconds on a small GAN (see the README for measured costs).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 CHECK_IDS = (0, 1, 2, 3)
 OTHER_BATCH = (3, 6, 1, 5, 0, 2)  # other samples around them, in another order
+REDUCED_OTHER = (6, 1, 0)  # the same for samples 0, 1, when the model is slow
+BUDGET_S = 5.0  # past this (estimated from the first forward), the check is reduced
 ACCEPT = "or --no-model-check to accept the risk"
 
 
@@ -79,6 +82,7 @@ class ModelCheck:
     seconds: float = 0.0
     forwards: int = 0  # the check's cost: generator forward passes, and samples in them
     sample_forwards: int = 0
+    reduced: str | None = None  # what a slow model's check left out, in words
 
     @property
     def passed(self) -> bool:
@@ -115,7 +119,9 @@ class ModelCheck:
             ],
             "problems": [p.message for p in self.problems],
             "warnings": list(self.warnings),
-        }  # its seconds go to the manifest's timings (model_check_s), with the other timings
+        } | (
+            {"reduced": self.reduced} if self.reduced else {}
+        )  # its seconds go to the manifest's timings (model_check_s), with the other timings
 
     def lines(self) -> list[str]:
         """Human-readable lines for ``dissect-report check``."""
@@ -149,6 +155,8 @@ class ModelCheck:
                 f"layer {layer.name}: {layer.module_type}, {shape}, {layer.calls} call(s) per "
                 f"forward, {measured}"
             )
+        if self.reduced:
+            out.append(f"reduced: {self.reduced}")
         out += [f"warning: {w}" for w in self.warnings]
         out += [f"problem: {p.message}" for p in self.problems]
         out.append(
@@ -264,15 +272,23 @@ def forward_error(model: nn.Module, z: torch.Tensor, exc: Exception) -> UserErro
     text = one_line(exc)[:160]
     lowered = str(exc).lower()
     said = f"the generator raised {type(exc).__name__} on latents {tuple(z.shape)} ({text})"
+    inner, where = _frames(exc)
     if isinstance(exc, TypeError) and (
         "positional argument" in lowered or "keyword argument" in lowered
     ):
+        called = re.match(r"([\w.]+)\(\)", str(exc))
+        owner = called.group(1).split(".")[0] if called else ""
+        if where is not None and owner != type(model).__name__ and _is_torch_name(owner):
+            return ModelError(
+                f"{said} in {where}: that code calls torch {torch.__version__} with arguments "
+                "of another version; fix: a version of the package made for this torch (or a "
+                "torch it supports)"
+            )
         return ModelError(
             f"{said}: its forward takes other arguments than the latents; fix: return from "
             "the factory a module whose forward(z) calls it with them (e.g. "
             "forward(z): return G(z, depth=..., alpha=1.0))"
         )
-    where = _outside_frame(exc)
     if isinstance(exc, AttributeError | ImportError) and "torch" in lowered:
         owner = f" in {where}" if where else ""
         return ModelError(
@@ -294,18 +310,39 @@ def forward_error(model: nn.Module, z: torch.Tensor, exc: Exception) -> UserErro
     return UserCodeError.wrap("generator", exc)
 
 
-def _outside_frame(exc: BaseException) -> str | None:
-    """The innermost frame of ``exc`` outside torch and this package: 'file.py:line'."""
+def _is_torch_name(name: str) -> bool:
+    """A class or function name of torch's (``_ConvTransposeNd``, ``Conv2d``, ``interpolate``)."""
+    if not name:
+        return False
+    return any(hasattr(space, name) for space in (torch, torch.nn, torch.nn.functional)) or any(
+        hasattr(module, name) for module in (torch.nn.modules.conv, torch.nn.modules.module)
+    )
+
+
+def _frames(exc: BaseException) -> tuple[str, str | None]:
+    """Where ``exc`` was raised ("torch" or "other") and the innermost frame outside torch and
+    this package, as 'file.py:line', with its distribution and version when installed."""
     import traceback
+    from importlib.metadata import packages_distributions, version
     from pathlib import Path
 
     torch_dir = str(Path(torch.__file__).parent)
     here = str(Path(__file__).parent)
+    frames = traceback.extract_tb(exc.__traceback__)
+    inner = "torch" if frames and frames[-1].filename.startswith(torch_dir) else "other"
     found = None
-    for frame in traceback.extract_tb(exc.__traceback__):
+    for frame in frames:
         if not frame.filename.startswith((torch_dir, here)):
-            found = f"{Path(frame.filename).name}:{frame.lineno}"
-    return found
+            found = frame
+    if found is None:
+        return inner, None
+    where = f"{Path(found.filename).name}:{found.lineno}"
+    parts = Path(found.filename).parts
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        top = Path(parts[parts.index("site-packages") + 1]).stem
+        for dist in packages_distributions().get(top, [])[:1]:
+            where += f" (package {dist} {version(dist)})"
+    return inner, where
 
 
 def _scripted_ancestor(model: nn.Module, name: str) -> str | None:
@@ -475,7 +512,13 @@ def _image_problems(
             )
         )
     elif lo < -1.5 or hi > 1.5:
-        problems.append(Problem("range", f"images range [{lo:.3g}, {hi:.3g}]; {fix}: rescale them"))
+        problems.append(
+            Problem(
+                "range",
+                f"images range [{lo:.3g}, {hi:.3g}]; {fix}: rescale them, or --clamp-output "
+                "when the model's own scripts clamp its output (ProGAN's do)",
+            )
+        )
     elif lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
         warnings.append(f"images range [{lo:.3g}, {hi:.3g}] slightly exceeds [-1, 1]")
     return problems, warnings
@@ -525,7 +568,17 @@ def check_model(
     gen = models.generator
     z = models.latents(ids)
     checks, problems = _structure(gen, layers, z)
-    base = {"samples": tuple(ids), "tolerance": tolerance}
+    per_sample = (time.perf_counter() - t0) / max(1, len(ids))
+    reduced = None
+    planned = (3 * len(ids) + len(other)) * per_sample  # again, other batch, each alone
+    if planned > BUDGET_S and len(ids) > 2 and tuple(other) == OTHER_BATCH:
+        # A large model: two samples, one of them alone, still catch noise and batch effects.
+        ids, other = ids[:2], REDUCED_OTHER
+        reduced = (
+            f"samples 0, 1 only, sample 0 alone (a forward takes {per_sample:.2g} s per "
+            f"sample; the full check would take ~{planned:.0f} s more)"
+        )
+    base = {"samples": tuple(ids), "tolerance": tolerance, "reduced": reduced}
     # Layers the structure check could read are compared even when another one has a
     # problem: the check reports what it measured, and only that.
     names = [c.name for c in checks if c.shape is not None]
@@ -570,7 +623,7 @@ def check_model(
     image_diff = max(image_diff, _difference(images[mine], batch_images[sel]))
     for n in names:
         layer_diff[n] = max(layer_diff[n], _difference(acts[n][mine], batch_acts[n][sel]))
-    for k, i in enumerate(ids):
+    for k, i in enumerate(ids[:1] if reduced else ids):
         alone, alone_acts = run([i])
         image_diff = max(image_diff, _difference(images[k : k + 1], alone))
         for n in names:

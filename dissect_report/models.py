@@ -449,15 +449,18 @@ def load_generator(
     weights_key: str | None = None,
     latent_shape: tuple[int, ...] | None = None,
     seeded_noise: bool = False,
+    clamp_output: bool = False,
+    factory_args: dict[str, Any] | None = None,
 ) -> nn.Module:
-    """Call the factory, load ``weights`` if given, apply the adapters, return it in eval mode.
+    """Call the factory (with ``factory_args``), load ``weights`` if given, apply the adapters,
+    return it in eval mode.
 
-    ``latent_shape`` (or the generator's own ``latent_shape`` attribute) and
-    ``seeded_noise`` are :func:`dissect_report.adapters.adapt_generator`'s.
+    ``latent_shape`` (or the generator's own ``latent_shape`` attribute), ``seeded_noise`` and
+    ``clamp_output`` are :func:`dissect_report.adapters.adapt_generator`'s.
     """
     factory = import_factory(factory_path)
     try:
-        model = factory()
+        model = factory(**(factory_args or {}))
     except Exception as exc:
         raise ModelError(f"generator factory {factory_path!r} failed: {exc!r}") from None
     if not isinstance(model, nn.Module):
@@ -470,7 +473,7 @@ def load_generator(
     elif weights_key is not None:
         raise ConfigError("--weights-key needs --weights")
     shape = latent_shape or getattr(model, "latent_shape", None)
-    model = adapt_generator(model, shape, seeded_noise)
+    model = adapt_generator(model, shape, seeded_noise, clamp=clamp_output)
     module_dtype(model, "generator")  # weights on the meta device or of mixed dtypes: refused
     return model.eval().to(device)
 
@@ -535,6 +538,8 @@ def model_identity(
             "z_dim": z_dim,
             "latent_shape": list(getattr(generator, "latent_shape", None) or []) or None,
             "seeded_noise": config.seeded_noise,
+            "clamp_output": config.clamp_output,
+            "generator_args": dict(config.generator_args),
             **_sources(config.generator),
         },
         "segmenter": {
@@ -644,6 +649,8 @@ def load_models(config: DissectConfig, *, check: bool = True) -> Models:
         weights_key=config.weights_key,
         latent_shape=config.latent_shape,
         seeded_noise=config.seeded_noise,
+        clamp_output=config.clamp_output,
+        factory_args=config.generator_args,
     )
     z_dim = latent_size(generator, config.z_dim, config.generator)
     segmenter = load_segmenter(config.segmenter, device)

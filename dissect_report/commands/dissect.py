@@ -190,6 +190,20 @@ def add_model_adapter_arguments(g: argparse._ActionsContainer) -> None:
         "z_dim is its product",
     )
     g.add_argument(
+        "--clamp-output",
+        action="store_true",
+        default=None,
+        help="clamp the generator's images to [-1, 1] (for an unbounded output, e.g. ProGAN's; "
+        "recorded in the manifest)",
+    )
+    g.add_argument(
+        "--generator-arg",
+        dest="generator_args",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a keyword argument of the generator factory (repeatable; VALUE read as JSON)",
+    )
+    g.add_argument(
         "--seeded-noise",
         action="store_true",
         default=None,

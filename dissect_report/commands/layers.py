@@ -84,6 +84,8 @@ def handle(args: argparse.Namespace) -> int:
                 "z_dim": args.z_dim,
                 "latent_shape": args.latent_shape,
                 "seeded_noise": args.seeded_noise,
+                "clamp_output": args.clamp_output,
+                "generator_args": args.generator_args,
             }.items()
             if v is not None
         }
@@ -94,6 +96,8 @@ def handle(args: argparse.Namespace) -> int:
         weights_key=config.weights_key,
         latent_shape=config.latent_shape,
         seeded_noise=config.seeded_noise,
+        clamp_output=config.clamp_output,
+        factory_args=config.generator_args,
     )
     z_dim = latent_size(generator, config.z_dim, config.generator)
     z = generator_latents(generator, 0, [0, 1], z_dim)

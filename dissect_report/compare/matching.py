@@ -95,6 +95,8 @@ def _activations(manifest: dict[str, Any], layers: list[str], seed: int, samples
             weights_key=model.get("weights_key"),
             latent_shape=tuple(model["latent_shape"]) if model.get("latent_shape") else None,
             seeded_noise=bool(model.get("seeded_noise")),
+            clamp_output=bool(model.get("clamp_output")),
+            factory_args=model.get("generator_args") or {},
         )
         if model.get("state_sha256") and state_sha256(generator) != model["state_sha256"]:
             log.info("%s: the generator loaded now is not the one dissected", factory)

@@ -164,3 +164,56 @@ def test_meta_weights_are_one_line(capsys) -> None:
                             "--layers", "body")  # fmt: skip
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "meta device" in lines[0], lines
+
+
+# --- 10: an unbounded output and a factory that takes arguments ----------------------------
+
+
+def test_clamp_output_and_factory_arguments_make_an_unbounded_generator_fit(
+    tmp_path: Path, capsys
+) -> None:
+    import json
+
+    from dissect_report.config import load_config
+
+    gen = ["--generator", "contract_toys:unbounded", *TOY_SEG, "--layers", "body"]
+    code, out, err = _check(capsys, *gen)
+    assert code == 2 and "missing 1 required positional argument: 'gain'" in err
+    code, out, err = _check(capsys, *gen, "--generator-arg", "gain=3")
+    assert code == 2
+    assert "or --clamp-output when the model's own scripts clamp its output" in out
+    code, out, err = _check(capsys, *gen, "--generator-arg", "gain=3", "--clamp-output")
+    assert code == 0, out + err
+    assert re.search(r"images: 3 x 16 x 16 float32, range \[-1, 1\]", out)
+    report = tmp_path / "r"
+    args = [*gen, "--generator-arg", "gain=3", "--clamp-output", "--samples", "8",
+            "--calibration-samples", "8", "--no-images", "--out", str(report)]  # fmt: skip
+    assert main(["-q", "dissect", *args]) == 0
+    manifest = json.loads((report / "manifest.json").read_text())
+    assert manifest["model"]["clamp_output"] is True
+    assert manifest["model"]["generator_args"] == {"gain": 3}
+    assert manifest["config"]["generator_args"] == {"gain": 3}
+    toml = tmp_path / "d.toml"
+    toml.write_text("[dissect]\nclamp_output = true\n[dissect.generator_args]\ngain = 2.5\n")
+    config = load_config(toml)
+    assert config.clamp_output and config.generator_args == {"gain": 2.5}
+
+
+# --- 15: check on a slow model stays within its budget and says what it left out ---------
+
+
+def test_a_slow_models_check_is_reduced_says_so_and_still_finds_batch_effects(
+    capsys, monkeypatch
+) -> None:
+    import dissect_report.contract as contract
+
+    monkeypatch.setattr(contract, "BUDGET_S", 0.0)  # every model counts as slow here
+    code, out, _ = _check(
+        capsys, "--generator", "contract_toys:plain", *TOY_SEG, "--layers", "body"
+    )
+    assert code == 0
+    assert re.search(r"reduced: samples 0, 1 only, sample 0 alone \(a forward takes", out)
+    assert re.search(r"passed in [0-9.]+ s \(5 forward passes of the generator, 10 samples\)", out)
+    code, out, _ = _check(capsys, "--generator", "contract_toys:batch_stats", *TOY_SEG,
+                          "--layers", "body")  # fmt: skip
+    assert code == 2 and "problem: a sample's image depends on the rest of its batch" in out

@@ -221,6 +221,23 @@ def meta_weights() -> _Base:
         return _Base()
 
 
+class Unbounded(_Base):
+    """Images not squashed into [-1, 1] (ProGAN's output; its own scripts clamp on saving)."""
+
+    def __init__(self, gain: float) -> None:
+        super().__init__()
+        self.gain = gain
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.body(F.interpolate(self.features(z), scale_factor=4))
+        return self.gain * torch.tanh(self.to_rgb(x) * 4)
+
+
+def unbounded(gain: float) -> Unbounded:
+    """A factory that needs an argument (``--generator-arg gain=3``)."""
+    return Unbounded(gain)
+
+
 def batch_stats() -> BatchStats:
     return BatchStats()
 
