@@ -27,6 +27,7 @@ from dissect_report.models import Models
 from dissect_report.modeltools.batches import concept_counts
 from dissect_report.modeltools.edit import edit, insert
 from dissect_report.modeltools.frozen import frozen
+from dissect_report.reportdir.schema import InsertionRow
 
 SUCCESS = 0.05  # a site "succeeds" when the concept grows by >= 5% of the patch area
 
@@ -38,14 +39,6 @@ class Site:
     col: int
     context: int  # concept index the segmenter saw most in the patch before
     added: float
-
-
-@dataclass(frozen=True)
-class ContextRow:
-    context: str
-    sites: int
-    added: float
-    success: float
 
 
 def grid_positions(size: int, patch: int, grid: int) -> list[int]:
@@ -126,7 +119,7 @@ def insertion_sites(
     return sites
 
 
-def by_context(sites: Sequence[Site], concepts: Sequence[str]) -> list[ContextRow]:
+def by_context(sites: Sequence[Site], concepts: Sequence[str]) -> list[InsertionRow]:
     """Sites grouped by the concept that was there before, most sites first."""
     groups: dict[int, list[float]] = {}
     for s in sites:
@@ -136,6 +129,6 @@ def by_context(sites: Sequence[Site], concepts: Sequence[str]) -> list[ContextRo
     for ctx, n in sorted(order.items(), key=lambda kv: (-kv[1], kv[0])):
         added = np.array(groups[ctx])
         rows.append(
-            ContextRow(concepts[ctx], n, float(added.mean()), float((added >= SUCCESS).mean()))
+            InsertionRow(concepts[ctx], n, float(added.mean()), float((added >= SUCCESS).mean()))
         )
     return rows

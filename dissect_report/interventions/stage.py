@@ -30,7 +30,6 @@ from dissect_report.interventions import write
 from dissect_report.interventions.ace import Ablator, AceRow, ace_curve, random_order
 from dissect_report.interventions.heldout import HeldOut, heldout_pass
 from dissect_report.interventions.insertion import (
-    ContextRow,
     Site,
     by_context,
     candidate_sites,
@@ -46,7 +45,7 @@ from dissect_report.modeltools.frozen import frozen
 from dissect_report.modeltools.reopen import open_with_models
 from dissect_report.progress import bar
 from dissect_report.reportdir.report import Report
-from dissect_report.reportdir.schema import ConceptIndexRow
+from dissect_report.reportdir.schema import ConceptIndexRow, InsertionRow
 from dissect_report.reportdir.write import update_manifest
 from dissect_report.slug import unique_slugs
 from dissect_report.swap import begin_section, commit_section, writes_section
@@ -60,7 +59,7 @@ class ConceptResult(ConceptIndexRow):
     :class:`~dissect_report.reportdir.schema.ConceptIndexRow`) and what its files hold."""
 
     curve: tuple[AceRow, ...] = field(repr=False, kw_only=True)
-    insertion: tuple[ContextRow, ...] = field(repr=False, kw_only=True)
+    insertion: tuple[InsertionRow, ...] = field(repr=False, kw_only=True)
     sites: tuple[Site, ...] = field(repr=False, kw_only=True)
     alpha: tuple[float, ...] | None = field(default=None, repr=False, kw_only=True)
     levels: tuple[float, ...] | None = field(default=None, repr=False, kw_only=True)  # (U,)
@@ -182,7 +181,7 @@ def _compare(
     c: int,
     units: list[int],
     level: torch.Tensor,
-    rows: list[ContextRow],
+    rows: list[InsertionRow],
     config: InterventionConfig,
     patch: int,
 ) -> tuple[bytes | None, list[int]]:

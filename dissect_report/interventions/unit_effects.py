@@ -17,25 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from dissect_report.interventions.ace import Ablator
 from dissect_report.interventions.heldout import HeldOut
 from dissect_report.models import Models
 from dissect_report.progress import bar
-
-
-@dataclass(frozen=True)
-class UnitEffect:
-    unit: int
-    concept: str
-    samples: int
-    fraction_before: float
-    fraction_after: float
-    ace: float
-    share: float
-    erased: float
+from dissect_report.reportdir.schema import UnitEffectRow
 
 
 def first_samples(held: HeldOut, count: int) -> HeldOut:
@@ -53,7 +42,7 @@ def unit_effects(
     units: Sequence[dict[str, Any]],
     samples: int,
     batch_size: int,
-) -> list[UnitEffect]:
+) -> list[UnitEffectRow]:
     """One row per interpretable unit (units.parquet rows), in unit order; see the module doc."""
     names = models.concepts
     sub = first_samples(held, samples)
@@ -70,7 +59,7 @@ def unit_effects(
         after = ablator.fraction([unit], c)
         ace = before - after
         out.append(
-            UnitEffect(
+            UnitEffectRow(
                 unit=unit,
                 concept=concept,
                 samples=sub.count,

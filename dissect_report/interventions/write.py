@@ -24,13 +24,14 @@ from dissect_report.reportdir.schema import (
     OPTIMIZED,
     UNIT_EFFECTS,
     ConceptIndexRow,
+    InsertionRow,
+    UnitEffectRow,
     to_table,
 )
 from dissect_report.reportdir.write import write_table
 
 if TYPE_CHECKING:
     from dissect_report.interventions.stage import ConceptResult
-    from dissect_report.interventions.unit_effects import UnitEffect
 
 I32, I64, F64, STR = pa.int32(), pa.int64(), pa.float64(), pa.string()
 
@@ -94,14 +95,7 @@ def insertion_tables(
     result: ConceptResult, concepts: Sequence[str] | None = None
 ) -> tuple[pa.Table, pa.Table]:
     ctx = result.insertion
-    by_context = pa.table(
-        {
-            "context": pa.array([r.context for r in ctx], STR),
-            "sites": pa.array([r.sites for r in ctx], I64),
-            "added": pa.array([r.added for r in ctx], F64),
-            "success": pa.array([r.success for r in ctx], F64),
-        }
-    )
+    by_context = to_table(ctx, InsertionRow)
     names = concepts or []
     sites = result.sites
     raw = pa.table(
@@ -168,18 +162,6 @@ def concept_index(path: Path, results: Sequence[ConceptResult]) -> None:
     write_table(path, to_table(results, ConceptIndexRow), CONCEPT_INDEX, csv=True)
 
 
-def unit_effects(path: Path, rows: Sequence[UnitEffect]) -> None:
+def unit_effects(path: Path, rows: Sequence[UnitEffectRow]) -> None:
     """concepts/units.parquet: each labelled unit's own ablation effect."""
-    table = pa.table(
-        {
-            "unit": pa.array([r.unit for r in rows], I32),
-            "concept": pa.array([r.concept for r in rows], STR),
-            "samples": pa.array([r.samples for r in rows], I32),
-            "fraction_before": pa.array([r.fraction_before for r in rows], F64),
-            "fraction_after": pa.array([r.fraction_after for r in rows], F64),
-            "ace": pa.array([r.ace for r in rows], F64),
-            "share": pa.array([r.share for r in rows], F64),
-            "erased": pa.array([r.erased for r in rows], F64),
-        }
-    )
-    write_table(path, table, UNIT_EFFECTS)
+    write_table(path, to_table(rows, UnitEffectRow), UNIT_EFFECTS)

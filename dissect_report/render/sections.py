@@ -21,7 +21,10 @@ from dissect_report.reportdir.read import read_json, read_rows, read_table
 from dissect_report.reportdir.schema import (
     CONCEPT_INDEX,
     ConceptIndexRow,
+    InsertionRow,
     Manifest,
+    R,
+    UnitEffectRow,
 )
 from dissect_report.slug import slugify
 
@@ -32,19 +35,16 @@ def _rows(path: Path, required: tuple[str, ...], optional: bool = False) -> list
     return read_table(path, required).to_pylist()
 
 
+def _typed_rows(path: Path, row_type: type[R]) -> list[R]:
+    """The rows of an optional table (none when the file is absent)."""
+    return read_rows(path, row_type) if path.is_file() else []
+
+
 def _f(value: Any) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
-
-
-@dataclass(frozen=True)
-class InsertionRow:
-    context: str
-    sites: int
-    added: float
-    success: float
 
 
 @dataclass(frozen=True)
@@ -60,23 +60,11 @@ class ConceptIntervention(ConceptIndexRow):
 
 
 @dataclass(frozen=True)
-class UnitEffect:
-    """One row of concepts/units.parquet: a unit ablated alone, its label's pixels counted."""
-
-    unit: int
-    concept: str
-    samples: int
-    ace: float
-    share: float
-    erased: float
-
-
-@dataclass(frozen=True)
 class Interventions:
     layer: str
     settings: dict[str, Any]
     concepts: tuple[ConceptIntervention, ...]
-    unit_effects: dict[int, UnitEffect] = field(default_factory=dict)  # unit -> its own effect
+    unit_effects: dict[int, UnitEffectRow] = field(default_factory=dict)  # unit -> its own effect
 
 
 @dataclass(frozen=True)
@@ -142,7 +130,7 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
         slug = row.slug
         if slug != slugify(slug):
             raise ReportError(f"unsafe concept slug {slug!r} in {str(base / 'index.parquet')!r}")
-        ins = _rows(base / slug / "insertion.parquet", ("context", "sites"), optional=True)
+        ins = _typed_rows(base / slug / "insertion.parquet", InsertionRow)
         optimized = _rows(base / slug / "optimized.parquet", ("unit", "alpha"), optional=True)
         concepts.append(
             ConceptIntervention(
@@ -156,30 +144,15 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
                     for r in optimized
                     if r.get("iou_rank") is not None and "iou" in r
                 },
-                insertion=tuple(
-                    InsertionRow(
-                        str(r["context"]), int(r["sites"]), _f(r.get("added")), _f(r.get("success"))
-                    )
-                    for r in ins
-                ),
+                insertion=tuple(ins),
                 has_ace_svg=(base / slug / "ace.svg").is_file(),
                 has_compare_png=(base / slug / "compare.png").is_file(),
             )
         )
     settings = dict(manifest.interventions)
     layer = str(settings.get("layer") or (concepts[0].layer if concepts else ""))
-    own = _rows(base / "units.parquet", ("unit", "concept", "samples", "ace"), optional=True)
-    effects = {
-        int(r["unit"]): UnitEffect(
-            int(r["unit"]),
-            str(r["concept"]),
-            int(r["samples"]),
-            _f(r["ace"]),
-            _f(r.get("share")),
-            _f(r.get("erased")),
-        )
-        for r in own
-    }
+    own = _typed_rows(base / "units.parquet", UnitEffectRow)
+    effects = {r.unit: r for r in own}
     return Interventions(layer, settings, tuple(concepts), effects)
 
 

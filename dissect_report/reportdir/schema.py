@@ -345,13 +345,21 @@ ACE = (
     Column("erased", "float64"),
 )
 
-# concepts/<concept-slug>/insertion.parquet
-INSERTION = (
-    Column("context", "string"),
-    Column("sites", "int64"),
-    Column("added", "float64"),
-    Column("success", "float64"),
-)
+
+# concepts/<concept-slug>/insertion.parquet: insertion's effect by the site's context
+@dataclass(frozen=True)
+class InsertionRow:
+    """A row of ``insertion.parquet``: the concept's units forced on at ``sites`` patches whose
+    surroundings show ``context``; ``added`` pixels of the concept per patch, ``success`` the
+    share of sites where it appeared."""
+
+    context: str = column("string")
+    sites: int = column("int64")
+    added: float = column("float64", math.nan)
+    success: float = column("float64", math.nan)
+
+
+INSERTION = columns(InsertionRow)
 
 # concepts/<concept-slug>/optimized.parquet
 OPTIMIZED = (
@@ -362,17 +370,24 @@ OPTIMIZED = (
     Column("iou_rank", "int32"),
 )
 
+
 # concepts/units.parquet: each interpretable unit of the intervention layer ablated alone
-UNIT_EFFECTS = (
-    Column("unit", "int32"),
-    Column("concept", "string"),
-    Column("samples", "int32"),
-    Column("fraction_before", "float64"),
-    Column("fraction_after", "float64"),
-    Column("ace", "float64"),
-    Column("share", "float64"),
-    Column("erased", "float64"),
-)
+@dataclass(frozen=True)
+class UnitEffectRow:
+    """A row of ``concepts/units.parquet``: one labelled unit ablated alone on ``samples``
+    held-out samples, its label's pixels before and after."""
+
+    unit: int = column("int32")
+    concept: str = column("string")
+    samples: int = column("int32")
+    fraction_before: float = column("float64")
+    fraction_after: float = column("float64")
+    ace: float = column("float64")
+    share: float = column("float64")
+    erased: float = column("float64")
+
+
+UNIT_EFFECTS = columns(UnitEffectRow)
 
 # artifacts/units.parquet
 ARTIFACT_UNITS = (
