@@ -105,13 +105,13 @@ def _match_lines(c: FindingsComparison, max_items: int) -> list[str]:
     for (before, after, layer), group in m.groupby(["before", "after", "layer"], sort=False):
         method = group["method"].iloc[0]
         what = "activation correlation" if method == "activation" else "IoU profile"
-        median = float(group["similarity"].median())
+        median, low = float(group["similarity"].median()), float(group["similarity"].min())
         moved = int((group["unit_before"] != group["unit_after"]).sum())
         counts = group["change"].value_counts().to_dict()
         lines += [
             "",
             f"Units matched {before} -> {after}, {layer}: {len(group)} by {what} "
-            f"(median {median:.2f}; {moved} matched to another index); "
+            f"(median {median:.3f}, min {low:.3f}; {moved} matched to another index); "
             + ", ".join(
                 f"{counts.get(k, 0)} {k}" for k in ("same", "relabelled", "gained", "lost")
             ),
