@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from dissect_report.errors import ReportError, SchemaError
 from dissect_report.reportdir.read import read_json
 from dissect_report.reportdir.schema import MANIFEST, MIGRATIONS, SCHEMA_VERSION
+from dissect_report.reportdir.write import update_manifest
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The manifest versions this version reads and may add to (older ones are migrated on read).
@@ -88,6 +89,22 @@ def commit_section(report: str | Path, name: str) -> None:
         os.replace(final, old)
     os.replace(new, final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def publish_section(
+    report: str | Path, name: str, flag: str, changes: dict[str, Any] | None = None
+) -> None:
+    """The one commit of every stage: swap ``report/.name.new/`` in and mark it done.
+
+    Usage: ``publish_section(report, "concepts", "interventions", {"interventions": settings})``.
+    The manifest's ``sections.flag`` goes false, the section is swapped in, then the manifest
+    gets ``sections.flag`` true with ``changes``. Killed between these three steps, the manifest
+    says "not done" and ``--resume`` redoes the stage.
+    """
+    report = Path(report)
+    update_manifest(report, {"sections": {flag: False}})
+    commit_section(report, name)
+    update_manifest(report, {"sections": {flag: True}, **(changes or {})})
 
 
 def abort_section(report: str | Path, name: str) -> None:

@@ -42,8 +42,8 @@ from dissect_report.modeltools.reopen import open_with_models
 from dissect_report.reportdir.atomic import write_bytes, write_json
 from dissect_report.reportdir.report import Report
 from dissect_report.reportdir.schema import ARTIFACT_REPAIR, ARTIFACT_UNITS
-from dissect_report.reportdir.write import update_manifest, write_table
-from dissect_report.swap import begin_section, commit_section, writes_section
+from dissect_report.reportdir.write import write_table
+from dissect_report.swap import begin_section, publish_section, writes_section
 
 log = logging.getLogger(__name__)
 
@@ -309,16 +309,11 @@ def find_artifacts(
         "verdict": verdict.status,
     }
     seconds = time.perf_counter() - start
-    # Killed between these three steps, the manifest says "not done" and --resume redoes it.
-    update_manifest(report, {"sections": {"artifacts": False}})
-    commit_section(report, "artifacts")
-    update_manifest(
+    publish_section(
         report,
-        {
-            "sections": {"artifacts": True},
-            "artifacts": settings,
-            "timings": {"artifacts_s": round(seconds, 3)},
-        },
+        "artifacts",
+        "artifacts",
+        {"artifacts": settings, "timings": {"artifacts_s": round(seconds, 3)}},
     )
     return ArtifactResult(
         report,

@@ -46,9 +46,8 @@ from dissect_report.modeltools.reopen import open_with_models
 from dissect_report.progress import bar
 from dissect_report.reportdir.report import Report
 from dissect_report.reportdir.schema import ConceptIndexRow, InsertionRow
-from dissect_report.reportdir.write import update_manifest
 from dissect_report.slug import unique_slugs
-from dissect_report.swap import begin_section, commit_section, writes_section
+from dissect_report.swap import begin_section, publish_section, writes_section
 
 log = logging.getLogger(__name__)
 
@@ -373,16 +372,11 @@ def intervene(
         "ranking": iou_source,
     }
     seconds = time.perf_counter() - start
-    # Killed between these three steps, the manifest says "not done" and --resume redoes it.
-    update_manifest(report, {"sections": {"interventions": False}})
-    commit_section(report, "concepts")
-    update_manifest(
+    publish_section(
         report,
-        {
-            "sections": {"interventions": True},
-            "interventions": settings,
-            "timings": {"intervene_s": round(seconds, 3)},
-        },
+        "concepts",
+        "interventions",
+        {"interventions": settings, "timings": {"intervene_s": round(seconds, 3)}},
     )
     log.info("interventions: %d ablation passes, %.1f s", ablator.passes, seconds)
     return InterventionResult(report, layer, seed, tuple(results), settings, seconds)

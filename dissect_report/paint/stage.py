@@ -47,8 +47,7 @@ from dissect_report.reportdir.atomic import write_bytes
 from dissect_report.reportdir.read import read_rows, read_table
 from dissect_report.reportdir.report import open_report
 from dissect_report.reportdir.schema import ConceptIndexRow
-from dissect_report.reportdir.write import update_manifest
-from dissect_report.swap import check_schema, staged_section
+from dissect_report.swap import abort_section, begin_section, check_schema, publish_section
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -313,15 +312,19 @@ def build_paint(
         meta["note"] = str(exc)
         log.info("paint: %s", exc)  # the CLI prints it, once
     files["paint.json"] = (json.dumps(meta, indent=2) + "\n").encode()
-    update_manifest(root, {"sections": {"paint": False}})
-    with staged_section(root, "paint") as new:  # the old paint/ stays until this one is whole
+    new = begin_section(root, "paint")  # the old paint/ stays until this one is whole
+    try:
         for name, data in files.items():
             write_bytes(new / name, data)
+    except BaseException:
+        abort_section(root, "paint")
+        raise
     seconds = time.perf_counter() - start
-    update_manifest(
+    publish_section(
         root,
+        "paint",
+        "paint",
         {
-            "sections": {"paint": True},
             "paint": {"layer": layer, "samples": config.samples, "available": meta["available"],
                       "note": meta["note"], "half_weights": config.half_weights},
             "timings": {"paint_s": round(seconds, 3)},
