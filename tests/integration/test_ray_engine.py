@@ -391,3 +391,27 @@ def test_a_node_without_the_weights_file_gets_the_drivers_bytes(cluster, tmp_pat
     # a node that has the file with the driver's hash uses it where it is
     same = DissectConfig(**PLANTED, weights=str(weights)).model_dump_json()
     assert ray.get(ray.remote(_fetch_weights).remote(same, job)) == same
+
+
+def test_states_are_summed_on_their_node_before_the_driver(cluster, local_planted):
+    import time
+
+    import numpy as np
+
+    from dissect_report.dissection.engines.ray_engine import CHECKPOINT_INTERVAL_S, RayRun, run_ray
+    from dissect_report.models import load_models
+
+    config = DissectConfig(**PLANTED, engine="ray", shards=6, workers=2)
+    record = RayRun()
+    started = time.monotonic()
+    states, _ = run_ray(
+        load_models(config), config, 0, 120, partial=None, resume=False, record=record
+    )
+    elapsed = time.monotonic() - started
+    assert len(record.shard_bytes) == 6 and len(record.nodes) == 1  # this cluster: one node
+    # one summed state at the end, plus one per checkpoint the run lasted long enough for
+    assert 1 <= record.driver_states <= 1 + int(elapsed // CHECKPOINT_INTERVAL_S)
+    assert record.driver_bytes == record.driver_states * record.shard_bytes[0]
+    with np.load(local_planted / "layers" / "features" / "stats.npz") as npz:
+        for key, value in states["features"].arrays().items():
+            np.testing.assert_array_equal(value, npz[key], err_msg=key)
