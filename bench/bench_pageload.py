@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from dissect_report import progress
-from dissect_report.dissection.visualize import webp_bytes
+from dissect_report.bandfiles import webp_bytes
 from dissect_report.render import render_site
 from dissect_report.testing import SyntheticSpec, write_synthetic_report
 
@@ -53,7 +53,7 @@ def _real_strips(report: Path, layers: list[Path]) -> None:
             shutil.copyfile(real, strip)
             # The thumbnail visualize writes beside every strip (made here for older reports).
             thumb = strip.with_name(strip.name.replace("-strip.png", "-thumb.webp"))
-            thumb.write_bytes(webp_bytes(np.asarray(Image.open(real).convert("RGB"))))
+            thumb.write_bytes(webp_bytes(np.asarray(Image.open(real).convert("RGB")), quality=80))
 
 
 def measure(page_path: Path, width: int, height: int, repeat: int) -> dict[str, float]:

@@ -28,11 +28,32 @@ WEBP_QUALITY = 85  # photographic rows: ~12 KB per band row of five 64 px tiles
 FULL = "-full"
 
 
+WEBP_MAX = 16383  # WebP's largest side: a row of five 3,300 px tiles does not fit
+THUMB_BOX = (328, 64)  # the gallery card's image box: five 64 px tiles (render.context.STRIP_SIZE)
+
+
 def webp_bytes(pixels: np.ndarray, quality: int = WEBP_QUALITY) -> bytes:
-    """Lossy WebP of ``(H, W, 3)`` uint8 pixels."""
+    """Lossy WebP of ``(H, W, 3)`` uint8 pixels; past WebP's 16,383 px a side, scaled to fit."""
+    image = Image.fromarray(pixels)
+    side = max(image.size)
+    if side > WEBP_MAX:  # the largest WebP there is, same aspect (box filter: an average)
+        w, h = (max(1, d * WEBP_MAX // side) for d in image.size)
+        image = image.resize((w, h), Image.Resampling.BOX)
     buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="WEBP", quality=quality, method=4)
+    image.save(buf, format="WEBP", quality=quality, method=4)
     return buf.getvalue()
+
+
+def thumb_bytes(tiles: np.ndarray, gap: int) -> bytes:
+    """The gallery's thumbnail: ``(K, H, W, 3)`` tiles in a row, scaled (box average) to fit
+    the card's :data:`THUMB_BOX`, as WebP; a row that already fits keeps its pixels."""
+    row = grid([tiles], gap)
+    h, w = row.shape[:2]
+    factor = max(1, math.ceil(max(w / THUMB_BOX[0], h / THUMB_BOX[1])))
+    if factor > 1:
+        size = (max(1, w // factor), max(1, h // factor))
+        row = np.asarray(Image.fromarray(row).resize(size, Image.Resampling.BOX))
+    return webp_bytes(row, quality=80)
 
 
 def exact_png_bytes(pixels: np.ndarray) -> bytes:
@@ -62,7 +83,8 @@ def display_factor(tile_h: int, tile_w: int) -> int:
 def shrink(tiles: np.ndarray, factor: int, exact: bool) -> np.ndarray:
     """``(K, H, W, 3)`` tiles shrunk by ``factor``: box average, or every ``factor``-th pixel
     where colours must stay exact (masks, segmentations)."""
-    if factor == 1:
+    factor = min(factor, *tiles.shape[1:3])  # never below one pixel a side (a 16 x 3,400 tile)
+    if factor <= 1:
         return tiles
     if exact:
         return tiles[:, ::factor, ::factor]

@@ -610,7 +610,9 @@ def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     from dissect_report.config import RUN_FIELDS
 
     keys = sorted((set(old) | set(new)) - RUN_FIELDS)
-    defaults = {k: f.default for k, f in DissectConfig.model_fields.items()}
+    defaults = {
+        k: f.get_default(call_default_factory=True) for k, f in DissectConfig.model_fields.items()
+    }
     norm = DissectConfig.model_construct(**defaults).model_dump(mode="json")
     return [
         f"{k} {old.get(k, norm.get(k))!r} -> {new.get(k, norm.get(k))!r}"

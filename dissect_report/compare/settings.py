@@ -160,7 +160,7 @@ def _order(change: SettingChange) -> tuple[int, int, str]:
 
 # Config fields added after reports were already made: a report without one was made at its
 # default, so its absence is no change.
-_LATER_FIELDS = ("amp",)
+_LATER_FIELDS = ("amp", "clamp_output", "generator_args")
 
 
 def _config_defaults() -> dict[str, Any]:
@@ -168,7 +168,10 @@ def _config_defaults() -> dict[str, Any]:
     from dissect_report.config import DissectConfig
 
     fields = DissectConfig.model_fields
-    return {f"config.{name}": fields[name].default for name in _LATER_FIELDS}
+    return {
+        f"config.{name}": fields[name].get_default(call_default_factory=True)
+        for name in _LATER_FIELDS
+    }
 
 
 def diff_settings(golden: dict[str, Any], new: dict[str, Any]) -> tuple[SettingChange, ...]:

@@ -39,7 +39,7 @@ from dissect_report.dissection.results import DissectResult, LayerResult
 from dissect_report.dissection.stats import LayerState
 from dissect_report.dissection.statspass import refuse_other_run
 from dissect_report.dissection.thresholds import score_units
-from dissect_report.errors import ReportError, UserError, environment_problem
+from dissect_report.errors import ReportError
 from dissect_report.models import Models, load_models, model_fingerprint
 from dissect_report.provenance import environment
 from dissect_report.reportdir.read import read_json_object, read_state
@@ -181,8 +181,7 @@ class _Cleanup:
         if (
             exc_type is not None
             and self.out is not None
-            and exc is not None
-            and (isinstance(exc, UserError) or environment_problem(exc) is not None)
+            and isinstance(exc, Exception)  # not Ctrl-C: its checkpoint is for --resume
             and not getattr(exc, "resumable", False)
         ):
             shutil.rmtree(self.out, ignore_errors=True)

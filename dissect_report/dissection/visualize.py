@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from dissect_report.bandfiles import band_files, display_factor, exact_png_bytes
+from dissect_report.bandfiles import band_files, display_factor, exact_png_bytes, thumb_bytes
 from dissect_report.bandfiles import webp_bytes as photo_webp_bytes
 from dissect_report.dissection.bands import BANDS, PER_BAND, Example, choose_examples
 from dissect_report.dissection.stats import bilinear_upsample
@@ -272,8 +272,14 @@ def write_unit_images(
                     if top:
                         strip = grid([shown[top]], GAP)
                         jobs.append(pool.submit(_write_png, unit_dir / f"{u}-strip.png", strip))
-                        # The gallery's thumbnail: the same pixels, ~10x lighter than the PNG.
-                        jobs.append(pool.submit(_write_webp, unit_dir / f"{u}-thumb.webp", strip))
+                        # The gallery's thumbnail at the card's size, ~10x lighter than the PNG.
+                        jobs.append(
+                            pool.submit(
+                                write_bytes,
+                                unit_dir / f"{u}-thumb.webp",
+                                thumb_bytes(shown[top], GAP),
+                            )
+                        )
             _write_examples(out / "layers" / layer.slug, picks[layer.name], layout)
             written += 2
         sample_dir = out / "samples"
@@ -387,14 +393,3 @@ def _write_samples(
 
 def _write_png(path: Path, pixels: np.ndarray) -> None:
     write_bytes(path, png_bytes(pixels))
-
-
-def webp_bytes(pixels: np.ndarray, quality: int = 80) -> bytes:
-    """Lossy WebP of ``(H, W, 3)`` uint8 pixels (a 328 x 64 strip: ~3 KB instead of ~32 KB)."""
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="WEBP", quality=quality, method=4)
-    return buf.getvalue()
-
-
-def _write_webp(path: Path, pixels: np.ndarray) -> None:
-    write_bytes(path, webp_bytes(pixels))

@@ -217,3 +217,28 @@ def test_a_slow_models_check_is_reduced_says_so_and_still_finds_batch_effects(
     code, out, _ = _check(capsys, "--generator", "contract_toys:batch_stats", *TOY_SEG,
                           "--layers", "body")  # fmt: skip
     assert code == 2 and "problem: a sample's image depends on the rest of its batch" in out
+
+
+# --- 14: images wider than WebP allows in a row of five tiles ------------------------------
+
+
+def test_panorama_images_get_card_size_thumbnails_and_no_crash(tmp_path: Path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "wide"
+    args = ["-q", "dissect", "--generator", "contract_toys:very_wide", *TOY_SEG, "--layers",
+            "body", "--samples", "8", "--calibration-samples", "8", "--top-k", "5",
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    units = out / "layers" / "body" / "units"
+    thumbs = sorted(units.glob("*-thumb.webp"))
+    assert thumbs
+    for thumb in thumbs:
+        with Image.open(thumb) as im:
+            im.load()
+            assert im.height <= 64 and 300 <= im.width <= 328, im.size  # the card's box
+    for full in units.glob("*.webp"):
+        with Image.open(full) as im:
+            im.load()  # every band row opens (the widest scaled to WebP's 16,383 px)
+            assert max(im.size) <= 16383
+    assert (out / "manifest.json").is_file()

@@ -238,6 +238,25 @@ def unbounded(gain: float) -> Unbounded:
     return Unbounded(gain)
 
 
+class VeryWide(_Base):
+    """Panorama images of 32 x 3,456 px: a row of five tiles is wider than WebP allows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 16 * 2 * 216)
+
+    def features(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fc(z).view(-1, 16, 2, 216)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.body(F.interpolate(self.features(z), scale_factor=2))
+        return torch.tanh(F.interpolate(self.to_rgb(x), scale_factor=8))
+
+
+def very_wide() -> VeryWide:
+    return VeryWide()
+
+
 def batch_stats() -> BatchStats:
     return BatchStats()
 
