@@ -74,6 +74,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="size budget of the site in MB: leave out the zoom's full-size files, then example "
         "bands from the weakest up, until it fits (the pages say what was left out)",
     )
+    p.add_argument(
+        "--all-sample-pages",
+        action="store_true",
+        help="a page for every sample a unit shows (default: the samples of each unit's two "
+        "strongest bands; weaker bands' tiles show the id, unlinked)",
+    )
     p.set_defaults(func=handler)
 
 
@@ -135,7 +141,11 @@ def handler(args: argparse.Namespace) -> int:
         if args.out is None:
             remove_stale_builds(args.report)  # a killed render's; the lock keeps others out
         result = render_site(
-            args.report, out=args.out, baseline=args.baseline, max_site_mb=args.max_site_mb
+            args.report,
+            out=args.out,
+            baseline=args.baseline,
+            max_site_mb=args.max_site_mb,
+            all_sample_pages=args.all_sample_pages,
         )
     print_site(result)
     return 0

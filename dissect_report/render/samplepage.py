@@ -83,11 +83,13 @@ def sample_pages(
     samples: Samples,
     examples: dict[str, Examples | None],
     keep_bands: frozenset[str] | None = None,
+    paged: frozenset[int] | None = None,
 ) -> Iterator[tuple[str, SampleView]]:
     """``(docs path, view)`` for every sample with an image in ``samples/``.
 
     ``keep_bands``: the bands a site size budget keeps; then only the samples that a unit page
-    still shows get a page (None: every sample).
+    still shows get a page (None: every sample). ``paged``: the samples a budget gives a page
+    (:meth:`dissect_report.render.budget.Budget.paged_samples`; None: all).
     """
     rows_by_layer = {
         layer.entry.name: {r.unit: r for r in layer.units} for layer in site.report.layers
@@ -109,6 +111,8 @@ def sample_pages(
     ids = sorted(samples.ids)
     if keep_bands is not None:
         ids = [i for i in ids if i in shown_by]
+    if paged is not None:
+        ids = [i for i in ids if i in paged]
     folder = site.report.root / "samples"
     files = frozenset(os.listdir(folder)) if folder.is_dir() else frozenset()
     band_rank: dict[str, int] = {}

@@ -173,13 +173,15 @@ def render_site(
     out: Path | str | None = None,
     baseline: Path | str | None = None,
     max_site_mb: float | None = None,
+    all_sample_pages: bool = False,
 ) -> RenderResult:
     """Render ``report_dir`` into ``out`` (default ``report_dir/site``); returns a summary.
 
     ``baseline``: a golden report to compare against; adds a Compare page (needs
     :mod:`dissect_report.compare`). ``max_site_mb``: a size budget; the site leaves out the
     zoom's full-size files, then example bands from the weakest up, until it fits
-    (:mod:`dissect_report.render.budget`), and its unit pages say so.
+    (:mod:`dissect_report.render.budget`), and its unit pages say so. Sample pages are made for
+    the samples of each unit's strongest bands (``all_sample_pages``: for every sample).
     """
     start = time.perf_counter()
     root = Path(report_dir).resolve()
@@ -209,7 +211,7 @@ def render_site(
             compare_nav = write_compare_page(comparison, work / "docs")
         bands = [(b.key, b.label) for ex in site.examples.values() if ex for b in ex.bands]
         full = any(ex is not None and (ex.display_factor or 1) > 1 for ex in site.examples.values())
-        steps = ladder(list(dict.fromkeys(bands)), max_site_mb, full)
+        steps = ladder(list(dict.fromkeys(bands)), max_site_mb, full, all_sample_pages)
         for attempt, budget in enumerate(steps):
             built = work / f"site{attempt}"
             pages = _build(site, root, work, built, interventions, artifacts, paint, budget,

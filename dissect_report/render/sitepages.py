@@ -67,13 +67,14 @@ def iter_pages(
             f"layers/{layer.entry.slug}/index.md", "layer.md.j2", detail.layer_view(site, layer)
         )
     yield Page("glossary/index.md", "glossary.md.j2", None)
+    paged = budget.paged_samples(site.examples) if budget is not None else None
     for layer in site.report.layers:
         ex = site.examples.get(layer.entry.name)
         for path, view in unit_pages(
-            site, layer, interventions, artifacts, ex, site.samples, budget
+            site, layer, interventions, artifacts, ex, site.samples, budget, paged
         ):
             yield Page(path, "unit.md.j2", view)
     if site.samples is not None:
         keep = budget.keep_bands if budget is not None else None
-        for path, sview in sample_pages(site, site.samples, site.examples, keep):
+        for path, sview in sample_pages(site, site.samples, site.examples, keep, paged):
             yield Page(path, "sample.md.j2", sview)

@@ -218,8 +218,10 @@ def _bands(
     images: frozenset[str] = frozenset(),
     keep: frozenset[str] | None = None,
     full_zoom: bool = True,
+    paged: frozenset[int] | None = None,
 ) -> tuple[BandView, ...]:
-    """The unit's bands; ``keep``: the band keys a size budget leaves on the page."""
+    """The unit's bands; ``keep``: the band keys a size budget leaves on the page; ``paged``:
+    the samples with a page (None: all), the others' tiles are not linked."""
     if ex is None:
         return ()
     shown = ex.by_unit.get(unit, ())
@@ -235,9 +237,9 @@ def _bands(
         tiles: list[Tile | None] = [None] * ex.per_band
         for slot, s in mine.items():
             if 0 <= slot < ex.per_band:
-                tiles[slot] = Tile(
-                    f"{samples_root}{s.sample}/index.html", f"#{s.sample}", num(s.peak)
-                )
+                linked = samples_root and (paged is None or s.sample in paged)
+                href = f"{samples_root}{s.sample}/index.html" if linked else ""
+                tiles[slot] = Tile(href, f"#{s.sample}", num(s.peak))
         peaks = [s.peak for s in mine.values()]
         note = (
             f"peak {num(max(peaks))}"
@@ -274,16 +276,17 @@ def _key(
     return tuple(KeyEntry(site.concept_color.get(n, "#9e9e9e"), esc(n)) for n in ordered)
 
 
-def search_text(layer: str, row: UnitRow, label: str) -> str:
-    """What the site's search finds a unit page by: layer, unit number, label, IoU, its best
-    concepts with their IoU and its top samples' ids, e.g. ``layer3 unit 115 tree IoU 0.052
-    ... concepts tree 0.052, grass 0.031 ... top samples 12 45``."""
+def search_text(row: UnitRow) -> str:
+    """What the site's search finds a unit page by, beside its title (layer, unit number and
+    label): its IoU, its best concepts with their IoU and its top samples' ids, e.g.
+    ``IoU 0.052 | concepts tree 0.052, grass 0.031, sky 0.010 | top samples 12 45 78``. The
+    label is not repeated: a unit page must not outrank its concept's page on the name alone."""
     concepts = ", ".join(
         f"{name} {fixed(iou, 3)}"
         for name, iou in list(zip(row.top_concepts, row.top_ious, strict=False))[:3]
     )
     top = row.top_samples[:5]
-    text = f"{layer} unit {row.unit} {label} IoU {fixed(row.iou, 3)} | concepts {concepts}"
+    text = f"IoU {fixed(row.iou, 3)} | concepts {concepts}"
     return text + (" | top samples " + " ".join(str(s) for s in top) if top else "")
 
 
@@ -304,6 +307,7 @@ def unit_pages(
     ex: Examples | None,
     samples: Samples | None,
     budget: Budget | None = None,
+    paged: frozenset[int] | None = None,
 ) -> Iterator[tuple[str, UnitView]]:
     """``(docs path, view)`` for every unit page of ``layer``.
 
@@ -351,7 +355,7 @@ def unit_pages(
             Row("threshold (raw activation)", num(row.threshold, 4)),
         )
         grid = f"{row.unit}.png" in layer.images
-        search = search_text(layer.entry.name, row, label)
+        search = search_text(row)
         th, tw = ex.tile if ex is not None else (64, 64)
         per_band = ex.per_band if ex is not None else 5
         gap = ex.gap if ex is not None else 2
@@ -385,6 +389,7 @@ def unit_pages(
                         layer.images,
                         budget.keep_bands,
                         budget.full_zoom,
+                        paged,
                     )
                     if grid or b.images
                 ),

@@ -158,3 +158,35 @@ def test_search_works_offline(site: Path, page) -> None:
         ".some(a => a.href.includes('/units/'))",
         timeout=15_000,
     )
+
+
+@pytest.fixture(scope="module")
+def wide_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two layers of 120 units: many pages that each match 'unit' and '115' on their own."""
+    root = tmp_path_factory.mktemp("search") / "report"
+    spec = SyntheticSpec(layers=("layer3", "layer4"), units=120, images=False)
+    write_synthetic_report(root, spec)
+    return render_site(root).site_dir
+
+
+def _search(p, query: str) -> list[str]:
+    p.click("input.md-search__input")
+    p.keyboard.type(query)
+    p.wait_for_selector(".md-search-result__item", timeout=15_000)
+    p.wait_for_timeout(300)  # the results of the last keystroke
+    return p.eval_on_selector_all(
+        ".md-search-result__item > a, .md-search-result__item a.md-search-result__link",
+        "els => els.map(e => e.href)",
+    )
+
+
+def test_search_finds_a_unit_by_layer_and_number_first(wide_site: Path, page) -> None:
+    p, _ = page
+    p.goto((wide_site / "index.html").as_uri())
+    p.wait_for_load_state("load")
+    hrefs = _search(p, "layer3 unit 115")
+    first = hrefs[0].split("?")[0] if hrefs else ""  # Material adds ?h=<terms to highlight>
+    assert first.endswith("/layers/layer3/units/115/index.html"), hrefs[:5]
+    p.click(".md-search-result__item a >> nth=0")
+    p.wait_for_url("**/layers/layer3/units/115/index.html*")
+    assert "unit 115" in p.inner_text(".dr-unitpage h1")

@@ -85,16 +85,18 @@ def test_a_budget_leaves_out_weak_bands_and_their_samples_and_says_so(
 ) -> None:
     full = site_sizes(real_report / "site", 64)  # what `run` rendered, with no budget
     assert full.kinds["unit pages"] > 0 and full.total == sum(full.kinds.values())
-    budget = (full.total - 1) / 1e6  # just under: the weakest band must go
     args = ["render", str(real_report), "--out", str(tmp_path / "small")]
-    assert main([*args, "--max-site-mb", f"{budget:.6f}"]) == 0
+    assert main([*args, "--max-site-mb", "0.5"]) == 0  # too small: every step is taken
     out = capsys.readouterr().out
     assert "unit pages" in out and "KB per unit" in out and "budget: " in out
     small = tmp_path / "small"
     assert sum(1 for _ in small.glob("layers/layer4/units/*-typical.webp")) == 0
     assert sum(1 for _ in small.glob("layers/layer4/units/*-top.webp")) > 0
+    assert site_sizes(small, 64).total < full.total
     page = (small / "layers/layer4/units/0/index.html").read_text()
-    assert "data-dr-budget" in page and "typical" in page
+    assert "data-dr-budget" in page and "typical" in page and "only the top band" in page
+    assert page.count('class="dr-tile-cap"') == 5  # the top band's tiles, each linked
+    assert page.count('<a href="../../../../samples/') == 5
     pages = lambda root: sum(1 for _ in root.glob("samples/*/index.html"))  # noqa: E731
     assert 0 < pages(small) <= pages(real_report / "site")
     assert unreferenced(small) == []
