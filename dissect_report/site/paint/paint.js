@@ -322,14 +322,14 @@
     });
     note.dataset.offered = c.offered === false ? "false" : "true";
     if (c.precision === undefined || c.precision === null) {
-      note.textContent = c.method ? c.name + " brush: not measured (its strokes changed nothing)." : "";
+      note.textContent = c.method ? "The " + c.name + " brush: its strokes changed nothing." : "";
       return;
     }
     var others = (c.others || []).map(function (o) { return o[0] + " " + pct(o[1]); });
-    note.textContent = c.name + " brush" + (c.offered === false ? ", below " +
-      pct(data.brushes.min_precision) + " precision" : "") + ": with its " + c.n +
+    note.textContent = "The " + c.name + " brush" + (c.offered === false ? ", below " +
+      pct(data.brushes.min_precision) + " precision," : "") + " with its " + c.n +
       " units (chosen by " + (c.method === "optimized" ? "learned causal effect" : "IoU") +
-      "), " + pct(c.precision) + " of the pixels a stroke changed became " + c.name +
+      "): " + pct(c.precision) + " of the pixels a stroke changed became " + c.name +
       " on " + c.strokes + " held-out strokes " + (c.on_ground ? "on the ground" : "away from it") +
       (others.length ? " (else " + others.join(", ") + ")" : "") + "." +
       (n !== c.n ? " You chose " + n + " units: not measured." : "");
