@@ -71,7 +71,7 @@ def exact_png_bytes(pixels: np.ndarray) -> bytes:
         image.putpalette(palette.reshape(-1).tolist())
     else:
         image = Image.fromarray(pixels)
-    image.save(buf, format="PNG", optimize=False, compress_level=9)
+    image.save(buf, format="PNG", compress_level=6)  # level 9: 3x the time, 1% smaller
     return buf.getvalue()
 
 
