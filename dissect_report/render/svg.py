@@ -113,28 +113,6 @@ def histogram_svg(
     )
 
 
-def concept_bars_svg(rows: Sequence[tuple[str, str, int]], width: int = 480) -> str:
-    """Horizontal bars, one per ``(name, color, count)``; a standalone SVG document."""
-    bar_h, gap, label_w = 16, 4, 130
-    height = max(1, len(rows)) * (bar_h + gap) + gap
-    top = max([count for _, _, count in rows] + [1])
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}"'
-        f' width="{width}" height="{height}" font-family="sans-serif" font-size="11">'
-    ]
-    for i, (name, color, count) in enumerate(rows):
-        y = gap + i * (bar_h + gap)
-        w = (width - label_w - 40) * count / top
-        out.append(
-            f'<text x="{label_w - 4}" y="{y + 12}" text-anchor="end">{escape(name)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}"'
-            f' fill="{safe_color(color)}"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + 12}">{count}</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)
-
-
 def heatmap_svg(
     concepts: Sequence[tuple[str, str]], layers: Sequence[str], counts: np.ndarray
 ) -> Markup:
