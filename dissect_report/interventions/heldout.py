@@ -38,8 +38,7 @@ class HeldOut:
     labels: torch.Tensor  # (N, Hi, Wi) int64
     counts: np.ndarray  # (N, C) int64 pixels per concept
     shape: tuple[int, int, int]  # the layer's (U, H, W)
-    quantile: np.ndarray  # (U,) the unit's activation quantile at `quantile_level`
-    quantile_level: float
+    quantile: np.ndarray  # (U,) the unit's activation quantile (InterventionConfig.quantile)
     concept_mean: np.ndarray  # (C, U) mean activation over pixels labeled c (NaN if none)
 
     @property
@@ -113,6 +112,5 @@ def heldout_pass(
         counts=np.concatenate(counts_list),
         shape=(units, h, w),
         quantile=q.astype(np.float64),
-        quantile_level=quantile,
         concept_mean=cmean,
     )
