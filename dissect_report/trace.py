@@ -33,8 +33,6 @@ from torch import nn
 
 from dissect_report.errors import ConfigError, ModelError
 
-# edit(layer_name, output) -> output: the one signature of an edit function.
-Edit = Callable[[str, torch.Tensor], torch.Tensor]
 # fn(layer_name, tensor) -> replacement, or None to keep the tensor as it is.
 LayerFn = Callable[[str, torch.Tensor], torch.Tensor | None]
 
@@ -185,7 +183,9 @@ def hook_layers(model: nn.Module, layers: Sequence[str], fn: LayerFn) -> Iterato
 
 
 class TraceDict:
-    """Context manager that records (and optionally edits) several layers' outputs.
+    """Context manager that records several layers' outputs.
+
+    Edits of a forward pass go through :mod:`dissect_report.modeltools.edit`.
 
     ``check_4d`` makes a layer whose output is not ``(N, C, H, W)`` a :class:`ModelError`.
     Outputs are detached clones, so later in-place ops in the model cannot change them.
@@ -196,14 +196,12 @@ class TraceDict:
         model: nn.Module,
         layers: Sequence[str],
         *,
-        edit: Edit | None = None,
         check_4d: bool = True,
         clone: bool = True,
     ) -> None:
         resolve_layers(model, layers)  # a wrong name fails here, before any hook exists
         self._model = model
         self._layers = list(layers)
-        self._edit = edit
         self._check_4d = check_4d
         self._clone = clone
         self._context: AbstractContextManager[None] | None = None
@@ -215,11 +213,9 @@ class TraceDict:
                 f"layer {name!r} outputs shape {tuple(output.shape)} ({output.dim()}-D); "
                 "dissection needs a 4-D (N, C, H, W) layer"
             )
-        if self._edit is not None:
-            output = self._edit(name, output)
         kept = output.detach()
         self.outputs[name] = kept.clone() if self._clone else kept
-        return output if self._edit is not None else None
+        return None
 
     def __enter__(self) -> TraceDict:
         self._context = hook_layers(self._model, self._layers, self._record)
