@@ -5,8 +5,9 @@ Usage::
     dissect-report --help
     dissect-report run --out report
 
-Each command lives in the module that implements its stage and exposes
-``register(subparsers)``; this file only wires them together and is the one error boundary:
+Each command lives in its module of :mod:`dissect_report.commands` (the built-in world's in
+:mod:`dissect_report.world.cli`) and exposes ``register(subparsers)``; this file only wires
+them together (:data:`COMMAND_MODULES`) and is the one error boundary:
 a :class:`~dissect_report.errors.UserError` (also an exception raised inside the user's
 generator, segmenter or discriminator, named as such), a problem of the machine (no space
 left, no permission, no CUDA) and a bad flag all become one line on stderr and exit code 2.
@@ -29,7 +30,6 @@ from dissect_report import __version__
 from dissect_report.errors import UserError, environment_problem, one_line
 
 # Modules that define ``register(subparsers) -> None``; each adds one command (or a group).
-# A module that does not exist yet is skipped, so stages can land one at a time.
 COMMAND_MODULES = [
     "dissect_report.commands.run",
     "dissect_report.commands.layers",
@@ -76,13 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(*flags, action="store_true", help=help_)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency inside an existing module
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     _add_global_flags(sub)
     return parser
 

@@ -17,7 +17,6 @@ from its first unfinished stage (the dissection from its last checkpoint).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -91,19 +90,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=handle)
 
 
-def render_if_available(report: Path) -> Path | None:
-    """Render the site if the render stage is installed; returns the site's directory."""
-    if importlib.util.find_spec("dissect_report.render") is None:
-        log.warning("the render stage is not available; skipping the site")
-        return None
+def render(report: Path) -> Path:
+    """Render the report's site; returns the site's directory."""
     from dissect_report.render import render_site
 
     result = render_site(report)
-    sizes = getattr(result, "sizes", None)
-    if sizes is not None:
-        print(f"size:   {sizes.summary()}")
-    site = getattr(result, "site_dir", None) or getattr(result, "out", None)
-    return Path(site) if site is not None else report / "site"
+    if result.sizes is not None:
+        print(f"size:   {result.sizes.summary()}")
+    return result.site_dir
 
 
 def _builtin(config: object) -> bool:
@@ -250,7 +244,7 @@ def _run_stages(
     print(f"report: {out}")
     if args.site:
         remove_stale_builds(out)  # a render killed by an earlier run; we hold the lock
-    site = render_if_available(out) if args.site else None
+    site = render(out) if args.site else None
     if site is not None:
         print(f"site:   {site}")
         print(f"open:   dissect-report serve {out}   (or open {site / 'index.html'} in a browser)")
