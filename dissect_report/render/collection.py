@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dissect_report.errors import ConfigError
+from dissect_report.render.context import unit_href
 
 if TYPE_CHECKING:
     from dissect_report.compare.findings import FindingsComparison
@@ -90,10 +91,6 @@ def read_collection(path: Path) -> Collection:
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _unit_href(prefix: str, layer_slug: str, unit: int) -> str:
-    return f"{prefix}/layers/{layer_slug}/units/{unit}/index.html"
 
 
 _CSS = """
@@ -152,7 +149,7 @@ def comparison_page(
         for report, layer in columns:
             units = sorted(members.get((report, layer, concept), []))
             links = " ".join(
-                f'<a href="{_e(_unit_href(prefixes[report], slugs[(report, layer)], u))}">{u}</a>'
+                f'<a href="{_e(unit_href(slugs[(report, layer)], u, f"{prefixes[report]}/"))}">{u}</a>'
                 for u in units
             )
             count = cells.get((report, layer, concept), 0)
@@ -184,10 +181,9 @@ def comparison_page(
             "<th>change</th><th>concept</th></tr>",
         ]
         for r in changed.to_dict("records"):
-            a = _unit_href(
-                prefixes[r["before"]], slugs[(r["before"], r["layer"])], r["unit_before"]
-            )
-            b = _unit_href(prefixes[r["after"]], slugs[(r["after"], r["layer"])], r["unit_after"])
+            before, after = prefixes[r["before"]], prefixes[r["after"]]
+            a = unit_href(slugs[(r["before"], r["layer"])], r["unit_before"], f"{before}/")
+            b = unit_href(slugs[(r["after"], r["layer"])], r["unit_after"], f"{after}/")
             body.append(
                 f"<tr><td>{_e(r['before'])}</td><td>{_e(r['after'])}</td><td>{_e(r['layer'])}</td>"
                 f'<td><a href="{_e(a)}">{r["unit_before"]}</a> &rarr; '

@@ -2,9 +2,9 @@
 
 Usage::
 
-    from dissect_report.render.context import build_pages
-    for page in build_pages(report, interventions, artifacts):
-        print(page.path, page.template)
+    from dissect_report.render.context import Site, overview
+    view = overview(site, sections)     # one page's values, escaped and formatted
+    # every page of the site: dissect_report.render.sitepages.iter_pages(site, ...)
 
 Templates only loop and print; every string a template prints is either static or arrives
 here already escaped (``markupsafe.Markup``), and the Jinja environment escapes the rest.
@@ -121,8 +121,10 @@ def data_links(folder: Path, names: tuple[str, ...], prefix: str = "") -> tuple[
     )
 
 
-def unit_href(layer: LayerData, unit: int) -> str:
-    return f"layers/{layer.entry.slug}/units/{unit}/index.html"
+def unit_href(layer_slug: str, unit: int, base: str = "") -> str:
+    """The address of a unit's page, from ``base`` (the site's root as seen from the page
+    that links it: ``""``, ``"../"``, ``"../../"`` or another report's prefix)."""
+    return f"{base}layers/{layer_slug}/units/{unit}/index.html"
 
 
 STRIP_SIZE = (328, 64)  # 5 tiles of 64 px with 2 px gaps: the built-in world's strips
@@ -393,7 +395,7 @@ def run_view(site: Site, renderer_versions: dict[str, str]) -> RunView:
 
 
 @dataclass(frozen=True)
-class ConceptIndexRow:
+class ConceptCountRow:
     link: Link
     color: str
     per_layer: tuple[str, ...]
@@ -403,7 +405,7 @@ class ConceptIndexRow:
 @dataclass(frozen=True)
 class ConceptIndexView:
     layers: tuple[Markup, ...]
-    rows: tuple[ConceptIndexRow, ...]
+    rows: tuple[ConceptCountRow, ...]
 
 
 def concept_index(site: Site) -> ConceptIndexView:
@@ -412,7 +414,7 @@ def concept_index(site: Site) -> ConceptIndexView:
     for i in np.argsort(-counts.sum(axis=1), kind="stable"):
         c = site.report.manifest.concepts[i]
         rows.append(
-            ConceptIndexRow(
+            ConceptCountRow(
                 link=Link(f"{c.slug}/index.html", esc(c.name)),
                 color=site.concept_color[c.name],
                 per_layer=tuple(str(int(v)) for v in counts[i]),

@@ -17,7 +17,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from dissect_report.render.context import Card, Link, Row, Site, card, data_links
+from dissect_report.render.context import Card, Link, Row, Site, card, data_links, unit_href
 from dissect_report.render.fmt import DASH, esc, num, pct, yaml_str
 from dissect_report.render.sections import Artifacts, Interventions
 from dissect_report.render.unitpage import find_layer
@@ -389,7 +389,7 @@ def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
     def unit_link(unit: int) -> Markup:
         if layer is None:
             return esc(f"#{unit}")
-        href = f"../layers/{layer.entry.slug}/units/{unit}/index.html"
+        href = unit_href(layer.entry.slug, unit, "../")
         return Markup('<a href="{}">#{}</a>').format(Markup(href), unit)
 
     units = tuple(

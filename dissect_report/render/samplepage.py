@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from dissect_report.render.context import Site, unit_label
+from dissect_report.render.context import Site, unit_href, unit_label
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import esc, num, pct, yaml_str
 
@@ -125,7 +125,7 @@ def sample_pages(
         row = rows_by_layer.get(layer, {}).get(unit)
         label = unit_label(row, site.floor) if row is not None else ""
         return UnitHit(
-            href=f"{ROOT}layers/{slug.get(layer, layer)}/units/{unit}/index.html",
+            href=unit_href(slug.get(layer, layer), unit, ROOT),
             unit=f"{layer} #{unit}",
             label=esc(label),
             peak=num(peak),
@@ -160,7 +160,7 @@ def sample_pages(
             row = rows_by_layer.get(layer, {}).get(unit)
             groups.setdefault((layer, band), []).append(
                 UnitLink(
-                    href=f"{ROOT}layers/{slug.get(layer, layer)}/units/{unit}/index.html",
+                    href=unit_href(slug.get(layer, layer), unit, ROOT),
                     text=f"#{unit}",
                     dim=row is None or not row.interpretable,
                 )
