@@ -118,7 +118,11 @@ class DissectConfig(BaseModel):
     batch_size: int = Field(64, ge=1)
     seed: int = Field(1, ge=0)
     top_k: int = Field(12, ge=1)
-    policy: Policy = "quantile"
+    policy: Policy = Field(
+        "iqr",
+        description="threshold policy: 'iqr' (default: GAN Dissection's per-unit threshold "
+        "maximizing the information quality ratio), 'quantile' (a top 1 - level mask), 'max-iou'",
+    )
     level: float = Field(0.99, gt=0.0, lt=1.0, description="quantile level of the quantile policy")
     iou_floor: float = Field(0.04, ge=0.0, le=1.0)
     bins: int = Field(256, ge=8, le=65536, description="histogram bins per unit")

@@ -81,7 +81,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--policy",
         choices=["quantile", "iqr", "max-iou"],
-        help="threshold policy (default: quantile)",
+        help="threshold policy (default: iqr, as GAN Dissection; quantile: a top-(1-level) mask)",
     )
     s.add_argument(
         "--level", type=float, help="quantile level of the quantile policy (default: 0.99)"

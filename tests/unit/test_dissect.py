@@ -54,7 +54,7 @@ def test_planted_unit_with_downsampled_segmentation():
 
 
 def test_quantile_policy_keeps_top_percent():
-    result = dissect(_config(level=0.95))
+    result = dissect(_config(policy="quantile", level=0.95))
     layer = result.layer("features")
     mask_px = [layer.state.unit_hist[u, b:].sum() for u, b in enumerate(layer.scores.bin)]
     finite = layer.state.unit_hist.sum(axis=1)
@@ -81,7 +81,7 @@ def test_report_files_follow_the_contract(tmp_path):
     assert manifest["concepts"][1] == {"name": "tree", "slug": "tree", "color": "#1e8c28"}
     assert manifest["samples"] == {"count": 120, "seed": 1, "top_k": 5}
     assert manifest["nonfinite"] == {"features": 0}
-    assert manifest["threshold"]["policy"] == "quantile"
+    assert manifest["threshold"]["policy"] == "iqr"  # the default, as GAN Dissection
     layer = out / "layers" / "features"
     units = pq.read_table(layer / "units.parquet")
     assert units.schema.field("unit").type == "int32"
