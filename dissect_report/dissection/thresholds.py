@@ -3,9 +3,10 @@
 Usage::
 
     from dissect_report.dissection.thresholds import score_units
-    scores = score_units(state, policy="quantile", level=0.99)
+    scores = score_units(state, policy="iqr")   # or "quantile" (at level=0.99), "max-iou"
     scores.threshold      # (U,) the unit's threshold: its mask is ``activation >= threshold``
-    scores.iou            # (U, C) IoU of every unit x concept at the unit's threshold
+    scores.iou            # (U, C) IoU of every unit x concept at the unit's threshold (iqr:
+                          # at the pair's own IQR-maximizing threshold, as GAN Dissection)
     scores.iqr            # (U, C) information quality ratio (mutual information / joint entropy)
     best = concept_ious(state)
     best.iou              # (U, C) IoU of unit u with concept c at its best threshold for c
@@ -94,9 +95,15 @@ def iou_iqr(
 def choose_bins(state: LayerState, policy: str, level: float = 0.99) -> np.ndarray:
     """The threshold edge index ``b >= 1`` per unit under ``policy``.
 
+    ``iqr`` here is one threshold per unit, the edge maximizing its best concept's IQR;
+    :func:`score_units` gives the ``iqr`` policy per unit x concept thresholds instead.
     ``quantile``: the lowest edge whose mask holds at most ``1 - level`` of the unit's finite
-    pixels. ``iqr`` / ``max-iou``: the edge maximizing the best concept's IQR / IoU.
-    Ties go to the lowest edge. Scored a few units at a time (see :func:`unit_chunks`).
+    pixels, unless that mask is empty: when the quantile falls inside the unit's top occupied
+    bin (a tie: a 0/1 detector, a unit saturating at a ReLU6 or hardtanh ceiling) that bin is
+    kept, so the threshold is never above the unit's maximum and the mask holds somewhat more
+    than ``1 - level`` (:func:`tied` says which units). ``max-iou``: the edge maximizing the
+    best concept's IoU. Ties go to the lowest edge. Scored a few units
+    at a time (see :func:`unit_chunks`).
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}")
@@ -105,7 +112,13 @@ def choose_bins(state: LayerState, policy: str, level: float = 0.99) -> np.ndarr
         finite = state.unit_hist.sum(axis=1, keepdims=True).astype(np.float64)
         ok = mask[:, 1:] <= (1.0 - level) * finite
         ok[:, -1] = True  # the top bin is the last resort
-        return (np.argmax(ok, axis=1) + 1).astype(np.int64)
+        bins = (np.argmax(ok, axis=1) + 1).astype(np.int64)
+        rows = np.arange(state.units)
+        occupied = state.unit_hist[:, 1:] > 0  # resolved bins holding a pixel
+        top = state.unit_hist.shape[1] - 1 - np.argmax(occupied[:, ::-1], axis=1)
+        empty = (mask[rows, bins] == 0) & occupied.any(axis=1)
+        bins[empty] = top[empty]  # keep the tied top bin rather than an empty mask
+        return bins
     total = float(state.concept_totals.sum())
     bins = np.empty(state.units, dtype=np.int64)
     for rows in unit_chunks(state):
@@ -116,8 +129,16 @@ def choose_bins(state: LayerState, policy: str, level: float = 0.99) -> np.ndarr
     return bins
 
 
-def score_units(state: LayerState, policy: str = "quantile", level: float = 0.99) -> UnitScores:
-    """Thresholds by ``policy`` and every unit x concept IoU / IQR at them."""
+def score_units(state: LayerState, policy: str = "iqr", level: float = 0.99) -> UnitScores:
+    """Thresholds by ``policy`` and every unit x concept IoU / IQR at them.
+
+    ``iqr`` follows GAN Dissection: each unit x concept pair gets its own threshold
+    ``t_{u,c}`` maximizing their IQR, ``iou[u, c]`` / ``iqr[u, c]`` are taken there, and the
+    unit's threshold (its mask) is ``t_{u,c}`` of its best concept by that IoU. The other
+    policies choose one threshold per unit (:func:`choose_bins`) and score every concept at it.
+    """
+    if policy == "iqr":
+        return _per_concept_iqr(state)
     bins = choose_bins(state, policy, level)
     rows = np.arange(state.units)
     # Pixels at or above each unit's threshold edge, without the (U, B, C) tails.
@@ -127,6 +148,45 @@ def score_units(state: LayerState, policy: str = "quantile", level: float = 0.99
     total = float(state.concept_totals.sum())
     iou, iqr = iou_iqr(inter, mask[:, None], state.concept_totals[None, :], total)
     return UnitScores(bin=bins, threshold=state.edges[rows, bins], iou=iou, iqr=iqr)
+
+
+def mask_share(unit_hist: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """(U,) share of each unit's finite pixels at or above its threshold edge ``bins``."""
+    mask = np.flip(np.cumsum(np.flip(unit_hist, 1), axis=1), 1)
+    finite = unit_hist.sum(axis=1).astype(np.float64)
+    held = mask[np.arange(len(bins)), bins].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(finite > 0, held / np.where(finite > 0, finite, 1), 0.0)
+
+
+def tied(unit_hist: np.ndarray, bins: np.ndarray, level: float) -> np.ndarray:
+    """(U,) bool: the quantile fell inside a tie, so the mask holds more than ``1 - level``.
+
+    Only the quantile policy aims at a share; :func:`choose_bins` keeps a tied top bin (and
+    a quantile edge never holds more than ``1 - level`` otherwise), so this is exactly the
+    units whose threshold was lowered to their top occupied bin.
+    """
+    return mask_share(unit_hist, bins) > (1.0 - level) * (1 + 1e-12)
+
+
+def _per_concept_iqr(state: LayerState) -> UnitScores:
+    """The ``iqr`` policy: per unit x concept IQR-maximizing thresholds (ties: lowest edge)."""
+    units, _, concepts = state.counts.shape
+    total = float(state.concept_totals.sum())
+    iou = np.zeros((units, concepts), dtype=np.float64)
+    iqr = np.zeros((units, concepts), dtype=np.float64)
+    cbin = np.ones((units, concepts), dtype=np.int64)
+    for rows in unit_chunks(state):
+        inter, mask = _tails(state.counts[rows], state.unit_hist[rows])
+        args = (inter[:, 1:], mask[:, 1:, None], state.concept_totals[None, None, :], total)
+        i, q = iou_iqr(*args)  # (u, B-1, C)
+        arg = np.argmax(q, axis=1)  # (u, C)
+        cbin[rows] = arg + 1
+        iou[rows] = np.take_along_axis(i, arg[:, None, :], axis=1)[:, 0, :]
+        iqr[rows] = np.take_along_axis(q, arg[:, None, :], axis=1)[:, 0, :]
+    best = np.argmax(iou, axis=1)
+    bins = cbin[np.arange(units), best]
+    return UnitScores(bin=bins, threshold=state.edges[np.arange(units), bins], iou=iou, iqr=iqr)
 
 
 @dataclass(frozen=True)
