@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dissect_report.dissection import cellcount
 from dissect_report.dissection.calibration import calibrate_edges
 from dissect_report.errors import ReportError
 
@@ -226,7 +227,10 @@ class LayerStats:
         top_k: int,
         device: str | torch.device = "cpu",
         peak_samples: int = PEAK_SAMPLES,
+        fused: bool | None = None,
     ) -> None:
+        # The fused CPU kernel (dissect_report.dissection.cellcount) when numba imports; False: tensors.
+        self.fused = cellcount.available() if fused is None else fused
         self.edges = np.asarray(edges, dtype=np.float64)
         self.device = torch.device(device)
         units, nb = self.edges.shape
@@ -362,6 +366,15 @@ class LayerStats:
         """
         m, uc, h, w = a.shape
         dev = a.device
+        if self.fused and dev.type == "cpu":  # one compiled loop, the same counts
+            nb, cc = self.bins, self.concepts
+            view = self._counts[u0 * nb * cc : u1 * nb * cc].view(uc, nb, cc)
+            spoilt, resolved = cellcount.count_cells_cpu(
+                a, cells, s, self._e1[u0:u1], self._inv_w[u0:u1], view, has_bad
+            )
+            low = m * h * s * w * s - spoilt - resolved
+            self._low[u0:u1] += torch.from_numpy(low)
+            return
         pad = F.pad(a, (1, 1, 1, 1), mode="replicate")  # (m, uc, h+2, w+2)
         high = pad >= self._e1[u0:u1].view(1, uc, 1, 1)
         if has_bad:
