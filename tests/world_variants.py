@@ -23,8 +23,8 @@ from dissect_report.world.weights import WorldSegmenter, load_generator, load_se
 
 RELATIVE_NOISE = 1e-6
 
-# Two interpretable layer3 units of the golden `builtin` report with different concepts
-# (unit 1: cloud, IoU 0.080; unit 3: mountain, 0.080); swapping them relabels both and leaves
+# Two layer3 units of the golden `builtin` report with different best concepts
+# (unit 1: grass, IoU 0.145; unit 3: sky, 0.199); swapping them relabels both and leaves
 # the images as they were.
 SWAP_LAYER, SWAP_NEXT, SWAP_UNITS = "layer3", "layer4", (1, 3)
 

@@ -37,6 +37,15 @@ class UnitScores:
     threshold: np.ndarray  # (U,) float64
     iou: np.ndarray  # (U, C) float64
     iqr: np.ndarray  # (U, C) float64
+    # (U, C) float64: the threshold each iou / iqr was taken at (iqr: the pair's own; other
+    # policies: the unit's one threshold in every column). None means ``threshold``.
+    concept_threshold: np.ndarray | None = None
+
+    def at(self, unit: int, concept: int) -> float:
+        """The threshold at which ``iou[unit, concept]`` was measured."""
+        if self.concept_threshold is None:
+            return float(self.threshold[unit])
+        return float(self.concept_threshold[unit, concept])
 
     @property
     def best(self) -> np.ndarray:
@@ -186,7 +195,13 @@ def _per_concept_iqr(state: LayerState) -> UnitScores:
         iqr[rows] = np.take_along_axis(q, arg[:, None, :], axis=1)[:, 0, :]
     best = np.argmax(iou, axis=1)
     bins = cbin[np.arange(units), best]
-    return UnitScores(bin=bins, threshold=state.edges[np.arange(units), bins], iou=iou, iqr=iqr)
+    return UnitScores(
+        bin=bins,
+        threshold=state.edges[np.arange(units), bins],
+        iou=iou,
+        iqr=iqr,
+        concept_threshold=state.edges[np.arange(units)[:, None], cbin],
+    )
 
 
 @dataclass(frozen=True)

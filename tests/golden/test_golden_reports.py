@@ -98,8 +98,11 @@ def test_builtin_golden_fails_on_a_planted_real_change(dissect_golden, change: s
         assert not comparison.probable_causes[0].key.startswith("samples")
     elif change == "concept-removed":
         assert comparison.concepts_missing == ("door",)
-        door_units = [c for layer in comparison.layers for c in layer.label_changes]
-        assert door_units and all(c.golden == "door" for c in door_units)
+        changed = [c for layer in comparison.layers for c in layer.label_changes]
+        # Door pixels now read as building: a door unit loses its label, and under iqr (each
+        # unit x concept at its own threshold) a unit whose building IoU gains them may pass
+        # its old best concept; no other label moves.
+        assert changed and all(c.golden == "door" or c.new == "building" for c in changed), changed
     else:
         assert comparison.probable_causes[0].key == "samples.seed"
         assert sum(layer.failures for layer in comparison.layers) > 10

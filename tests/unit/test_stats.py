@@ -68,8 +68,8 @@ def test_iou_iqr_equal_brute_force_at_threshold(h, size, policy):
     up = bilinear_upsample(acts, (size, size))
     total = float(n * size * size)
     for u in range(units):
-        mask = (up[:, u] >= scores.threshold[u]) & torch.isfinite(up[:, u])
-        for c in range(concepts):
+        for c in range(concepts):  # iqr: each pair at its own threshold, as GAN Dissection
+            mask = (up[:, u] >= scores.at(u, c)) & torch.isfinite(up[:, u])
             concept = labels == c
             iou, iqr = iou_iqr(
                 np.array((mask & concept).sum().item()),
