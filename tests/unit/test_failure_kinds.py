@@ -179,8 +179,8 @@ def test_intervene_on_a_layer_without_interpretable_units_says_so_in_one_line(
     assert err == [
         "error: layer 'features' has no interpretable unit (0 of 4 reach the IoU floor 1.0), "
         "so no concept has units to ablate; fix: name concepts with --concepts (their units "
-        "ranked by IoU); or dissect again with --policy iqr"
-    ]
+        "ranked by IoU); or dissect again with a lower --iou-floor"
+    ]  # the default policy is iqr already, so the lower floor is the fix left
     assert not (out / "concepts").exists()
 
 
