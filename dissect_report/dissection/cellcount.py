@@ -22,12 +22,14 @@ Without numba (``available()`` is False) the tensor path runs; on a GPU it alway
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import torch
 
 log = logging.getLogger(__name__)
 
+numba: Any
 try:  # numba is a dependency; a platform without its wheels falls back to the tensor path
     import numba
 except ImportError:  # pragma: no cover - exercised only where numba is missing

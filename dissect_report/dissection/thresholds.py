@@ -122,10 +122,10 @@ def choose_bins(state: LayerState, policy: str, level: float = 0.99) -> np.ndarr
         ok = mask[:, 1:] <= (1.0 - level) * finite
         ok[:, -1] = True  # the top bin is the last resort
         bins = (np.argmax(ok, axis=1) + 1).astype(np.int64)
-        rows = np.arange(state.units)
+        every = np.arange(state.units)
         occupied = state.unit_hist[:, 1:] > 0  # resolved bins holding a pixel
         top = state.unit_hist.shape[1] - 1 - np.argmax(occupied[:, ::-1], axis=1)
-        empty = (mask[rows, bins] == 0) & occupied.any(axis=1)
+        empty = (mask[every, bins] == 0) & occupied.any(axis=1)
         bins[empty] = top[empty]  # keep the tied top bin rather than an empty mask
         return bins
     total = float(state.concept_totals.sum())
