@@ -174,6 +174,107 @@ class _SeededRandom(TorchFunctionMode):
         return out.to(device=kwargs.get("device"), dtype=kwargs.get("dtype") or out.dtype)
 
 
+class _Recording(_SeededRandom):
+    """Seeded draws, each kept (``(N, ...)`` per call, in call order) for :func:`noise_table`."""
+
+    def __init__(self, seeds: list[int]) -> None:
+        super().__init__(seeds)
+        self.draws: list[torch.Tensor] = []
+
+    def _fill(self, kind: str, shape: tuple[int, ...]) -> torch.Tensor:
+        out = super()._fill(kind, shape)
+        n = len(self.rows)
+        self.draws.append(out if shape and shape[0] == n else out.expand(n, *out.shape[1:]))
+        return out
+
+
+class _Replay(TorchFunctionMode):
+    """Random draws replayed from a :class:`NoiseTable`: the row of the table whose latent is
+    nearest each input latent (traceable: no hashing, so an exporter can follow it)."""
+
+    def __init__(self, table: NoiseTable, z: torch.Tensor) -> None:
+        super().__init__()
+        flat = z.reshape(z.shape[0], -1).float()
+        known = table.latents.to(flat.device)
+        self.index = ((known[None] - flat[:, None]) ** 2).sum(-1).argmin(1)
+        self.table = table
+        self.calls = 0
+
+    def _next(self, shape: tuple[int, ...]) -> torch.Tensor:
+        if self.calls >= len(self.table.draws):
+            raise ModelError("the generator drew more random numbers than when it was recorded")
+        draw = self.table.draws[self.calls].to(self.index.device)
+        self.calls += 1
+        rows = draw.index_select(0, self.index)
+        return rows if shape and shape[0] == rows.shape[0] else rows[:1].reshape(shape)
+
+    def __torch_function__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        kwargs = dict(kwargs or {})
+        name = _name(func)
+        if not _draws(name, args, kwargs) or name in _REFUSED:
+            return func(*args, **kwargs)
+        if name in _INPLACE:
+            target: torch.Tensor = args[0]
+            params = list(args[1:3]) + [None, None]
+            a = kwargs.get("mean", kwargs.get("from", params[0]))
+            b = kwargs.get("std", kwargs.get("to", params[1]))
+            unit = self._next(tuple(target.shape))
+            if _INPLACE[name] == "normal":
+                unit = unit * (1.0 if b is None else b) + (0.0 if a is None else a)
+            else:
+                lo, hi = (0.0 if a is None else a), (1.0 if b is None else b)
+                unit = unit * (hi - lo) + lo
+            return unit.to(target.dtype)  # the value, as the exporter's functional graph wants
+        if name in _LIKE:
+            like: torch.Tensor = args[0]
+            return self._next(tuple(like.shape)).to(like.device, kwargs.get("dtype") or like.dtype)
+        size = _size(args, kwargs) if name in _FACTORY else tuple(kwargs.get("size", args[2]))
+        return self._next(tuple(int(d) for d in size)).to(
+            dtype=kwargs.get("dtype") or torch.float32
+        )
+
+
+class NoiseTable:
+    """The seeded-noise draws of known latents: ``latents`` ``(S, D)``, ``draws`` per call
+    ``(S, ...)``. An export replays them (:func:`replaying`), since the adapter's own seeding
+    (a hash of each latent's bytes) cannot be traced."""
+
+    def __init__(self, latents: torch.Tensor, draws: list[torch.Tensor]) -> None:
+        self.latents = latents.reshape(latents.shape[0], -1).float()
+        self.draws = draws
+
+
+def noise_table(generator: nn.Module, z: torch.Tensor) -> NoiseTable:
+    """Run ``generator`` (adapted with ``seeded``) on ``z`` and keep every draw it makes."""
+    _RECORD.append([])
+    try:
+        with torch.no_grad():
+            generator(z)
+        return NoiseTable(z, _RECORD[-1])
+    finally:
+        _RECORD.pop()
+
+
+_RECORD: list[list[torch.Tensor]] = []  # active recordings (noise_table)
+_REPLAY: list[NoiseTable] = []  # active replays (replaying)
+
+
+@contextmanager
+def replaying(table: NoiseTable) -> Iterator[None]:
+    """Inside the block, a seeded-noise generator replays ``table`` instead of drawing."""
+    _REPLAY.append(table)
+    try:
+        yield
+    finally:
+        _REPLAY.pop()
+
+
 @contextmanager
 def seeded_noise(z: torch.Tensor) -> Iterator[None]:
     """Inside the block, random draws in a forward pass are a function of each row of ``z``.
@@ -181,8 +282,18 @@ def seeded_noise(z: torch.Tensor) -> Iterator[None]:
     ``z``: the latents ``(N, ...)`` the generator is called with; row ``k`` seeds sample
     ``k``'s noise. See the module docstring for what is covered and how.
     """
-    mode = _SeededRandom([row_seed(row) for row in z.reshape(z.shape[0], -1)])
-    with mode:
+    if _REPLAY:
+        with _Replay(_REPLAY[-1], z):
+            yield
+        return
+    seeds = [row_seed(row) for row in z.reshape(z.shape[0], -1)]
+    if _RECORD:
+        recording = _Recording(seeds)
+        with recording:
+            yield
+        _RECORD[-1].extend(recording.draws)
+        return
+    with _SeededRandom(seeds):
         yield
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dissect_report.adapters import noise_table, replaying
 from dissect_report.errors import ReportError
 from dissect_report.models import Models
 from dissect_report.modeltools.edit import trace
@@ -291,7 +292,15 @@ def build_paint(
         # The browser runs float32 on its CPU: the tail is traced from a float32 CPU copy.
         generator = models.export_copy()
         with frozen(generator):
-            tail = export_tail(generator, layer, host_z[:1], host_acts[:1], config.half_weights)
+            if models.identity.get("model", {}).get("seeded_noise"):
+                # --seeded-noise hashes each latent's bytes, which no exporter can trace: the
+                # page's samples' draws are recorded and the tail replays them (nearest latent).
+                with replaying(noise_table(generator, host_z)):
+                    tail = export_tail(
+                        generator, layer, host_z[:1], host_acts[:1], config.half_weights
+                    )
+            else:
+                tail = export_tail(generator, layer, host_z[:1], host_acts[:1], config.half_weights)
         model_bytes = len(tail.model)
         if model_bytes > config.max_model_mb * 1e6:
             raise PaintUnavailable(
