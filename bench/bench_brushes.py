@@ -27,7 +27,7 @@ import torch
 from dissect_report.modeltools.frozen import frozen
 from dissect_report.modeltools.reopen import models_from_manifest
 from dissect_report.paint import brushes as B
-from dissect_report.paint.stage import brush_inputs
+from dissect_report.paint.stage import brush_inputs, concept_brush
 from dissect_report.reportdir.report import open_report
 
 
@@ -58,16 +58,7 @@ def main() -> None:
             continue
         c = names.index(item.name)
         start = time.perf_counter()
-        brush = B.make_brush(
-            models,
-            inputs.layer,
-            item.name,
-            item.all_levels,
-            item.top_units,
-            select=(inputs.select_seed, range(settings.select_samples)),
-            measure=(inputs.measure_seed, settings.measure_ids()),
-            settings=settings,
-        )
+        brush = concept_brush(models, inputs, item, settings)
         seconds = time.perf_counter() - start
         mea_z = models.latents(settings.measure_ids(), seed=inputs.measure_seed)
         with frozen(models.generator):

@@ -127,12 +127,17 @@ def optimize_alpha(
                     made = _concept_prob(models, models.generate(z, grad=True), concept)
                 loss = left - made + l2 * (alpha**2).sum()
                 (grad,) = torch.autograd.grad(loss, [alpha])
-            opt.zero_grad()
-            alpha.grad = grad
-            opt.step()
-            with torch.no_grad():
-                alpha.clamp_(0.0, 1.0)
+            projected_step(opt, alpha, grad)
     return to_numpy(alpha.double())
+
+
+def projected_step(opt: torch.optim.Optimizer, alpha: torch.Tensor, grad: torch.Tensor) -> None:
+    """One optimizer step on ``alpha`` with ``grad``, then alpha clamped back into [0, 1]."""
+    opt.zero_grad()
+    alpha.grad = grad
+    opt.step()
+    with torch.no_grad():
+        alpha.clamp_(0.0, 1.0)
 
 
 def alpha_order(alpha: np.ndarray) -> list[int]:

@@ -41,8 +41,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dissect_report.interventions.optimize import gradient_problem
-from dissect_report.models import Models
+from dissect_report.interventions.optimize import gradient_problem, projected_step
+from dissect_report.models import Models, to_numpy
 from dissect_report.modeltools.batches import batches
 from dissect_report.modeltools.edit import blend, edit, insert, trace
 from dissect_report.modeltools.frozen import frozen
@@ -243,12 +243,8 @@ def optimize_brush(
                 logp = torch.log(probs[:, concept] + 1e-30)  # no clamp: it kills gradients
                 loss = -(logp * region).sum() / region.sum().clamp_min(1)
                 (grad,) = torch.autograd.grad(loss, [alpha])
-            opt.zero_grad()
-            alpha.grad = grad
-            opt.step()
-            with torch.no_grad():
-                alpha.clamp_(0.0, 1.0)
-    return alpha.detach().double().numpy()
+            projected_step(opt, alpha, grad)
+    return to_numpy(alpha.double())
 
 
 def make_brush(

@@ -164,6 +164,22 @@ def brush_inputs(report: Path, manifest: dict[str, Any]) -> BrushInputs:
     return BrushInputs(layer, opened.dissection_seed, seed, tuple(items))
 
 
+def concept_brush(
+    models: Models, inputs: BrushInputs, item: BrushInput, settings: BrushSettings
+) -> Brush:
+    """The concept's brush, chosen on the dissection's samples, measured on held-out ones."""
+    return make_brush(
+        models,
+        inputs.layer,
+        item.name,
+        item.all_levels,
+        item.top_units,
+        select=(inputs.select_seed, range(settings.select_samples)),
+        measure=(inputs.measure_seed, settings.measure_ids()),
+        settings=settings,
+    )
+
+
 def brush_settings(config: PaintConfig) -> dict[str, Any]:
     """How brushes were chosen and measured (paint.json ``brushes``)."""
     b = BrushSettings(
@@ -201,16 +217,7 @@ def _brushes(
     out = []
     pairs = list(zip(entries, inputs.concepts, strict=True))
     for entry, item in bar(pairs, desc="paint brushes", unit="brush"):
-        brush = make_brush(
-            models,
-            inputs.layer,
-            item.name,
-            item.all_levels,
-            item.top_units,
-            select=(inputs.select_seed, range(settings.select_samples)),
-            measure=(inputs.measure_seed, settings.measure_ids()),
-            settings=settings,
-        )
+        brush = concept_brush(models, inputs, item, settings)
         levels = item.all_levels
         made.append(brush)
         out.append(
