@@ -76,6 +76,7 @@ def test_every_stage_takes_its_tensors_from_models(setup: Path) -> None:
         "--generator", "device_toys:float16_generator",
         "--segmenter", "device_toys:bfloat16_segmenter",
         "--paint", "--paint-samples", "2", "--real-images", str(setup / "real.npz"),
+        "--brush-select", "4", "--brush-measure", "4",
         check=True,
     )  # fmt: skip
     manifest = json.loads((out / "manifest.json").read_text())
@@ -92,6 +93,8 @@ def test_every_stage_takes_its_tensors_from_models(setup: Path) -> None:
     paint = json.loads((out / "paint" / "paint.json").read_text())
     assert paint["available"], paint["note"]  # exported from a float32 CPU copy
     assert np.load(out / "paint" / "latents.npy").dtype == np.float32
+    # The brush was learned (gradients through float16 and bfloat16) and measured there too.
+    assert paint["concepts"][0]["method"] == "optimized" and paint["concepts"][0]["strokes"] > 0
     # The discriminator gets its images in its own dtype (float64) too: the realism metric.
     cli(
         "artifacts", str(out), "--config", str(setup / "config.toml"), "--metric", "realism",
