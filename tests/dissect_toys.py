@@ -211,6 +211,68 @@ def world_segmenter() -> WorldSegmenter:
     return WorldSegmenter()
 
 
+class BorderFeatures(nn.Module):
+    """z (N, 4) -> (N, 4, 8, 8): a door on the bottom border and units that know or ignore it.
+
+    Unit 0 fires on the image's frame (border cells), unit 1 on the door (a 3 x 4-cell
+    rectangle standing on the bottom edge at a column set by z), unit 2 on the bottom two rows
+    whatever the scene (position only: it reaches door's IoU floor because doors stand
+    there), unit 3 is a fixed diagonal. Each unit's gain varies a little per sample.
+    """
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        n = z.shape[0]
+        col = (torch.sigmoid(z[:, 0]) * 6).long().clamp(0, 5).view(n, 1, 1)
+        rows = torch.arange(8).view(1, 8, 1)
+        cols = torch.arange(8).view(1, 1, 8)
+        door = ((rows >= 4) & (cols >= col) & (cols < col + 3)).float()
+        frame = ((rows == 0) | (rows == 7) | (cols == 0) | (cols == 7)).float().expand(n, 8, 8)
+        bottom = (rows >= 6).float().expand(n, 8, 8)
+        diagonal = (rows == cols).float().expand(n, 8, 8)
+        gain = 1.0 + 0.1 * torch.tanh(z[:, 1]).view(n, 1, 1)
+        return torch.stack([frame, door, bottom, diagonal], dim=1) * gain.unsqueeze(1)
+
+
+class BorderRender(nn.Module):
+    """Features -> image (N, 3, 32, 32): brown door on sky."""
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        door = F.interpolate((f[:, 1:2] > 0.5).float(), scale_factor=4, mode="nearest")
+        sky = torch.tensor([c / 127.5 - 1 for c in COLORS[0]]).view(1, 3, 1, 1)
+        brown = torch.tensor([140 / 127.5 - 1, 70 / 127.5 - 1, 20 / 127.5 - 1]).view(1, 3, 1, 1)
+        return sky * (1 - door) + brown * door
+
+
+class Bordered(nn.Module):
+    z_dim = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = BorderFeatures()
+        self.render = BorderRender()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.render(self.features(z))
+
+
+def border_generator() -> Bordered:
+    return Bordered()
+
+
+class BorderSegmenter:
+    """Labels by color: red-dominant pixels are door, the rest sky."""
+
+    concepts = ["sky", "door"]
+    colors = [COLORS[0], (140, 70, 20)]
+
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        return (images[:, 0] > images[:, 2]).long()
+
+
+def border_segmenter() -> BorderSegmenter:
+    return BorderSegmenter()
+
+
 def _tables(report: Path) -> dict[str, object]:
     out: dict[str, object] = {}
     for layer in sorted((report / "layers").iterdir()):

@@ -152,3 +152,62 @@ def count_cells_cpu(
         has_bad,
     )
     return spoilt, resolved
+
+
+def _mask_kernel(
+    a: np.ndarray,  # (m, u, h, w) float32
+    f: np.ndarray,  # (s,) float32
+    g: np.ndarray,  # (s,) float32
+    thr: np.ndarray,  # (u,) float32
+    out: np.ndarray,  # (u, (h+1)*s, (w+1)*s) int64, added to: samples where v >= thr
+) -> None:
+    m, uc, h, w = a.shape
+    s = f.shape[0]
+    top = np.empty(s, dtype=np.float32)
+    bot = np.empty(s, dtype=np.float32)
+    for n in range(m):
+        for u in range(uc):
+            t = thr[u]
+            for ci in range(h + 1):
+                r0 = max(ci - 1, 0)
+                r1 = min(ci, h - 1)
+                for cj in range(w + 1):
+                    c0 = max(cj - 1, 0)
+                    c1 = min(cj, w - 1)
+                    p00 = a[n, u, r0, c0]
+                    p01 = a[n, u, r0, c1]
+                    p10 = a[n, u, r1, c0]
+                    p11 = a[n, u, r1, c1]
+                    if p00 < t and p01 < t and p10 < t and p11 < t:
+                        continue  # a bilinear value never exceeds its largest corner
+                    for j in range(s):
+                        top[j] = g[j] * p00 + f[j] * p01
+                        bot[j] = g[j] * p10 + f[j] * p11
+                    for i in range(s):
+                        gi = g[i]
+                        fi = f[i]
+                        for j in range(s):
+                            v = gi * top[j] + fi * bot[j]
+                            if v >= t and np.isfinite(v):
+                                out[u, ci * s + i, cj * s + j] += 1
+
+
+_compiled_mask = None
+
+
+def mask_counts_cpu(a: torch.Tensor, s: int, thresholds: torch.Tensor) -> np.ndarray:
+    """``(u, h*s, w*s)`` int64: per pixel, the samples of ``a`` ``(m, u, h, w)`` whose bilinear
+    upsampling by the even factor ``s`` (exactly :func:`~dissect_report.dissection.stats.
+    bilinear_upsample`) is finite and ``>= thresholds`` ``(u,)`` there."""
+    global _compiled_mask
+    if _compiled_mask is None:
+        assert numba is not None
+        _compiled_mask = numba.njit(cache=True, nogil=True, error_model="numpy")(_mask_kernel)
+    m, uc, h, w = a.shape
+    f = ((torch.arange(s, dtype=torch.float32) + 0.5) / s).numpy()
+    g = (1.0 - torch.from_numpy(f)).numpy()
+    out = np.zeros((uc, (h + 1) * s, (w + 1) * s), dtype=np.int64)
+    _compiled_mask(  # type: ignore[operator]
+        a.contiguous().numpy(), f, g, thresholds.contiguous().numpy(), out
+    )
+    return out[:, s // 2 : s // 2 + h * s, s // 2 : s // 2 + w * s]

@@ -19,6 +19,7 @@ from dissect_report.config import DissectConfig
 from dissect_report.dissection.caveats import (
     flagged_mask,
 )
+from dissect_report.dissection.position import Position
 from dissect_report.dissection.stats import LayerState
 from dissect_report.dissection.thresholds import UnitScores, interpretable
 
@@ -33,14 +34,23 @@ class LayerResult:
     state: LayerState
     scores: UnitScores
     iou_floor: float
+    position: Position | None = None  # mean masks and the position-only baseline
 
     @property
     def interpretable_mask(self) -> np.ndarray:
-        """IoU >= iou_floor, not a mask over (nearly) everything or no better than chance, and
-        not a flagged (non-finite or dead) unit."""
+        """IoU >= iou_floor, not a mask over (nearly) everything or no better than chance, not
+        a flagged (non-finite or dead) unit, and not explained by where it fires alone."""
         mask: np.ndarray = interpretable(self.state, self.scores, self.iou_floor)
-        kept: np.ndarray = mask & ~flagged_mask(self.state)
+        kept: np.ndarray = mask & ~flagged_mask(self.state) & ~self.position_explained
         return kept
+
+    @property
+    def position_explained(self) -> np.ndarray:
+        """(U,) bool: its best concept's IoU is within reach of its mean position alone."""
+        if self.position is None:
+            return np.zeros(self.state.units, dtype=bool)
+        explained: np.ndarray = self.position.explained(self.scores.iou, self.scores.best)
+        return explained
 
     @property
     def interpretable(self) -> int:

@@ -24,21 +24,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dissect_report import __version__
 from dissect_report.charts import hex_color
 from dissect_report.config import DissectConfig
 from dissect_report.contract import skipped_summary
 from dissect_report.dissection.caveats import (
     caveat_lines,
+    flagged_mask,
     non_finite_share,
     unit_flags,
     unreachable,
 )
 from dissect_report.dissection.engines import driver_config, run_engine
+from dissect_report.dissection.position import POSITION, measure_positions
 from dissect_report.dissection.results import DissectResult, LayerResult
 from dissect_report.dissection.stats import LayerState
 from dissect_report.dissection.statspass import refuse_other_run
-from dissect_report.dissection.thresholds import score_units
+from dissect_report.dissection.thresholds import interpretable, score_units
 from dissect_report.errors import ReportError
 from dissect_report.models import Models, load_models, model_fingerprint
 from dissect_report.provenance import environment
@@ -92,6 +96,36 @@ def finalize(
     )
 
 
+def with_positions(result: DissectResult, models: Models) -> DissectResult:
+    """``result`` with each layer's mean masks and position-only baseline (a short pass over
+    the first samples with the thresholds known: see :mod:`dissect_report.dissection.position`).
+    """
+    t0 = time.perf_counter()
+    found = measure_positions(
+        models,
+        result.layers,
+        result.config.batch_size,
+        result.config.downsample_segmentation,
+    )
+    if not found:
+        return result
+    layers = tuple(dataclasses.replace(x, position=found.get(x.name)) for x in result.layers)
+    for layer in layers:
+        moved = position_flags(layer)[POSITION]
+        if moved:
+            log.info("%s: unit(s) %s explained by where they fire, not labelled", layer.name, moved)
+    timings = {**result.timings, "positions_s": time.perf_counter() - t0}
+    return dataclasses.replace(result, layers=layers, timings=timings)
+
+
+def position_flags(layer: LayerResult) -> dict[str, list[int]]:
+    """``{"position": units}``: units the other guards would label, explained by position."""
+    if layer.position is None:
+        return {}
+    others = interpretable(layer.state, layer.scores, layer.iou_floor) & ~flagged_mask(layer.state)
+    return {POSITION: np.flatnonzero(others & layer.position_explained).tolist()}
+
+
 def _manifest(result: DissectResult, models: Models, command: str | None) -> dict[str, Any]:
     slugs = unique_slugs(list(result.concepts))
     config = result.config
@@ -115,7 +149,10 @@ def _manifest(result: DissectResult, models: Models, command: str | None) -> dic
                 "interpretable": layer.interpretable,
                 "concepts_covered": layer.concepts_covered,
                 "non_finite_share": non_finite_share(layer),
-                "flagged_units": unit_flags(layer.state),
+                "flagged_units": {
+                    **unit_flags(layer.state),
+                    **position_flags(layer),
+                },
                 # concepts the floor rules out at this policy/level: share and best IoU
                 "unreachable_concepts": [
                     {"concept": n, "share": s, "best_iou": b}
@@ -246,6 +283,7 @@ def dissect(
             )
             return finalize(config, models.concepts, colors, states, shapes, out_path, timings)
         result = finalize(config, models.concepts, colors, states, shapes, out_path, timings)
+        result = with_positions(result, models)
         if out_path is None:
             return result
         return _write_report(result, models, out_path, images, command)
@@ -356,4 +394,5 @@ def merge_shards(
     with _Cleanup(out_path):
         make_dir(out_path)
         result = finalize(config, models.concepts, colors, states, shapes, out_path, timings)  # type: ignore[arg-type]
+        result = with_positions(result, models)
         return _write_report(result, models, out_path, images, command)

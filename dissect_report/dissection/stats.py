@@ -104,6 +104,9 @@ class LayerState:
     samples: int
     peak_ids: np.ndarray  # (M,) int64, the peak subset's sample ids by hash (pads last)
     peaks: np.ndarray  # (U, M) float32, each unit's peak activation on those samples
+    # (C, S, T) int64: pixels of each concept at each label position over all samples (where
+    # concepts sit: the position-only baseline of a label); None in reports made before it.
+    label_map: np.ndarray | None = None
 
     @property
     def units(self) -> int:
@@ -136,10 +139,19 @@ class LayerState:
             samples=self.samples + other.samples,
             peak_ids=peak_ids,
             peaks=peaks,
+            label_map=(
+                self.label_map + other.label_map
+                if self.label_map is not None
+                and other.label_map is not None
+                and self.label_map.shape == other.label_map.shape
+                else None
+            ),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
+        extra = {} if self.label_map is None else {"label_map": self.label_map}
         return {
+            **extra,
             "edges": self.edges,
             "counts": self.counts,
             "unit_hist": self.unit_hist,
@@ -174,6 +186,9 @@ class LayerState:
                 ),
                 peaks=np.asarray(
                     data["peaks"] if "peaks" in keys else np.zeros((units, 0)), dtype=np.float32
+                ),
+                label_map=(
+                    np.asarray(data["label_map"], dtype=np.int64) if "label_map" in keys else None
                 ),
             )
         except KeyError as exc:
@@ -245,6 +260,7 @@ class LayerStats:
         self._bound = 0  # an upper bound of any int32 cell
         self._low = torch.zeros(units, dtype=torch.int64, device=device)  # pixels in bin 0
         self._concept_totals = torch.zeros(concepts, dtype=torch.int64, device=device)
+        self._label_map: torch.Tensor | None = None  # (C, S, T) int64, at the first batch
         self._topk_values = torch.full((units, top_k), -math.inf, device=device)
         self._topk_ids = torch.full((units, top_k), _PAD_ID, dtype=torch.int64, device=device)
         # The peak subset stays on the host: it is small and merged by a sort of ids.
@@ -275,6 +291,8 @@ class LayerStats:
             acc._spill = state.counts.reshape(-1).copy()
         acc._low += torch.from_numpy(state.unit_hist[:, 0].copy()).to(device)
         acc._concept_totals += torch.from_numpy(state.concept_totals.copy()).to(device)
+        if state.label_map is not None:
+            acc._label_map = torch.from_numpy(state.label_map.copy()).to(device)
         acc._topk_values = torch.from_numpy(state.topk_values.astype(np.float32)).to(device)
         acc._topk_ids = torch.from_numpy(state.topk_ids.copy()).to(device)
         acc.nonfinite, acc.samples = state.nonfinite, state.samples
@@ -306,6 +324,7 @@ class LayerStats:
             samples=self.samples,
             peak_ids=self._peak_ids.copy(),
             peaks=self._peaks.copy(),
+            label_map=None if self._label_map is None else self._label_map.cpu().numpy().copy(),
         )
 
     @torch.no_grad()
@@ -325,6 +344,7 @@ class LayerStats:
         self.nonfinite += bad
         self.samples += n
         self._concept_totals += torch.bincount(labels.reshape(-1), minlength=self.concepts)
+        self._add_label_map(labels)
         peaks = torch.where(finite, acts, -math.inf).amax(dim=(2, 3))
         self._add_topk(peaks, ids)
         self._add_peaks(peaks, ids)
@@ -438,6 +458,20 @@ class LayerStats:
         view = self._counts[start:stop].view(uc, nb, self.concepts)
         view[:, 1:] += resolved.to(torch.int32)
         self._low[u0:u1] += low - resolved.sum(dim=(1, 2))
+
+    def _add_label_map(self, labels: torch.Tensor) -> None:
+        n, S, T = labels.shape
+        if self._label_map is None:
+            self._label_map = torch.zeros(
+                (self.concepts, S, T), dtype=torch.int64, device=labels.device
+            )
+        if tuple(self._label_map.shape[1:]) != (S, T):
+            return  # sizes that change between batches are refused by the pass itself
+        where = torch.arange(S * T, device=labels.device)
+        keys = (labels.reshape(n, S * T) * (S * T) + where).reshape(-1)
+        self._label_map += torch.bincount(keys, minlength=self.concepts * S * T).view(
+            self.concepts, S, T
+        )
 
     def _spill_counts(self) -> None:
         counts = self._counts.cpu().numpy().astype(np.int64)

@@ -85,7 +85,7 @@ def ace_svg(result: ConceptResult) -> str:
     return line_chart(
         series,
         x_label=f"units ablated together in {result.layer}",
-        y_label="ACE (share of pixels removed)",
+        y_label="ACE (drop in the concept's pixel fraction)",
         title=f"{result.concept}: ablation ACE",
         spread=spread if spread["random"] else None,
     )
@@ -142,6 +142,18 @@ def concept_files(
     by_context, raw = insertion_tables(result, concepts)
     write_table(directory / "insertion.parquet", by_context, INSERTION)
     write_parquet(directory / "insertion_sites.parquet", raw)
+    # Every unit's IoU with the concept (at its own threshold for it) and its rank by it, the
+    # order ablated: the unit pages read it, with or without an optimized set.
+    write_parquet(
+        directory / "ranking.parquet",
+        pa.table(
+            {
+                "unit": pa.array(range(len(ious)), I32),
+                "iou": pa.array([float(v) for v in ious], F64),
+                "iou_rank": pa.array([int(r) for r in ranks], I32),
+            }
+        ),
+    )
     if result.alpha is not None:
         write_table(
             directory / "optimized.parquet", optimized_table(result.alpha, ious, ranks), OPTIMIZED

@@ -20,7 +20,17 @@ import numpy as np
 from markupsafe import Markup
 
 from dissect_report.render.examples import Examples, Samples, load_examples, load_samples
-from dissect_report.render.fmt import DASH, esc, fixed, num, pct, pretty_json, seconds, yaml_str
+from dissect_report.render.fmt import (
+    DASH,
+    esc,
+    fixed,
+    num,
+    pct,
+    pretty_json,
+    seconds,
+    versus,
+    yaml_str,
+)
 from dissect_report.render.svg import heatmap_svg, safe_color
 from dissect_report.reportdir.records import LayerData, ReportData, UnitRow
 
@@ -77,6 +87,32 @@ class Site:
     strip_size: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer slug -> w, h
     examples: dict[str, Examples | None] = field(default_factory=dict)  # by layer name
     samples: Samples | None = None
+
+    def unreachable(self, concept: str) -> Markup:
+        """Why no unit can be labelled ``concept`` at this run's policy, and the flag that lifts
+        it (empty when the floor is within reach: always under ``iqr`` and ``max-iou``)."""
+        for layer in self.report.layers:
+            for entry in layer.entry.unreachable_concepts:
+                if entry.get("concept") != concept:
+                    continue
+                level = self.report.manifest.threshold.get("level", float("nan"))
+                share, best = float(entry["share"]), float(entry["best_iou"])
+                best_text, floor_text = versus(best, self.floor)
+                return Markup(
+                    "{} covers {} of the pixels, and at <code>--policy quantile --level {}</code> "
+                    "a unit's mask holds {} of them, so its IoU with {} can reach at most {}, "
+                    "below the floor {}. <code>--policy iqr</code> (GAN Dissection's per-concept "
+                    "threshold, the default) lifts this."
+                ).format(
+                    concept,
+                    pct(share),
+                    num(level),
+                    pct(1 - float(level)),
+                    concept,
+                    best_text,
+                    floor_text,
+                )
+        return Markup("")
 
     def __post_init__(self) -> None:
         try:
@@ -147,7 +183,8 @@ def unit_label(row: UnitRow, floor: float) -> str:
         return NO_FINITE
     if row.interpretable:
         return row.concept
-    return f"unlabelled (best: {row.concept}, IoU {fixed(row.iou, 3)} < {num(floor)})"
+    iou, bound = versus(row.iou, floor)
+    return f"unlabelled (best: {row.concept}, IoU {iou} < {bound})"
 
 
 def card(
@@ -161,8 +198,9 @@ def card(
     """A card for ``row``; ``root`` leads to the site root, None means the layer's own page."""
     base = "units/" if root is None else f"{root}layers/{layer.entry.slug}/units/"
     title = f"{layer.entry.name} #{row.unit}" if with_layer else f"#{row.unit}"
-    hint = f"best concept {row.concept}, IoU {fixed(row.iou, 3)}"
-    hint += f" \u2265 {num(floor)}" if row.interpretable else f" < floor {num(floor)}"
+    iou, bound = versus(row.iou, floor)
+    hint = f"best concept {row.concept}, IoU {iou}"
+    hint += f" \u2265 {bound}" if row.interpretable else f" < floor {bound}"
     if not row.concept:
         hint = f"{NO_FINITE}: NaN or infinite on every sample"
     return Card(
@@ -214,6 +252,7 @@ class OverviewView:
     model_name: Markup
     summary: Markup
     no_units: tuple[Link, ...]
+    unreachable: tuple[Markup, ...] = ()  # concepts the floor rules out at the policy, and why
 
 
 def interpretable_counts(site: Site) -> np.ndarray:
@@ -335,6 +374,7 @@ def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
         for i, c in enumerate(m.concepts)
         if counts[i].sum() == 0
     )
+    unreachable = tuple(note for note in (site.unreachable(c.name) for c in m.concepts) if note)
     total = sum(len(layer.units) for layer in site.report.layers)
     labelled = int(counts.sum())
     summary = Markup(
@@ -346,6 +386,7 @@ def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
         model_name=esc(model_name),
         summary=summary,
         no_units=no_units,
+        unreachable=unreachable,
         title=title,
         title_yaml=yaml_str(title),
         model=tuple(model),

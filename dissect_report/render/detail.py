@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from dissect_report.render.context import Card, Link, Row, Site, card, data_links, unit_href
 from dissect_report.render.fmt import DASH, esc, num, pct, yaml_str
-from dissect_report.render.sections import Artifacts, Interventions
+from dissect_report.render.sections import Artifacts, Interventions, gain_text
 from dissect_report.render.unitpage import find_layer
 from dissect_report.reportdir.read import read_json
 from dissect_report.reportdir.records import LayerData
@@ -108,6 +108,7 @@ class ConceptView:
     labelled: int
     name: Markup
     brush: tuple[Row, ...] = ()  # its Paint brush, measured (empty without paint brushes)
+    unreachable: Markup = Markup("")  # why the floor is out of reach at the policy, and the fix
 
 
 def _brush_rows(site: Site, name: str) -> tuple[Row, ...]:
@@ -258,6 +259,7 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
         labelled=sum(len(g.cards) for g in groups),
         name=esc(name),
         brush=_brush_rows(site, name),
+        unreachable=site.unreachable(name),
     )
 
 
@@ -399,7 +401,7 @@ def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
             score=num(u.score),
             fsd=num(u.fsd),
             realism=num(u.realism),
-            gain=num(u.ablation_gain),
+            gain=gain_text(u),
             repaired="yes" if u.repaired else "no",
             strip=f"units/{u.unit}.png" if u.has_strip else "",
         )

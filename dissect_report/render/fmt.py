@@ -2,10 +2,11 @@
 
 Usage::
 
-    from dissect_report.render.fmt import esc, num, pct
+    from dissect_report.render.fmt import esc, num, pct, versus
     esc("<b>")        # Markup('&lt;b&gt;')
     num(0.12345)      # '0.123'
     pct(0.5)          # '50%'
+    versus(0.0396, 0.04)   # ('0.0396', '0.04'): never "0.040 < 0.04"
 """
 
 from __future__ import annotations
@@ -42,11 +43,43 @@ def fixed(value: float, places: int = 3) -> str:
 
 
 def pct(value: float, missing: str = DASH) -> str:
-    """A share as a percentage; ``missing`` (a dash) for NaN/None."""
+    """A share as a percentage; ``missing`` (a dash) for NaN/None.
+
+    Whole percents, except that a share that is not 0 (or not 1) never reads "0%" (or
+    "100%"): it gets the decimals that tell it apart (``pct(0.0004)`` is ``'0.04%'``), so a
+    door's pixel fraction is never "0%" beside "55% removed" of it.
+    """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return missing
     text = f"{100 * value:.0f}%"
+    for places in range(1, 7):
+        shown = float(text[:-1])
+        if not ((shown == 0 and value != 0) or (shown == 100 and value != 1)):
+            break
+        text = f"{100 * value:.{places}f}%"
     return "0%" if text == "-0%" else text
+
+
+def versus(value: float, bound: float, places: int = 3) -> tuple[str, str]:
+    """``value`` and the ``bound`` it is compared with, as texts that never contradict it.
+
+    The one rule for a number shown beside its comparison: ``value`` gets ``places`` decimals,
+    more when rounding would make it equal the bound or cross it (0.0396 against a floor of
+    0.04 reads "0.0396 < 0.04", never "0.040 < 0.04"). Usage::
+
+        v, b = versus(row.iou, floor)    # ('0.0396', '0.04')
+    """
+    if value is None or bound is None or not math.isfinite(value) or not math.isfinite(bound):
+        return fixed(value, places), num(bound)
+    bound_text = num(bound)
+    shown = float(bound_text)
+    text = fixed(value, places)
+    for more in range(places + 1, places + 10):
+        read = float(text)
+        if (value < bound) == (read < shown) and (value == bound) == (read == shown):
+            break
+        text = fixed(value, more)
+    return text, bound_text
 
 
 def seconds(value: Any) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dissect_report.errors import ReportError
+from dissect_report.render.fmt import num
 from dissect_report.reportdir.read import read_json, read_rows, read_table
 from dissect_report.reportdir.schema import (
     CONCEPT_INDEX,
@@ -77,6 +78,18 @@ class ArtifactUnit:
     ablation_gain: float  # the causal screen's improvement when it alone is off (NaN: not screened)
     repaired: bool
     has_strip: bool
+    # the screen's gain on the even half of the samples: measured first, the rest only when it
+    # passes, so a screened unit that failed there has this and no ablation_gain
+    gain_even: float = math.nan
+
+
+def gain_text(u: ArtifactUnit) -> str:
+    """The screen's gain: on all scoring samples, or on the even half where it stopped."""
+    if u.ablation_gain == u.ablation_gain:
+        return num(u.ablation_gain)
+    if u.gain_even == u.gain_even:
+        return f"{num(u.gain_even)} (even half; not confirmed, so not measured further)"
+    return ""  # not screened
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,7 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
             raise ReportError(f"unsafe concept slug {slug!r} in {str(base / 'index.parquet')!r}")
         ins = _typed_rows(base / slug / "insertion.parquet", InsertionRow)
         optimized = _rows(base / slug / "optimized.parquet", ("unit", "alpha"), optional=True)
+        ranking = _rows(base / slug / "ranking.parquet", ("unit", "iou", "iou_rank"), optional=True)
         concepts.append(
             ConceptIntervention(
                 **{c.name: getattr(row, c.name) for c in CONCEPT_INDEX},
@@ -141,7 +155,7 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
                 ),
                 unit_ious={
                     int(r["unit"]): (_f(r["iou"]), int(r["iou_rank"]))
-                    for r in optimized
+                    for r in (ranking or optimized)  # older reports: the optimized table's
                     if r.get("iou_rank") is not None and "iou" in r
                 },
                 insertion=tuple(ins),
@@ -169,6 +183,7 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
             fsd=_f(r.get("fsd")),
             realism=_f(r.get("realism")),
             ablation_gain=_f(r.get("ablation_gain")),
+            gain_even=_f(r.get("ablation_gain_even")),
             repaired=bool(r.get("repaired")),
             has_strip=(base / "units" / f"{int(r['unit'])}.png").is_file(),
         )

@@ -142,3 +142,56 @@ def heatmap_svg(
             )
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def _heat(share: float) -> str:
+    """Dark blue (never) through teal to yellow (always): readable in both themes."""
+    stops = ((0.0, (13, 8, 135)), (0.5, (33, 145, 140)), (1.0, (253, 231, 37)))
+    share = min(1.0, max(0.0, share))
+    for (a, ca), (b, cb) in zip(stops, stops[1:], strict=False):
+        if share <= b:
+            t = (share - a) / (b - a)
+            r, g, bl = (round(x + t * (y - x)) for x, y in zip(ca, cb, strict=True))
+            return f"#{r:02x}{g:02x}{bl:02x}"
+    return "#fde725"
+
+
+def position_svg(mean_mask: np.ndarray, cells: int = 16, size: int = 160) -> Markup:
+    """A unit's mean mask as a small heat map with its colour scale.
+
+    ``mean_mask`` ``(S, T)`` uint8 (255 = the mask covers the pixel on every sample), averaged
+    into at most ``cells x cells`` squares; the scale under it reads 0% to 100% of samples.
+    """
+    m = np.asarray(mean_mask, dtype=np.float64) / 255.0
+    if m.ndim != 2 or m.size == 0:
+        return Markup("")
+    rows, cols = m.shape
+    ry, rx = max(1, -(-rows // cells)), max(1, -(-cols // cells))
+    gy, gx = -(-rows // ry), -(-cols // rx)
+    pad = np.full((gy * ry, gx * rx), np.nan)
+    pad[:rows, :cols] = m
+    grid = np.nanmean(pad.reshape(gy, ry, gx, rx), axis=(1, 3))
+    w = size
+    h = round(size * rows / cols)
+    cw, ch = w / gx, h / gy
+    parts = [
+        f'<rect x="{j * cw:.2f}" y="{i * ch:.2f}" width="{cw + 0.05:.2f}" '
+        f'height="{ch + 0.05:.2f}" fill="{_heat(float(grid[i, j]))}">'
+        f"<title>{100 * grid[i, j]:.0f}% of samples</title></rect>"
+        for i in range(gy)
+        for j in range(gx)
+    ]
+    scale_y = h + 10
+    stops = "".join(f'<stop offset="{k * 25}%" stop-color="{_heat(k / 4)}"/>' for k in range(5))
+    total_h = scale_y + 30
+    return Markup(
+        f'<svg class="dr-position" viewBox="0 0 {w} {total_h}" width="{w}" height="{total_h}" '
+        'role="img" aria-label="where the unit fires: share of samples its mask covers each '
+        'part of the image">'
+        f'<defs><linearGradient id="dr-heat">{stops}</linearGradient></defs>'
+        + "".join(parts)
+        + f'<rect x="0" y="{scale_y}" width="{w}" height="8" fill="url(#dr-heat)"/>'
+        f'<text x="0" y="{scale_y + 22}" font-size="11" fill="currentColor">never</text>'
+        f'<text x="{w}" y="{scale_y + 22}" font-size="11" text-anchor="end" '
+        'fill="currentColor">every sample</text></svg>'
+    )

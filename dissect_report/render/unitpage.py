@@ -24,9 +24,9 @@ from dissect_report.bandfiles import band_names
 from dissect_report.render.budget import Budget
 from dissect_report.render.context import Link, Row, Site, unit_label
 from dissect_report.render.examples import Examples, Samples
-from dissect_report.render.fmt import esc, fixed, num, pct, yaml_str
-from dissect_report.render.sections import Artifacts, Interventions
-from dissect_report.render.svg import histogram_svg
+from dissect_report.render.fmt import DASH, esc, fixed, num, pct, versus, yaml_str
+from dissect_report.render.sections import Artifacts, Interventions, gain_text
+from dissect_report.render.svg import histogram_svg, position_svg
 from dissect_report.reportdir.read import read_json
 from dissect_report.reportdir.records import LayerData, UnitRow
 
@@ -104,6 +104,9 @@ class UnitView:
     extras: tuple[Extra, ...]
     budget_note: str = ""  # what a site size budget left out of this page
     paint: str = ""  # the Paint page with this unit as the brush, when Paint has its layer
+    position: Markup = Markup("")  # the mean mask heat map (empty without position.npz)
+    position_rows: tuple[Row, ...] = ()
+    position_note: Markup = Markup("")
 
 
 ROW_LABELS = {
@@ -147,8 +150,8 @@ def unit_extras(
             out.setdefault(unit, []).append(Extra("Its own ablation effect", note, rows))
         for c in iv.concepts:
             n = len(c.top_units)
-            for rank, unit in enumerate(c.top_units, start=1):
-                iou, iou_rank = c.unit_ious.get(unit, (float("nan"), rank))
+            for unit in c.top_units:
+                iou, iou_rank = c.unit_ious.get(unit, (float("nan"), 0))
                 rows = (
                     Row("concept", site.concept_link(c.concept, UNIT_ROOT)),
                     Row(
@@ -157,7 +160,7 @@ def unit_extras(
                     ),
                     Row(
                         "its rank by that IoU among the layer's units (the order ablated)",
-                        f"{iou_rank} of {len(layer.units)}",
+                        f"{iou_rank} of {len(layer.units)}" if iou_rank else DASH,
                     ),
                     Row(f"concept-level: ACE of ablating the top {n} together", num(c.ace)),
                     Row("concept-level: share of the concept removed (net)", pct(c.share)),
@@ -172,7 +175,7 @@ def unit_extras(
             rows = (
                 Row(
                     f"this unit alone ablated: {esc(art.metric or 'quality metric')} gain",
-                    num(u.ablation_gain),
+                    gain_text(u) or "not screened",
                 ),
                 Row("artifact rank", f"{u.rank} (1 = worst)"),
                 Row("artifact score", num(u.score)),
@@ -209,6 +212,42 @@ def _band_files(
         "images_size": (width, th),
         "masks_size": (width, n_masks * (th + ex.gap) - ex.gap),
     }
+
+
+def _position(
+    site: Site, layer: LayerData, index: int, row: UnitRow
+) -> tuple[Markup, tuple[Row, ...], Markup]:
+    """The heat map of where the unit fires, and its label against the position baseline."""
+    pos = layer.position
+    if pos is None or not row.concept:
+        return Markup(""), (), Markup("")
+    names = [c.name for c in site.report.manifest.concepts]
+    if row.concept not in names or len(names) != pos.baseline_iou.shape[1]:
+        return position_svg(pos.mean_mask[index]), (), Markup("")
+    base = float(pos.baseline_iou[index, names.index(row.concept)])
+    need = pos.lift * base
+    iou_text, need_text = versus(row.iou, need)
+    rows = (
+        Row(
+            f"IoU with {esc(row.concept)} of a fixed mask at its mean position",
+            need_text if pos.lift == 1 else fixed(base, 3),
+        ),
+        Row(f"its own IoU with {esc(row.concept)}", iou_text),
+    )
+    if pos.lift != 1:
+        rows += (Row(f"a label must beat {num(pos.lift)}x the fixed mask's", need_text),)
+    explained = row.iou <= need
+    note = Markup(
+        "Where the unit's mask falls, as the share of the first {} samples it covers each part "
+        "of the image. The fixed mask is its most-covered pixels, as many as its own mask holds, "
+        "placed on every sample: what position alone explains. {}"
+    ).format(
+        pos.samples,
+        Markup("<b>Its IoU is within reach of position alone, so it is not labelled.</b>")
+        if explained
+        else Markup("It beats position alone."),
+    )
+    return position_svg(pos.mean_mask[index]), rows, note
 
 
 def _bands(
@@ -323,9 +362,10 @@ def unit_pages(
     for index, row in enumerate(units):
         label = unit_label(row, floor)
         title = esc(f"{layer.entry.name} \u00b7 unit {row.unit} \u00b7 {label}")
+        iou_text, floor_text = versus(row.iou, floor)
         if row.interpretable:
             verdict = Markup("Labelled {}: IoU {} \u2265 the floor {}.").format(
-                site.concept_link(row.concept, UNIT_ROOT), fixed(row.iou, 3), num(floor)
+                site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text
             )
         elif not row.concept:
             verdict = Markup(
@@ -336,7 +376,7 @@ def unit_pages(
             verdict = Markup(
                 "Unlabelled: its best concept is {} at IoU {}, below the floor {} "
                 "(the IoU a unit needs to count as detecting a concept)."
-            ).format(site.concept_link(row.concept, UNIT_ROOT), fixed(row.iou, 3), num(floor))
+            ).format(site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text)
         best = max([v for v in row.top_ious if v == v] + [1e-9])
         top = tuple(
             TopConcept(
@@ -350,10 +390,11 @@ def unit_pages(
         facts = (
             Row("label", esc(label)),
             Row("best concept", site.concept_link(row.concept, UNIT_ROOT)),
-            Row("IoU with it", fixed(row.iou, 3)),
+            Row("IoU with it", iou_text),
             Row("IQR (information quality ratio)", fixed(row.iqr, 3)),
             Row("threshold (raw activation)", num(row.threshold, 4)),
         )
+        where = _position(site, layer, index, row)
         grid = f"{row.unit}.png" in layer.images
         search = search_text(row)
         th, tw = ex.tile if ex is not None else (64, 64)
@@ -405,5 +446,8 @@ def unit_pages(
                 extras=extras.get(row.unit, ()),
                 budget_note=budget.note(),
                 paint=f"{UNIT_ROOT}paint/index.html?units={row.unit}" if paints else "",
+                position=where[0],
+                position_rows=where[1],
+                position_note=where[2],
             ),
         )

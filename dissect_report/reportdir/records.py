@@ -21,7 +21,7 @@ import numpy as np
 
 from dissect_report.errors import ReportError
 from dissect_report.reportdir.read import read_arrays, read_manifest, read_table
-from dissect_report.reportdir.schema import LayerEntry, Manifest
+from dissect_report.reportdir.schema import POSITION_FILE, LayerEntry, Manifest
 
 # The columns of units.parquet the site shows (top_activations is not shown).
 _UNIT_COLUMNS = (
@@ -63,6 +63,17 @@ class LayerData:
     edges: np.ndarray | None
     unit_hist: np.ndarray | None
     images: frozenset[str]  # file names present in units/ (some reports keep only strips)
+    position: Position | None = None  # position.npz: where each unit fires (None: absent)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A layer's ``position.npz``: mean masks and position-only baseline IoUs."""
+
+    mean_mask: np.ndarray  # (U, S, T) uint8: 255 x the share of samples the mask covers
+    baseline_iou: np.ndarray  # (U, C) float64, concepts in the manifest's order
+    samples: int
+    lift: float
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,16 @@ def _read_hist(path: Path, units: int) -> tuple[np.ndarray | None, np.ndarray | 
             f"do not fit {units} units"
         )
     return edges, hist
+
+
+def _read_position(path: Path, units: int) -> Position | None:
+    if not path.is_file():
+        return None
+    arrays = read_arrays(path, ("mean_mask", "baseline_iou", "samples", "lift"))
+    mean, base = arrays["mean_mask"], np.asarray(arrays["baseline_iou"], np.float64)
+    if mean.ndim != 3 or mean.shape[0] != units or base.ndim != 2 or base.shape[0] != units:
+        raise ReportError(f"{str(path)!r}: mean masks {mean.shape} do not fit {units} units")
+    return Position(mean, base, int(arrays["samples"]), float(arrays["lift"]))
 
 
 def load_layer(root: Path, entry: LayerEntry) -> LayerData:
@@ -123,7 +144,14 @@ def load_layer(root: Path, entry: LayerEntry) -> LayerData:
         if not (d / "units" / n).is_symlink()
     )
     return LayerData(
-        entry=entry, dir=d, units=units, iqr=iqr, edges=edges, unit_hist=hist, images=images
+        entry=entry,
+        dir=d,
+        units=units,
+        iqr=iqr,
+        edges=edges,
+        unit_hist=hist,
+        images=images,
+        position=_read_position(d / POSITION_FILE, len(units)),
     )
 
 

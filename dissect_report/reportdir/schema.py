@@ -34,6 +34,7 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 SHARD_MANIFEST = "shard.json"
 PARTIAL = ".partial"  # checkpoints of an unfinished pass
+POSITION_FILE = "position.npz"  # per layer: mean masks (uint8 x 255) and baseline IoUs
 DEFAULT_COLOR = "#9e9e9e"
 
 # Upgrades of older manifests, version n -> n + 1, applied in turn by :func:`migrate`.
@@ -62,6 +63,9 @@ class LayerEntry(_Loose):
     units: int
     interpretable: int = 0
     concepts_covered: int = 0
+    flagged_units: dict[str, list[int]] = {}
+    # concepts the IoU floor rules out at the policy's level: {concept, share, best_iou}
+    unreachable_concepts: list[dict[str, Any]] = []
 
 
 class Manifest(_Loose):

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from dissect_report.charts import vertical_bar_chart
 from dissect_report.dissection.caveats import NON_FINITE, unit_flags
+from dissect_report.dissection.position import POSITION_LIFT
 from dissect_report.errors import ReportError
 from dissect_report.reportdir.atomic import write_json, write_npz, write_parquet, write_text
 from dissect_report.reportdir.read import read_manifest_dict
@@ -32,6 +33,7 @@ from dissect_report.reportdir.schema import (
     IOU,
     MANIFEST,
     PARTIAL,
+    POSITION_FILE,
     SHARD_MANIFEST,
     UNITS,
     Column,
@@ -193,6 +195,16 @@ def write_layer(
     write_table(layer_dir / "units.parquet", table, UNITS, csv=True)
     write_table(layer_dir / "iou.parquet", iou_table(layer, concepts), IOU)
     write_stats(layer_dir / "stats.npz", layer.state)
+    if layer.position is not None:  # where each unit fires, and what that alone explains
+        write_npz(
+            layer_dir / POSITION_FILE,
+            {
+                "mean_mask": np.rint(255 * layer.position.mean_mask).astype(np.uint8),
+                "baseline_iou": layer.position.baseline_iou,
+                "samples": np.array(layer.position.samples, dtype=np.int64),
+                "lift": np.array(POSITION_LIFT, dtype=np.float64),
+            },
+        )
     per_concept = layer.units_per_concept()
     bars = [
         (concepts[c], colors[c], n)

@@ -53,3 +53,17 @@ def test_fused_kernel_drops_non_finite_values_as_the_tensor_path():
     assert fused.nonfinite == tensor.nonfinite == 2
     # the spoilt pixels (4 cells of 4 x 4 around each bad value, cut at the border) are dropped
     assert fused.unit_hist[1].sum() < 10 * 32 * 32 and fused.unit_hist[0].sum() == 10 * 32 * 32
+
+
+@pytest.mark.parametrize("factor", [2, 8])
+def test_fused_mask_counts_equal_the_dense_upsampling(factor):
+    from dissect_report.dissection.stats import bilinear_upsample
+
+    gen = torch.Generator().manual_seed(5)
+    acts = torch.relu(torch.randn(6, 3, 8, 8, generator=gen))
+    acts[1, 0, 2, 2] = float("nan")
+    thr = torch.tensor([0.25, 0.5, 0.0], dtype=torch.float32)  # 0.25, 0.5: exact edges
+    acts[:, 1] = torch.round(acts[:, 1] * 4) / 4
+    up = bilinear_upsample(acts, (8 * factor, 8 * factor))
+    dense = ((up >= thr.view(1, -1, 1, 1)) & torch.isfinite(up)).sum(dim=0).numpy()
+    np.testing.assert_array_equal(cellcount.mask_counts_cpu(acts, factor, thr), dense)
