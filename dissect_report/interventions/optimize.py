@@ -3,7 +3,8 @@
 Usage::
 
     z = models.latents(range(64), seed=1)                # training samples (not the held-out)
-    alpha = optimize_alpha(models, "layer4", z, (64, 32, 32), concept=3, level=levels, steps=30)
+    settings = OptimizeSettings(steps=30, patch=8)
+    alpha = optimize_alpha(models, "layer4", z, (64, 32, 32), 3, levels, settings)
     order = alpha_order(alpha)            # units by learned alpha, largest first
 
 Loss (minimized with Adam, alpha projected back onto [0, 1] after each step)::
@@ -20,6 +21,8 @@ learned set is measured, like the IoU ordering's, on samples neither has seen.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -83,6 +86,21 @@ def gradient_problem(models: Models, layer: str, z: torch.Tensor) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class OptimizeSettings:
+    """How alpha is learned: Adam ``steps`` of ``batch`` latents at rate ``lr``, ``l2`` on alpha,
+    insertion patches of ``patch`` layer pixels on a ``grid`` x ``grid`` lattice, alpha starting
+    at ``init``."""
+
+    steps: int = 30
+    lr: float = 0.05
+    l2: float = 1e-3
+    batch: int = 8
+    grid: int = 4
+    patch: int = 1
+    init: float = 0.1
+
+
 def optimize_alpha(
     models: Models,
     layer: str,
@@ -90,16 +108,12 @@ def optimize_alpha(
     shape: tuple[int, int, int],
     concept: int,
     level: torch.Tensor,
-    steps: int = 30,
-    lr: float = 0.05,
-    l2: float = 1e-3,
-    batch: int = 8,
-    grid: int = 4,
-    patch: int = 1,
-    init: float = 0.1,
+    settings: OptimizeSettings = OptimizeSettings(),
     desc: str = "optimize",
 ) -> np.ndarray:
     """The learned alpha (U,) float64; needs a segmenter with ``class_probs``."""
+    steps, lr, l2, batch = settings.steps, settings.lr, settings.l2, settings.batch
+    grid, patch, init = settings.grid, settings.patch, settings.init
     if not models.has_class_probs():
         raise ModelError("optimizing unit sets needs a segmenter with class_probs()")
     reason = gradient_problem(models, layer, z_train)

@@ -36,7 +36,12 @@ from dissect_report.interventions.insertion import (
     image_box,
     insertion_sites,
 )
-from dissect_report.interventions.optimize import alpha_order, gradient_problem, optimize_alpha
+from dissect_report.interventions.optimize import (
+    OptimizeSettings,
+    alpha_order,
+    gradient_problem,
+    optimize_alpha,
+)
 from dissect_report.interventions.settings import InterventionConfig
 from dissect_report.interventions.unit_effects import unit_effects
 from dissect_report.models import Models
@@ -215,6 +220,117 @@ def _compare(
     return tile_grid(grid), [held.ids[j] for j in pick]
 
 
+def optimize_settings(config: InterventionConfig, patch: int) -> OptimizeSettings:
+    """The stage's config as the optimizer's settings (insertion patches of ``patch`` pixels)."""
+    return OptimizeSettings(
+        steps=config.optimize_steps,
+        lr=config.lr,
+        l2=config.l2,
+        batch=config.optimize_batch,
+        grid=config.grid,
+        patch=patch,
+    )
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every concept's measurement shares: the held-out pass, its ablator and controls,
+    the layer's IoUs, the training latents of the optimized sets (``learn``: None, none)."""
+
+    models: Models
+    layer: str
+    config: InterventionConfig
+    held: HeldOut
+    ablator: Ablator
+    randoms: list[list[int]]
+    ious: np.ndarray  # (U, C)
+    by_concept: dict[str, list[tuple[int, float]]]
+    slugs: dict[str, str]
+    z_train: torch.Tensor
+    patch: int
+    learn: OptimizeSettings | None
+
+
+def measure_concept(s: Shared, name: str) -> tuple[ConceptResult, bytes | None]:
+    """One concept's ablation curves, insertion and comparison picture (compare.png bytes)."""
+    models, layer, config, held = s.models, s.layer, s.config, s.held
+    names = models.concepts
+    c = names.index(name)
+    ranked = ranked_units(s.ious[:, c], s.by_concept.get(name, []))
+    if not ranked:
+        raise ConfigError(f"concept {name!r} has no unit with IoU > 0 in layer {layer!r}")
+    n_max = min(config.max_units, len(ranked))
+    level = held.levels(config.insert_level, c)
+    orderings = {"iou": ranked}
+    alpha = None
+    if s.learn is not None:
+        alpha = optimize_alpha(
+            models, layer, s.z_train, held.shape, c, level, s.learn, desc=f"optimize {name}"
+        )
+        orderings["optimized"] = alpha_order(alpha)
+    curve = ace_curve(s.ablator, c, orderings, s.randoms, n_max)
+    top = ranked[:n_max]
+    sites = insertion_sites(
+        models,
+        layer,
+        held,
+        c,
+        top,
+        level,
+        config.insert_samples,
+        config.grid,
+        s.patch,
+        config.batch_size,
+    )
+    ctx_rows = by_context(sites, names)
+    png, compare_ids = _compare(models, layer, held, c, top, level, ctx_rows, config, s.patch)
+    last = {r.method: r for r in curve if r.n == n_max}
+    before = held.fraction(c)
+    # Every unit off: what the generator draws without this layer. A concept that stays
+    # (sky, drawn as the default background) cannot be removed by any unit set here.
+    ace_all = before - s.ablator.fraction(list(range(held.shape[0])), c)
+    added = np.array([x.added for x in sites]) if sites else np.zeros(0)
+    opt = last.get("optimized")
+    rnd = last.get("random")
+    result = ConceptResult(
+        concept=name,
+        slug=s.slugs[name],
+        layer=layer,
+        units=len(s.by_concept.get(name, [])),
+        top_units=tuple(top),
+        n_max=n_max,
+        fraction=before,
+        ace=last["iou"].ace,
+        share=last["iou"].share,
+        ace_random=rnd.ace if rnd else math.nan,
+        share_random=rnd.share if rnd else math.nan,
+        ace_optimized=opt.ace if opt else math.nan,
+        share_optimized=opt.share if opt else math.nan,
+        erased=last["iou"].erased,
+        erased_random=rnd.erased if rnd else math.nan,
+        ace_all=ace_all,
+        share_all=ace_all / before if before > 0 else math.nan,
+        insert_sites=len(sites),
+        insert_added=float(added.mean()) if len(added) else math.nan,
+        insert_success=float((added >= 0.05).mean()) if len(added) else math.nan,
+        compare_samples=tuple(compare_ids),
+        curve=tuple(curve),
+        insertion=tuple(ctx_rows),
+        sites=tuple(sites),
+        alpha=tuple(float(a) for a in alpha) if alpha is not None else None,
+        levels=tuple(float(v) for v in level.tolist()),
+    )
+    log.debug(
+        "%s: removed %.0f%% (random %.0f%%) with %d units; insertion added %.2f/patch",
+        name,
+        100 * result.share,
+        100 * result.share_random,
+        n_max,
+        result.insert_added,
+    )
+    return result, png
+
+
 @writes_section("concepts")
 def intervene(
     config: InterventionConfig, report: str | Path, models: Models | None = None
@@ -246,11 +362,7 @@ def intervene(
         raise ConfigError(f"patch {patch} is larger than layer {layer!r} ({h}x{held.shape[2]})")
     ablator = Ablator(models, layer, held, config.batch_size)
     randoms = [random_order(seed, t, units_total) for t in range(config.random_trials)]
-    slugs = unique_slugs(chosen)
     ious, iou_source = unit_ious(opened, layer, names, units_total)
-    # Every unit off: what the generator draws without this layer. A concept that stays
-    # (sky, drawn as the default background) cannot be removed by any unit set here.
-    every_unit = list(range(units_total))
     # The learned sets train on the dissection's samples, as the IoU ordering does.
     z_train = models.latents(
         range(config.optimize_steps * config.optimize_batch), seed=dissect_seed
@@ -261,100 +373,18 @@ def intervene(
         log.warning("no optimized unit sets: %s", skipped)
         optimize = False
 
+    learn = optimize_settings(config, patch)
+    shared = Shared(
+        models, layer, config, held, ablator, randoms, ious, by_concept, unique_slugs(chosen),
+        z_train, patch, learn if optimize else None,
+    )  # fmt: skip
     results = []
     for name in bar(chosen, desc="intervene", unit="concept"):
+        result, png = measure_concept(shared, name)
         c = names.index(name)
-        ranked = ranked_units(ious[:, c], by_concept.get(name, []))
-        if not ranked:
-            raise ConfigError(f"concept {name!r} has no unit with IoU > 0 in layer {layer!r}")
-        n_max = min(config.max_units, len(ranked))
-        level = held.levels(config.insert_level, c)
-        orderings = {"iou": ranked}
-        alpha = None
-        if optimize:
-            alpha = optimize_alpha(
-                models,
-                layer,
-                z_train,
-                held.shape,
-                c,
-                level,
-                config.optimize_steps,
-                config.lr,
-                config.l2,
-                config.optimize_batch,
-                config.grid,
-                patch,
-                desc=f"optimize {name}",
-            )
-            orderings["optimized"] = alpha_order(alpha)
-        curve = ace_curve(ablator, c, orderings, randoms, n_max)
-        top = ranked[:n_max]
-        sites = insertion_sites(
-            models,
-            layer,
-            held,
-            c,
-            top,
-            level,
-            config.insert_samples,
-            config.grid,
-            patch,
-            config.batch_size,
-        )
-        ctx_rows = by_context(sites, names)
-        png, compare_ids = _compare(models, layer, held, c, top, level, ctx_rows, config, patch)
-        last = {r.method: r for r in curve if r.n == n_max}
-        before = held.fraction(c)
-        ace_all = before - ablator.fraction(every_unit, c)
-        added = np.array([s.added for s in sites]) if sites else np.zeros(0)
-        opt = last.get("optimized")
-        rnd = last.get("random")
-        result = ConceptResult(
-            concept=name,
-            slug=slugs[name],
-            layer=layer,
-            units=len(by_concept.get(name, [])),
-            top_units=tuple(top),
-            n_max=n_max,
-            fraction=before,
-            ace=last["iou"].ace,
-            share=last["iou"].share,
-            ace_random=rnd.ace if rnd else math.nan,
-            share_random=rnd.share if rnd else math.nan,
-            ace_optimized=opt.ace if opt else math.nan,
-            share_optimized=opt.share if opt else math.nan,
-            erased=last["iou"].erased,
-            erased_random=rnd.erased if rnd else math.nan,
-            ace_all=ace_all,
-            share_all=ace_all / before if before > 0 else math.nan,
-            insert_sites=len(sites),
-            insert_added=float(added.mean()) if len(added) else math.nan,
-            insert_success=float((added >= 0.05).mean()) if len(added) else math.nan,
-            compare_samples=tuple(compare_ids),
-            curve=tuple(curve),
-            insertion=tuple(ctx_rows),
-            sites=tuple(sites),
-            alpha=tuple(float(a) for a in alpha) if alpha is not None else None,
-            levels=tuple(float(v) for v in level.tolist()),
-        )
-        write.concept_files(
-            section / result.slug,
-            result,
-            png,
-            ious[:, c],
-            iou_ranks(ious[:, c]),
-            names,
-        )
+        ranks = iou_ranks(ious[:, c])
+        write.concept_files(section / result.slug, result, png, ious[:, c], ranks, names)
         results.append(result)
-        log.debug(
-            "%s: removed %.0f%% (random %.0f%%) with %d units; insertion added %.2f/patch",
-            name,
-            100 * result.share,
-            100 * result.share_random,
-            n_max,
-            result.insert_added,
-        )
 
     write.concept_index(section / "index.parquet", results)
     if config.unit_samples:

@@ -19,7 +19,11 @@ from test_intervene_toys import PaletteSegmenter, PlantedGenerator, write_report
 
 from dissect_report.errors import ModelError
 from dissect_report.interventions import InterventionConfig, intervene
-from dissect_report.interventions.optimize import gradient_problem, optimize_alpha
+from dissect_report.interventions.optimize import (
+    OptimizeSettings,
+    gradient_problem,
+    optimize_alpha,
+)
 from dissect_report.models import Models
 
 
@@ -58,7 +62,9 @@ def test_gradient_problem_names_the_model_part(generator: type, segmenter: type,
     reason = gradient_problem(models, "layer", _z())
     assert reason is not None and says in reason and "\n" not in reason
     with pytest.raises(ModelError, match="cannot optimize unit sets"):
-        optimize_alpha(models, "layer", _z(), (6, 8, 8), 4, torch.ones(6), steps=1)
+        optimize_alpha(
+            models, "layer", _z(), (6, 8, 8), 4, torch.ones(6), OptimizeSettings(steps=1)
+        )
 
 
 def test_gradients_that_flow_pass_and_leave_no_graph_on_the_weights() -> None:
