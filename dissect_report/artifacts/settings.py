@@ -48,7 +48,7 @@ class ArtifactConfig:
     max_label_change: float = 0.1
     min_gain: float = 0.0  # confirmed: ablation improves the metric by more, on both halves
     show_units: int = 8  # worst units drawn in artifacts/units/<n>.png
-    worst_samples: int = 6  # rows of before_after.png
+    worst_samples: int = 6  # samples in before.png / after.png
     batch_size: int = 32
 
     def __post_init__(self) -> None:

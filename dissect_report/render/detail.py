@@ -340,7 +340,6 @@ class ArtifactsView:
     metric: Markup
     greedy: tuple[tuple[Markup, str, str], ...]  # unit link, metric with it, kept
     baseline: str
-    before_after: str  # older reports: one grid of before | after
 
 
 def _headline(art: Artifacts, units: Markup) -> tuple[str, Markup]:
@@ -443,5 +442,4 @@ def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
             for u, value, kept in art.greedy
         ),
         baseline=num(art.baseline),
-        before_after="before_after.png" if art.has_before_after else "",
     )

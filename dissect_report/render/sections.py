@@ -127,7 +127,6 @@ class Artifacts:
     greedy: tuple[tuple[int, float, bool], ...]  # (unit, metric with it, kept), in order tried
     baseline: float  # the metric on the unedited scoring samples
     has_scores_svg: bool
-    has_before_after: bool  # older reports: one before_after.png grid
     verdict: ArtifactVerdict | None = None
     before_size: tuple[int, int] | None = None  # before.png (width, height): native scale
     after_size: tuple[int, int] | None = None  # after.png: the same samples, repaired
@@ -238,7 +237,6 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
         greedy=greedy,
         baseline=baseline,
         has_scores_svg=(base / "scores.svg").is_file(),
-        has_before_after=(base / "before_after.png").is_file(),
         verdict=verdict,
         before_size=_png_size(base / "before.png"),
         after_size=_png_size(base / "after.png"),
