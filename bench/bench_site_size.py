@@ -168,12 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--px", type=int, default=256, help="sample size in pixels")
     p.add_argument("--distinct", type=int, default=32, help="units drawn (bytes reused)")
     p.add_argument("--max-site-mb", type=float, default=None)
+    p.add_argument("--keep", type=Path, help="write the synthetic report here (kept)")
     args = p.parse_args(argv)
     progress.set_quiet(True)
     with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
         report = args.report
         if report is None:
-            report = Path(tmp) / "report"
+            report = args.keep or Path(tmp) / "report"
             t = time.perf_counter()
             make_report(report, args.layers, args.units, args.px, args.distinct)
             print(f"synthetic report written in {time.perf_counter() - t:.0f} s")

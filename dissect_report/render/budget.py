@@ -11,7 +11,8 @@ Sample pages are budgeted from the start: a sample gets a page when one of the
 :data:`SAMPLE_BANDS` strongest bands of some unit shows it (its tiles in weaker bands show
 its id and activation, unlinked); without this the built-in world's 958 sample pages would
 outweigh its 448 unit pages. Then, each step keeping the previous one's cuts: the zoom's
-full-size band files (only reports with tiles over 128 px have them), sample pages for the
+full-size band files of the top band (only reports with tiles over 128 px have them;
+weaker bands always zoom at page size), sample pages for the
 top band only, then the example bands from the weakest up (``typical``, ``95-99%``,
 ``99-99.9%``); the top band always stays. Unit pages keep their histogram, masks, tables and
 search entry at every step, and say what was left out.
@@ -58,7 +59,7 @@ class Budget:
         if self.left_out:
             cuts.append("the example bands " + ", ".join(self.left_out) + " are left out")
         if not self.full_zoom:
-            cuts.append("the zoom shows the tiles at page size")
+            cuts.append("the zoom shows the top band at page size")
         if self.fewer_sample_pages:
             cuts.append("only the top band's samples have a page")
         if not cuts:

@@ -293,7 +293,9 @@ def _bands(
                 tiles=tuple(tiles),
                 aspect=f"{width} / {band_h}",
                 offset=f"{-100 * y0 / width:.4f}%",
-                **_band_files(unit, band.key, ex, images, full_zoom),  # type: ignore[arg-type]
+                # The zoom's full size for the top band only: at 256 px the full-size files of
+                # every band would double a unit's bytes (bench/bench_site_size.py).
+                **_band_files(unit, band.key, ex, images, full_zoom and b == 0),  # type: ignore[arg-type]
             )
         )
     return tuple(out)
