@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,6 +29,7 @@ from dissect_report.models import Models, to_numpy
 from dissect_report.modeltools.batches import batches, concept_counts
 from dissect_report.modeltools.edit import ablate, edit
 from dissect_report.modeltools.frozen import frozen
+from dissect_report.reportdir.schema import AceRow
 
 
 def unit_counts(n_max: int) -> list[int]:
@@ -92,22 +92,6 @@ class Ablator:
         return float(self._pass(units)[1][concept]) / before if before > 0 else math.nan
 
 
-@dataclass(frozen=True)
-class AceRow:
-    """One point of an ACE curve (see docs/report-format.md, ace.parquet)."""
-
-    method: str
-    n: int
-    units: list[int]
-    trials: int
-    fraction_before: float
-    fraction_after: float
-    ace: float
-    ace_std: float
-    share: float
-    erased: float  # share of the concept's original pixels gone (mean over trials)
-
-
 def _share(ace: float, before: float) -> float:
     return ace / before if before > 0 else math.nan
 
@@ -130,7 +114,7 @@ def ace_curve(
                 AceRow(
                     method,
                     n,
-                    units,
+                    tuple(units),
                     1,
                     before,
                     after,
@@ -148,7 +132,7 @@ def ace_curve(
                 AceRow(
                     "random",
                     n,
-                    list(random_orders[0][:n]),
+                    tuple(random_orders[0][:n]),
                     len(random_orders),
                     before,
                     float(afters.mean()),

@@ -27,7 +27,7 @@ from dissect_report.dissection.thresholds import concept_ious
 from dissect_report.errors import ConfigError
 from dissect_report.images import outline, tile_grid, to_uint8
 from dissect_report.interventions import write
-from dissect_report.interventions.ace import Ablator, AceRow, ace_curve, random_order
+from dissect_report.interventions.ace import Ablator, ace_curve, random_order
 from dissect_report.interventions.heldout import HeldOut, heldout_pass
 from dissect_report.interventions.insertion import (
     Site,
@@ -50,7 +50,7 @@ from dissect_report.modeltools.frozen import frozen
 from dissect_report.modeltools.reopen import open_with_models
 from dissect_report.progress import bar
 from dissect_report.reportdir.report import Report
-from dissect_report.reportdir.schema import ConceptIndexRow, InsertionRow
+from dissect_report.reportdir.schema import AceRow, ConceptIndexRow, InsertionRow
 from dissect_report.slug import unique_slugs
 from dissect_report.swap import begin_section, publish_section, writes_section
 

@@ -23,6 +23,7 @@ from dissect_report.reportdir.schema import (
     INSERTION,
     OPTIMIZED,
     UNIT_EFFECTS,
+    AceRow,
     ConceptIndexRow,
     InsertionRow,
     UnitEffectRow,
@@ -37,21 +38,7 @@ I32, I64, F64, STR = pa.int32(), pa.int64(), pa.float64(), pa.string()
 
 
 def ace_table(result: ConceptResult) -> pa.Table:
-    rows = result.curve
-    return pa.table(
-        {
-            "method": pa.array([r.method for r in rows], STR),
-            "n": pa.array([r.n for r in rows], I32),
-            "units": pa.array([r.units for r in rows], pa.list_(I32)),
-            "trials": pa.array([r.trials for r in rows], I32),
-            "fraction_before": pa.array([r.fraction_before for r in rows], F64),
-            "fraction_after": pa.array([r.fraction_after for r in rows], F64),
-            "ace": pa.array([r.ace for r in rows], F64),
-            "ace_std": pa.array([r.ace_std for r in rows], F64),
-            "share": pa.array([r.share for r in rows], F64),
-            "erased": pa.array([r.erased for r in rows], F64),
-        }
-    )
+    return to_table(result.curve, AceRow)
 
 
 def ace_json(result: ConceptResult) -> dict[str, object]:

@@ -335,19 +335,26 @@ class ConceptIndexRow:
 
 CONCEPT_INDEX = columns(ConceptIndexRow)
 
-# concepts/<concept-slug>/ace.parquet
-ACE = (
-    Column("method", "string"),
-    Column("n", "int32"),
-    Column("units", "list<int32>"),
-    Column("trials", "int32"),
-    Column("fraction_before", "float64"),
-    Column("fraction_after", "float64"),
-    Column("ace", "float64"),
-    Column("ace_std", "float64"),
-    Column("share", "float64"),
-    Column("erased", "float64"),
-)
+
+# concepts/<concept-slug>/ace.parquet: the ablation curves, one row per (method, n)
+@dataclass(frozen=True)
+class AceRow:
+    """One point of an ACE curve: ``n`` units chosen by ``method`` ablated together, the
+    concept's share of pixels before and after (mean over ``trials``)."""
+
+    method: str = column("string")
+    n: int = column("int32")
+    units: tuple[int, ...] = column("list<int32>")
+    trials: int = column("int32")
+    fraction_before: float = column("float64")
+    fraction_after: float = column("float64")
+    ace: float = column("float64")
+    ace_std: float = column("float64")
+    share: float = column("float64")
+    erased: float = column("float64")  # share of the concept's original pixels gone (mean)
+
+
+ACE = columns(AceRow)
 
 
 # concepts/<concept-slug>/insertion.parquet: insertion's effect by the site's context
