@@ -135,7 +135,7 @@ def test_search_index_finds_units_and_concepts_but_stays_small(built) -> None:
     }
     entry = next(d for d in unit_docs if d["location"] == "layers/layer1/units/3/index.html")
     assert entry["title"].startswith("layer1 \u00b7 unit 3 \u00b7 ")
-    assert f"IoU {rows[3]['iou']:.3f}" in entry["text"]
+    assert f"IoU {rows[3]['iou']:.3f}" in entry["title"]  # labelled or not: "tree 0.05" finds it
     assert " ".join(str(s) for s in rows[3]["top_samples"][:5]) in entry["text"]
     assert all(len(d["text"]) < 400 for d in unit_docs)  # small: the index grows per unit
     assert any(d["location"] == "concepts/tree/index.html" for d in docs)
