@@ -177,13 +177,25 @@ def _thumb(layer: LayerData, unit: int, base: str) -> str:
 NO_FINITE = "no finite activations"
 
 
-def unit_label(row: UnitRow, floor: float) -> str:
-    """The unit's label: its concept, or "unlabelled (best: sky, IoU 0.024 < 0.04)"."""
+BY_POSITION = "a fixed mask where it usually fires does as well"
+BY_GUARD = "its mask covers nearly every pixel or does no better than chance"
+
+
+def guard_reason(layer: LayerData, unit: int) -> str:
+    """Why a unit at or above the IoU floor is unlabelled: the guard that refused it."""
+    return BY_POSITION if unit in layer.entry.flagged_units.get("position", ()) else BY_GUARD
+
+
+def unit_label(row: UnitRow, floor: float, reason: str = BY_GUARD) -> str:
+    """The unit's label: its concept, or "unlabelled (best: sky, IoU 0.024 < 0.04)"; at or
+    above the floor, the guard that refused it (``reason``), never "0.512 < 0.04"."""
     if not row.concept:  # flagged: NaN or infinite on every sample (dissection.caveats)
         return NO_FINITE
     if row.interpretable:
         return row.concept
     iou, bound = versus(row.iou, floor)
+    if not row.iou < floor:
+        return f"unlabelled (best: {row.concept}, IoU {iou}: {reason})"
     return f"unlabelled (best: {row.concept}, IoU {iou} < {bound})"
 
 
@@ -200,7 +212,12 @@ def card(
     title = f"{layer.entry.name} #{row.unit}" if with_layer else f"#{row.unit}"
     iou, bound = versus(row.iou, floor)
     hint = f"best concept {row.concept}, IoU {iou}"
-    hint += f" \u2265 {bound}" if row.interpretable else f" < floor {bound}"
+    if row.interpretable:
+        hint += f" \u2265 {bound}"
+    elif row.iou < floor:
+        hint += f" < floor {bound}"
+    else:
+        hint += f" \u2265 {bound}, unlabelled: {guard_reason(layer, row.unit)}"
     if not row.concept:
         hint = f"{NO_FINITE}: NaN or infinite on every sample"
     return Card(

@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from dissect_report.bandfiles import band_names
 from dissect_report.render.budget import Budget
-from dissect_report.render.context import Link, Row, Site, unit_label
+from dissect_report.render.context import Link, Row, Site, guard_reason, unit_label
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import DASH, esc, fixed, num, pct, versus, yaml_str
 from dissect_report.render.sections import Artifacts, Interventions, gain_text
@@ -363,7 +363,8 @@ def unit_pages(
     floor = site.floor
     samples_root = f"{UNIT_ROOT}samples/" if samples is not None else ""
     for index, row in enumerate(units):
-        label = unit_label(row, floor)
+        reason = guard_reason(layer, row.unit)
+        label = unit_label(row, floor, reason)
         title = esc(f"{layer.entry.name} \u00b7 unit {row.unit} \u00b7 {label}")
         iou_text, floor_text = versus(row.iou, floor)
         if row.interpretable:
@@ -375,6 +376,10 @@ def unit_pages(
                 "No finite activations: the unit is NaN or infinite on every sample, so it has "
                 "no region to compare with a concept; it is flagged, never labelled."
             )
+        elif not row.iou < floor:  # refused by a guard, not by the floor
+            verdict = Markup(
+                "Unlabelled: its best concept is {} at IoU {}, at or above the floor {}, but {}."
+            ).format(site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text, reason)
         else:
             verdict = Markup(
                 "Unlabelled: its best concept is {} at IoU {}, below the floor {} "

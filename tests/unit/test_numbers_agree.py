@@ -98,3 +98,14 @@ def test_an_unreachable_concept_is_named_with_the_flag_that_lifts_it(tmp_path):
     assert "covers 39% of the pixels" in note and "--policy quantile --level 0.99" in note
     assert "at most 0.026, below the floor" in note and "<code>--policy iqr</code>" in note
     assert str(site.unreachable(m["concepts"][1]["name"])) == ""  # within reach: nothing said
+
+
+def test_a_unit_refused_by_a_guard_never_reads_below_the_floor():
+    from dissect_report.render.context import BY_POSITION
+
+    label = unit_label(_row(0.512), 0.04, BY_POSITION)
+    assert (
+        label
+        == "unlabelled (best: door, IoU 0.512: a fixed mask where it usually fires does as well)"
+    )
+    assert "<" not in label
