@@ -88,7 +88,7 @@ def gain_text(u: ArtifactUnit) -> str:
     if u.ablation_gain == u.ablation_gain:
         return num(u.ablation_gain)
     if u.gain_even == u.gain_even:
-        return f"{num(u.gain_even)} (even half; not confirmed, so not measured further)"
+        return f"{num(u.gain_even)} (even half)"  # the screen stopped there: not confirmed
     return ""  # not screened
 
 
