@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from dissect_report.errors import ReportError
+from dissect_report.render.shipping import references
 from dissect_report.reportdir.schema import Manifest
 
-_REF = re.compile(r'(?:src|href)="([^"#?]+)[^"]*"')
 _RASTER = (".png", ".jpg", ".jpeg", ".webp")
 
 
@@ -95,9 +94,9 @@ def check_shipped(site: Path, report_files: frozenset[str]) -> int:
         _check_file(site / rel, rel)
     for page in sorted(pages):
         base = posixpath.dirname(page)
-        for ref in set(_REF.findall((site / page).read_text(encoding="utf-8"))):
-            if ":" in ref or ref.startswith("/") or ref.endswith("/"):
-                continue  # another site, a data: URI, or a directory index
+        for ref in set(references((site / page).read_text(encoding="utf-8"))):
+            if ref.endswith("/"):
+                continue  # a directory index (other sites and data: URIs are not references)
             target = posixpath.normpath(posixpath.join(base, ref))
             if target not in files and not target.startswith(".."):
                 raise _damaged(target, f"{page} shows it, but it is missing")
