@@ -174,10 +174,15 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
     for layer in site.report.layers:
         mine = sorted((r for r in layer.units if r.concept == name), key=lambda r: (-r.iou, r.unit))
         good = [r for r in mine if r.interpretable]
+        below = sum(1 for r in mine if not r.interpretable and r.iou < site.floor)
+        refused = len(mine) - len(good) - below  # at or above the floor, refused by a guard
+        summary = f"{len(good)} interpretable, {below} more below the floor"
+        if refused:
+            summary += f", {refused} refused by a label guard (position, coverage or chance)"
         groups.append(
             ConceptLayer(
                 link=Link(f"../../layers/{layer.entry.slug}/index.html", esc(layer.entry.name)),
-                summary=f"{len(good)} interpretable, {len(mine) - len(good)} more below the floor",
+                summary=summary,
                 filter_href=f"../../layers/{layer.entry.slug}/index.html#concept="
                 + quote(name, safe=""),
                 cards=tuple(
