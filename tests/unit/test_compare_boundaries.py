@@ -30,7 +30,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 LAYER = "layer3"
-CONFIG = DissectConfig(layers=(LAYER,), samples=64, calibration_samples=32, top_k=3)
+# quantile: one threshold per unit, so moving k pixels of its mask moves its IoU by k / union
+CONFIG = DissectConfig(
+    layers=(LAYER,), samples=64, calibration_samples=32, top_k=3, policy="quantile"
+)
 
 
 @pytest.fixture(scope="module")
