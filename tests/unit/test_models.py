@@ -129,7 +129,8 @@ def test_config_file_and_overrides(tmp_path):
     assert config.policy == "iqr" and config.top_k == 3 and config.seed == 1
     assert config.effective_resolve_level == 0.0
     assert DissectConfig(layers="a, b").layers == ("a", "b")
-    assert DissectConfig().effective_resolve_level == pytest.approx(0.97)
+    assert DissectConfig().effective_resolve_level == 0.0  # iqr, the default: everything
+    assert DissectConfig(policy="quantile").effective_resolve_level == pytest.approx(0.97)
 
 
 @pytest.mark.parametrize(
