@@ -82,7 +82,7 @@ def test_report_files_follow_the_contract(tmp_path):
         "interpretable": manifest["layers"][0]["interpretable"],
         "concepts_covered": manifest["layers"][0]["concepts_covered"],
         "non_finite_share": 0.0,
-        "flagged_units": {"non-finite": [], "dead": [3]},  # the planted all-zero unit
+        "flagged_units": {"non-finite": [], "dead": [3], "position": []},  # 3: all zero
         "unreachable_concepts": manifest["layers"][0]["unreachable_concepts"],
     }
     assert manifest["concepts"][1] == {"name": "tree", "slug": "tree", "color": "#1e8c28"}
