@@ -319,8 +319,9 @@ def test_report_knows_its_weights_by_absolute_path_and_hash(tmp_path, monkeypatc
 def test_non_finite_and_dead_units_are_flagged_and_the_unreachable_floor_is_named(tmp_path):
     out = tmp_path / "nan"
     args = ["--generator", "contract_toys:nan_unit", *TOY_SEG, "--layers", "body"]
+    # --policy quantile: its fixed 1% region is what puts the floor out of reach
     proc = cli("dissect", *args, "--samples", "32", "--calibration-samples", "8", "--no-images",
-               "--out", str(out))  # fmt: skip
+               "--policy", "quantile", "--out", str(out))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     warned = [line for line in proc.stderr.splitlines() if line.startswith("layer body")]
     assert warned == [
@@ -330,7 +331,7 @@ def test_non_finite_and_dead_units_are_flagged_and_the_unreachable_floor_is_name
     assert "can never reach --iou-floor 0.04 (0 units labelled); try --policy iqr" in proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     layer = manifest["layers"][0]
-    assert layer["flagged_units"] == {"non-finite": [0], "dead": []}
+    assert layer["flagged_units"] == {"non-finite": [0], "dead": [], "position": []}
     assert layer["non_finite_share"] == pytest.approx(0.125)
     units = pq.read_table(out / "layers" / "body" / "units.parquet").to_pylist()
     assert units[0]["top_samples"] == [] and not units[0]["interpretable"]  # no -inf "peaks"
@@ -339,7 +340,11 @@ def test_non_finite_and_dead_units_are_flagged_and_the_unreachable_floor_is_name
     planted = tmp_path / "planted"
     cli("dissect", *PLANTED, "--samples", "32", "--out", str(planted), check=True)
     layer = json.loads((planted / "manifest.json").read_text())["layers"][0]
-    assert layer["flagged_units"] == {"non-finite": [], "dead": [3]}  # the all-zero unit
+    assert layer["flagged_units"] == {
+        "non-finite": [],
+        "dead": [3],
+        "position": [],
+    }  # the all-zero unit
 
 
 def test_the_readmes_sequential_example_works_from_its_working_directory(tmp_path):
