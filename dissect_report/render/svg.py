@@ -10,11 +10,14 @@ Every label that reaches a chart is escaped here; callers pass raw names.
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from collections.abc import Sequence
 
 import numpy as np
 from markupsafe import Markup, escape
+from PIL import Image
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -144,6 +147,10 @@ def heatmap_svg(
     return Markup("".join(out))
 
 
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    return int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16)
+
+
 def _heat(share: float) -> str:
     """Dark blue (never) through teal to yellow (always): readable in both themes."""
     stops = ((0.0, (13, 8, 135)), (0.5, (33, 145, 140)), (1.0, (253, 231, 37)))
@@ -173,13 +180,19 @@ def position_svg(mean_mask: np.ndarray, cells: int = 16, size: int = 160) -> Mar
     grid = np.nanmean(pad.reshape(gy, ry, gx, rx), axis=(1, 3))
     w = size
     h = round(size * rows / cols)
-    cw, ch = w / gx, h / gy
+    # One embedded PNG of the cells (~0.5 KB) instead of a rect and tooltip per cell (~28 KB a
+    # unit page: 12 MB of the built-in world's site; bench/bench_site_size.py).
+    rgb = np.array(
+        [[_rgb(_heat(float(grid[i, j]))) for j in range(gx)] for i in range(gy)], np.uint8
+    )
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    peak = 100 * float(np.nanmax(grid))
     parts = [
-        f'<rect x="{j * cw:.2f}" y="{i * ch:.2f}" width="{cw + 0.05:.2f}" '
-        f'height="{ch + 0.05:.2f}" fill="{_heat(float(grid[i, j]))}">'
-        f"<title>{100 * grid[i, j]:.0f}% of samples</title></rect>"
-        for i in range(gy)
-        for j in range(gx)
+        f'<image x="0" y="0" width="{w}" height="{h}" preserveAspectRatio="none" '
+        f'style="image-rendering:pixelated" href="{uri}"><title>most: {peak:.0f}% of samples'
+        "</title></image>"
     ]
     scale_y = h + 10
     stops = "".join(f'<stop offset="{k * 25}%" stop-color="{_heat(k / 4)}"/>' for k in range(5))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import math
+import re
 
 import numpy as np
+from PIL import Image
 
 from dissect_report.render.context import unit_label
 from dissect_report.render.fmt import pct, versus
@@ -58,8 +62,14 @@ def test_the_position_heat_map_has_its_scale():
     mean = np.zeros((32, 32), np.uint8)
     mean[-4:] = 255  # fires along the bottom edge on every sample
     svg = str(position_svg(mean, cells=16))
-    assert svg.count("<rect") == 16 * 16 + 1  # the cells and the colour scale
-    assert "100% of samples" in svg and "0% of samples" in svg
+    assert svg.count("<rect") == 1  # the colour scale; the cells are one embedded 16x16 PNG
+    uri = re.search(r'href="data:image/png;base64,([^"]+)"', svg)
+    assert uri and len(svg) < 3000  # ~28 KB as a rect per cell
+    with Image.open(io.BytesIO(base64.b64decode(uri.group(1)))) as im:
+        cells = np.asarray(im.convert("RGB"))
+    assert cells.shape == (16, 16, 3)
+    assert tuple(cells[-1, 0]) == (253, 231, 37) and tuple(cells[0, 0]) == (13, 8, 135)
+    assert "100% of samples" in svg
     assert "never" in svg and "every sample" in svg
 
 
