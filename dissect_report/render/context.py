@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 from markupsafe import Markup
+from PIL import Image
 
+from dissect_report.bandfiles import THUMB_BOX
 from dissect_report.render.examples import Examples, Samples, load_examples, load_samples
 from dissect_report.render.fmt import (
     DASH,
@@ -166,8 +168,22 @@ def unit_href(layer_slug: str, unit: int, base: str = "") -> str:
 STRIP_SIZE = (328, 64)  # 5 tiles of 64 px with 2 px gaps: the built-in world's strips
 
 
+def _fits_card(path: Path) -> bool:
+    """Whether the image at ``path`` is no larger than a gallery card (header read only)."""
+    try:
+        with Image.open(path) as im:
+            return im.width <= THUMB_BOX[0] and im.height <= THUMB_BOX[1]
+    except (OSError, ValueError):
+        return False
+
+
 def _thumb(layer: LayerData, unit: int, base: str) -> str:
-    """The gallery image of a unit: its WebP thumbnail, else its PNG strip, else none."""
+    """The gallery image of a unit: its top band's WebP when that already fits the card (the
+    same five tiles as the thumbnail: one file, not two), else its WebP thumbnail, else its
+    PNG strip, else none."""
+    top = f"{unit}-top.webp"
+    if top in layer.images and _fits_card(layer.dir / "units" / top):
+        return f"{base}{top}"
     for name in (f"{unit}-thumb.webp", f"{unit}-strip.png"):
         if name in layer.images:
             return f"{base}{name}"
