@@ -195,6 +195,9 @@ NO_FINITE = "no finite activations"
 
 BY_POSITION = "a fixed mask where it usually fires does as well"
 BY_GUARD = "its mask covers nearly every pixel or does no better than chance"
+# The same reasons in a few words, for tables that repeat them on every row (sample pages:
+# ~8,000 rows on the built-in world's site); the unit's own page says them in full.
+SHORT_REASON = {BY_POSITION: "position alone explains it", BY_GUARD: "too broad or chance-level"}
 
 
 def guard_reason(layer: LayerData, unit: int) -> str:

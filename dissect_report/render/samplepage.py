@@ -19,7 +19,13 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from dissect_report.render.context import Site, guard_reason, unit_href, unit_label
+from dissect_report.render.context import (
+    SHORT_REASON,
+    Site,
+    guard_reason,
+    unit_href,
+    unit_label,
+)
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import esc, num, pct, yaml_str
 
@@ -124,7 +130,9 @@ def sample_pages(
     def hit(layer: str, unit: int, peak: float, extra: str) -> UnitHit:
         row = rows_by_layer.get(layer, {}).get(unit)
         label = (
-            unit_label(row, site.floor, guard_reason(site.layer_by_name[layer], row.unit))
+            unit_label(
+                row, site.floor, SHORT_REASON[guard_reason(site.layer_by_name[layer], row.unit)]
+            )
             if row is not None
             else ""
         )
