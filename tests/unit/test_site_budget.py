@@ -71,6 +71,9 @@ def test_band_files_are_webp_photos_and_exact_palette_pngs(real_report: Path) ->
     assert 'src="../0-top.webp"' in html and 'src="../0-top.png"' in html
     with Image.open(units / "0-top.webp") as im:
         assert im.format == "WEBP" and im.size == (5 * 64 + 4 * 2, 64)
+    # The gallery card shows that same row (it fits the card): no second copy as a thumbnail.
+    assert 'src="units/0-top.webp"' in (units.parent / "index.html").read_text()
+    assert not list(units.glob("*-thumb.webp"))
     with Image.open(units / "0-top.png") as im:
         assert im.format == "PNG" and im.mode == "P" and im.size == (5 * 64 + 4 * 2, 2 * 64 + 2)
     # Exact colours: the masks' PNG equals the full grid's segmentation and mask rows.
