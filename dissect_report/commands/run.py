@@ -228,8 +228,15 @@ def _run_stages(
     if "interventions" in todo:
         from dissect_report.commands.intervene import print_summary
         from dissect_report.interventions import intervene
+        from dissect_report.interventions.stage import NoConceptError
 
-        print_summary(intervene(intervene_config, out, models=models))
+        try:
+            print_summary(intervene(intervene_config, out, models=models))
+        except NoConceptError as err:
+            # Nothing to ablate is a finding about the model, not a failed run: the site
+            # still shows the dissection, and Paint (which needs unit sets) is skipped.
+            print(f"interventions: skipped: {err}")
+            todo = [name for name in todo if name != "paint"]
     if "artifacts" in todo:
         from dissect_report.artifacts import find_artifacts
         from dissect_report.commands.artifacts import print_summary as print_artifacts

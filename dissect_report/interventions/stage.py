@@ -115,22 +115,36 @@ def choose_concepts(
     return [c for c in ranked if c in names][: config.max_concepts]
 
 
+class NoConceptError(ConfigError):
+    """The intervention layer has no labelled unit and no concept was named (``run`` skips)."""
+
+
 def no_concept_message(report: Report, layer: str) -> str:
     """Why there is nothing to intervene on, with fixes that are not already applied."""
     entry = report.manifest.layer(layer)
     threshold = report.manifest.threshold
     floor = threshold.get("iou_floor")
-    fixes = ["name concepts with --concepts (their units ranked by IoU)"]
+    ious = report.units_table(layer).column("iou").to_pylist()
+    # Units over the floor that a label guard refused (mask too broad, chance, position):
+    # a lower floor would not label them, so it is no fix then.
+    reach = sum(1 for v in ious if floor is not None and v is not None and v == v and v >= floor)
+    fixes = ["name concepts with 'dissect-report intervene --concepts' (units ranked by IoU)"]
     others = [e.name for e in report.manifest.layers if e.name != layer and e.interpretable]
     if others:
         fixes.insert(0, f"--layer {others[0]} ({len(others)} other layer(s) have labelled units)")
     if threshold.get("policy") != "iqr":
         fixes.append("dissect again with --policy iqr")
-    elif floor:
+    elif floor and not reach:
         fixes.append("dissect again with a lower --iou-floor")
+    why = (
+        f"{reach} of {entry.units} reach the IoU floor {floor} but a label guard refuses each "
+        "(mask too broad, chance level or position alone; the layer page gives each reason)"
+        if reach
+        else f"0 of {entry.units} reach the IoU floor {floor}"
+    )
     return (
-        f"layer {layer!r} has no interpretable unit (0 of {entry.units} reach the IoU floor "
-        f"{floor}), so no concept has units to ablate; fix: {'; or '.join(fixes)}"
+        f"layer {layer!r} has no interpretable unit ({why}), so no concept has units to "
+        f"ablate; fix: {'; or '.join(fixes)}"
     )
 
 
@@ -344,7 +358,7 @@ def intervene(
     by_concept = concept_units(opened.units_table(layer).to_pylist())
     chosen = choose_concepts(by_concept, names, config, layer)
     if not chosen:
-        raise ConfigError(no_concept_message(opened, layer))
+        raise NoConceptError(no_concept_message(opened, layer))
     dissect_seed = opened.dissection_seed
 
     seed = dissect_seed + 1 if config.seed is None else config.seed

@@ -38,6 +38,7 @@ class Budget:
     left_out: tuple[str, ...] = ()  # labels of the bands left out, for the pages' note
     sample_bands: frozenset[str] | None = None  # bands whose samples get pages (None: all)
     fewer_sample_pages: bool = False  # cut to the top band's samples by the budget
+    met: bool = True  # False: even the lightest build is over max_mb (the note says so)
 
     def paged_samples(self, examples: Mapping[str, Examples | None]) -> frozenset[int] | None:
         """The samples that get a page (None: every sample with an image)."""
@@ -62,6 +63,12 @@ class Budget:
             cuts.append("the zoom shows the top band at page size")
         if self.fewer_sample_pages:
             cuts.append("only the top band's samples have a page")
+        if not self.met:
+            return (
+                f"This site is over its {self.max_mb:g} MB budget even with "
+                + (" and ".join(cuts) if cuts else "nothing more to leave out")
+                + " (the report has everything; render without --max-site-mb to show it)."
+            )
         if not cuts:
             return ""
         return (

@@ -177,11 +177,24 @@ def test_intervene_on_a_layer_without_interpretable_units_says_so_in_one_line(
     assert main(["-q", "intervene", str(out), "--samples", "8"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "error: layer 'features' has no interpretable unit (0 of 4 reach the IoU floor 1.0), "
-        "so no concept has units to ablate; fix: name concepts with --concepts (their units "
-        "ranked by IoU); or dissect again with a lower --iou-floor"
-    ]  # the default policy is iqr already, so the lower floor is the fix left
+        "error: layer 'features' has no interpretable unit (1 of 4 reach the IoU floor 1.0 but "
+        "a label guard refuses each (mask too broad, chance level or position alone; the layer "
+        "page gives each reason)), so no concept has units to ablate; fix: name concepts with "
+        "'dissect-report intervene --concepts' (units ranked by IoU)"
+    ]  # iqr is the default already, and a lower floor would not lift a guard: neither is offered
     assert not (out / "concepts").exists()
+
+
+def test_run_skips_interventions_and_paint_when_no_unit_is_labelled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing to ablate is a finding about the model: run still finishes (exit 0) and says why.
+    out = tmp_path / "r"
+    args = ["-q", "run", *PLANTED, "--samples", "16", "--iou-floor", "1.0", "--no-artifacts"]
+    assert main([*args, "--paint", "--no-site", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "interventions: skipped: layer 'features' has no interpretable unit (1 of 4" in printed
+    assert not (out / "concepts").exists() and not (out / "paint").exists()
 
 
 def test_paint_refuses_brushes_without_units(tmp_path: Path) -> None:
