@@ -77,6 +77,7 @@ log = logging.getLogger(__name__)
 RETRIES = 3  # Ray's retries of a task (process or node lost, or an exception)
 FAN_IN = 4  # states summed by one merge task on a node
 POLL_S = 1.0
+RESCUE_WAIT_S = 60.0  # a failed run waits this long for the shards still running, to keep them
 STALL_TIMEOUT_S = 600.0  # default of config.stall_timeout
 CHECKPOINT_INTERVAL_S = 30.0  # at least; then 20x the last checkpoint's cost (<= 5 % of the run)
 WEIGHTS_SHIP_LIMIT = 2 * 2**30  # larger weight files must be on every node
@@ -314,7 +315,7 @@ class _Driver:
                 elif not fetching and running and time.monotonic() - saved_at >= interval:
                     fetching, save_due, fetched_at = self._fetch_all(), True, time.monotonic()
         except BaseException as exc:
-            self._rescue(exc)
+            self._rescue(exc, running)
             raise
         finally:
             progress.close()
@@ -385,9 +386,29 @@ class _Driver:
         self.checkpoint.save(self.spans, self.done, self.merged)
         self.record.checkpoint_s += time.perf_counter() - t0
 
-    def _rescue(self, exc: BaseException) -> None:
-        """Keep every finished shard the cluster still has: sum, fetch, checkpoint."""
+    def _rescue(self, exc: BaseException, running: dict[Any, tuple[int, Any]]) -> None:
+        """Keep every finished shard the cluster still has: sum, fetch, checkpoint.
+
+        After a shard fails for good, the shards still running are given up to
+        ``RESCUE_WAIT_S`` to finish, so the work they are doing is kept too (an interrupt
+        or a stall does not wait).
+        """
         before = len(self.done)
+        if running and not isinstance(exc, KeyboardInterrupt | RayStalled):  # stalled: futile
+            try:
+                ready, _ = self.ray.wait(
+                    list(running),
+                    num_returns=len(running),
+                    timeout=min(RESCUE_WAIT_S, self.stall_s),
+                )
+                for ref in ready:
+                    k, state = running[ref]
+                    try:
+                        self._finished(k, self.ray.get(ref), state)
+                    except Exception:  # this shard failed too: it runs again on --resume
+                        log.debug("%s did not finish", self._name(k), exc_info=True)
+            except Exception:  # the cluster is going away
+                log.debug("cannot wait for the running shards", exc_info=True)
         try:
             pending = self._fetch_all()
             if pending:
