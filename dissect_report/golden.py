@@ -28,6 +28,8 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +87,21 @@ def _round(value: Any) -> Any:
     return value
 
 
+@contextmanager
+def _staged_dir(dest: Path) -> Iterator[Path]:
+    """A temp folder beside ``dest`` that replaces it on success and is removed on failure."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        yield tmp
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_golden(
     source: Path, dest: Path, images: ImagePolicy = "strips", why: str | None = None
 ) -> None:
@@ -96,9 +113,7 @@ def write_golden(
     from dissect_report.reportdir.read import list_files, read_manifest_dict
     from dissect_report.reportdir.report import open_report
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
+    with _staged_dir(dest) as tmp:
         files = sorted(list_files(source))
         for rel in files:
             if rel == "manifest.json" or not keep(rel, images):
@@ -113,32 +128,18 @@ def write_golden(
         (tmp / UPDATE).write_text((why or "created").rstrip() + "\n", encoding="utf-8")
         manifest = golden_manifest(read_manifest_dict(source), source)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def copy_report(source: Path, dest: Path, images: ImagePolicy) -> None:
     """Copy a report as it is (minus what ``images`` leaves out): the ``.obtained`` copy."""
     from dissect_report.reportdir.read import list_files
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
+    with _staged_dir(dest) as tmp:
         for rel in sorted(list_files(source)):
             if rel != "manifest.json" and keep(rel, images):
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source / rel, tmp / rel)
         shutil.copyfile(source / "manifest.json", tmp / "manifest.json")  # last, as in a report
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def review_summary(text: str, golden: Path, new: Path) -> str:
