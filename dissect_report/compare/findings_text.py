@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from dissect_report.compare.text import fmt
+from dissect_report.compare.text import fmt, section_lines
 
 if TYPE_CHECKING:
     from dissect_report.compare.findings import FindingsComparison
@@ -132,8 +132,9 @@ def _match_lines(c: FindingsComparison, max_items: int) -> list[str]:
 def _setting_lines(c: FindingsComparison, max_items: int) -> list[str]:
     lines = ["", "Recorded settings that differ (probable causes):"]
     for before, after, changes in c.settings:
-        relevant = [s for s in changes if s.kind != "bookkeeping"]
-        if not relevant:
+        relevant = [s for s in changes if s.kind not in ("bookkeeping", "section")]
+        sections = section_lines(changes, before, after)
+        if not relevant and not sections:
             lines.append(f"  {before} -> {after}: no recorded setting differs")
             continue
         lines.append(f"  {before} -> {after}:")
@@ -142,6 +143,7 @@ def _setting_lines(c: FindingsComparison, max_items: int) -> list[str]:
         ]
         if len(relevant) > max_items:
             lines.append(f"    ... and {len(relevant) - max_items} more")
+        lines += ["    " + line for line in sections]
     return lines
 
 

@@ -121,6 +121,9 @@ class SettingChange:
       shards, workers), but it does when a generator breaks the contract (batch statistics,
       the global RNG, device numerics beyond the tolerances). A probable cause whenever the
       tables differ; never called harmless then.
+    - ``"section"``: a whole section (``artifacts``, ``interventions``) that only one report
+      has, a stage the other did not run; ``key`` is the section's name, the side that lacks
+      it is ``None`` (:attr:`only_in` names the other).
     - ``"bookkeeping"``: where and when, not what (output paths, timings, the command).
     """
 
@@ -130,6 +133,13 @@ class SettingChange:
     relevant: bool
     kind: str = "finding"
     hint: str | None = None  # why a "contract" setting could still explain a difference
+
+    @property
+    def only_in(self) -> str | None:
+        """``"golden"`` or ``"new"`` for a ``"section"`` change: the side that has it."""
+        if self.kind != "section":
+            return None
+        return "new" if self.golden is None else "golden"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,11 @@ Usage::
     for change in diff_settings(golden_manifest, new_manifest):
         print(change.key, change.golden, "->", change.new, change.relevant)
 
-A changed seed, sample count, model or segmenter hash or tool version explains changed
-findings, so the summary reports those first. Settings that the model contract makes
+A changed model (weights, generator factory or source, its arguments) explains every other
+difference, so the summary reports it first, then the segmenter, seed, sample count, tool
+version and thresholds. A section that only one report has (``artifacts``, ``interventions``:
+a stage one of them did not run) is one change of kind ``"section"``, never a ``-> null`` line
+per setting inside it. Settings that the model contract makes
 irrelevant (batch size, device, shards, workers) come next: they are a probable cause
 whenever the tables differ, since a generator that breaks the contract makes them matter.
 Bookkeeping (output paths, timings, the command) is listed apart.
@@ -78,16 +81,24 @@ _ENVIRONMENT_HINT = (
     "beyond the tolerances, or a changed default of the library"
 )
 
-# Most probable causes first; everything else relevant follows alphabetically.
+# Most probable causes first: the model itself (everything else follows from it), then what
+# the dissection was run with; everything else relevant follows alphabetically.
 _PRIORITY = (
+    "model.weights_sha256",
+    "model.state_sha256",
+    "model.factory",
+    "model.source_sha256",
+    "model.factory_sha256",
+    "model.name",
+    "config.generator_args",
+    "config.clamp_output",
+    "config.layers",
+    "segmenter.weights_sha256",
+    "segmenter.name",
     "samples.seed",
     "config.seed",
     "samples.count",
     "config.samples",
-    "model.weights_sha256",
-    "model.state_sha256",
-    "model.source_sha256",
-    "segmenter.weights_sha256",
     "tool.version",
     "threshold.policy",
     "threshold.level",
@@ -150,12 +161,40 @@ def _hint(key: str) -> str | None:
     return _CONTRACT_HINTS.get(key.rsplit(".", 1)[-1])
 
 
-_KIND_ORDER = {"finding": 0, "contract": 1, "bookkeeping": 2}
+_KIND_ORDER = {"finding": 0, "section": 1, "contract": 2, "bookkeeping": 3}
+
+# Prefixes ranked after the exact keys of _PRIORITY: the rest of the model's identity
+# (adapters, generator arguments) before the rest of the run's settings.
+_PRIORITY_PREFIXES = ("model.", "config.generator_args.", "segmenter.", "samples.", "threshold.")
 
 
-def _order(change: SettingChange) -> tuple[int, int, str]:
-    rank = _PRIORITY.index(change.key) if change.key in _PRIORITY else len(_PRIORITY)
-    return (_KIND_ORDER[change.kind], rank, change.key)
+def _order(change: SettingChange) -> tuple[int, int, int, str]:
+    key = change.key
+    rank = _PRIORITY.index(key) if key in _PRIORITY else len(_PRIORITY)
+    prefix = next(
+        (i for i, p in enumerate(_PRIORITY_PREFIXES) if key.startswith(p)),
+        len(_PRIORITY_PREFIXES),
+    )
+    return (_KIND_ORDER[change.kind], rank, prefix, key)
+
+
+# What every dissection records: a key of these missing on one side is a setting that differs
+# (an older report, another environment), compared key by key, never a skipped stage.
+_RUN_RECORDS = frozenset(
+    {"config", "model", "segmenter", "samples", "threshold", "tool", "environment", "concepts"}
+)
+
+
+def _one_sided_sections(golden: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Stage sections (a non-empty table) that one manifest has and the other lacks."""
+    names = []
+    for key in sorted(golden.keys() | new.keys()):
+        if key in _SKIP_TOP or key in _RUN_RECORDS or key == "sections":
+            continue
+        g, n = golden.get(key), new.get(key)
+        if (isinstance(g, dict) and g and n is None) or (isinstance(n, dict) and n and g is None):
+            names.append(key)
+    return names
 
 
 # Config fields added after reports were already made: a report without one was made at its
@@ -175,11 +214,31 @@ def _config_defaults() -> dict[str, Any]:
 
 
 def diff_settings(golden: dict[str, Any], new: dict[str, Any]) -> tuple[SettingChange, ...]:
-    """Every setting that differs, relevant ones first, most probable cause first."""
+    """Every setting that differs, relevant ones first, most probable cause first.
+
+    Usage::
+
+        diff_settings({"model": {"weights_sha256": "a"}, "artifacts": {"layer": "l4"}},
+                      {"model": {"weights_sha256": "b"}})
+        # (SettingChange("model.weights_sha256", "a", "b", ...),
+        #  SettingChange("artifacts", {"layer": "l4"}, None, False, "section"))
+
+    A section that only one report has is one ``"section"`` change (its whole table on one
+    side, ``None`` on the other; :attr:`SettingChange.only_in` says which), and its
+    ``sections.<name>`` flag is not repeated.
+    """
     g, n = settings_of(golden), settings_of(new)
     defaults = _config_defaults()
     changes = []
+    one_sided = _one_sided_sections(golden, new)
+    for name in one_sided:
+        changes.append(SettingChange(name, golden.get(name), new.get(name), False, "section"))
+    inside = tuple(f"{name}." for name in one_sided) + tuple(
+        f"sections.{name}" for name in one_sided
+    )
     for key in sorted(g.keys() | n.keys()):
+        if key.startswith(inside):
+            continue
         # A config field a report predates reads as its default; any other missing key as null.
         gv, nv = g.get(key, defaults.get(key)), n.get(key, defaults.get(key))
         if gv != nv:

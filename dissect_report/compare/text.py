@@ -180,6 +180,22 @@ def _setting(change: SettingChange) -> str:
     return text
 
 
+def section_lines(changes: tuple[SettingChange, ...], golden: str, new: str) -> list[str]:
+    """One line per side for the sections only one report has (a stage the other skipped).
+
+    Usage::
+
+        section_lines(diff_settings(a, b), "early", "late")
+        # ["only in early: artifacts, interventions (sections the other report lacks)"]
+    """
+    lines = []
+    for side, name in (("golden", golden), ("new", new)):
+        keys = [s.key for s in changes if s.only_in == side]
+        if keys:
+            lines.append(f"only in {name}: {', '.join(keys)} (sections the other report lacks)")
+    return lines
+
+
 def settings_lines(c: Comparison, max_items: int = 10) -> list[str]:
     """The settings part of the summary: probable causes, then the rest as plain facts.
 
@@ -206,6 +222,7 @@ def settings_lines(c: Comparison, max_items: int = 10) -> list[str]:
     agree = [s.key for s in c.settings if s.kind == "contract" and s not in causes]
     if agree:
         lines.append(f"Settings that differ, with findings within tolerance: {', '.join(agree)}")
+    lines += section_lines(c.settings, "golden", "new")
     bookkeeping = [s.key for s in c.settings if s.kind == "bookkeeping"]
     if bookkeeping:
         lines.append(f"Bookkeeping that differs (cannot change findings): {', '.join(bookkeeping)}")
