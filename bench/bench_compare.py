@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from dissect_report.compare import compare_reports, write_diffs
-from dissect_report.compare.page import write_compare_page
+from dissect_report.render.comparepage import write_compare_page
 from dissect_report.testing import edit_units, write_synthetic_report
 
 CONCEPTS = ("sky", "cloud", "sun", "mountain", "grass", "water", "road", "tree", "trunk")

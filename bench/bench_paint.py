@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from dissect_report.paint.page import ASSETS, ORT_VERSION
+from dissect_report.render.paintpage import ASSETS, ORT_VERSION
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

@@ -4,11 +4,11 @@ Usage::
 
     from dissect_report.paint import PaintConfig, build_paint
     result = build_paint(PaintConfig(), "report")   # report/paint/: tail.onnx + activations
-    # then `dissect-report render report` adds the Paint page (dissect_report.paint.page)
+    # then `dissect-report render report` adds the Paint page (dissect_report.render.paintpage)
 
 :mod:`.export` exports the generator's tail to ONNX, :mod:`.stage` writes the report's
-``paint/`` section, :mod:`.page` turns it into the site's Paint page (ONNX Runtime Web,
-vendored under ``dissect_report/site/paint``).
+``paint/`` section; the render stage's :mod:`dissect_report.render.paintpage` turns it into
+the site's Paint page (ONNX Runtime Web, vendored under ``dissect_report/site/paint``).
 """
 
 from __future__ import annotations

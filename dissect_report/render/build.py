@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,21 +48,26 @@ def build_mkdocs(
     concepts: Sequence[NavEntry],
     sections: Sequence[NavEntry],
     compare: Sequence[str] = (),
+    files: Mapping[str, Path] | None = None,
 ) -> None:
-    """Write mkdocs.yml into ``work_dir`` and build ``pages`` into ``site_dir``."""
+    """Write mkdocs.yml into ``work_dir`` and build ``pages`` into ``site_dir``.
+
+    ``files``: more files copied into the site as they are (site path -> source).
+    """
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
 
     from dissect_report.render.plugin import PagesPlugin
 
-    docs = work_dir / "docs"  # pages and assets come from memory; only Compare pages live here
+    docs = work_dir / "docs"  # empty: pages and files come from memory (PagesPlugin)
     docs.mkdir(parents=True, exist_ok=True)
     assets = {
         path.relative_to(SCAFFOLD).as_posix(): path
         for path in sorted((SCAFFOLD / "assets").rglob("*"))
         if path.is_file()
     }
+    assets.update(files or {})
     config_file = work_dir / "mkdocs.yml"
     write_mkdocs_yml(
         config_file,

@@ -25,26 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from dissect_report import __version__
-from dissect_report.compare import compare_reports
-from dissect_report.compare.page import write_compare_page
 from dissect_report.errors import ReportError
-from dissect_report.paint.page import PaintPage, paint_page
 from dissect_report.render.budget import Budget, ladder
 from dissect_report.render.build import NavEntry, build_mkdocs
+from dissect_report.render.builders import PAGE_BUILDERS, SiteInput
 from dissect_report.render.context import Site
 from dissect_report.render.files import confine, dir_bytes
 from dissect_report.render.fmt import esc
-from dissect_report.render.pages import page_env, render_pages
+from dissect_report.render.pages import render_pages
 from dissect_report.render.portable import portable_manifest
-from dissect_report.render.sections import (
-    Artifacts,
-    Interventions,
-    load_artifacts,
-    load_interventions,
-)
+from dissect_report.render.sections import load_artifacts, load_interventions
 from dissect_report.render.shipcheck import check_counts, check_shipped
 from dissect_report.render.shipping import page_references, ship_referenced
-from dissect_report.render.sitepages import iter_pages
 from dissect_report.render.sizes import SiteSizes, site_sizes
 from dissect_report.reportdir.atomic import write_bytes
 from dissect_report.reportdir.read import read_json_object
@@ -110,31 +102,14 @@ def _portable(report: ReportData) -> ReportData:
 
 
 def _build(
-    site: Site,
-    root: Path,
-    work: Path,
-    built: Path,
-    interventions: Interventions | None,
-    artifacts: Artifacts | None,
-    paint: PaintPage | None,
-    budget: Budget,
-    compare_nav: list[str],
-    shipped_manifest: dict[str, Any],
+    source: SiteInput, work: Path, built: Path, budget: Budget, shipped_manifest: dict[str, Any]
 ) -> int:
     """Build the site into ``built`` under ``budget``; returns the number of pages."""
-    report = site.report
-    pages = list(iter_pages(site, interventions, artifacts, _versions(), budget))
-    texts = render_pages(pages)
-    if paint is not None:
-        texts[paint.path] = page_env().get_template(paint.template).render(v=paint.view)
-    m = report.manifest
-    sections = [NavEntry("Run", "run/index.md"), NavEntry("Glossary", "glossary/index.md")]
-    if interventions is not None:
-        sections.append(NavEntry("Interventions", "interventions/index.md"))
-    if artifacts is not None:
-        sections.append(NavEntry("Artifacts", "artifacts/index.md"))
-    if paint is not None:
-        sections.append(NavEntry("Paint", paint.path))
+    parts = [build(source, budget) for build in PAGE_BUILDERS]
+    texts = render_pages(page for part in parts for page in part.pages)
+    for part in parts:
+        texts.update(part.markdown)
+    m = source.site.report.manifest
     # Dozens of concept pages are fine in the nav; hundreds would bloat every page.
     concept_nav = [NavEntry(str(esc(c.name)), f"concepts/{c.slug}/index.md") for c in m.concepts]
     build_mkdocs(
@@ -144,21 +119,18 @@ def _build(
         site_name=str(esc(m.model.get("name", "dissect-report"))),
         layers=[NavEntry(str(esc(e.name)), f"layers/{e.slug}/index.md") for e in m.layers],
         concepts=concept_nav if len(concept_nav) <= 40 else [],
-        sections=sections,
-        compare=compare_nav,
+        sections=[entry for part in parts for entry in part.sections],
+        compare=[path for part in parts for path in part.compare_nav],
+        files={path: file for part in parts for path, file in part.assets.items()},
     )
     # The images and tables the pages reference travel inside the site (a zipped site
     # carries what it shows), nothing else: no strips kept for goldens, no stats.npz.
     # Copies, not hard links: editing the site in place must not change the report.
-    sources = {f"layers/{layer.entry.slug}": layer.dir for layer in report.layers}
-    sources["samples"] = root / "samples"
-    if interventions is not None:
-        sources["concepts"] = root / "concepts"
-    if artifacts is not None:
-        sources["artifacts"] = root / "artifacts"
-    from_report = ship_referenced(built, sources, page_references(built), root)
-    if paint is not None:
-        paint.write(built)
+    sources = {prefix: folder for part in parts for prefix, folder in part.ships.items()}
+    from_report = ship_referenced(built, sources, page_references(built), source.root)
+    for part in parts:
+        for path, data in part.files.items():
+            write_bytes(built / path, data)
     write_bytes(
         built / "manifest.json",
         (json.dumps(shipped_manifest, indent=2, ensure_ascii=False) + "\n").encode(),
@@ -166,6 +138,36 @@ def _build(
     check_shipped(built, frozenset(from_report))
     (built / MARKER).write_text(f"dissect-report {__version__}\n", encoding="utf-8")
     return len(texts)
+
+
+def _build_within(
+    source: SiteInput,
+    work: Path,
+    steps: list[Budget],
+    max_site_mb: float | None,
+    shipped_manifest: dict[str, Any],
+) -> tuple[Path, int, SiteSizes, Budget]:
+    """Build with each budget of ``steps`` in turn until the site fits ``max_site_mb``.
+
+    Returns the built folder, its page count, its sizes and the budget it was built with.
+    """
+    units = sum(len(layer.units) for layer in source.site.report.layers)
+    for attempt, budget in enumerate(steps):
+        built = work / f"site{attempt}"
+        pages = _build(source, work, built, budget, shipped_manifest)
+        sizes = site_sizes(built, units)
+        if max_site_mb is None or sizes.total <= max_site_mb * 1e6:
+            return built, pages, sizes, budget
+        shutil.rmtree(built)
+    log.warning(
+        "the site is %.1f MB, over --max-site-mb %g even with only the top band",
+        sizes.total / 1e6,
+        max_site_mb,
+    )
+    # Rebuilt so that no page claims a budget it did not meet.
+    budget = dataclasses.replace(budget, met=False)
+    pages = _build(source, work, built, budget, shipped_manifest)
+    return built, pages, site_sizes(built, units), budget
 
 
 def render_site(
@@ -196,43 +198,25 @@ def render_site(
     _check_out(out)
     if baseline is not None and not (Path(baseline) / "manifest.json").is_file():
         raise ReportError(f"--baseline {str(baseline)!r} is not a report (no manifest.json)")
-    interventions = load_interventions(root, report.manifest)
-    artifacts = load_artifacts(root, report.manifest)
     site = Site(report)
+    source = SiteInput(
+        site,
+        root,
+        load_interventions(root, report.manifest),
+        load_artifacts(root, report.manifest),
+        _versions(),
+        Path(baseline) if baseline is not None else None,
+    )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        paint = paint_page(root)  # the Paint page keeps to its own module (dissect_report.paint)
-        compare_nav: list[str] = []
-        if baseline is not None:
-            # Written to disk: MkDocs picks these pages (and their strips) up from docs/.
-            comparison = compare_reports(Path(baseline), root)
-            compare_nav = write_compare_page(comparison, work / "docs")
         bands = [(b.key, b.label) for ex in site.examples.values() if ex for b in ex.bands]
         full = any(ex is not None and (ex.display_factor or 1) > 1 for ex in site.examples.values())
         steps = ladder(list(dict.fromkeys(bands)), max_site_mb, full, all_sample_pages)
-        for attempt, budget in enumerate(steps):
-            built = work / f"site{attempt}"
-            pages = _build(site, root, work, built, interventions, artifacts, paint, budget,
-                           compare_nav, shipped_manifest)  # fmt: skip
-            sizes = site_sizes(built, sum(len(layer.units) for layer in report.layers))
-            if max_site_mb is None or sizes.total <= max_site_mb * 1e6:
-                break
-            if attempt + 1 < len(steps):
-                shutil.rmtree(built)
-            else:
-                log.warning(
-                    "the site is %.1f MB, over --max-site-mb %g even with only the top band",
-                    sizes.total / 1e6,
-                    max_site_mb,
-                )
-                # Rebuilt so that no page claims a budget it did not meet.
-                shutil.rmtree(built)
-                budget = dataclasses.replace(budget, met=False)
-                pages = _build(site, root, work, built, interventions, artifacts, paint, budget,
-                               compare_nav, shipped_manifest)  # fmt: skip
-                sizes = site_sizes(built, sum(len(layer.units) for layer in report.layers))
+        built, pages, sizes, budget = _build_within(
+            source, work, steps, max_site_mb, shipped_manifest
+        )
         if budget.note():
             log.info("site budget: %s", budget.note())
         _swap_in(built, out)
@@ -242,7 +226,7 @@ def render_site(
     result = RenderResult(
         site_dir=out,
         index=out / "index.html",
-        pages=pages + len(compare_nav),
+        pages=pages,
         unit_pages=sum(len(layer.units) for layer in report.layers),
         seconds=seconds,
         site_bytes=sizes.total,

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from dissect_report.compare import compare_reports
-from dissect_report.compare.page import compare_view, write_compare_page
+from dissect_report.render.comparepage import compare_pages, compare_view, write_compare_page
 from dissect_report.testing import (
     edit_iou,
     edit_manifest,
@@ -48,6 +48,16 @@ def test_view_model_lists_changed_units_per_layer(comparison) -> None:
     assert [card.unit for card in evil.cards] == [2]
     assert evil.cards[0].new_label.startswith(EVIL_CONCEPT)
     assert evil.page == f"compare/layers/{evil.slug}.md" and "<" not in evil.slug
+
+
+def test_compare_pages_are_served_from_memory_with_their_strips(comparison) -> None:
+    pages = compare_pages(comparison)
+    assert list(pages.markdown)[0] == "compare/index.md" and len(pages.markdown) == 3
+    strip = pages.strips["compare/strips/new/layer1/1.png"]
+    assert strip == comparison.new / "layers" / "layer1" / "units" / "1-strip.png"
+    assert all(source.is_file() for source in pages.strips.values())
+    layer_page = pages.markdown["compare/layers/layer1.md"]
+    assert "](../strips/new/layer1/1.png)" in layer_page
 
 
 def test_pages_build_with_mkdocs_and_escape_model_strings(comparison, tmp_path: Path) -> None:

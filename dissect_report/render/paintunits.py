@@ -2,7 +2,7 @@
 
 Usage::
 
-    from dissect_report.paint.units import unit_choices
+    from dissect_report.render.paintunits import unit_choices
     choices = unit_choices(Path("report"), "layer2", 256)
     choices.labels[17]        # "tree (IoU 0.052)" or "unlabelled (best: sky, IoU 0.012)"
     choices.levels[17]        # the level "add" forces unit 17 to (the interventions' levels)

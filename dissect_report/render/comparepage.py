@@ -4,14 +4,14 @@ golden and new strips of every changed unit side by side.
 Usage::
 
     from dissect_report.compare import compare_reports
-    from dissect_report.compare.page import write_compare_page
-    comparison = compare_reports(golden_dir, report_dir)
-    nav = write_compare_page(comparison, docs_dir)
-    # nav == ["compare/index.md", "compare/layers/layer3.md", ...]; list them under "Compare"
+    from dissect_report.render.comparepage import compare_pages, write_compare_page
+    pages = compare_pages(compare_reports(golden_dir, report_dir))
+    pages.markdown   # {"compare/index.md": "# Compare ...", "compare/layers/layer3.md": ...}
+    pages.strips     # {"compare/strips/golden/layer3/7.png": Path(golden_dir, ...), ...}
+    write_compare_page(comparison, docs_dir)   # the same pages and strips into a docs folder
 
-``write_compare_page`` owns ``docs_dir/compare/``: it replaces it, writes the Markdown pages
-there and copies the strips they show into ``compare/strips/{golden,new}/<layer>/<n>.png``,
-so the pages need nothing else from either report. Every model-supplied string (layer and
+The pages need nothing else from either report: the site copies the strips they show into
+``compare/strips/{golden,new}/<layer>/<n>.png``. Every model-supplied string (layer and
 concept names, settings, paths) is escaped; image links are plain Markdown, so MkDocs
 rewrites them for any ``use_directory_urls``.
 """
@@ -62,6 +62,7 @@ class LayerView:
     notes: tuple[str, ...]
     cards: tuple[UnitCard, ...]
     more_units: int  # changed units beyond MAX_CARDS
+    strips: tuple[tuple[str, Path], ...]  # (docs-relative target, source) of the cards' strips
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def _unit_changes(layer: LayerComparison) -> dict[int, list[str]]:
     return changes
 
 
-def _layer_view(c: Comparison, layer: LayerComparison, docs: Path | None) -> LayerView:
+def _layer_view(c: Comparison, layer: LayerComparison) -> LayerView:
     slug = slugify(layer.slug)
     page = f"{PAGE_DIR}/layers/{slug}.md"
     notes: list[str] = []
@@ -131,20 +132,18 @@ def _layer_view(c: Comparison, layer: LayerComparison, docs: Path | None) -> Lay
     changes = _unit_changes(layer)
     units = sorted(changes)
     cards: list[UnitCard] = []
+    files: list[tuple[str, Path]] = []
     if units:
         g_labels, n_labels = _labels(c.golden, layer.slug), _labels(c.new, layer.slug)
         for unit in units[:MAX_CARDS]:
-            strips = []
+            strips: list[str | None] = []
             for role, report in (("golden", c.golden), ("new", c.new)):
                 source = report / "layers" / layer.slug / "units" / f"{unit}-strip.png"
                 target = f"strips/{role}/{slug}/{unit}.png"
                 if not source.is_file():
                     strips.append(None)
                     continue
-                if docs is not None:
-                    dest = docs / PAGE_DIR / target
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(source, dest)
+                files.append((f"{PAGE_DIR}/{target}", source))
                 strips.append(f"../{target}")
             cards.append(
                 UnitCard(
@@ -166,15 +165,13 @@ def _layer_view(c: Comparison, layer: LayerComparison, docs: Path | None) -> Lay
         notes=tuple(notes),
         cards=tuple(cards),
         more_units=max(len(units) - MAX_CARDS, 0),
+        strips=tuple(files),
     )
 
 
-def compare_view(
-    comparison: Comparison, docs_dir: str | os.PathLike[str] | None = None
-) -> CompareView:
-    """The view model of the Compare pages; copies strips into ``docs_dir`` when given."""
+def compare_view(comparison: Comparison) -> CompareView:
+    """The view model of the Compare pages."""
     c = comparison
-    docs = Path(docs_dir) if docs_dir is not None else None
     structure = [f"concept missing in new: {x}" for x in c.concepts_missing]
     structure += [f"concept only in new: {x}" for x in c.concepts_added]
     structure += [f"file missing in new: {x}" for x in c.files_missing[:MAX_CARDS]]
@@ -198,7 +195,7 @@ def compare_view(
         causes=tuple((s.key, fmt(s.golden), fmt(s.new)) for s in c.probable_causes),
         inert=tuple(s.key for s in c.settings if s not in c.probable_causes),
         structure=tuple(structure),
-        layers=tuple(_layer_view(c, layer, docs) for layer in c.layers),
+        layers=tuple(_layer_view(c, layer) for layer in c.layers),
         other=tuple(other),
     )
 
@@ -265,21 +262,40 @@ def _layer_md(layer: LayerView) -> str:
     return "\n".join(out)
 
 
-def write_compare_page(comparison: Comparison, docs_dir: str | os.PathLike[str]) -> list[str]:
-    """Write the Compare pages into ``docs_dir/compare/``; return their docs-relative paths.
+@dataclass(frozen=True)
+class ComparePages:
+    """The Compare pages (docs-relative path -> Markdown, overview first) and their strips."""
 
-    The first entry is the overview page (``compare/index.md``); one page follows per layer
-    with differences. Images are copied, so the site does not depend on the golden report.
+    markdown: dict[str, str]
+    strips: dict[str, Path]  # docs-relative target -> the report's file
+
+
+def compare_pages(comparison: Comparison) -> ComparePages:
+    """The overview page (``compare/index.md``), one page per layer with differences, and the
+    strips they show."""
+    view = compare_view(comparison)
+    markdown = {f"{PAGE_DIR}/index.md": _index_md(view)}
+    strips: dict[str, Path] = {}
+    for layer in view.layers:
+        if layer.page:
+            markdown[layer.page] = _layer_md(layer)
+        strips.update(layer.strips)
+    return ComparePages(markdown, strips)
+
+
+def write_compare_page(comparison: Comparison, docs_dir: str | os.PathLike[str]) -> list[str]:
+    """Write the Compare pages and strips into ``docs_dir/compare/``; return the pages' paths.
+
+    For a MkDocs project of your own (the site's render serves them from memory instead).
     """
     docs = Path(docs_dir)
     root = docs / PAGE_DIR
     if root.exists():
         shutil.rmtree(root)  # stale pages of a previous comparison must not survive
-    view = compare_view(comparison, docs)
-    write_text(root / "index.md", _index_md(view))
-    pages = [f"{PAGE_DIR}/index.md"]
-    for layer in view.layers:
-        if layer.page:
-            write_text(docs / layer.page, _layer_md(layer))
-            pages.append(layer.page)
-    return pages
+    pages = compare_pages(comparison)
+    for target, source in pages.strips.items():
+        (docs / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, docs / target)
+    for path, text in pages.markdown.items():
+        write_text(docs / path, text)
+    return list(pages.markdown)

@@ -2,10 +2,10 @@
 
 Usage::
 
-    from dissect_report.paint.page import paint_page
-    page = paint_page(Path("report"))          # None when the report has no paint/ section
-    pages[page.path] = env.get_template(page.template).render(v=page.view)  # paint/index.md
-    page.write(site_dir)                        # site/paint/: ort.js, model.js, data.js, ...
+    from dissect_report.render.paintpage import paint_page
+    page = paint_page(Path("report"))   # None when the report has no paint/ section
+    page.page                           # Page("paint/index.md", "paint.md.j2", view)
+    page.files                          # {"ort.js": b"...", "model.js": ..., "data.js": ...}
 
 Reads only the report directory (render works without the model). Everything the page needs
 is wrapped into classic scripts (base64 where binary) because browsers block ``fetch`` of
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from dissect_report.errors import ReportError
-from dissect_report.paint.units import unit_choices
-from dissect_report.reportdir.atomic import write_bytes
+from dissect_report.render.context import Page
+from dissect_report.render.paintunits import unit_choices
 from dissect_report.reportdir.read import read_json
 
 log = logging.getLogger(__name__)
@@ -38,20 +38,12 @@ TEMPLATE = "paint.md.j2"
 
 @dataclass(frozen=True)
 class PaintPage:
-    """The rendered page and the files written next to it (``site/paint/<name>``)."""
+    """The page and the files that go next to it (``site/paint/<name>``)."""
 
-    path: str
-    template: str  # rendered by the render stage's Jinja2 environment (autoescaping)
-    view: dict[str, Any]
+    page: Page  # rendered by the render stage's Jinja2 environment (autoescaping)
     available: bool
     note: str | None
     files: dict[str, bytes] = field(repr=False)
-
-    def write(self, site_dir: Path) -> int:
-        """Write the page's files under ``site_dir/paint``; returns the bytes written."""
-        for name, data in self.files.items():
-            write_bytes(site_dir / "paint" / name, data)
-        return sum(len(d) for d in self.files.values())
 
 
 def _script(name: str, value: Any) -> bytes:
@@ -108,7 +100,7 @@ def paint_page(report: Path) -> PaintPage | None:
     if not meta.get("available"):
         note = str(meta.get("note") or "the generator's tail was not exported")
         view = {"available": False, "note": note}
-        return PaintPage(PATH, TEMPLATE, view, False, note, {})
+        return PaintPage(Page(PATH, TEMPLATE, view), False, note, {})
     units, height, width = (int(x) for x in meta["shape"])
     samples = len(meta["samples"])
     acts = _load_npy(
@@ -146,4 +138,4 @@ def paint_page(report: Path) -> PaintPage | None:
         "ort_version": ORT_VERSION,
         "mb": f"{sum(len(b) for b in files.values()) / 1e6:.1f}",
     }
-    return PaintPage(PATH, TEMPLATE, view, True, None, files)
+    return PaintPage(Page(PATH, TEMPLATE, view), True, None, files)
