@@ -230,7 +230,16 @@ def settings_lines(c: Comparison, max_items: int = 10) -> list[str]:
 
 
 def summary(c: Comparison, max_items: int = 10) -> str:
-    """The readable text summary printed by ``dissect-report compare``."""
+    """The readable text summary printed by ``dissect-report compare``.
+
+    Two different models (:func:`~dissect_report.compare.unrelated.model_differences`) get
+    one line saying so and counts per table instead of every difference.
+    """
+    from dissect_report.compare.unrelated import model_differences, unrelated_summary
+
+    reasons = model_differences(c)
+    if reasons:
+        return unrelated_summary(c, reasons, settings_lines(c, max_items))
     verdict = "PASS" if c.passed else f"FAIL ({c.failures} difference(s) outside tolerance)"
     if c.notes:
         verdict += f", {len(c.notes)} note(s) within tolerance"
