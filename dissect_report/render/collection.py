@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -93,21 +94,48 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem;color:#222}
-table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .5rem;
-vertical-align:top;text-align:left}td.n{text-align:right}a{color:#1a5fb4}
-.units a{margin-right:.3rem;font-size:.85em}h2{margin-top:2rem}
-"""
+STYLESHEET = "assets/collection.css"
+_CSS_SOURCE = Path(__file__).resolve().parent.parent / "site" / "collection" / "collection.css"
+HOME_LABEL = "All reports"
 
 
-def _page(title: str, body: list[str]) -> str:
+def _page(title: str, body: list[str], count: int) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{_e(title)}</title><link rel="stylesheet" href="{STYLESHEET}"></head><body>\n'
+        f'<header class="dr-bar"><a href="{COMPARE_PAGE}">dissect-report</a>'
+        f"<span>{count} reports compared</span></header>\n<main>\n"
         + "\n".join(body)
-        + "\n</body></html>\n"
+        + "\n</main></body></html>\n"
     )
+
+
+def link_home(site_dir: Path, home: Path) -> int:
+    """Put an "All reports" link to ``home`` in the header of every page of a report site.
+
+    Usage::
+
+        link_home(Path("site/reports/early"), Path("site/index.html"))   # pages changed
+
+    The report sites are MkDocs builds of their own; the link goes in front of each page's
+    header title, with a path relative to that page (the site works from ``file://``).
+    """
+    marker = '<div class="md-header__title"'
+    changed = 0
+    for page in sorted(site_dir.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        at = text.find(marker)
+        if at < 0 or "dr-collection-home" in text:
+            continue
+        href = os.path.relpath(home, page.parent).replace(os.sep, "/")
+        link = (
+            f'<a class="dr-collection-home" href="{_e(href)}" '
+            f'title="the comparison of every report in this collection">&larr; {HOME_LABEL}</a>'
+        )
+        page.write_text(text[:at] + link + text[at:], encoding="utf-8")
+        changed += 1
+    return changed
 
 
 def comparison_page(
@@ -117,9 +145,14 @@ def comparison_page(
     ordered: bool,
 ) -> str:
     """The collection's index: reports, concepts x (report, layer), chart, changed units."""
-    from dissect_report.charts import line_chart
+    from dissect_report.render.collection_chart import grouped_bars_svg, ordered_lines_svg
 
-    body = [f"<h1>{_e(len(found.names))} reports compared</h1>", '<ul id="reports">']
+    body = [
+        f"<h1>{_e(len(found.names))} reports compared</h1>",
+        '<p class="dr-note">Each report\'s own site (every unit page, its interventions and '
+        "artifacts):</p>",
+        '<ul id="reports" class="dr-reports">',
+    ]
     for name in found.names:
         body.append(f'<li><a href="{_e(prefixes[name])}/index.html">{_e(name)}</a></li>')
     body.append("</ul>")
@@ -140,7 +173,9 @@ def comparison_page(
                     members.setdefault(key, []).append(int(row["unit"]))
     body += [
         "<h2>Interpretable units per concept</h2>",
-        '<table id="concept-table"><thead><tr><th>concept</th>',
+        '<p class="dr-note">Per layer of each report: how many units are labelled with the '
+        "concept (IoU over the report's floor); the numbers link to the unit pages.</p>",
+        '<div class="dr-scroll"><table id="concept-table"><thead><tr><th>concept</th>',
     ]
     body += [f"<th>{_e(r)}<br>{_e(layer)}</th>" for r, layer in columns]
     body.append("</tr></thead><tbody>")
@@ -155,29 +190,34 @@ def comparison_page(
             count = cells.get((report, layer, concept), 0)
             body.append(f'<td class="n">{count}<div class="units">{links}</div></td>')
         body.append("</tr>")
-    body.append("</tbody></table>")
+    body.append("</tbody></table></div>")
     totals = found.concepts.groupby(["report", "concept"])["units"].sum().to_dict()
-    series = {
-        concept: [
-            (float(i + 1), float(totals.get((n, concept), 0))) for i, n in enumerate(found.names)
+    concepts = sorted(set(found.concepts["concept"]))
+    counts = {c: [int(totals.get((n, c), 0)) for n in found.names] for c in concepts}
+    if ordered:
+        body += [
+            "<h2>Training dynamics: interpretable units per concept</h2>",
+            '<p class="dr-note">The reports in the order given (<code>--ordered</code>); a line '
+            "per concept, named at its end; y: interpretable units over all layers.</p>",
+            '<div id="units-chart" class="dr-scroll">',
+            ordered_lines_svg(counts, list(found.names)),
+            "</div>",
         ]
-        for concept in sorted(set(found.concepts["concept"]))
-    }
-    title = "training dynamics" if ordered else "units per concept across reports"
-    body += [
-        f"<h2>Units per concept across reports ({_e(title)})</h2>",
-        "<p>x: report "
-        + ", ".join(f"{i + 1} = {_e(n)}" for i, n in enumerate(found.names))
-        + "; y: interpretable units over all layers.</p>",
-        '<div id="units-chart">',
-        line_chart(series, "report", "interpretable units", log2_x=False, width=640, height=320),
-        "</div>",
-    ]
+    else:
+        body += [
+            "<h2>Interpretable units per concept, by report</h2>",
+            '<p class="dr-note">A bar per report (no order between them: give '
+            "<code>--ordered</code> for training snapshots, drawn as lines); x: interpretable "
+            "units over all layers.</p>",
+            '<div id="units-chart" class="dr-scroll">',
+            grouped_bars_svg(counts, list(found.names)),
+            "</div>",
+        ]
     changed = found.changed
     if len(changed):
         body += [
             "<h2>Units whose concept changed</h2>",
-            '<table id="changed"><tr><th>from</th><th>to</th><th>layer</th><th>unit</th>'
+            '<div class="dr-scroll"><table id="changed"><tr><th>from</th><th>to</th><th>layer</th><th>unit</th>'
             "<th>change</th><th>concept</th></tr>",
         ]
         for r in changed.to_dict("records"):
@@ -190,9 +230,13 @@ def comparison_page(
                 f'<a href="{_e(b)}">{r["unit_after"]}</a></td><td>{_e(r["change"])}</td>'
                 f"<td>{_e(r['concept_before'])} &rarr; {_e(r['concept_after'])}</td></tr>"
             )
-        body.append("</table>")
-    body += ["<h2>As text</h2>", f"<pre>{_e(found.summary())}</pre>"]
-    return _page("dissect-report: reports compared", body)
+        body.append("</table></div>")
+    body += [
+        "<h2>As text</h2>",
+        "<details><summary>What <code>dissect-report compare --findings</code> prints</summary>"
+        f"<pre>{_e(found.summary())}</pre></details>",
+    ]
+    return _page("dissect-report: reports compared", body, len(found.names))
 
 
 def render_collection(
@@ -222,8 +266,12 @@ def render_collection(
             render_site(path, out=work / prefixes[name])
             for entry in open_report(path).manifest.layers:
                 slugs[(name, entry.name)] = entry.slug
+        for prefix in prefixes.values():
+            link_home(work / prefix, work / COMPARE_PAGE)
         page = comparison_page(found, prefixes, slugs, ordered)
         (work / COMPARE_PAGE).write_text(page, encoding="utf-8")
+        (work / STYLESHEET).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_CSS_SOURCE, work / STYLESHEET)
         (work / MARKER).write_text("dissect-report collection\n", encoding="utf-8")
         _swap_in(work, out)
     except BaseException:
