@@ -154,7 +154,7 @@ def main() -> None:
     )
     if r is not None:
         rows = "; ".join(
-            f"{m.name} {m.before:.4g} -> {m.after:.4g} ({m.direction}, "
+            f"{m.metric} {m.before:.4g} -> {m.after:.4g} ({m.direction}, "
             f"{'passed' if m.passed else 'failed'})"
             for m in r.rows
         )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -550,6 +550,166 @@ def _batch_cause(models: Models) -> str:
     return "fix: make each sample's forward pass independent of the others in its batch"
 
 
+@dataclass
+class _Forwards:
+    """The generator on some sample ids with the measured layers traced; counts its cost.
+
+    The generator itself, not ``models.generate``: the check names what is wrong with images.
+    """
+
+    models: Models
+    names: list[str]  # the layers the structure check could read
+    forwards: int  # generator forward passes so far, and samples in them
+    sample_forwards: int
+
+    def __call__(self, sample_ids: Sequence[int]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z = self.models.latents(sample_ids)
+        self.forwards += 1
+        self.sample_forwards += len(sample_ids)
+        gen = self.models.generator
+        with torch.no_grad(), user_code("generator"), TraceDict(gen, self.names) as td:
+            images = gen(z)
+        return images, {n: td[n] for n in self.names}
+
+
+@dataclass(frozen=True)
+class Differences:
+    """How far the same samples moved: ``repeat`` the same batch run twice, ``image`` in
+    another batch or alone (images), ``layers`` the worst of all per layer, ``repeat_layers``
+    per layer in the repeated batch (relative, :func:`_difference`)."""
+
+    repeat: float
+    image: float
+    layers: dict[str, float]
+    repeat_layers: dict[str, float]
+
+
+def _plan(
+    ids: list[int], other: Sequence[int], per_sample: float
+) -> tuple[list[int], Sequence[int], str | None]:
+    """The samples to compare, the other batch, and what a slow model's check leaves out."""
+    planned = (3 * len(ids) + len(other)) * per_sample  # again, other batch, each alone
+    if planned > BUDGET_S and len(ids) > 2 and tuple(other) == OTHER_BATCH:
+        # A large model: two samples, one of them alone, still catch noise and batch effects.
+        reduced = (
+            f"samples 0, 1 only, sample 0 alone (a forward takes {per_sample:.2g} s per "
+            f"sample; the full check would take ~{planned:.0f} s more)"
+        )
+        return ids[:2], REDUCED_OTHER, reduced
+    return ids, other, None
+
+
+def _differences(
+    run: _Forwards,
+    ids: list[int],
+    other: Sequence[int],
+    alone: Sequence[int],
+    images: torch.Tensor,
+    acts: dict[str, torch.Tensor],
+) -> Differences:
+    """The samples ``ids`` again in the same batch, in the ``other`` batch, and each of
+    ``alone`` by itself, compared with their first ``images`` and activations ``acts``."""
+    again, acts_again = run(ids)
+    repeat_layers = {n: _difference(acts[n], acts_again[n]) for n in run.names}
+    layer_diff = dict(repeat_layers)
+    pos = {i: k for k, i in enumerate(other)}
+    batch_images, batch_acts = run(list(other))
+    sel = [pos[i] for i in ids if i in pos]
+    mine = [k for k, i in enumerate(ids) if i in pos]
+    image_diff = max(0.0, _difference(images[mine], batch_images[sel]))
+    for n in run.names:
+        layer_diff[n] = max(layer_diff[n], _difference(acts[n][mine], batch_acts[n][sel]))
+    for k, i in enumerate(alone):
+        one, one_acts = run([i])
+        image_diff = max(image_diff, _difference(images[k : k + 1], one))
+        for n in run.names:
+            layer_diff[n] = max(layer_diff[n], _difference(acts[n][k : k + 1], one_acts[n]))
+    return Differences(_difference(images, again), image_diff, layer_diff, repeat_layers)
+
+
+def _state_problem(rewritten: list[str]) -> Problem:
+    shown = ", ".join(rewritten[:6]) + (", ..." if len(rewritten) > 6 else "")
+    return Problem(
+        "state",
+        f"the generator rewrites {len(rewritten)} of its parameters/buffers in every "
+        f"forward pass in eval mode ({shown}; e.g. a SpectralNorm that power-iterates "
+        "in eval), so a sample depends on every forward before it; fix: update them only "
+        "when self.training (torch.nn.utils.parametrizations.spectral_norm does), or "
+        f"run the iteration in the factory and stop it, {ACCEPT}",
+    )
+
+
+def _noise_problem(seeded: bool, repeat: float, ops: tuple[str, ...]) -> Problem:
+    if seeded:
+        return Problem(
+            "noise",
+            f"with --seeded-noise on, the same samples still differ by {repeat:.2g} "
+            "between two identical runs: the generator draws from a source the adapter "
+            "does not seed (NumPy's or Python's RNG, a random op of its own) or is not "
+            f"deterministic; fix: derive that randomness from the latent, {ACCEPT}",
+        )
+    cause = (
+        f"the generator draws random numbers inside forward ({', '.join(sorted(set(ops)))}), so "
+        if ops
+        else "the generator is not deterministic: "
+    )
+    return Problem(
+        "noise",
+        f"{cause}the same samples differ by {repeat:.2g} between two identical runs "
+        "and tables would depend on batch, shard and resume; fix: --seeded-noise "
+        f"(makes them a function of (seed, i)), {ACCEPT}",
+    )
+
+
+def _batch_problem(models: Models, diffs: Differences, tolerance: float) -> Problem:
+    where = (
+        "image"
+        if diffs.image > tolerance
+        else "layer " + ", ".join(n for n, v in diffs.layers.items() if v > tolerance)
+    )
+    worst = max([diffs.image, *diffs.layers.values()])
+    noise = (
+        " (with --seeded-noise: a random draw without a batch axis is shared by the batch)"
+        if models.identity.get("model", {}).get("seeded_noise")
+        else ""
+    )
+    return Problem(
+        "batch",
+        f"a sample's {where} depends on the rest of its batch (differs by {worst:.2g} "
+        f"alone vs in a batch){noise} {_batch_cause(models)}, {ACCEPT}",
+    )
+
+
+def _independence_problem(
+    models: Models, diffs: Differences, tolerance: float, ops: tuple[str, ...], rewritten: list[str]
+) -> Problem | None:
+    """The cause of a sample that is not a function of ``(seed, i)``, if any: the first of a
+    rewritten state, noise between identical runs, dependence on the batch."""
+    if rewritten:  # the cause of any difference below: say it, not its symptoms
+        return _state_problem(rewritten)
+    if diffs.repeat > tolerance or any(v > tolerance for v in diffs.repeat_layers.values()):
+        seeded = bool(models.identity.get("model", {}).get("seeded_noise"))
+        return _noise_problem(seeded, diffs.repeat, ops)
+    if diffs.image > tolerance or any(v > tolerance for v in diffs.layers.values()):
+        return _batch_problem(models, diffs, tolerance)
+    return None
+
+
+def _measured_layers(
+    checks: list[LayerCheck], acts: dict[str, torch.Tensor], diffs: Differences
+) -> tuple[LayerCheck, ...]:
+    """The structure check's layers with what the comparison measured of each."""
+    final = []
+    for check in checks:
+        if check.name not in acts:
+            final.append(check)  # not measured: its problem says why
+            continue
+        a = acts[check.name]
+        share = 1.0 - float(torch.isfinite(a).float().mean()) if a.numel() else 0.0
+        final.append(replace(check, max_difference=diffs.layers[check.name], nonfinite=share))
+    return tuple(final)
+
+
 def check_model(
     models: Models,
     layers: Sequence[str],
@@ -566,155 +726,43 @@ def check_model(
     t0 = time.perf_counter()
     ids = [int(i) for i in ids]
     gen = models.generator
-    z = models.latents(ids)
-    checks, problems = _structure(gen, layers, z)
-    per_sample = (time.perf_counter() - t0) / max(1, len(ids))
-    reduced = None
-    planned = (3 * len(ids) + len(other)) * per_sample  # again, other batch, each alone
-    if planned > BUDGET_S and len(ids) > 2 and tuple(other) == OTHER_BATCH:
-        # A large model: two samples, one of them alone, still catch noise and batch effects.
-        ids, other = ids[:2], REDUCED_OTHER
-        reduced = (
-            f"samples 0, 1 only, sample 0 alone (a forward takes {per_sample:.2g} s per "
-            f"sample; the full check would take ~{planned:.0f} s more)"
-        )
-    base = {"samples": tuple(ids), "tolerance": tolerance, "reduced": reduced}
+    checks, problems = _structure(gen, layers, models.latents(ids))
+    ids, other, reduced = _plan(ids, other, (time.perf_counter() - t0) / max(1, len(ids)))
+    base = ModelCheck(samples=tuple(ids), tolerance=tolerance, reduced=reduced)
     # Layers the structure check could read are compared even when another one has a
     # problem: the check reports what it measured, and only that.
-    names = [c.name for c in checks if c.shape is not None]
-    cost = [1, len(ids)]  # the structure probe above
-
-    def run(sample_ids: Sequence[int]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        # the generator itself, not models.generate: the check names what is wrong with images
-        z = models.latents(sample_ids)
-        cost[0] += 1
-        cost[1] += len(sample_ids)
-        with torch.no_grad(), user_code("generator"), TraceDict(gen, names) as td:
-            images = gen(z)
-        return images, {n: td[n] for n in names}
-
-    def measured() -> dict[str, Any]:
-        return {
-            "seconds": time.perf_counter() - t0,
-            "forwards": cost[0],
-            "sample_forwards": cost[1],
-        }
-
+    run = _Forwards(models, [c.name for c in checks if c.shape is not None], 1, len(ids))
     state = {k: v.detach().clone() for k, v in gen.state_dict(keep_vars=True).items()}
     with RandomCalls() as recorder:
         images, acts = run(ids)
     image_problems, warnings = _image_problems(images, models.device)
     if any(p.kind != "range" for p in image_problems):  # no images to compare
-        return ModelCheck(
-            **base,
+        return replace(
+            base,
             image_shape=tuple(images.shape[1:]) if isinstance(images, torch.Tensor) else None,
             layers=tuple(checks),
             problems=tuple(problems + image_problems),
-            **measured(),
+            seconds=time.perf_counter() - t0,
+            forwards=run.forwards,
+            sample_forwards=run.sample_forwards,
         )
-    again, acts_again = run(ids)
-    repeat = _difference(images, again)
-    layer_diff = {n: _difference(acts[n], acts_again[n]) for n in names}
-    image_diff = 0.0
-    pos = {i: k for k, i in enumerate(other)}
-    batch_images, batch_acts = run(list(other))
-    sel = [pos[i] for i in ids if i in pos]
-    mine = [k for k, i in enumerate(ids) if i in pos]
-    image_diff = max(image_diff, _difference(images[mine], batch_images[sel]))
-    for n in names:
-        layer_diff[n] = max(layer_diff[n], _difference(acts[n][mine], batch_acts[n][sel]))
-    for k, i in enumerate(ids[:1] if reduced else ids):
-        alone, alone_acts = run([i])
-        image_diff = max(image_diff, _difference(images[k : k + 1], alone))
-        for n in names:
-            layer_diff[n] = max(layer_diff[n], _difference(acts[n][k : k + 1], alone_acts[n]))
+    diffs = _differences(run, ids, other, ids[:1] if reduced else ids, images, acts)
     ops = tuple(recorder.names)
-    rewritten = _rewritten(gen, state)
-    seeded = bool(models.identity.get("model", {}).get("seeded_noise"))
-    if rewritten:  # the cause of any difference below: say it, not its symptoms
-        shown = ", ".join(rewritten[:6]) + (", ..." if len(rewritten) > 6 else "")
-        problems.append(
-            Problem(
-                "state",
-                f"the generator rewrites {len(rewritten)} of its parameters/buffers in every "
-                f"forward pass in eval mode ({shown}; e.g. a SpectralNorm that power-iterates "
-                "in eval), so a sample depends on every forward before it; fix: update them only "
-                "when self.training (torch.nn.utils.parametrizations.spectral_norm does), or "
-                f"run the iteration in the factory and stop it, {ACCEPT}",
-            )
-        )
-    elif repeat > tolerance or any(_difference(acts[n], acts_again[n]) > tolerance for n in names):
-        if seeded:
-            problems.append(
-                Problem(
-                    "noise",
-                    f"with --seeded-noise on, the same samples still differ by {repeat:.2g} "
-                    "between two identical runs: the generator draws from a source the adapter "
-                    "does not seed (NumPy's or Python's RNG, a random op of its own) or is not "
-                    f"deterministic; fix: derive that randomness from the latent, {ACCEPT}",
-                )
-            )
-        else:
-            cause = (
-                f"the generator draws random numbers inside forward ({', '.join(sorted(set(ops)))}), so "
-                if ops
-                else "the generator is not deterministic: "
-            )
-            problems.append(
-                Problem(
-                    "noise",
-                    f"{cause}the same samples differ by {repeat:.2g} between two identical runs "
-                    "and tables would depend on batch, shard and resume; fix: --seeded-noise "
-                    f"(makes them a function of (seed, i)), {ACCEPT}",
-                )
-            )
-    elif image_diff > tolerance or any(v > tolerance for v in layer_diff.values()):
-        where = (
-            "image"
-            if image_diff > tolerance
-            else "layer " + ", ".join(n for n, v in layer_diff.items() if v > tolerance)
-        )
-        worst = max([image_diff, *layer_diff.values()])
-        noise = (
-            " (with --seeded-noise: a random draw without a batch axis is shared by the batch)"
-            if models.identity.get("model", {}).get("seeded_noise")
-            else ""
-        )
-        problems.append(
-            Problem(
-                "batch",
-                f"a sample's {where} depends on the rest of its batch (differs by {worst:.2g} "
-                f"alone vs in a batch){noise} {_batch_cause(models)}, {ACCEPT}",
-            )
-        )
+    cause = _independence_problem(models, diffs, tolerance, ops, _rewritten(gen, state))
+    problems += [cause] if cause is not None else []
     problems += [p for p in image_problems if p.kind == "range"]  # after noise/batch causes
-    final = []
-    for check in checks:
-        if check.name not in acts:
-            final.append(check)  # not measured: its problem says why
-            continue
-        a = acts[check.name]
-        share = 1.0 - float(torch.isfinite(a).float().mean()) if a.numel() else 0.0
-        final.append(
-            LayerCheck(
-                check.name,
-                check.module_type,
-                check.calls,
-                check.shape,
-                layer_diff[check.name],
-                share,
-            )
-        )
-    return ModelCheck(
-        **base,
+    return replace(
+        base,
         image_shape=tuple(images.shape[1:]),
         image_dtype=str(images.dtype).replace("torch.", ""),
         image_range=(float(images.min()), float(images.max())),
-        image_difference=image_diff,
-        repeat_difference=repeat,
+        image_difference=diffs.image,
+        repeat_difference=diffs.repeat,
         random_ops=ops,
-        layers=tuple(final),
+        layers=_measured_layers(checks, acts, diffs),
         problems=tuple(problems),
         warnings=tuple(warnings),
-        **measured(),
+        seconds=time.perf_counter() - t0,
+        forwards=run.forwards,
+        sample_forwards=run.sample_forwards,
     )

@@ -23,56 +23,17 @@ lower; realism: higher by more than two standard errors of the paired per-sample
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from dissect_report.artifacts.score import Scan
+from dissect_report.reportdir.schema import ArtifactVerdict, RepairRow
 
 # What the user can do when no quality metric is available (printed and shown on the site).
 ENABLE_HINT = (
     "give --real-images DIR (a folder of PNG/JPEG, an .npz or a Parquet of real images: FSD) "
     "or --discriminator pkg.module:make (realism logits)"
 )
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    """One measured quantity before/after the repair, with its direction."""
-
-    name: str  # "fsd", "realism" or "labels"
-    label: str  # human words: "FSD to real images"
-    before: float
-    after: float
-    lower_is_better: bool
-    role: str  # "metric" (chose the set) or "check" (independent)
-    passed: bool  # metric: improved; check: not degraded
-    detail: str = ""
-
-    @property
-    def direction(self) -> str:
-        return "lower is better" if self.lower_is_better else "higher is better"
-
-    @property
-    def improved(self) -> bool:
-        if self.lower_is_better:
-            return self.after < self.before
-        return self.after > self.before
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What the stage concluded; ``repaired`` only for ``status == "repaired"``."""
-
-    status: str  # "repaired", "rejected", "none-confirmed" or "no-metric"
-    units: tuple[int, ...]  # the units ablated by the repair (empty unless repaired)
-    tried: tuple[int, ...]  # the set the guard judged (empty if none was built)
-    reason: str  # one sentence, for the CLI and the site
-    enable: str = ""  # the flag that would make a repair possible (status "no-metric")
-
-    @property
-    def repaired(self) -> bool:
-        return self.status == "repaired"
 
 
 def _paired(before: Scan, after: Scan) -> tuple[float, float]:
@@ -83,7 +44,7 @@ def _paired(before: Scan, after: Scan) -> tuple[float, float]:
     return float(diff.mean()), se
 
 
-def metric_row(metric: str, before: Scan, after: Scan, reference: np.ndarray | None) -> MetricRow:
+def metric_row(metric: str, before: Scan, after: Scan, reference: np.ndarray | None) -> RepairRow:
     """The quality metric on the held-out samples before/after (it must improve).
 
     Realism must improve by more than two standard errors of the paired per-sample change:
@@ -95,7 +56,7 @@ def metric_row(metric: str, before: Scan, after: Scan, reference: np.ndarray | N
         assert reference is not None
         b = frechet_distance(before.features, reference)
         a = frechet_distance(after.features, reference)
-        return MetricRow("fsd", "FSD to real images", b, a, True, "metric", a < b)
+        return RepairRow.measured("fsd", "FSD to real images", b, a, True, "metric", a < b)
     assert before.realism is not None and after.realism is not None
     mean, se = _paired(before, after)
     ok = mean > 2 * se
@@ -104,18 +65,19 @@ def metric_row(metric: str, before: Scan, after: Scan, reference: np.ndarray | N
     )
     b, a = float(before.realism.mean()), float(after.realism.mean())
     label = "discriminator realism (mean logit)"
-    return MetricRow("realism", label, b, a, False, "metric", ok, detail)
+    return RepairRow.measured("realism", label, b, a, False, "metric", ok, detail)
 
 
-def realism_check(before: Scan, after: Scan) -> MetricRow:
+def realism_check(before: Scan, after: Scan) -> RepairRow:
     """Realism must not drop by more than 2 standard errors of the paired per-sample change."""
+    assert before.realism is not None and after.realism is not None
     mean, se = _paired(before, after)
     degraded = mean < 0 and -mean > 2 * se
     detail = f"change {mean:+.3g} (2 SE = {2 * se:.3g}): " + (
         "significantly lower" if degraded else "not significantly lower"
     )
     b, a = float(before.realism.mean()), float(after.realism.mean())
-    return MetricRow(
+    return RepairRow.measured(
         "realism", "discriminator realism (mean logit)", b, a, False, "check", not degraded, detail
     )
 
@@ -127,7 +89,7 @@ def _shares(labels: np.ndarray, concepts: int) -> np.ndarray:
 
 def label_check(
     before: Scan, after: Scan, concepts: list[str], max_label_change: float
-) -> MetricRow:
+) -> RepairRow:
     """Share of pixels whose segmenter label changes (0 before by definition); <= the limit."""
     assert before.labels is not None and after.labels is not None
     changed = float((before.labels != after.labels).mean())
@@ -143,13 +105,13 @@ def label_check(
         f"{100 * changed:.1f}% of pixels change label (limit {100 * max_label_change:.0f}%)"
         + (f"; largest shifts: {shifts}" if shifts else "")
     )
-    return MetricRow("labels", "pixels whose segmenter label changes", 0.0, changed, True, "check",
+    return RepairRow.measured("labels", "pixels whose segmenter label changes", 0.0, changed, True, "check",
                      ok, detail)  # fmt: skip
 
 
 def independent_checks(
     metric: str, before: Scan, after: Scan, concepts: list[str], max_label_change: float
-) -> list[MetricRow]:
+) -> list[RepairRow]:
     """The checks the selection did not look at (see the module docstring)."""
     checks = []
     if metric == "fsd" and before.realism is not None:
@@ -162,12 +124,14 @@ def _units(units: list[int]) -> str:
     return ("unit " if len(units) == 1 else "units ") + ", ".join(map(str, units))
 
 
-def decide(layer: str, units: list[int], metric: MetricRow, checks: list[MetricRow]) -> Verdict:
+def decide(
+    layer: str, units: list[int], metric: RepairRow, checks: list[RepairRow]
+) -> ArtifactVerdict:
     """Repaired if the metric improved on the held-out samples and no check degraded."""
     tried = tuple(units)
     names = _units(units)
     if not metric.passed:
-        return Verdict(
+        return ArtifactVerdict(
             "rejected",
             (),
             tried,
@@ -178,14 +142,14 @@ def decide(layer: str, units: list[int], metric: MetricRow, checks: list[MetricR
     failed = [c for c in checks if not c.passed]
     if failed:
         what = "; ".join(f"{c.label}: {c.detail}" for c in failed)
-        return Verdict(
+        return ArtifactVerdict(
             "rejected",
             (),
             tried,
             f"Ablating {names} of {layer} improved {metric.label} but failed the "
             f"independent check ({what})",
         )
-    return Verdict(
+    return ArtifactVerdict(
         "repaired",
         tried,
         tried,
@@ -195,9 +159,9 @@ def decide(layer: str, units: list[int], metric: MetricRow, checks: list[MetricR
     )
 
 
-def no_metric(layer: str) -> Verdict:
+def no_metric(layer: str) -> ArtifactVerdict:
     """Nothing repaired because nothing measures image quality (no real images, no D)."""
-    return Verdict(
+    return ArtifactVerdict(
         "no-metric",
         (),
         (),
@@ -208,8 +172,8 @@ def no_metric(layer: str) -> Verdict:
     )
 
 
-def none_confirmed(layer: str, metric: str, screened: int) -> Verdict:
-    return Verdict(
+def none_confirmed(layer: str, metric: str, screened: int) -> ArtifactVerdict:
+    return ArtifactVerdict(
         "none-confirmed",
         (),
         (),

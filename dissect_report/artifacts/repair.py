@@ -21,13 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dissect_report.artifacts.guard import (
-    MetricRow,
-    Verdict,
-    decide,
-    independent_checks,
-    metric_row,
-)
+from dissect_report.artifacts.guard import decide, independent_checks, metric_row
 from dissect_report.artifacts.real_images import RealImages
 from dissect_report.artifacts.score import Scan, scan_samples
 from dissect_report.images import tile_grid, to_uint8
@@ -36,6 +30,7 @@ from dissect_report.modeltools.batches import batches
 from dissect_report.modeltools.edit import ablate, edit
 from dissect_report.modeltools.frozen import frozen
 from dissect_report.progress import bar
+from dissect_report.reportdir.schema import ArtifactVerdict, RepairRow
 
 
 @dataclass(frozen=True)
@@ -95,14 +90,14 @@ class Repair:
     units: list[int]  # the set judged (ablated in ``after``)
     seed: int
     count: int
-    rows: list[MetricRow]  # the metric first, then the independent checks
-    verdict: Verdict
+    rows: list[RepairRow]  # the metric first, then the independent checks
+    verdict: ArtifactVerdict
     worst_samples: list[int]
     before_png: bytes  # the worst samples unedited, one row, native scale
     after_png: bytes  # the same samples with ``units`` ablated
 
-    def value(self, name: str) -> MetricRow | None:
-        return next((r for r in self.rows if r.name == name), None)
+    def value(self, metric: str) -> RepairRow | None:
+        return next((r for r in self.rows if r.metric == metric), None)
 
 
 def worst_samples(before: Scan, reference: np.ndarray | None, count: int) -> list[int]:

@@ -222,7 +222,8 @@ def findings_markdown(report: Report) -> str:
     and the artifact verdict. No path, no timestamp: it changes only with a finding.
     Arrow and plain Python only (no pandas): the pytest plugin writes it.
     """
-    from dissect_report.reportdir.read import read_table
+    from dissect_report.reportdir.read import read_rows, read_table
+    from dissect_report.reportdir.schema import ArtifactUnitRow
 
     m = report.manifest
     model, seg = m.model, m.segmenter
@@ -282,8 +283,7 @@ def findings_markdown(report: Report) -> str:
         lines.append("```")
     if m.sections.get("artifacts"):
         path = report.root / "artifacts" / "units.parquet"
-        units = read_table(path, ("unit", "repaired")).to_pylist()
-        repaired = sorted(int(r["unit"]) for r in units if r["repaired"])
+        repaired = sorted(r.unit for r in read_rows(path, ArtifactUnitRow) if r.repaired)
         lines += [
             "",
             "## Artifacts",

@@ -348,12 +348,12 @@ class ArtifactsView:
 
 
 def _headline(art: Artifacts, units: Markup) -> tuple[str, Markup]:
-    v = art.verdict
-    if v is None:  # a report from before the verdict existed
+    v = art.doc.verdict
+    if not v.status:  # a report from before the verdict existed
         return "unknown", Markup("Ablated units: ") + units
     text = {
         "repaired": Markup("Repaired: ablating {} {} of {} makes the images better").format(
-            "unit" if len(art.repaired_units) == 1 else "units", units, art.layer
+            "unit" if len(v.units) == 1 else "units", units, art.layer
         ),
         "rejected": Markup("Not repaired: the candidate set failed the held-out check"),
         "none-confirmed": Markup("Not repaired: no unit's ablation improved the quality metric"),
@@ -373,17 +373,10 @@ def _evidence(art: Artifacts) -> tuple[ArtifactEvidence, ...]:
             )
         else:
             result = "passed" if r.passed else "failed"
-        direction = (
-            ""
-            if r.lower_is_better is None
-            else "lower is better"
-            if r.lower_is_better
-            else "higher is better"
-        )
         role = "quality metric (chose the set)" if r.role == "metric" else "independent check"
         out.append(
             ArtifactEvidence(
-                r.label, role, direction, num(r.before), num(r.after), result, r.detail
+                r.label, role, r.direction, num(r.before), num(r.after), result, r.detail
             )
         )
     return tuple(out)
@@ -411,9 +404,9 @@ def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
         )
         for u in art.units
     )
-    repaired = Markup(", ").join(unit_link(u) for u in art.repaired_units) or Markup(DASH)
-    tried = art.verdict.tried if art.verdict is not None else tuple(art.repaired_units)
-    tried_links = Markup(", ").join(unit_link(u) for u in tried) or Markup(DASH)
+    verdict = art.doc.verdict
+    repaired = Markup(", ").join(unit_link(u) for u in verdict.units) or Markup(DASH)
+    tried_links = Markup(", ").join(unit_link(u) for u in verdict.tried) or Markup(DASH)
     status, headline = _headline(art, repaired)
     pictures = []
     if art.before_size is not None:
@@ -437,14 +430,14 @@ def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
         units=units,
         status=status,
         headline=headline,
-        reason=art.verdict.reason if art.verdict is not None else "",
-        enable=art.verdict.enable if art.verdict is not None else "",
+        reason=verdict.reason,
+        enable=verdict.enable,
         evidence=_evidence(art),
         pictures=tuple(pictures),
-        metric=esc(art.metric),
+        metric=esc(art.doc.metric),
         greedy=tuple(
-            (unit_link(u), num(value), "kept" if kept else "not kept")
-            for u, value, kept in art.greedy
+            (unit_link(s.unit), num(s.value), "kept" if s.kept else "not kept")
+            for s in art.doc.greedy
         ),
-        baseline=num(art.baseline),
+        baseline=num(art.doc.baseline),
     )

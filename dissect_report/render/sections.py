@@ -12,19 +12,24 @@ A section is read only when ``manifest.sections`` marks it complete.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dissect_report.errors import ReportError
 from dissect_report.render.fmt import num
-from dissect_report.reportdir.read import read_json, read_rows, read_table
+from dissect_report.reportdir.read import read_json_object, read_rows, read_table
 from dissect_report.reportdir.schema import (
+    ARTIFACT_UNITS,
     CONCEPT_INDEX,
+    ArtifactUnitRow,
+    ArtifactVerdict,
     ConceptIndexRow,
     InsertionRow,
     Manifest,
     R,
+    RepairDoc,
+    RepairRow,
     UnitEffectRow,
 )
 from dissect_report.slug import slugify
@@ -69,51 +74,20 @@ class Interventions:
 
 
 @dataclass(frozen=True)
-class ArtifactUnit:
-    unit: int
-    rank: int
-    score: float
-    fsd: float
-    realism: float
-    ablation_gain: float  # the causal screen's improvement when it alone is off (NaN: not screened)
-    repaired: bool
-    has_strip: bool
-    # the screen's gain on the even half of the samples: measured first, the rest only when it
-    # passes, so a screened unit that failed there has this and no ablation_gain
-    gain_even: float = math.nan
+class ArtifactUnit(ArtifactUnitRow):
+    """One row of artifacts/units.parquet plus whether its strip of top images exists."""
+
+    has_strip: bool = field(kw_only=True)
 
 
-def gain_text(u: ArtifactUnit) -> str:
+def gain_text(u: ArtifactUnitRow) -> str:
     """The screen's gain: on all scoring samples, or on the even half where it stopped."""
     if u.ablation_gain == u.ablation_gain:
         return num(u.ablation_gain)
-    if u.gain_even == u.gain_even:
-        return f"{num(u.gain_even)} (even half)"  # the screen stopped there: not confirmed
+    if u.ablation_gain_even == u.ablation_gain_even:
+        # the screen measured the even half first and stopped there: not confirmed
+        return f"{num(u.ablation_gain_even)} (even half)"
     return ""  # not screened
-
-
-@dataclass(frozen=True)
-class RepairRow:
-    metric: str
-    before: float
-    after: float
-    improved: bool
-    label: str = ""  # human words ("FSD to real images")
-    role: str = "metric"  # "metric" (chose the repair set) or "check" (independent)
-    lower_is_better: bool | None = None  # None: older reports without the direction
-    passed: bool | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class ArtifactVerdict:
-    """What the stage concluded (repair.json ``verdict``; older reports: derived)."""
-
-    status: str  # "repaired", "rejected", "none-confirmed", "no-metric" or "" (unknown)
-    repaired: bool
-    reason: str
-    enable: str  # the flag that would make a repair possible
-    tried: tuple[int, ...]  # the set the damage guard judged
 
 
 @dataclass(frozen=True)
@@ -121,13 +95,9 @@ class Artifacts:
     layer: str
     settings: dict[str, Any]
     units: tuple[ArtifactUnit, ...]
-    repair: tuple[RepairRow, ...]
-    repaired_units: tuple[int, ...]
-    metric: str  # what the causal screen improved ("" for reports without it)
-    greedy: tuple[tuple[int, float, bool], ...]  # (unit, metric with it, kept), in order tried
-    baseline: float  # the metric on the unedited scoring samples
+    repair: tuple[RepairRow, ...]  # artifacts/repair.parquet
+    doc: RepairDoc  # repair.json (older reports without it: the repair set from the table)
     has_scores_svg: bool
-    verdict: ArtifactVerdict | None = None
     before_size: tuple[int, int] | None = None  # before.png (width, height): native scale
     after_size: tuple[int, int] | None = None  # after.png: the same samples, repaired
 
@@ -176,68 +146,29 @@ def load_artifacts(root: Path, manifest: Manifest) -> Artifacts | None:
     base = root / "artifacts"
     units = tuple(
         ArtifactUnit(
-            unit=int(r["unit"]),
-            rank=int(r["rank"]),
-            score=_f(r["score"]),
-            fsd=_f(r.get("fsd")),
-            realism=_f(r.get("realism")),
-            ablation_gain=_f(r.get("ablation_gain")),
-            gain_even=_f(r.get("ablation_gain_even")),
-            repaired=bool(r.get("repaired")),
-            has_strip=(base / "units" / f"{int(r['unit'])}.png").is_file(),
+            **{c.name: getattr(r, c.name) for c in ARTIFACT_UNITS},
+            has_strip=(base / "units" / f"{r.unit}.png").is_file(),
         )
-        for r in _rows(base / "units.parquet", ("unit", "rank", "score"))
+        for r in read_rows(base / "units.parquet", ArtifactUnitRow)
     )
     repair = tuple(
-        RepairRow(
-            str(r["metric"]),
-            _f(r["before"]),
-            _f(r["after"]),
-            bool(r.get("improved")),
-            str(r.get("label") or r["metric"]),
-            str(r.get("role") or "metric"),
-            None if r.get("lower_is_better") is None else bool(r["lower_is_better"]),
-            None if r.get("passed") is None else bool(r["passed"]),
-            str(r.get("detail") or ""),
-        )
-        for r in _rows(base / "repair.parquet", ("metric", "before", "after"), optional=True)
+        replace(r, label=r.label or r.metric)
+        for r in _typed_rows(base / "repair.parquet", RepairRow)
     )
-    repaired: tuple[int, ...] = tuple(u.unit for u in units if u.repaired)
-    metric, greedy, baseline = "", (), math.nan
-    verdict = None
-    if (base / "repair.json").is_file():
-        try:
-            doc = read_json(base / "repair.json")
-            repaired = tuple(int(u) for u in doc.get("units", repaired))
-            metric = str(doc.get("metric") or "")
-            baseline = _f(doc.get("baseline"))
-            greedy = tuple(
-                (int(st["unit"]), _f(st.get(metric)), bool(st["kept"]))
-                for st in doc.get("greedy") or ()
-            )
-            v = doc.get("verdict")
-            if isinstance(v, dict):
-                verdict = ArtifactVerdict(
-                    status=str(v.get("status") or ""),
-                    repaired=bool(v.get("repaired")),
-                    reason=str(v.get("reason") or ""),
-                    enable=str(v.get("enable") or ""),
-                    tried=tuple(int(u) for u in doc.get("tried") or ()),
-                )
-        except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
-            raise ReportError(f"unreadable {str(base / 'repair.json')!r}: {exc}") from exc
+    path = base / "repair.json"
+    if path.is_file():
+        doc = RepairDoc.from_json(read_json_object(path), str(path))
+    else:  # older than repair.json: the repair set from the table
+        repaired = tuple(u.unit for u in units if u.repaired)
+        doc = RepairDoc(layer="", verdict=ArtifactVerdict("", repaired, repaired))
     settings = dict(manifest.artifacts)
     return Artifacts(
         layer=str(settings.get("layer", "")),
         settings=settings,
         units=tuple(sorted(units, key=lambda u: u.rank)),
         repair=repair,
-        repaired_units=repaired,
-        metric=metric,
-        greedy=greedy,
-        baseline=baseline,
+        doc=doc,
         has_scores_svg=(base / "scores.svg").is_file(),
-        verdict=verdict,
         before_size=_png_size(base / "before.png"),
         after_size=_png_size(base / "after.png"),
     )

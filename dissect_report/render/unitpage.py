@@ -175,7 +175,7 @@ def unit_extras(
         for u in art.units:
             rows = (
                 Row(
-                    f"this unit alone ablated: {esc(art.metric or 'quality metric')} gain",
+                    f"this unit alone ablated: {esc(art.doc.metric or 'quality metric')} gain",
                     gain_text(u) or "not screened",
                 ),
                 Row("artifact rank", f"{u.rank} (1 = worst)"),

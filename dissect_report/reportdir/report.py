@@ -33,7 +33,9 @@ from dissect_report.reportdir.read import (
     read_table,
 )
 from dissect_report.reportdir.schema import (
+    ArtifactUnitRow,
     Manifest,
+    required,
 )
 
 # What every reader of units.parquet needs; hand-made tables (tests, other tools) may stop here.
@@ -211,7 +213,7 @@ class Report:
             raise ReportError(
                 f"report {str(self.root)!r} has no artifacts; run `dissect-report artifacts`"
             )
-        return _frame(read_table(path, ("unit", "rank", "score")))
+        return _frame(read_table(path, required(ArtifactUnitRow)))
 
     def unit(self, layer: str, unit: int) -> UnitView:
         """Unit ``unit`` of ``layer``: its row, its pictures' paths, its top samples.

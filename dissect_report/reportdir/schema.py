@@ -400,34 +400,228 @@ class UnitEffectRow:
 
 UNIT_EFFECTS = columns(UnitEffectRow)
 
-# artifacts/units.parquet
-ARTIFACT_UNITS = (
-    Column("unit", "int32"),
-    Column("rank", "int32"),
-    Column("score", "float64"),
-    Column("fsd", "float64"),
-    Column("realism", "float64"),
-    Column("top_samples", "list<int64>"),
-    Column("ablation_gain", "float64"),
-    Column("ablation_gain_even", "float64"),
-    Column("ablation_gain_odd", "float64"),
-    Column("repaired", "bool"),
-    Column("concept", "string"),
-    Column("iou", "float64"),
-)
+
+# artifacts/units.parquet: the artifacts layer's units, worst first
+@dataclass(frozen=True)
+class ArtifactUnitRow:
+    """A row of ``artifacts/units.parquet``: one unit's artifact score (higher = worse), the
+    causal screen's gains when it alone is ablated (NaN: not measured) and its label.
+
+    The stage writes these rows, the site (``render.sections.ArtifactUnit`` extends it),
+    ``compare`` and ``testing`` read them back; ``unit``, ``rank`` and ``score`` are required.
+    """
+
+    unit: int = column("int32")
+    rank: int = column("int32")  # 1 = worst
+    score: float = column("float64")
+    fsd: float = column("float64", math.nan)  # of the unit's top images to the real images
+    realism: float = column("float64", math.nan)  # their mean discriminator logit
+    top_samples: tuple[int, ...] = column("list<int64>", ())
+    ablation_gain: float = column("float64", math.nan)  # on all scoring samples
+    # on the even half: measured first, the rest only when it passes
+    ablation_gain_even: float = column("float64", math.nan)
+    ablation_gain_odd: float = column("float64", math.nan)
+    repaired: bool = column("bool", False)  # in the repair set the verdict kept
+    concept: str | None = column("string", None)  # its label in the layer's units.parquet
+    iou: float = column("float64", math.nan)
+
+
+ARTIFACT_UNITS = columns(ArtifactUnitRow)
+
 
 # artifacts/repair.parquet: the repair set measured on the held-out samples (no rows if none)
-ARTIFACT_REPAIR = (
-    Column("metric", "string"),
-    Column("label", "string"),
-    Column("role", "string"),
-    Column("before", "float64"),
-    Column("after", "float64"),
-    Column("lower_is_better", "bool"),
-    Column("improved", "bool"),
-    Column("passed", "bool"),
-    Column("detail", "string"),
-)
+@dataclass(frozen=True, kw_only=True)
+class RepairRow:
+    """A row of ``artifacts/repair.parquet`` (and of ``repair.json``'s ``metrics``): one
+    quantity measured on the held-out samples before and after the repair set is ablated.
+
+    ``role`` "metric" chose the set (``passed``: it improved), "check" is independent of the
+    choice (``passed``: not degraded). Build a measured row with :meth:`measured` (it derives
+    ``improved``); ``lower_is_better`` and ``passed`` are None only in reports older than them.
+    """
+
+    metric: str = column("string")  # "fsd", "realism" or "labels"
+    label: str = column("string", "")  # human words: "FSD to real images"
+    role: str = column("string", "metric")
+    before: float = column("float64")
+    after: float = column("float64")
+    lower_is_better: bool | None = column("bool", None)
+    improved: bool = column("bool", False)
+    passed: bool | None = column("bool", None)
+    detail: str = column("string", "")
+
+    @classmethod
+    def measured(
+        cls,
+        metric: str,
+        label: str,
+        before: float,
+        after: float,
+        lower_is_better: bool,
+        role: str,
+        passed: bool,
+        detail: str = "",
+    ) -> RepairRow:
+        """The row of a measurement; ``improved`` follows from before, after and direction."""
+        improved = after < before if lower_is_better else after > before
+        return cls(metric=metric, label=label, role=role, before=before, after=after,
+                   lower_is_better=lower_is_better, improved=improved, passed=passed,
+                   detail=detail)  # fmt: skip
+
+    @property
+    def direction(self) -> str:
+        """ "lower is better" / "higher is better" ("" when an older report did not say)."""
+        if self.lower_is_better is None:
+            return ""
+        return "lower is better" if self.lower_is_better else "higher is better"
+
+
+ARTIFACT_REPAIR = columns(RepairRow)
+
+
+@dataclass(frozen=True)
+class ArtifactVerdict:
+    """What the artifacts stage concluded (``repair.json``: ``verdict``, ``units``, ``tried``).
+
+    ``status``: "repaired", "rejected", "none-confirmed", "no-metric" ("" in a report older
+    than the verdict: then ``tried`` is ``units``); ``units`` the repair set (empty unless repaired), ``tried`` the set the
+    damage guard judged, ``reason`` one sentence, ``enable`` the flags that would make a repair
+    possible (status "no-metric").
+    """
+
+    status: str
+    units: tuple[int, ...] = ()
+    tried: tuple[int, ...] = ()
+    reason: str = ""
+    enable: str = ""
+
+    @property
+    def repaired(self) -> bool:
+        return self.status == "repaired"
+
+
+@dataclass(frozen=True)
+class RepairStep:
+    """One try of the greedy repair set: ``unit`` added, the metric with it (as reported:
+    realism as a logit, higher is better), whether it was ``kept``."""
+
+    unit: int
+    value: float
+    kept: bool
+
+
+@dataclass(frozen=True)
+class RepairDoc:
+    """``artifacts/repair.json``: the verdict, the screen and the greedy set, the held-out
+    measurements. :meth:`to_json` is its one writer, :meth:`from_json` its one reader (lenient
+    with older reports: a missing key reads as its default).
+
+    Usage: ``RepairDoc.from_json(read_json_object(path), str(path)).verdict.status``.
+    """
+
+    layer: str
+    verdict: ArtifactVerdict
+    metric: str = ""  # what the screen and repair improve; "none" without a quality metric
+    candidates: tuple[int, ...] = ()  # the units screened, worst score first
+    confirmed: tuple[int, ...] = ()  # those whose ablation alone helped
+    baseline: float = math.nan  # the metric on the unedited scoring samples
+    greedy: tuple[RepairStep, ...] = ()
+    metrics: tuple[RepairRow, ...] = ()  # the same rows as repair.parquet
+    worst_samples: tuple[int, ...] = ()  # the samples of before.png / after.png
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object (keys in the order the report format gives them)."""
+        v = self.verdict
+        return {
+            "layer": self.layer,
+            "verdict": {
+                "status": v.status,
+                "repaired": v.repaired,
+                "reason": v.reason,
+                "enable": v.enable,
+            },
+            "units": list(v.units),
+            "tried": list(v.tried),
+            "metric": self.metric,
+            "candidates": list(self.candidates),
+            "confirmed": list(self.confirmed),
+            "baseline": self.baseline,
+            "greedy": [{"unit": s.unit, self.metric: s.value, "kept": s.kept} for s in self.greedy],
+            "metrics": {
+                r.metric: {
+                    "label": r.label,
+                    "role": r.role,
+                    "before": r.before,
+                    "after": r.after,
+                    "direction": r.direction,
+                    "passed": r.passed,
+                    "detail": r.detail,
+                }
+                for r in self.metrics
+            },
+            "worst_samples": list(self.worst_samples),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], where: str) -> RepairDoc:
+        """The document of ``raw`` (a parsed repair.json); malformed is a ReportError."""
+        try:
+            return cls._parse(raw)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise ReportError(f"unreadable {where!r}: {exc}") from exc
+
+    @classmethod
+    def _parse(cls, raw: dict[str, Any]) -> RepairDoc:
+        metric = str(raw.get("metric") or "")
+        units = tuple(int(u) for u in raw.get("units") or ())
+        v = raw.get("verdict")
+        if isinstance(v, dict):
+            verdict = ArtifactVerdict(
+                status=str(v.get("status") or ""),
+                units=units,
+                tried=tuple(int(u) for u in raw.get("tried") or ()),
+                reason=str(v.get("reason") or ""),
+                enable=str(v.get("enable") or ""),
+            )
+        else:  # older than the verdict: its units were the set judged
+            verdict = ArtifactVerdict("", units, units)
+        metrics = []
+        for name, m in (raw.get("metrics") or {}).items():
+            direction = m.get("direction")
+            lower = None if direction is None else direction == "lower is better"
+            before, after = (
+                _cell("float64", m.get("before"), None),
+                _cell("float64", m.get("after"), None),
+            )
+            passed = m.get("passed")
+            metrics.append(
+                RepairRow(
+                    metric=str(name),
+                    label=str(m.get("label") or name),
+                    role=str(m.get("role") or "metric"),
+                    before=before,
+                    after=after,
+                    lower_is_better=lower,
+                    improved=bool(after < before if lower else after > before),
+                    passed=None if passed is None else bool(passed),
+                    detail=str(m.get("detail") or ""),
+                )  # fmt: skip
+            )
+        return cls(
+            layer=str(raw.get("layer") or ""),
+            verdict=verdict,
+            metric=metric,
+            candidates=tuple(int(u) for u in raw.get("candidates") or ()),
+            confirmed=tuple(int(u) for u in raw.get("confirmed") or ()),
+            baseline=_cell("float64", raw.get("baseline"), None),
+            greedy=tuple(
+                RepairStep(int(s["unit"]), _cell("float64", s.get(metric), None), bool(s["kept"]))
+                for s in raw.get("greedy") or ()
+            ),
+            metrics=tuple(metrics),
+            worst_samples=tuple(int(i) for i in raw.get("worst_samples") or ()),
+        )
+
 
 # layers/<layer-slug>/examples.parquet (written by the visualize step)
 EXAMPLES = (

@@ -36,7 +36,12 @@ from dissect_report.reportdir.schema import (
     IOU,
     SCHEMA_VERSION,
     UNITS,
+    ArtifactUnitRow,
+    ArtifactVerdict,
     ConceptIndexRow,
+    RepairDoc,
+    RepairRow,
+    RepairStep,
     arrow_schema,
     to_table,
 )
@@ -301,15 +306,15 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, units: pa.Tabl
     labels = {r["unit"]: (r["concept"], r["iou"]) for r in units.to_pylist()}
     picked = [int(u) for u in rng.permutation(total)[:n]]
     rows = [
-        {"unit": u, "rank": i + 1, "score": float(score[i]), "fsd": float(rng.uniform(1, 5)),
-         "realism": float(rng.normal()), "top_samples": [1, 2, 3],
-         "ablation_gain": float(rng.normal(0, 0.01)), "ablation_gain_even": 0.0,
-         "ablation_gain_odd": float("nan"), "repaired": i < 4, "concept": labels[u][0],
-         "iou": labels[u][1]}
+        ArtifactUnitRow(
+            unit=u, rank=i + 1, score=float(score[i]), fsd=float(rng.uniform(1, 5)),
+            realism=float(rng.normal()), top_samples=(1, 2, 3),
+            ablation_gain=float(rng.normal(0, 0.01)), ablation_gain_even=0.0,
+            repaired=i < 4, concept=labels[u][0], iou=labels[u][1],
+        )
         for i, u in enumerate(picked)
     ]  # fmt: skip
-    table = pa.Table.from_pylist(rows, schema=arrow_schema(ARTIFACT_UNITS))
-    write_table(d / "units.parquet", table, ARTIFACT_UNITS, csv=True)
+    write_table(d / "units.parquet", to_table(rows, ArtifactUnitRow), ARTIFACT_UNITS, csv=True)
     bars = [(f"unit {u}", "#e53935", 1) for u in picked[:8]]
     write_bytes(d / "scores.svg", vertical_bar_chart(bars, title=f"{layer}: worst units").encode())
     gray = np.array([[90, 90, 90], [220, 120, 60]], np.uint8)
@@ -317,33 +322,28 @@ def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, units: pa.Tabl
         write_bytes(
             d / "units" / f"{u}.png", _png(np.concatenate(list(_blocks(rng, gray, 4, 24)), 1))
         )
-    repair = {"metric": ["fsd", "realism", "labels"], "before": [3.0, -0.5, 0.0]}
-    repair |= {"after": [2.5, -0.2, 0.03], "improved": [True, True, False]}
-    repair |= {
-        "label": ["FSD to real images", "discriminator realism (mean logit)", "label change"],
-        "role": ["metric", "check", "check"],
-        "lower_is_better": [True, False, True],
-        "passed": [True, True, True],
-        "detail": ["", "not significantly lower", "3.0% of pixels change label (limit 10%)"],
-    }
-    columns = [c.name for c in ARTIFACT_REPAIR]
-    write_table(d / "repair.parquet", pa.table({c: repair[c] for c in columns}), ARTIFACT_REPAIR)
-    fixed = picked[:4]
-    metrics = {"fsd": {"before": 3.0, "after": 2.5}, "realism": {"before": -0.5, "after": -0.2}}
-    doc: dict[str, Any] = {
-        "layer": layer,
-        "units": fixed,
-        "metrics": metrics,
-        "worst_samples": [4, 5],
-    }
+    repair = (
+        RepairRow.measured("fsd", "FSD to real images", 3.0, 2.5, True, "metric", True),
+        RepairRow.measured("realism", "discriminator realism (mean logit)", -0.5, -0.2, False,
+                           "check", True, "not significantly lower"),
+        RepairRow.measured("labels", "label change", 0.0, 0.03, True, "check", True,
+                           "3.0% of pixels change label (limit 10%)"),
+    )  # fmt: skip
+    write_table(d / "repair.parquet", to_table(repair, RepairRow), ARTIFACT_REPAIR)
+    fixed = tuple(picked[:4])
     reason = f"ablating units {', '.join(map(str, fixed))} improved FSD on held-out samples"
-    doc |= {"tried": fixed, "verdict": {"status": "repaired", "repaired": True, "reason": reason}}
     fsd = 3.0 - 0.1 * np.arange(1, len(fixed) + 1)
-    doc |= {"metric": "fsd", "baseline": 3.0, "confirmed": fixed}
-    doc["greedy"] = [
-        {"unit": u, "fsd": float(v), "kept": True} for u, v in zip(fixed, fsd, strict=True)
-    ]
-    write_json(d / "repair.json", doc)
+    doc = RepairDoc(
+        layer=layer,
+        verdict=ArtifactVerdict("repaired", fixed, fixed, reason),
+        metric="fsd",
+        confirmed=fixed,
+        baseline=3.0,
+        greedy=tuple(RepairStep(u, float(v), True) for u, v in zip(fixed, fsd, strict=True)),
+        metrics=repair,
+        worst_samples=(4, 5),
+    )
+    write_json(d / "repair.json", doc.to_json())
     for name in ("before", "after"):
         write_bytes(d / f"{name}.png", _png(np.concatenate(list(_blocks(rng, gray, 2, 24)), 1)))
     return {"layer": layer, "score_seed": 7, "repair_seed": 8, "top_k": 3, "repair_units": 4}

@@ -28,11 +28,14 @@ from dissect_report.artifacts.guard import decide, metric_row
 from dissect_report.artifacts.real_images import load_real_images
 from dissect_report.artifacts.realism import detect_sigmoid
 from dissect_report.artifacts.score import Scan
+from dissect_report.artifacts.stage import repair_doc
 from dissect_report.commands.artifacts import print_summary
 from dissect_report.errors import ConfigError, ModelError
 from dissect_report.images import to_uint8
 from dissect_report.metrics import frechet_distance
 from dissect_report.models import Models
+from dissect_report.reportdir.read import read_rows
+from dissect_report.reportdir.schema import ArtifactUnitRow, RepairDoc, RepairRow
 from dissect_report.sampler import latents
 
 
@@ -153,7 +156,7 @@ def test_the_realism_metric_repairs_by_the_discriminator(tmp_path: Path) -> None
     realism = result.repair.value("realism")
     assert realism.role == "metric" and realism.after > realism.before
     # Realism chose the set, so the segmenter's labels are the one independent check.
-    assert [r.name for r in result.repair.rows] == ["realism", "labels"]
+    assert [r.metric for r in result.repair.rows] == ["realism", "labels"]
     assert json.loads((report / "manifest.json").read_text())["artifacts"]["metric"] == "realism"
     bare = Models.from_modules(generator=PlantedGenerator(noise=True), segmenter=PaletteSegmenter())
     with pytest.raises(ConfigError, match="metric 'fsd' needs real images; give --real-images"):
@@ -552,3 +555,17 @@ def test_constant_units_get_no_artifact_score_and_rank_last():
     assert np.isfinite(scores[0].score)
     assert np.isnan(scores[1].score) and np.isnan(scores[2].score)
     assert sorted(scores[0].top_samples) == [5, 7, 9, 11]
+
+
+def test_the_section_reads_back_as_the_stages_own_types(run: tuple[Path, object]) -> None:
+    # repair.json and repair.parquet have one type each (reportdir.schema): what the stage
+    # wrote is what the site, compare and testing read back.
+    report, result = run
+    path = report / "artifacts" / "repair.json"
+    doc = RepairDoc.from_json(json.loads(path.read_text()), str(path))
+    assert doc == repair_doc(result)
+    assert doc.verdict.repaired and doc.verdict.units == (5,) and doc.metric == "fsd"
+    assert [r.metric for r in doc.metrics] == ["fsd", "realism", "labels"]
+    assert read_rows(report / "artifacts" / "repair.parquet", RepairRow) == result.repair.rows
+    rows = read_rows(report / "artifacts" / "units.parquet", ArtifactUnitRow)
+    assert [(r.unit, r.rank, r.repaired) for r in rows][0] == (5, 1, True)

@@ -50,7 +50,10 @@ def test_a_share_that_is_not_zero_never_reads_zero_percent():
 
 def test_a_screened_unit_shows_the_gain_it_was_screened_on():
     def unit(gain: float, even: float) -> ArtifactUnit:
-        return ArtifactUnit(3, 1, 1.2, 10.0, -1.0, gain, False, False, gain_even=even)
+        return ArtifactUnit(
+            unit=3, rank=1, score=1.2, fsd=10.0, realism=-1.0, ablation_gain=gain,
+            ablation_gain_even=even, has_strip=False,
+        )  # fmt: skip
 
     assert gain_text(unit(0.25, 0.3)) == "0.25"
     # failed on the even half: the rest was not measured, but that gain is shown, not "-"
