@@ -31,7 +31,7 @@ from torch import nn
 
 from dissect_report.adapters import TORCHSCRIPT_FIX, RandomCalls
 from dissect_report.errors import ModelError, UserCodeError, UserError, one_line, user_code
-from dissect_report.trace import TraceDict, layer_spec, resolve_layers
+from dissect_report.trace import LayerSpec, TraceDict, layer_spec, resolve_layers
 
 if TYPE_CHECKING:
     from dissect_report.models import Models
@@ -365,6 +365,81 @@ def _shape_of(value: object) -> str:
     return type(value).__name__
 
 
+def _not_run(model: nn.Module, spec: LayerSpec) -> Problem:
+    """Why a chosen layer saw no call: inside TorchScript, or not on the forward path."""
+    scripted = _scripted_ancestor(model, spec.module)
+    return Problem(
+        "calls",
+        f"layer {spec.text!r} is inside the TorchScript module {scripted!r}: " + TORCHSCRIPT_FIX
+        if scripted is not None
+        else f"layer {spec.text!r} is not run by the generator's forward pass",
+    )
+
+
+def _select(spec: LayerSpec, kind: str, outs: list[object]) -> tuple[object, Problem | None]:
+    """The output of the call and tuple element ``spec`` names, or the problem why not."""
+    calls = len(outs)
+    if spec.call is None and calls > 1:
+        shapes = "; ".join(f"@{k}: {_shape_of(o)}" for k, o in enumerate(outs))
+        return None, Problem(
+            "calls",
+            f"layer {spec.text!r} ({kind}) runs {calls} times per forward pass "
+            f"({shapes}); name one call: {spec.text}@0 .. {spec.text}@{calls - 1}",
+        )
+    if spec.call is not None and spec.call >= calls:
+        return None, Problem(
+            "calls",
+            f"layer {spec.text!r}: {spec.module!r} runs {calls} time(s) per forward "
+            f"pass; calls are @0 .. @{calls - 1}",
+        )
+    out = outs[spec.call or 0]
+    if isinstance(out, tuple | list):
+        if spec.element is None:
+            parts = ", ".join(f"[{i}] {_shape_of(v)}" for i, v in enumerate(out))
+            return None, Problem(
+                "tuple",
+                f"layer {spec.text!r} ({kind}) returns a {type(out).__name__} "
+                f"({parts}); pick an element, e.g. {spec.text}[0]",
+            )
+        if spec.element >= len(out):
+            return None, Problem(
+                "tuple", f"layer {spec.text!r}: {spec.module!r} returns {len(out)} elements"
+            )
+        return out[spec.element], None
+    if spec.element is not None:
+        return None, Problem(
+            "tuple", f"layer {spec.text!r}: {spec.module!r} does not return a tuple"
+        )
+    return out, None
+
+
+def _layout(
+    spec: LayerSpec, kind: str, out: object, image: tuple[int, ...] | None
+) -> tuple[tuple[int, ...] | None, Problem | None]:
+    """A layer output's per-sample shape (None unless 4-D) and its shape or layout problem."""
+    if not isinstance(out, torch.Tensor) or out.dim() != 4:
+        what = (
+            f"shape {tuple(out.shape)} ({out.dim()}-D)"
+            if isinstance(out, torch.Tensor)
+            else type(out).__name__
+        )
+        return None, Problem(
+            "shape",
+            f"layer {spec.text!r} ({kind}) outputs {what}; dissection needs a 4-D "
+            "(N, C, H, W) layer (dissect-report layers lists them)",
+        )
+    shape = tuple(int(d) for d in out.shape[1:])
+    if channels_last(shape, image):
+        return shape, Problem(
+            "layout",
+            f"layer {spec.text!r} ({kind}) looks channels-last: {' x '.join(map(str, shape))} "
+            f"reads as (H, W, C) = {shape[0]} x {shape[1]} x {shape[2]}, so its "
+            f"{shape[0]} 'units' would be rows; permute it to (N, C, H, W) in the model "
+            "(x.permute(0, 3, 1, 2)) or pick another layer",
+        )
+    return shape, None
+
+
 def _structure(
     model: nn.Module, layers: Sequence[str], z: torch.Tensor
 ) -> tuple[list[LayerCheck], list[Problem]]:
@@ -381,97 +456,16 @@ def _structure(
     for spec in specs:
         outs = seen[spec.module]
         kind = type(modules[spec.text]).__name__
+        shape: tuple[int, ...] | None = None
         if not outs:
-            scripted = _scripted_ancestor(model, spec.module)
-            problems.append(
-                Problem(
-                    "calls",
-                    f"layer {spec.text!r} is inside the TorchScript module {scripted!r}: "
-                    + TORCHSCRIPT_FIX
-                    if scripted is not None
-                    else f"layer {spec.text!r} is not run by the generator's forward pass",
-                )
-            )
-            checks.append(LayerCheck(spec.text, kind, 0, None))
-            continue
-        calls = len(outs)
-        if spec.call is None and calls > 1:
-            shapes = "; ".join(f"@{k}: {_shape_of(o)}" for k, o in enumerate(outs))
-            problems.append(
-                Problem(
-                    "calls",
-                    f"layer {spec.text!r} ({kind}) runs {calls} times per forward pass "
-                    f"({shapes}); name one call: {spec.text}@0 .. {spec.text}@{calls - 1}",
-                )
-            )
-            checks.append(LayerCheck(spec.text, kind, calls, None))
-            continue
-        if spec.call is not None and spec.call >= calls:
-            problems.append(
-                Problem(
-                    "calls",
-                    f"layer {spec.text!r}: {spec.module!r} runs {calls} time(s) per forward "
-                    f"pass; calls are @0 .. @{calls - 1}",
-                )
-            )
-            checks.append(LayerCheck(spec.text, kind, calls, None))
-            continue
-        out = outs[spec.call or 0]
-        if isinstance(out, tuple | list):
-            if spec.element is None:
-                parts = ", ".join(f"[{i}] {_shape_of(v)}" for i, v in enumerate(out))
-                problems.append(
-                    Problem(
-                        "tuple",
-                        f"layer {spec.text!r} ({kind}) returns a {type(out).__name__} "
-                        f"({parts}); pick an element, e.g. {spec.text}[0]",
-                    )
-                )
-                checks.append(LayerCheck(spec.text, kind, calls, None))
-                continue
-            if spec.element >= len(out):
-                problems.append(
-                    Problem(
-                        "tuple",
-                        f"layer {spec.text!r}: {spec.module!r} returns {len(out)} elements",
-                    )
-                )
-                checks.append(LayerCheck(spec.text, kind, calls, None))
-                continue
-            out = out[spec.element]
-        elif spec.element is not None:
-            problems.append(
-                Problem("tuple", f"layer {spec.text!r}: {spec.module!r} does not return a tuple")
-            )
-            checks.append(LayerCheck(spec.text, kind, calls, None))
-            continue
-        if not isinstance(out, torch.Tensor) or out.dim() != 4:
-            what = (
-                f"shape {tuple(out.shape)} ({out.dim()}-D)"
-                if isinstance(out, torch.Tensor)
-                else type(out).__name__
-            )
-            problems.append(
-                Problem(
-                    "shape",
-                    f"layer {spec.text!r} ({kind}) outputs {what}; dissection needs a 4-D "
-                    "(N, C, H, W) layer (dissect-report layers lists them)",
-                )
-            )
-            checks.append(LayerCheck(spec.text, kind, calls, None))
-            continue
-        shape = tuple(int(d) for d in out.shape[1:])
-        if channels_last(shape, image):
-            problems.append(
-                Problem(
-                    "layout",
-                    f"layer {spec.text!r} ({kind}) looks channels-last: {' x '.join(map(str, shape))} "
-                    f"reads as (H, W, C) = {shape[0]} x {shape[1]} x {shape[2]}, so its "
-                    f"{shape[0]} 'units' would be rows; permute it to (N, C, H, W) in the model "
-                    "(x.permute(0, 3, 1, 2)) or pick another layer",
-                )
-            )
-        checks.append(LayerCheck(spec.text, kind, calls, shape))
+            problem: Problem | None = _not_run(model, spec)
+        else:
+            out, problem = _select(spec, kind, outs)
+            if problem is None:
+                shape, problem = _layout(spec, kind, out, image)
+        if problem is not None:
+            problems.append(problem)
+        checks.append(LayerCheck(spec.text, kind, len(outs), shape))
     return checks, problems
 
 
