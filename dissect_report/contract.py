@@ -518,6 +518,32 @@ def _image_problems(
     return problems, warnings
 
 
+NEAR_CONSTANT = 1e-3  # pixel spread (images in [-1, 1]) below which images count as constant
+
+
+def constant_images(images: torch.Tensor) -> list[str]:
+    """One warning when the checked images are (nearly) constant: every sample the same
+    image, or each image one flat colour. Legal, but almost certainly a broken model."""
+    x = images.detach().float()
+    if x.numel() == 0:
+        return []
+    if len(x) > 1:
+        spread = float((x - x[:1]).abs().max())
+        if spread <= NEAR_CONSTANT:
+            return [
+                f"every sample gives the same image (samples differ by at most {spread:.2g}): "
+                "the latent has no effect, almost certainly a broken generator (weights not "
+                "loaded? a wrong --latent-shape?); the dissection would find nothing"
+            ]
+    std = float(x.flatten(1).std(dim=1, unbiased=False).max())
+    if std <= NEAR_CONSTANT:
+        return [
+            f"every image is one flat colour (pixel std at most {std:.2g}): almost certainly a "
+            "broken generator (weights not loaded?); the dissection would find nothing"
+        ]
+    return []
+
+
 def device_message(got: torch.device, device: torch.device | str) -> str:
     """One line for images returned on another device than the run's (or without data)."""
     where = "the meta device (no data)" if got.type == "meta" else str(got)
@@ -730,6 +756,8 @@ def check_model(
     with RandomCalls() as recorder:
         images, acts = run(ids)
     image_problems, warnings = _image_problems(images, models.device)
+    if not image_problems:
+        warnings += constant_images(images)
     if any(p.kind != "range" for p in image_problems):  # no images to compare
         return replace(
             base,

@@ -273,6 +273,78 @@ def border_segmenter() -> BorderSegmenter:
     return BorderSegmenter()
 
 
+class FallbackFeatures(nn.Module):
+    """z (N, 4) -> (N, 2, 8, 8): a unit whose best concept only its position explains.
+
+    The scene: sky on rows 0-3, grass on rows 4-7, a 2-cell-wide door on rows 3-6 at a
+    column set by z. Unit 0 fires at 1 on the sky rows (less one column set by z, so a fixed
+    mask there does better than the unit) and at 2 on the door's top two rows: its best concept
+    is sky, which its mean position explains, and door, at its own higher threshold, beats its
+    position baseline. Unit 1 fires on the whole door.
+    """
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        n = z.shape[0]
+        col = (torch.sigmoid(z[:, 0]) * 7).long().clamp(0, 6).view(n, 1, 1)
+        blank = (torch.sigmoid(z[:, 2]) * 8).long().clamp(0, 7).view(n, 1, 1)
+        rows = torch.arange(8).view(1, 8, 1)
+        cols = torch.arange(8).view(1, 1, 8)
+        door = ((rows >= 3) & (rows <= 6) & (cols >= col) & (cols < col + 2)).float()
+        top = door * (rows <= 4).float()
+        sky = ((rows <= 3) & (cols != blank)).float()
+        unit0 = torch.maximum(sky, 2.0 * top)
+        return torch.stack([unit0, door], dim=1)
+
+
+class FallbackRender(nn.Module):
+    """Features -> image (N, 3, 32, 32): sky over grass, a brown door (from unit 1)."""
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        n = f.shape[0]
+        door = F.interpolate((f[:, 1:2] > 0.5).float(), scale_factor=4, mode="nearest")
+        lower = (torch.arange(32).view(1, 1, 32, 1) >= 16).float().expand(n, 1, 32, 32)
+        sky, grass, brown = (
+            torch.tensor([v / 127.5 - 1 for v in c]).view(1, 3, 1, 1) for c in FALLBACK_COLORS
+        )
+        ground = sky * (1 - lower) + grass * lower
+        return ground * (1 - door) + brown * door
+
+
+FALLBACK_COLORS = [(120, 190, 240), (30, 140, 40), (140, 70, 20)]
+
+
+class Fallback(nn.Module):
+    z_dim = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = FallbackFeatures()
+        self.render = FallbackRender()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.render(self.features(z))
+
+
+def fallback_generator() -> Fallback:
+    return Fallback()
+
+
+class FallbackSegmenter:
+    """Labels by the nearest of three colors: sky, grass, door."""
+
+    concepts = ["sky", "grass", "door"]
+    colors = FALLBACK_COLORS
+
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        palette = torch.tensor([[v / 127.5 - 1 for v in c] for c in FALLBACK_COLORS])
+        dist = ((images[:, None] - palette.view(1, 3, 3, 1, 1)) ** 2).sum(dim=2)
+        return dist.argmin(dim=1)
+
+
+def fallback_segmenter() -> FallbackSegmenter:
+    return FallbackSegmenter()
+
+
 def _tables(report: Path) -> dict[str, object]:
     out: dict[str, object] = {}
     for layer in sorted((report / "layers").iterdir()):

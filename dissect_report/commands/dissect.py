@@ -326,10 +326,42 @@ def handle(args: argparse.Namespace) -> int:
             "combine the shards with: dissect-report merge SHARD... --out REPORT"
         )
         return 0
-    for layer in result.layers:
-        print(
-            f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable, "
-            f"{layer.concepts_covered} concepts covered"
-        )
+    print_summary(result, images=args.images)
     print(f"report written to {args.out}")
     return 0
+
+
+def summary_lines(result: Any, images: bool = True) -> list[str]:
+    """One line per layer (labelled units, how many took their next concept because a guard
+    refused their best-scoring one), and one per band of unit images too few samples leave
+    empty, with the sample count it needs."""
+    from dissect_report.dissection.bands import BANDS, samples_needed
+    from dissect_report.dissection.labels import refusals
+
+    lines = []
+    for layer in result.layers:
+        refused, _ = refusals(layer)
+        moved = int((layer.interpretable_mask & (refused >= 0)).sum())
+        note = f" ({moved} with their next concept: a guard refused their best)" if moved else ""
+        lines.append(
+            f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable{note}, "
+            f"{layer.concepts_covered} concepts covered"
+        )
+    if images:
+        from dissect_report.dissection.stats import PEAK_SAMPLES
+
+        seen = min(result.samples, PEAK_SAMPLES)
+        for band in BANDS:
+            need = samples_needed(band)
+            if seen < need:
+                lines.append(
+                    f"unit images: no {band.label} band at {result.samples} samples (that band "
+                    f"of a unit's peaks needs at least {need} samples: --samples {need})"
+                )
+    return lines
+
+
+def print_summary(result: Any, images: bool = True) -> None:
+    """Print :func:`summary_lines` (also used by ``run``)."""
+    for line in summary_lines(result, images):
+        print(line)

@@ -107,7 +107,8 @@ def handler(args: argparse.Namespace) -> int:
 
 def print_summary(result: Any) -> None:
     """The interventions' findings, one line per concept (also used by ``run``)."""
-    from dissect_report.render.fmt import pct  # the site's percentages, "n/a" for NaN
+    # the site's numbers: percentages ("n/a" for NaN) and decimals that never read "-0.00"
+    from dissect_report.render.fmt import fixed, pct
 
     print(f"interventions on {result.layer} (held-out seed {result.seed}), {result.seconds:.1f} s")
     for c in result.concepts:
@@ -116,7 +117,7 @@ def print_summary(result: Any) -> None:
             "no insertion site (no patch without the concept)"
             if math.isnan(c.insert_success)
             else f"insertion succeeds at {c.insert_success:.0%} of sites, "
-            f"adding {c.insert_added:.2f} of a patch per site"
+            f"adding {fixed(c.insert_added, 2)} of a patch per site"
         )
         print(
             f"  {c.concept}: top {c.n_max} units remove {pct(c.share, 'n/a')} of it, net "

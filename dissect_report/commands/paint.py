@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,13 @@ def print_summary(result: Any) -> None:
         )
         for b in result.brushes:
             mark = "" if b.offered else " (below the bar: offered marked)"
-            print(
-                f"  {b.concept} brush: {b.n} units by {b.method}; {pct(b.precision, 'n/a')} of "
-                f"the pixels its strokes changed became {b.concept}{mark}"
+            measured = (
+                f"{pct(b.precision)} of the pixels its strokes changed became {b.concept}"
+                if math.isfinite(b.precision)
+                else "its held-out strokes changed no pixel, so how much of a stroke becomes "
+                f"{b.concept} is unknown"
             )
+            print(f"  {b.concept} brush: {b.n} units by {b.method}; {measured}{mark}")
     else:
         print(f"paint: not available: {result.note}", file=sys.stderr)
 

@@ -202,11 +202,9 @@ def _run_stages(
             command=command_line(),
             models=models,
         )
-        for layer in result.layers:
-            print(
-                f"{layer.name}: {layer.interpretable}/{layer.state.units} units interpretable, "
-                f"{layer.concepts_covered} concepts covered"
-            )
+        from dissect_report.commands.dissect import print_summary as print_dissection
+
+        print_dissection(result, images=args.images)
     # Paint: on by default for the built-in world, opt-in (--paint) for your own generator,
     # whose tail may be large or not exportable. It needs the interventions' unit sets.
     paint = args.interventions and (args.paint if args.paint is not None else _builtin(config))

@@ -2,8 +2,9 @@
 
 Usage::
 
-    from dissect_report.dissection.bands import BANDS, choose_examples
+    from dissect_report.dissection.bands import BANDS, choose_examples, samples_needed
     picks = choose_examples(layer.state, per_band=5)   # one list per unit
+    samples_needed(BANDS[1])                           # 550: fewer leave 99-99.9% empty
     picks[7][0]      # Example(band='top', slot=0, sample=1234, peak=5.81)
 
 Top-k alone shows the few most extreme samples, which often look alike (or are the same
@@ -48,6 +49,20 @@ class Example:
     slot: int
     sample: int
     peak: float
+
+
+def samples_needed(band: Band, per_band: int = PER_BAND) -> int:
+    """The fewest samples at which ``band`` can hold a sample the ``top`` band does not show
+    already (1 for ``top``): at 200 samples the 99–99.9% band is empty for every unit (it
+    needs 550), which the CLI and the unit page say."""
+    if band.key == "top":
+        return 1
+    m = 1
+    while True:  # some i < m - per_band with lo <= (i + 0.5) / m < hi
+        i = int(np.ceil(band.lo * m - 0.5))
+        if i < m - per_band and (i + 0.5) / m < band.hi:
+            return m
+        m += 1
 
 
 def choose_examples(state: LayerState, per_band: int = PER_BAND) -> list[list[Example]]:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dissect_report.render.fmt import few
+
 if TYPE_CHECKING:
     from dissect_report.dissection.results import DissectResult, LayerResult
     from dissect_report.dissection.stats import LayerState
@@ -97,8 +99,7 @@ def caveat_lines(result: DissectResult) -> list[str]:
             parts.append(f"{share:.1%} of its activation values are NaN or infinite")
         for kind, units in flags.items():
             if units:
-                shown = ", ".join(map(str, units[:8])) + (", ..." if len(units) > 8 else "")
-                parts.append(f"{len(units)} {kind} unit(s) ({shown}) flagged, not labelled")
+                parts.append(f"{len(units)} {kind} unit(s) ({few(units)}) flagged, not labelled")
         if parts:
             lines.append(f"layer {layer.name}: " + "; ".join(parts))
     if result.layers:

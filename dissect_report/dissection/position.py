@@ -3,9 +3,10 @@
 Usage::
 
     from dissect_report.dissection.position import measure_positions, POSITION_LIFT
-    pos = measure_positions(models, layers, samples=256, batch_size=64)   # {layer name: Position}
-    pos["layer3"].mean_mask        # (U, S, T): share of samples where the unit's mask covers x
-    pos["layer3"].baseline_iou     # (U, C): IoU of a fixed mask at its mean position
+    masks = measure_positions(models, layers, batch_size=64, downsample=False)  # {layer: PairMasks}
+    pos = masks["layer3"].position(layer.state, layer.scores)                  # a Position
+    pos.mean_mask        # (U, S, T): share of samples where the unit's mask covers x
+    pos.baseline_iou     # (U, C): IoU of a fixed mask at its mean position
 
 A unit that fires along the image's border can reach the IoU floor for a concept that sits
 near the border (door, roof) without seeing it. The baseline asks what position alone gets:
@@ -19,6 +20,10 @@ of ``c`` at each position) over the fixed mask. A unit whose IoU with its best c
 (``flagged_units["position"]`` in the manifest). On the built-in world, where sky is drawn at
 the top and grass at the bottom, many sky and grass units do no better than a fixed mask
 there; the ones that follow the horizon sample by sample beat it and keep their label.
+
+Under ``--policy iqr`` each unit x concept has its own threshold, so a concept that could
+label the unit when a guard refuses its best one (:mod:`dissect_report.dissection.labels`) is
+checked against a mean mask at that pair's own threshold: ``wanted`` pairs are measured too.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from dissect_report.progress import bar
 
 if TYPE_CHECKING:
     from dissect_report.dissection.results import LayerResult
+    from dissect_report.dissection.stats import LayerState
+    from dissect_report.dissection.thresholds import UnitScores
     from dissect_report.models import Models
 
 log = logging.getLogger(__name__)
@@ -55,9 +62,16 @@ class Position:
     samples: int  # samples the mean masks were measured on
 
     def explained(self, iou: np.ndarray, best: np.ndarray) -> np.ndarray:
-        """(U,) bool: the unit's IoU with its best concept is within the baseline's reach."""
+        """(U,) bool: the unit's IoU with concept ``best[u]`` is within the baseline's reach."""
         rows = np.arange(len(best))
         return iou[rows, best] <= POSITION_LIFT * self.baseline_iou[rows, best]
+
+    def explained_pairs(self, iou: np.ndarray) -> np.ndarray:
+        """(U, C) bool: each pair's IoU is within its baseline's reach (False where the pair's
+        baseline was not measured)."""
+        with np.errstate(invalid="ignore"):
+            explained: np.ndarray = iou <= POSITION_LIFT * self.baseline_iou
+        return explained
 
 
 def baseline_iou(
@@ -95,20 +109,26 @@ def mean_masks(
     samples: int,
     batch_size: int,
     downsample: bool,
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per layer ``(U, S, T)``: the share of samples ``0..samples-1`` where each unit's mask
-    (upsampled as the pass does, ``>=`` its threshold, finite) covers each label pixel.
+    """Per layer ``(M, S, T)``: the share of samples ``0..samples-1`` where the mask of unit
+    ``units[m]`` at ``thresholds[m]`` (``pairs[name] = (units, thresholds)``; default: every
+    unit at its own threshold) covers each label pixel (upsampled as the pass does, finite).
 
     Under ``--downsample-segmentation`` the labels are at the layer's size: no upsampling.
     """
     names = [layer.name for layer in layers]
+    if pairs is None:
+        pairs = {
+            layer.name: (np.arange(layer.state.units), layer.scores.threshold) for layer in layers
+        }
+    index = {name: torch.from_numpy(np.asarray(pairs[name][0], np.int64)) for name in names}
     sums = {
-        layer.name: torch.zeros((layer.state.units, *size[layer.name]), dtype=torch.float64)
-        for layer in layers
+        name: torch.zeros((len(index[name]), *size[name]), dtype=torch.float64) for name in names
     }
     thresholds = {
-        layer.name: torch.from_numpy(layer.scores.threshold.astype(np.float32)).view(1, -1, 1, 1)
-        for layer in layers
+        name: torch.from_numpy(np.asarray(pairs[name][1], np.float32)).view(1, -1, 1, 1)
+        for name in names
     }
     progress = bar(total=samples, desc="positions", unit="sample")
     try:
@@ -116,7 +136,7 @@ def mean_masks(
             ids = range(start, min(start + batch_size, samples))
             acts, _ = forward_traced(models, names, ids)
             for name in names:
-                a = acts[name].detach().float().cpu()
+                a = acts[name].detach().float().cpu().index_select(1, index[name])
                 h, w = a.shape[2:]
                 s = None if downsample else even_factor(h, w, size[name])
                 if s is not None and cellcount.available():  # the pass's arithmetic, fused
@@ -136,33 +156,75 @@ def mean_masks(
     return {name: (s / samples).numpy().astype(np.float32) for name, s in sums.items()}
 
 
+@dataclass(frozen=True)
+class PairMasks:
+    """One layer's mean masks of unit ``units[m]`` at its threshold edge ``bins[m]``."""
+
+    units: np.ndarray  # (M,) int64, sorted with bins
+    bins: np.ndarray  # (M,) int64
+    masks: np.ndarray  # (M, S, T) float32
+    samples: int
+
+    def rows(self, units: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        """Row of each (unit, bin) pair (same shape as ``units``), -1 where not measured."""
+        keys = self.units * (1 << 32) + self.bins
+        want = np.asarray(units, np.int64) * (1 << 32) + np.asarray(bins, np.int64)
+        at = np.clip(np.searchsorted(keys, want), 0, max(len(keys) - 1, 0))
+        found = (keys[at] == want) if len(keys) else np.zeros(want.shape, bool)
+        return np.where(found, at, -1)
+
+    def position(self, state: LayerState, scores: UnitScores) -> Position:
+        """The :class:`Position` of ``scores``: the mean mask at each unit's threshold, and
+        each unit x concept baseline at the pair's own threshold (NaN where not measured)."""
+        units = np.arange(state.units)
+        own = self.rows(units, scores.bin)
+        assert (own >= 0).all(), "every unit's own threshold is measured"
+        assert state.label_map is not None
+        total = float(state.concept_totals.sum())
+        held = np.flip(np.cumsum(np.flip(state.unit_hist, 1), axis=1), 1)
+        coverage = held[self.units, self.bins] / max(total, 1.0)
+        base = baseline_iou(self.masks, coverage, state.label_map, state.samples)  # (M, C)
+        bins = scores.bins()
+        at = self.rows(np.repeat(units[:, None], bins.shape[1], axis=1), bins)  # (U, C)
+        cols = np.arange(bins.shape[1])[None, :]
+        pair = np.where(at >= 0, base[np.maximum(at, 0), cols], np.nan)
+        return Position(mean_mask=self.masks[own], baseline_iou=pair, samples=self.samples)
+
+
 def measure_positions(
-    models: Models, layers: tuple[LayerResult, ...], batch_size: int, downsample: bool
-) -> dict[str, Position]:
-    """The :class:`Position` of every layer whose state has a label map."""
+    models: Models,
+    layers: tuple[LayerResult, ...],
+    batch_size: int,
+    downsample: bool,
+    wanted: dict[str, np.ndarray] | None = None,
+) -> dict[str, PairMasks]:
+    """Mean masks of every layer whose state has a label map: each unit at its own threshold
+    and, for the ``(U, C)`` bool pairs ``wanted[name]``, at each pair's threshold."""
     todo = [layer for layer in layers if layer.state.label_map is not None]
     if not todo:
         return {}
     samples = min(POSITION_SAMPLES, min(layer.state.samples for layer in todo))
     size = {layer.name: tuple(layer.state.label_map.shape[1:]) for layer in todo}  # type: ignore[union-attr]
-    masks = mean_masks(models, todo, size, samples, batch_size, downsample)  # type: ignore[arg-type]
-    out = {}
+    pairs, chosen = {}, {}
     for layer in todo:
-        state = layer.state
-        assert state.label_map is not None
-        total = float(state.concept_totals.sum())
-        held = np.flip(np.cumsum(np.flip(state.unit_hist, 1), axis=1), 1)
-        coverage = held[np.arange(state.units), layer.scores.bin] / max(total, 1.0)
-        out[layer.name] = Position(
-            mean_mask=masks[layer.name],
-            baseline_iou=baseline_iou(masks[layer.name], coverage, state.label_map, state.samples),
-            samples=samples,
-        )
-    return out
+        scores, units = layer.scores, np.arange(layer.state.units)
+        bins = scores.bins()
+        want = (wanted or {}).get(layer.name, np.zeros(bins.shape, bool))
+        u = np.concatenate([units, np.nonzero(want)[0]])
+        b = np.concatenate([scores.bin, bins[want]])
+        keys = np.unique(u.astype(np.int64) * (1 << 32) + b)
+        chosen[layer.name] = (keys >> 32, keys & ((1 << 32) - 1))
+        pairs[layer.name] = (chosen[layer.name][0], layer.state.edges[chosen[layer.name]])
+    masks = mean_masks(models, todo, size, samples, batch_size, downsample, pairs)  # type: ignore[arg-type]
+    return {
+        name: PairMasks(units=u, bins=b, masks=masks[name], samples=samples)
+        for name, (u, b) in chosen.items()
+    }
 
 
 __all__ = [
     "POSITION",
+    "PairMasks",
     "POSITION_LIFT",
     "POSITION_SAMPLES",
     "Position",

@@ -16,12 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from dissect_report.config import DissectConfig
-from dissect_report.dissection.caveats import (
-    flagged_mask,
-)
+from dissect_report.dissection.labels import guards
 from dissect_report.dissection.position import Position
 from dissect_report.dissection.stats import LayerState
-from dissect_report.dissection.thresholds import UnitScores, interpretable
+from dissect_report.dissection.thresholds import UnitScores
 
 
 @dataclass(frozen=True)
@@ -38,15 +36,17 @@ class LayerResult:
 
     @property
     def interpretable_mask(self) -> np.ndarray:
-        """IoU >= iou_floor, not a mask over (nearly) everything or no better than chance, not
-        a flagged (non-finite or dead) unit, and not explained by where it fires alone."""
-        mask: np.ndarray = interpretable(self.state, self.scores, self.iou_floor)
-        kept: np.ndarray = mask & ~flagged_mask(self.state) & ~self.position_explained
+        """The unit's concept (``scores.best``) passes every label guard: IoU >= iou_floor,
+        not a mask over (nearly) everything or no better than chance, not a flagged
+        (non-finite or dead) unit, and not explained by where it fires alone
+        (:func:`~dissect_report.dissection.labels.guards`)."""
+        rows = np.arange(self.state.units)
+        kept: np.ndarray = guards(self)[rows, self.scores.best] == ""
         return kept
 
     @property
     def position_explained(self) -> np.ndarray:
-        """(U,) bool: its best concept's IoU is within reach of its mean position alone."""
+        """(U,) bool: its concept's IoU is within reach of its mean position alone."""
         if self.position is None:
             return np.zeros(self.state.units, dtype=bool)
         explained: np.ndarray = self.position.explained(self.scores.iou, self.scores.best)

@@ -32,20 +32,21 @@ from dissect_report.config import DissectConfig
 from dissect_report.contract import skipped_summary
 from dissect_report.dissection.caveats import (
     caveat_lines,
-    flagged_mask,
     non_finite_share,
     unit_flags,
     unreachable,
 )
 from dissect_report.dissection.engines import driver_config, run_engine
+from dissect_report.dissection.labels import POSITION_ONLY, candidates, label_units, refusals
 from dissect_report.dissection.position import POSITION, measure_positions
 from dissect_report.dissection.results import DissectResult, LayerResult
 from dissect_report.dissection.stats import LayerState
 from dissect_report.dissection.statspass import refuse_other_run
-from dissect_report.dissection.thresholds import interpretable, score_units
+from dissect_report.dissection.thresholds import score_units
 from dissect_report.errors import ReportError
 from dissect_report.models import Models, load_models, model_fingerprint
 from dissect_report.provenance import environment
+from dissect_report.render.fmt import few
 from dissect_report.reportdir.read import read_json_object, read_state
 from dissect_report.reportdir.schema import MANIFEST, PARTIAL, SCHEMA_VERSION, SHARD_MANIFEST
 from dissect_report.reportdir.write import (
@@ -84,6 +85,7 @@ def finalize(
         )
         for name in config.layers
     )
+    layers = tuple(label_units(layer) for layer in layers)  # the guards before position
     samples = next(iter(states.values())).samples
     return DissectResult(
         config,
@@ -101,29 +103,52 @@ def with_positions(result: DissectResult, models: Models) -> DissectResult:
     the first samples with the thresholds known: see :mod:`dissect_report.dissection.position`).
     """
     t0 = time.perf_counter()
+    # Each unit's own threshold, its top concept's and every pair that could label it once a
+    # guard refuses a better one (iqr: a threshold per pair, so a mean mask per pair).
+    wanted = {}
+    for layer in result.layers:
+        top = np.zeros(layer.scores.iou.shape, bool)
+        top[np.arange(layer.state.units), layer.scores.top] = True
+        wanted[layer.name] = candidates(layer) | top
     found = measure_positions(
         models,
         result.layers,
         result.config.batch_size,
         result.config.downsample_segmentation,
+        wanted,
     )
     if not found:
         return result
-    layers = tuple(dataclasses.replace(x, position=found.get(x.name)) for x in result.layers)
-    for layer in layers:
-        moved = position_flags(layer)[POSITION]
+    layers = []
+    for layer in result.layers:
+        masks = found.get(layer.name)
+        if masks is not None:
+            layer = dataclasses.replace(layer, position=masks.position(layer.state, layer.scores))
+            layer = label_units(layer)  # the next concept where position refuses the best
+            layer = dataclasses.replace(layer, position=masks.position(layer.state, layer.scores))
+        layers.append(layer)
+        moved = position_flags(layer).get(POSITION, [])
         if moved:
-            log.info("%s: unit(s) %s explained by where they fire, not labelled", layer.name, moved)
+            relabelled = int(layer.interpretable_mask[moved].sum())
+            log.info(
+                "%s: %d unit(s) (%s) explained by where they fire (%d labelled with their "
+                "next concept instead; all in the manifest's flagged_units.position)",
+                layer.name,
+                len(moved),
+                few(moved),
+                relabelled,
+            )
     timings = {**result.timings, "positions_s": time.perf_counter() - t0}
-    return dataclasses.replace(result, layers=layers, timings=timings)
+    return dataclasses.replace(result, layers=tuple(layers), timings=timings)
 
 
 def position_flags(layer: LayerResult) -> dict[str, list[int]]:
-    """``{"position": units}``: units the other guards would label, explained by position."""
+    """``{"position": units}``: units whose top concept passes the other guards but is
+    explained by position (labelled with a next concept, or unlabelled)."""
     if layer.position is None:
         return {}
-    others = interpretable(layer.state, layer.scores, layer.iou_floor) & ~flagged_mask(layer.state)
-    return {POSITION: np.flatnonzero(others & layer.position_explained).tolist()}
+    _, reason = refusals(layer)
+    return {POSITION: np.flatnonzero(reason == POSITION_ONLY).tolist()}
 
 
 def _manifest(result: DissectResult, models: Models, command: str | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ Non-finite activations count as below every threshold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,6 +40,10 @@ class UnitScores:
     # (U, C) float64: the threshold each iou / iqr was taken at (iqr: the pair's own; other
     # policies: the unit's one threshold in every column). None means ``threshold``.
     concept_threshold: np.ndarray | None = None
+    concept_bin: np.ndarray | None = None  # (U, C) int64: the edge of ``concept_threshold``
+    # (U,) int64: the concept each unit is reported with when it is not its top concept by
+    # IoU (a guard refused that one: see dissection.labels); None means ``top``.
+    label: np.ndarray | None = None
 
     def at(self, unit: int, concept: int) -> float:
         """The threshold at which ``iou[unit, concept]`` was measured."""
@@ -48,9 +52,30 @@ class UnitScores:
         return float(self.concept_threshold[unit, concept])
 
     @property
-    def best(self) -> np.ndarray:
+    def top(self) -> np.ndarray:
         """(U,) index of the best concept by IoU (ties: lowest index)."""
         return np.argmax(self.iou, axis=1)
+
+    @property
+    def best(self) -> np.ndarray:
+        """(U,) the unit's concept: its :attr:`top` one, or, where a label guard refused that,
+        the best-scoring concept that passes every guard (``label``); ``bin``/``threshold``
+        are that concept's."""
+        return self.top if self.label is None else self.label
+
+    def bins(self) -> np.ndarray:
+        """(U, C) the threshold edge of every unit x concept score (``bin`` in every column
+        for the policies with one threshold per unit)."""
+        if self.concept_bin is not None:
+            return self.concept_bin
+        return np.repeat(self.bin[:, None], self.iou.shape[1], axis=1)
+
+    def relabel(self, label: np.ndarray, edges: np.ndarray) -> UnitScores:
+        """These scores with unit ``u`` reported as concept ``label[u]``: its threshold (and
+        so its mask) becomes that pair's own; ``edges`` is the state's ``(U, B+1)`` edges."""
+        rows = np.arange(len(label))
+        bins = self.bins()[rows, label]
+        return replace(self, bin=bins, threshold=edges[rows, bins], label=label)
 
 
 def tails(state: LayerState) -> tuple[np.ndarray, np.ndarray]:
@@ -201,6 +226,7 @@ def _per_concept_iqr(state: LayerState) -> UnitScores:
         iou=iou,
         iqr=iqr,
         concept_threshold=state.edges[np.arange(units)[:, None], cbin],
+        concept_bin=cbin,
     )
 
 
@@ -253,8 +279,34 @@ def chance_iou(coverage: np.ndarray, share: np.ndarray) -> np.ndarray:
         return np.where(union > 0, m * p / np.where(union > 0, union, 1), 0.0)
 
 
+BELOW_FLOOR = "below the floor"
+TOO_BROAD = "mask too broad"
+CHANCE = "chance level"
+
+
+def pair_guards(state: LayerState, scores: UnitScores, iou_floor: float) -> np.ndarray:
+    """(U, C) str: ``""`` where unit x concept passes the label guards of :func:`interpretable`
+    at the pair's own threshold, else the first one it fails (:data:`BELOW_FLOOR`,
+    :data:`TOO_BROAD`, :data:`CHANCE`)."""
+    units, concepts = scores.iou.shape
+    out = np.full((units, concepts), "", dtype=object)
+    total = float(state.concept_totals.sum())
+    if total <= 0:
+        out[:] = BELOW_FLOOR
+        return out
+    # pixels at or above each threshold: the unit histogram's tail (not the (U, B, C) counts)
+    mask = state.unit_hist[:, ::-1].cumsum(axis=1)[:, ::-1]
+    coverage = np.take_along_axis(mask, scores.bins(), axis=1) / total  # (U, C)
+    share = state.concept_totals[None, :] / total
+    chance = scores.iou < MIN_LIFT * chance_iou(coverage, share)
+    out[chance] = CHANCE
+    out[coverage > MAX_COVERAGE] = TOO_BROAD
+    out[scores.iou < iou_floor] = BELOW_FLOOR
+    return out
+
+
 def interpretable(state: LayerState, scores: UnitScores, iou_floor: float) -> np.ndarray:
-    """(U,) bool: the unit gets its best concept as label.
+    """(U,) bool: the unit gets its concept (``scores.best``) as label.
 
     Three conditions, whatever the threshold policy: its IoU reaches ``iou_floor``; its mask
     covers at most :data:`MAX_COVERAGE` of all pixels (a unit that fires nearly everywhere
@@ -262,23 +314,12 @@ def interpretable(state: LayerState, scores: UnitScores, iou_floor: float) -> np
     same size would get by chance, which at full coverage is the constant mask's IoU (the
     concept's share). Without the last two, ``max-iou`` labels pure-noise units with the
     dominant concept (IoU 0.98 for a 98% background, at a threshold that keeps every pixel).
-    The quantile policy's 1% masks are far from both guards.
+    The quantile policy's 1% masks are far from both guards. :func:`pair_guards` gives the
+    same verdict for every unit x concept.
     """
     rows = np.arange(state.units)
-    best = scores.best
-    iou = scores.iou[rows, best]
-    total = float(state.concept_totals.sum())
-    if total <= 0:
-        return np.zeros(state.units, dtype=bool)
-    # pixels at or above the threshold: the unit histogram's tail (not the (U, B, C) counts)
-    mask = state.unit_hist[:, ::-1].cumsum(axis=1)[:, ::-1]
-    coverage = mask[rows, scores.bin] / total
-    share = state.concept_totals[best] / total
-    return (
-        (iou >= iou_floor)
-        & (coverage <= MAX_COVERAGE)
-        & (iou >= MIN_LIFT * chance_iou(coverage, share))
-    )
+    verdict: np.ndarray = pair_guards(state, scores, iou_floor)[rows, scores.best] == ""
+    return verdict
 
 
 def unit_chunks(state: LayerState) -> list[slice]:

@@ -195,14 +195,35 @@ NO_FINITE = "no finite activations"
 
 BY_POSITION = "a fixed mask where it usually fires does as well"
 BY_GUARD = "its mask covers nearly every pixel or does no better than chance"
+BY_COVERAGE = "its mask covers nearly every pixel"
+BY_CHANCE = "it does no better than a mask of the same size placed by chance"
+# units.parquet's refused_reason (dissection.labels) -> the sentence a page says
+REFUSED = {"position alone": BY_POSITION, "mask too broad": BY_COVERAGE, "chance level": BY_CHANCE}
 # The same reasons in a few words, for tables that repeat them on every row (sample pages:
 # ~8,000 rows on the built-in world's site); the unit's own page says them in full.
-SHORT_REASON = {BY_POSITION: "position alone explains it", BY_GUARD: "too broad or chance-level"}
+SHORT_REASON = {
+    BY_POSITION: "position alone explains it",
+    BY_GUARD: "too broad or chance-level",
+    BY_COVERAGE: "mask too broad",
+    BY_CHANCE: "chance level",
+}
 
 
-def guard_reason(layer: LayerData, unit: int) -> str:
-    """Why a unit at or above the IoU floor is unlabelled: the guard that refused it."""
-    return BY_POSITION if unit in layer.entry.flagged_units.get("position", ()) else BY_GUARD
+def guard_reason(layer: LayerData, row: UnitRow) -> str:
+    """Why the unit's best-scoring concept, at or above the IoU floor, is refused: the guard
+    named in units.parquet (older reports: position from the manifest, else either guard)."""
+    if row.refused_reason in REFUSED:
+        return REFUSED[row.refused_reason]
+    return BY_POSITION if row.unit in layer.entry.flagged_units.get("position", ()) else BY_GUARD
+
+
+def refused_note(row: UnitRow) -> str:
+    """For a unit labelled with another concept because a guard refused its best-scoring
+    one: "best sky 0.779 refused: position alone explains it"; else ""."""
+    if not row.interpretable or not row.refused_concept or row.refused_concept == row.concept:
+        return ""
+    reason = SHORT_REASON.get(REFUSED.get(row.refused_reason, BY_GUARD), row.refused_reason)
+    return f"best {row.refused_concept} {fixed(row.refused_iou, 3)} refused: {reason}"
 
 
 def unit_label(row: UnitRow, floor: float, reason: str = BY_GUARD) -> str:
@@ -236,7 +257,9 @@ def card(
     elif row.iou < floor:
         hint += f" < floor {bound}"
     else:
-        hint += f" \u2265 {bound}, unlabelled: {guard_reason(layer, row.unit)}"
+        hint += f" \u2265 {bound}, unlabelled: {guard_reason(layer, row)}"
+    if refused_note(row):
+        hint += f" ({refused_note(row)})"
     if not row.concept:
         hint = f"{NO_FINITE}: NaN or infinite on every sample"
     return Card(

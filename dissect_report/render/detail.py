@@ -54,6 +54,7 @@ def layer_view(site: Site, layer: LayerData) -> LayerView:
         Row("units", str(len(layer.units))),
         Row("interpretable", f"{n_int} ({pct(n_int / len(layer.units)) if layer.units else DASH})"),
         Row("concepts covered", str(len({r.concept for r in layer.units if r.interpretable}))),
+        *_fallback_row(layer),
     )
     options = tuple(
         Option(esc(name), esc(f"{name} ({count})"))
@@ -72,6 +73,28 @@ def layer_view(site: Site, layer: LayerData) -> LayerView:
         cards=tuple(
             card(layer, r, None, False, site.floor, site.strip_size.get(e.slug))
             for r in layer.units
+        ),
+    )
+
+
+def _fallback_row(layer: LayerData) -> tuple[Row, ...]:
+    """A fact row counting the units labelled with a next concept because a guard refused
+    their best-scoring one, by refused -> labelled concept (none in older reports)."""
+    moved: dict[tuple[str, str], int] = {}
+    for r in layer.units:
+        if r.interpretable and r.refused_concept and r.refused_concept != r.concept:
+            key = (r.refused_concept, r.concept)
+            moved[key] = moved.get(key, 0) + 1
+    if not moved:
+        return ()
+    parts = ", ".join(
+        f"{n} {a} \u2192 {b}" for (a, b), n in sorted(moved.items(), key=lambda kv: -kv[1])
+    )
+    total = sum(moved.values())
+    return (
+        Row(
+            "labelled with a next concept",
+            esc(f"{total} (a label guard refused their best-scoring concept: {parts})"),
         ),
     )
 
@@ -179,6 +202,14 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
         summary = f"{len(good)} interpretable, {below} more below the floor"
         if refused:
             summary += f", {refused} refused by a label guard (position, coverage or chance)"
+        elsewhere = sum(
+            1 for r in layer.units if r.interpretable and r.refused_concept == name != r.concept
+        )
+        if elsewhere:
+            summary += (
+                f"; {elsewhere} more score best on it but a guard refused it, so they are "
+                "labelled with their next concept"
+            )
         groups.append(
             ConceptLayer(
                 link=Link(f"../../layers/{layer.entry.slug}/index.html", esc(layer.entry.name)),

@@ -7,6 +7,8 @@ Usage::
     num(0.12345)      # '0.123'
     pct(0.5)          # '50%'
     versus(0.0396, 0.04)   # ('0.0396', '0.04'): never "0.040 < 0.04"
+    fixed(-0.0004, 2)      # '0.00': a value that rounds to zero never reads "-0.00"
+    few([3, 5, 9, 12], 2)  # '3, 5 and 2 more': a long list of ids in a console line
 """
 
 from __future__ import annotations
@@ -26,20 +28,41 @@ def esc(value: Any) -> Markup:
     return escape(str(value))
 
 
+def unsigned_zero(text: str) -> str:
+    """``text`` without its minus sign when it reads as zero ("-0.00" -> "0.00"): a tiny
+    negative value (or -0.0) rounded away must not look like a negative amount."""
+    if text.startswith("-"):
+        try:
+            if float(text) == 0:
+                return text[1:]
+        except ValueError:
+            pass
+    return text
+
+
 def num(value: float, digits: int = 3) -> str:
-    """A float with ``digits`` significant digits; a dash for NaN/None."""
+    """A float with ``digits`` significant digits; a dash for NaN/None; never "-0"."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return DASH
     # One format everywhere: significant digits, plain decimals down to 1e-4 (0.000656, not
     # 6.56e-04); only smaller values fall back to an exponent.
-    return f"{value:.{digits}g}"
+    return unsigned_zero(f"{value:.{digits}g}")
 
 
 def fixed(value: float, places: int = 3) -> str:
-    """A float with ``places`` decimals; a dash for NaN/None."""
+    """A float with ``places`` decimals; a dash for NaN/None; never "-0.00"."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return DASH
-    return f"{value:.{places}f}"
+    return unsigned_zero(f"{value:.{places}f}")
+
+
+def few(items: Any, limit: int = 8) -> str:
+    """The first ``limit`` of ``items`` and how many more: ``'3, 5, 9 and 40 more'``; all of
+    them when there are at most ``limit`` (a console line never lists hundreds of ids)."""
+    items = list(items)
+    shown = ", ".join(map(str, items[:limit]))
+    rest = len(items) - limit
+    return f"{shown} and {rest} more" if rest > 0 else shown
 
 
 def pct(value: float, missing: str = DASH) -> str:

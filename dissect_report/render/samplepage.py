@@ -130,9 +130,7 @@ def sample_pages(
     def hit(layer: str, unit: int, peak: float, extra: str) -> UnitHit:
         row = rows_by_layer.get(layer, {}).get(unit)
         label = (
-            unit_label(
-                row, site.floor, SHORT_REASON[guard_reason(site.layer_by_name[layer], row.unit)]
-            )
+            unit_label(row, site.floor, SHORT_REASON[guard_reason(site.layer_by_name[layer], row)])
             if row is not None
             else ""
         )

@@ -22,7 +22,14 @@ from markupsafe import Markup
 
 from dissect_report.bandfiles import band_names
 from dissect_report.render.budget import Budget
-from dissect_report.render.context import Link, Row, Site, guard_reason, unit_label
+from dissect_report.render.context import (
+    Link,
+    Row,
+    Site,
+    guard_reason,
+    refused_note,
+    unit_label,
+)
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import DASH, esc, fixed, num, pct, versus, yaml_str
 from dissect_report.render.sections import Artifacts, Interventions, gain_text
@@ -363,11 +370,26 @@ def unit_pages(
     floor = site.floor
     samples_root = f"{UNIT_ROOT}samples/" if samples is not None else ""
     for index, row in enumerate(units):
-        reason = guard_reason(layer, row.unit)
+        reason = guard_reason(layer, row)
         label = unit_label(row, floor, reason)
         title = esc(f"{layer.entry.name} \u00b7 unit {row.unit} \u00b7 {label}")
         iou_text, floor_text = versus(row.iou, floor)
-        if row.interpretable:
+        refused = refused_note(row)
+        if row.interpretable and refused:
+            verdict = Markup(
+                "Labelled {}: IoU {} \u2265 the floor {}, at its own threshold for {}. Its "
+                "best-scoring concept, {} (IoU {}), was refused: {}; so it takes the best "
+                "concept that passes every label guard."
+            ).format(
+                site.concept_link(row.concept, UNIT_ROOT),
+                iou_text,
+                floor_text,
+                row.concept,
+                site.concept_link(row.refused_concept, UNIT_ROOT),
+                fixed(row.refused_iou, 3),
+                reason,
+            )
+        elif row.interpretable:
             verdict = Markup("Labelled {}: IoU {} \u2265 the floor {}.").format(
                 site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text
             )
@@ -397,7 +419,24 @@ def unit_pages(
         )
         facts = (
             Row("label", esc(label)),
-            Row("best concept", site.concept_link(row.concept, UNIT_ROOT)),
+            Row(
+                "labelled concept" if refused else "best concept",
+                site.concept_link(row.concept, UNIT_ROOT),
+            ),
+            *(
+                (
+                    Row(
+                        "refused better concept",
+                        Markup("{} (IoU {}): {}").format(
+                            site.concept_link(row.refused_concept, UNIT_ROOT),
+                            fixed(row.refused_iou, 3),
+                            reason,
+                        ),
+                    ),
+                )
+                if refused
+                else ()
+            ),
             Row("IoU with it", iou_text),
             Row("IQR (information quality ratio)", fixed(row.iqr, 3)),
             Row("threshold (raw activation)", num(row.threshold, 4)),

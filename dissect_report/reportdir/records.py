@@ -35,6 +35,7 @@ _UNIT_COLUMNS = (
     "top_concepts",
     "top_ious",
 )
+_REFUSED_COLUMNS = ("refused_concept", "refused_iou", "refused_reason")  # newer reports only
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class UnitRow:
     top_samples: tuple[int, ...]
     top_concepts: tuple[str, ...]
     top_ious: tuple[float, ...]
+    # The better-scoring concept a label guard refused, its IoU and the guard ("mask too
+    # broad", "chance level", "position alone"); "" / NaN where none (or an older report).
+    refused_concept: str = ""
+    refused_iou: float = float("nan")
+    refused_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,12 @@ def _read_position(path: Path, units: int) -> Position | None:
 def load_layer(root: Path, entry: LayerEntry) -> LayerData:
     """Load one layer's units.parquet, iou.parquet and histograms."""
     d = root / "layers" / entry.slug
-    cols = _read_table(d / "units.parquet", _UNIT_COLUMNS)
+    table = read_table(d / "units.parquet", _UNIT_COLUMNS)
+    cols = {c: table.column(c).to_pylist() for c in _UNIT_COLUMNS}
+    n = len(cols["unit"])
+    refused = {  # older reports lack them: the row's defaults
+        c: table.column(c).to_pylist() for c in _REFUSED_COLUMNS if c in table.column_names
+    }
     units = tuple(
         UnitRow(
             unit=int(cols["unit"][i]),
@@ -128,8 +139,9 @@ def load_layer(root: Path, entry: LayerEntry) -> LayerData:
             top_samples=tuple(cols["top_samples"][i] or ()),
             top_concepts=tuple(cols["top_concepts"][i] or ()),
             top_ious=tuple(cols["top_ious"][i] or ()),
+            **{c: v[i] for c, v in refused.items() if v[i] is not None},
         )
-        for i in range(len(cols["unit"]))
+        for i in range(n)
     )
     units = tuple(sorted(units, key=lambda r: r.unit))
     iou = _read_table(d / "iou.parquet", ("unit", "concept", "iqr"))

@@ -283,6 +283,9 @@ UNITS = (
     Column("top_activations", "list<float64>"),
     Column("top_concepts", "list<string>"),
     Column("top_ious", "list<float64>"),
+    Column("refused_concept", "string"),
+    Column("refused_iou", "float64"),
+    Column("refused_reason", "string"),
 )
 
 # layers/<layer-slug>/iou.parquet: every unit x every concept

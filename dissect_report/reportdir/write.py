@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from dissect_report.charts import vertical_bar_chart
 from dissect_report.dissection.caveats import NON_FINITE, unit_flags
+from dissect_report.dissection.labels import refusals
 from dissect_report.dissection.position import POSITION_LIFT
 from dissect_report.errors import ReportError
 from dissect_report.reportdir.atomic import write_json, write_npz, write_parquet, write_text
@@ -125,6 +126,10 @@ def units_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
     none = np.zeros(state.units, bool)
     none[unit_flags(state)[NON_FINITE]] = True
     nan = np.where(none, np.nan, 0.0)
+    # The better-scoring concept a label guard refused (its label is then the next concept
+    # that passes every guard, or none): dissection.labels.
+    refused, reason = refusals(layer)
+    has = refused >= 0
     return pa.table(
         {
             "unit": pa.array(rows, pa.int32()),
@@ -145,6 +150,13 @@ def units_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
                 [[] if none[u] else list(scores.iou[u, o]) for u, o in enumerate(order)],
                 pa.list_(pa.float64()),
             ),
+            "refused_concept": pa.array(
+                [concepts[c] if c >= 0 else "" for c in refused], pa.string()
+            ),
+            "refused_iou": pa.array(
+                np.where(has, scores.iou[rows, np.maximum(refused, 0)], np.nan), pa.float64()
+            ),
+            "refused_reason": pa.array([str(r) for r in reason], pa.string()),
         },
         schema=arrow_schema(UNITS),
     )

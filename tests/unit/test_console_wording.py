@@ -1,0 +1,74 @@
+"""Console wording a fresh user tripped on (issue 21): numbers, unknowns and warnings."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import torch
+
+from dissect_report.commands import intervene as intervene_cmd
+from dissect_report.commands import paint as paint_cmd
+from dissect_report.contract import constant_images
+from dissect_report.dissection.bands import BANDS, samples_needed
+from dissect_report.render.fmt import few, fixed, num
+
+
+def test_a_value_that_rounds_to_zero_never_reads_negative():
+    assert fixed(-0.0004, 2) == "0.00"
+    assert fixed(-0.0, 3) == "0.000"
+    assert fixed(-0.006, 2) == "-0.01"  # a real negative keeps its sign
+    assert num(-0.0) == "0"
+    assert num(-1e-12, 3) == "-1e-12"  # significant digits: not zero, so the sign stays
+
+
+def test_few_ids_and_how_many_more():
+    assert few(range(3)) == "0, 1, 2"
+    assert few(range(59), 8) == "0, 1, 2, 3, 4, 5, 6, 7 and 51 more"
+
+
+def test_intervene_summary_never_prints_minus_zero(capsys):
+    concept = SimpleNamespace(
+        concept="tree",
+        n_max=20,
+        share=0.4,
+        erased=0.5,
+        share_random=0.01,
+        share_optimized=math.nan,
+        insert_success=0.0,
+        insert_added=-0.0004,
+    )
+    result = SimpleNamespace(layer="layer3", seed=7, seconds=1.0, concepts=[concept])
+    intervene_cmd.print_summary(result)
+    out = capsys.readouterr().out
+    assert "adding 0.00 of a patch per site" in out and "-0.00" not in out
+
+
+def test_paint_summary_says_why_a_precision_is_unknown(capsys):
+    brush = SimpleNamespace(concept="door", n=4, method="iou", precision=math.nan, offered=False)
+    result = SimpleNamespace(
+        available=True, samples=8, layer="layer3", model_bytes=2e6, seconds=1.0, brushes=[brush]
+    )
+    paint_cmd.print_summary(result)
+    out = capsys.readouterr().out
+    assert "n/a" not in out
+    assert (
+        "its held-out strokes changed no pixel, so how much of a stroke becomes door is unknown"
+        in out
+    )
+
+
+def test_check_warns_about_near_constant_images():
+    torch.manual_seed(0)
+    varied = torch.rand(4, 3, 8, 8) * 2 - 1
+    assert constant_images(varied) == []
+    same = varied[:1].expand(4, 3, 8, 8)  # every sample the same image
+    (line,) = constant_images(same)
+    assert line.startswith("every sample gives the same image")
+    flat = torch.linspace(-0.5, 0.5, 4).view(4, 1, 1, 1).expand(4, 3, 8, 8)  # one colour each
+    (line,) = constant_images(flat)
+    assert line.startswith("every image is one flat colour")
+
+
+def test_band_sample_counts():
+    assert [samples_needed(b) for b in BANDS] == [1, 550, 110, 10]

@@ -1,0 +1,109 @@
+"""A unit takes its best concept that passes every label guard (issue 21: label fallback).
+
+The fallback toy (tests/dissect_toys.py): unit 0 fires at 1 on the sky rows (less a column
+set by z) and at 2 on the door's top rows. Its best concept by IoU is sky, but a fixed mask
+on the sky rows does as well (position alone), so it is labelled door, the next concept, at
+the door pair's own IQR threshold (its mask is the door part), and keeps sky as the refused
+better concept with the reason. Unit 1 is the whole door: labelled door, nothing refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dissect_report.config import DissectConfig  # noqa: E402
+from dissect_report.dissection.labels import POSITION_ONLY, choose, guards, refusals  # noqa: E402
+from dissect_report.dissection.stage import dissect  # noqa: E402
+from dissect_report.render.context import BY_POSITION, card, guard_reason  # noqa: E402
+from dissect_report.reportdir.read import read_manifest  # noqa: E402
+from dissect_report.reportdir.records import load_layer  # noqa: E402
+
+CONFIG = DissectConfig(
+    generator="dissect_toys:fallback_generator",
+    segmenter="dissect_toys:fallback_segmenter",
+    layers=("features",),
+    samples=96,
+    batch_size=32,
+    calibration_samples=32,
+)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fallback") / "report"
+    return dissect(CONFIG, out, images=False), out
+
+
+def test_refused_best_concept_falls_back_to_the_next_that_passes(report):
+    result, _ = report
+    layer = result.layer("features")
+    sky, door = result.concepts.index("sky"), result.concepts.index("door")
+    scores = layer.scores
+    assert scores.top.tolist() == [sky, door]  # by IoU: sky 0.78 > door 0.39 for unit 0
+    assert scores.iou[0, sky] > 1.5 * scores.iou[0, door] > 0.5
+    assert scores.best.tolist() == [door, door]
+    assert layer.interpretable_mask.tolist() == [True, True]
+    # sky is refused by position alone (a fixed mask on the sky rows beats the unit) ...
+    assert layer.position.baseline_iou[0, sky] >= scores.iou[0, sky]
+    # ... door, measured at the door pair's own threshold, beats its position baseline
+    assert scores.iou[0, door] > 2 * layer.position.baseline_iou[0, door]
+    assert guards(layer)[0].tolist() == [POSITION_ONLY, "below the floor", ""]
+    # the unit's threshold (its mask) is the door pair's own, above the sky pair's
+    assert scores.threshold[0] == scores.concept_threshold[0, door]
+    assert scores.concept_threshold[0, door] > 1.0 > scores.concept_threshold[0, sky]
+    refused, reason = refusals(layer)
+    assert refused.tolist() == [sky, -1] and reason.tolist() == [POSITION_ONLY, ""]
+    assert layer.units_per_concept() == [0, 0, 2]
+
+
+def test_units_table_and_pages_say_what_was_refused(report):
+    result, out = report
+    layer = result.layer("features")
+    sky, door = result.concepts.index("sky"), result.concepts.index("door")
+    table = pq.read_table(out / "layers" / "features" / "units.parquet").to_pylist()
+    row = table[0]
+    assert (row["concept"], row["interpretable"]) == ("door", True)
+    assert row["iou"] == layer.scores.iou[0, door]
+    assert row["threshold"] == layer.scores.concept_threshold[0, door]
+    assert (row["refused_concept"], row["refused_reason"]) == ("sky", "position alone")
+    assert row["refused_iou"] == layer.scores.iou[0, sky]
+    assert table[1]["refused_concept"] == "" and np.isnan(table[1]["refused_iou"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["layers"][0]["flagged_units"]["position"] == [0]
+    assert manifest["layers"][0]["interpretable"] == 2
+    data = load_layer(out, read_manifest(out).layers[0])
+    unit = data.units[0]
+    assert guard_reason(data, unit) == BY_POSITION
+    hint = card(data, unit, None, floor=0.04).hint
+    assert "best sky 0.779 refused: position alone explains it" in hint, hint
+
+
+def test_choose_takes_the_highest_iou_that_passes():
+    iou = np.array([[0.5, 0.3, 0.2], [0.1, 0.4, 0.3], [0.6, 0.2, 0.1]])
+    ok = np.array([[False, True, True], [True, True, True], [False, False, False]])
+    # unit 2: nothing passes, so it keeps its top concept (and stays unlabelled)
+    assert choose(iou, ok).tolist() == [1, 1, 0]
+
+
+def test_dissect_summary_counts_fallbacks_and_names_empty_bands(report):
+    from dissect_report.commands.dissect import summary_lines
+
+    result, _ = report
+    lines = summary_lines(result, images=True)
+    assert lines[0] == (
+        "features: 2/2 units interpretable (1 with their next concept: a guard refused their "
+        "best), 1 concepts covered"
+    )
+    # 96 samples: the 99-99.9% band needs 550, the 95-99% band 110; the typical band is there
+    assert any("no 99\u201399.9% band at 96 samples" in x and "--samples 550" in x for x in lines)
+    assert any("no 95\u201399% band at 96 samples" in x and "--samples 110" in x for x in lines)
+    assert not any("typical" in x for x in lines)
+    assert len(summary_lines(result, images=False)) == 1
