@@ -33,7 +33,13 @@ from PIL import Image
 
 from dissect_report.bandfiles import band_files, display_factor, exact_png_bytes, thumb_bytes
 from dissect_report.bandfiles import webp_bytes as photo_webp_bytes
-from dissect_report.dissection.bands import BANDS, PER_BAND, Example, choose_examples
+from dissect_report.dissection.bands import (
+    BANDS,
+    PER_BAND,
+    Example,
+    choose_examples,
+    samples_needed,
+)
 from dissect_report.dissection.stats import bilinear_upsample
 from dissect_report.images import grid, to_uint8
 from dissect_report.progress import bar
@@ -340,7 +346,10 @@ def _write_examples(layer_dir: Path, picks: list[list[Example]], layout: Layout)
         "tile": [layout.tile_h, layout.tile_w],
         "gap": layout.gap,
         "per_band": layout.per_band,
-        "bands": [{"key": b.key, "label": b.label, "lo": b.lo, "hi": b.hi} for b in BANDS],
+        "bands": [
+            {"key": b.key, "label": b.label, "lo": b.lo, "hi": b.hi, "needs": samples_needed(b)}
+            for b in BANDS
+        ],
         "rows": list(layout.rows),
         # The site's files per band (bandfiles.py): images at display size, full size beside.
         "band_files": {

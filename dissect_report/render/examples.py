@@ -30,6 +30,7 @@ class Shown:
 class BandInfo:
     key: str
     label: str
+    needs: int = 0  # the fewest samples at which the band can hold an example (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ def load_examples(layer_dir: Path) -> Examples | None:
     try:
         meta = read_json(meta_path)
         tile = (int(meta["tile"][0]), int(meta["tile"][1]))
-        bands = tuple(BandInfo(str(b["key"]), str(b["label"])) for b in meta["bands"])
+        bands = tuple(
+            BandInfo(str(b["key"]), str(b["label"]), int(b.get("needs", 0))) for b in meta["bands"]
+        )
         gap, per_band, rows = int(meta["gap"]), int(meta["per_band"]), tuple(meta["rows"])
         files = meta.get("band_files")
         factor = int(files["display_factor"]) if files else None

@@ -111,6 +111,7 @@ class UnitView:
     histogram: Markup
     extras: tuple[Extra, ...]
     budget_note: str = ""  # what a site size budget left out of this page
+    missing_note: str = ""  # bands too few samples leave empty, and the samples they need
     paint: str = ""  # the Paint page with this unit as the brush, when Paint has its layer
     position: Markup = Markup("")  # the mean mask heat map (empty without position.npz)
     position_rows: tuple[Row, ...] = ()
@@ -256,6 +257,21 @@ def _position(
         else Markup("It beats position alone."),
     )
     return position_svg(pos.mean_mask[index]), rows, note
+
+
+def _missing_bands(unit: int, ex: Examples | None, site: Site) -> str:
+    """ "No 99–99.9% band: at 200 samples it holds no sample beyond the top ones (it needs
+    at least 550)" for each band of ``ex`` the run's sample count leaves empty for ``unit``."""
+    if ex is None:
+        return ""
+    count = int(site.report.manifest.samples.get("count", 0) or 0)
+    shown = {s.band for s in ex.by_unit.get(unit, ())}
+    gone = [b for b in ex.bands if b.key not in shown and count and count < b.needs]
+    return " ".join(
+        f"No {b.label} band: at {count} samples it holds no sample beyond the higher bands' "
+        f"(it needs at least {b.needs}: dissect with --samples {b.needs})."
+        for b in gone
+    )
 
 
 def _bands(
@@ -499,6 +515,7 @@ def unit_pages(
                 histogram=hists[index],
                 extras=extras.get(row.unit, ()),
                 budget_note=budget.note(),
+                missing_note=_missing_bands(row.unit, ex, site),
                 paint=f"{UNIT_ROOT}paint/index.html?units={row.unit}" if paints else "",
                 position=where[0],
                 position_rows=where[1],

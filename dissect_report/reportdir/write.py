@@ -153,8 +153,8 @@ def units_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
             "refused_concept": pa.array(
                 [concepts[c] if c >= 0 else "" for c in refused], pa.string()
             ),
-            "refused_iou": pa.array(
-                np.where(has, scores.iou[rows, np.maximum(refused, 0)], np.nan), pa.float64()
+            "refused_iou": pa.array(  # null, not NaN, where none: tables compare equal
+                scores.iou[rows, np.maximum(refused, 0)], pa.float64(), mask=~has
             ),
             "refused_reason": pa.array([str(r) for r in reason], pa.string()),
         },

@@ -168,7 +168,7 @@ def _write_layer(
             "top_concepts": [[names[c] for c in order[u, :5]] for u in rows],
             "top_ious": [[float(matrix[u, c]) for c in order[u, :5]] for u in rows],
             "refused_concept": [""] * n_units,
-            "refused_iou": [float("nan")] * n_units,
+            "refused_iou": [None] * n_units,
             "refused_reason": [""] * n_units,
         },
         schema=arrow_schema(UNITS),

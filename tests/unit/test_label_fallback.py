@@ -39,7 +39,7 @@ CONFIG = DissectConfig(
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("fallback") / "report"
-    return dissect(CONFIG, out, images=False), out
+    return dissect(CONFIG, out, images=True), out
 
 
 def test_refused_best_concept_falls_back_to_the_next_that_passes(report):
@@ -75,7 +75,7 @@ def test_units_table_and_pages_say_what_was_refused(report):
     assert row["threshold"] == layer.scores.concept_threshold[0, door]
     assert (row["refused_concept"], row["refused_reason"]) == ("sky", "position alone")
     assert row["refused_iou"] == layer.scores.iou[0, sky]
-    assert table[1]["refused_concept"] == "" and np.isnan(table[1]["refused_iou"])
+    assert table[1]["refused_concept"] == "" and table[1]["refused_iou"] is None
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["layers"][0]["flagged_units"]["position"] == [0]
     assert manifest["layers"][0]["interpretable"] == 2
@@ -107,3 +107,18 @@ def test_dissect_summary_counts_fallbacks_and_names_empty_bands(report):
     assert any("no 95\u201399% band at 96 samples" in x and "--samples 110" in x for x in lines)
     assert not any("typical" in x for x in lines)
     assert len(summary_lines(result, images=False)) == 1
+
+
+def test_unit_page_says_which_bands_too_few_samples_leave_empty(report):
+    from types import SimpleNamespace
+
+    from dissect_report.render.examples import load_examples
+    from dissect_report.render.unitpage import _missing_bands
+
+    _, out = report
+    ex = load_examples(out / "layers" / "features")
+    site = SimpleNamespace(report=SimpleNamespace(manifest=read_manifest(out)))
+    note = _missing_bands(0, ex, site)  # type: ignore[arg-type]
+    assert "No 99\u201399.9% band: at 96 samples" in note and "--samples 550" in note
+    assert "No 95\u201399% band: at 96 samples" in note and "--samples 110" in note
+    assert "typical" not in note
