@@ -101,8 +101,12 @@ def test_builtin_golden_fails_on_a_planted_real_change(dissect_golden, change: s
         changed = [c for layer in comparison.layers for c in layer.label_changes]
         # Door pixels now read as building: a door unit loses its label, and under iqr (each
         # unit x concept at its own threshold) a unit whose building IoU gains them may pass
-        # its old best concept; no other label moves.
-        assert changed and all(c.golden == "door" or c.new == "building" for c in changed), changed
+        # its old best concept; a unit labelled building only because a guard refused its
+        # best concept (dissection.labels) may fall back to another concept now that
+        # building's IoU moved; no other label moves.
+        assert changed and all(
+            c.golden in ("door", "building") or c.new == "building" for c in changed
+        ), changed
     else:
         assert comparison.probable_causes[0].key == "samples.seed"
         assert sum(layer.failures for layer in comparison.layers) > 10
