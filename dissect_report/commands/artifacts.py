@@ -127,14 +127,22 @@ def handler(args: argparse.Namespace) -> int:
 
 
 def _num(x: float) -> str:
-    return f"{x:.4g}"
+    from dissect_report.render.fmt import num  # the site's rule: never "-0"
+
+    return num(x, 4)
+
+
+def _fixed(x: float) -> str:
+    from dissect_report.render.fmt import fixed
+
+    return fixed(x, 2)
 
 
 def print_summary(result: Any) -> None:
     """Every number the stage computed, with its direction, then the verdict (also ``run``)."""
     print(f"artifact units of {result.layer} ({result.seconds:.1f} s)")
     scored = [s for s in result.units if not math.isnan(s.score)]
-    worst = ", ".join(f"{s.unit} ({s.score:.2f})" for s in scored[:5]) or "none"
+    worst = ", ".join(f"{s.unit} ({_fixed(s.score)})" for s in scored[:5]) or "none"
     unscored = len(result.units) - len(scored)
     dead = f"; {unscored} constant (dead) unit(s) not scored" if unscored else ""
     print(f"  ranked by artifact score (higher is worse): {worst}{dead}")
