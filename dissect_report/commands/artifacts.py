@@ -140,6 +140,8 @@ def _fixed(x: float) -> str:
 
 def print_summary(result: Any) -> None:
     """Every number the stage computed, with its direction, then the verdict (also ``run``)."""
+    from dissect_report.artifacts.stage import repair_doc
+
     print(f"artifact units of {result.layer} ({result.seconds:.1f} s)")
     scored = [s for s in result.units if not math.isnan(s.score)]
     worst = ", ".join(f"{s.unit} ({_fixed(s.score)})" for s in scored[:5]) or "none"
@@ -168,10 +170,9 @@ def print_summary(result: Any) -> None:
             f"  causal screen of {len(result.gains)} units (gain when ablated, higher is "
             f"better): {len(result.confirmed)} confirmed" + (f"; best {helped}" if helped else "")
         )
-        for st in result.steps:
-            value = -st.badness if result.metric == "realism" else st.badness
+        for st in repair_doc(result).greedy:  # the metric as reported (realism: a logit)
             print(
-                f"  greedy: + unit {st.unit}: {result.metric} {_num(value)} "
+                f"  greedy: + unit {st.unit}: {result.metric} {_num(st.value)} "
                 f"({'kept' if st.kept else 'not kept'})"
             )
     rep = result.repair

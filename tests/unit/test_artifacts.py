@@ -569,3 +569,15 @@ def test_the_section_reads_back_as_the_stages_own_types(run: tuple[Path, object]
     assert read_rows(report / "artifacts" / "repair.parquet", RepairRow) == result.repair.rows
     rows = read_rows(report / "artifacts" / "units.parquet", ArtifactUnitRow)
     assert [(r.unit, r.rank, r.repaired) for r in rows][0] == (5, 1, True)
+
+
+def test_the_summary_prints_the_greedy_steps_as_repair_json_has_them(
+    run: tuple[Path, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    report, result = run
+    print_summary(result)
+    out = capsys.readouterr().out
+    first = json.loads((report / "artifacts" / "repair.json").read_text())["greedy"][0]
+    assert first["unit"] == 5 and first["kept"]
+    assert f"greedy: + unit 5: fsd {first['fsd']:.4g} (kept)" in out
+    assert "verdict: REPAIRED" in out
