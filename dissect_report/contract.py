@@ -469,6 +469,9 @@ def _structure(
     return checks, problems
 
 
+NEAR_CONSTANT = 1e-3  # pixel spread (images in [-1, 1]) below which images count as constant
+
+
 def _image_problems(
     images: object, device: torch.device | None = None
 ) -> tuple[list[Problem], list[str]]:
@@ -498,7 +501,7 @@ def _image_problems(
         ], []
     lo, hi = float(images.min()), float(images.max())
     problems, warnings = [], []
-    if lo >= 0.0 and hi <= 1.0 + 1e-6:
+    if lo >= 0.0 and hi <= 1.0 + 1e-6 and hi - lo > NEAR_CONSTANT:  # constant: no range to read
         problems.append(
             Problem(
                 "range",
@@ -516,9 +519,6 @@ def _image_problems(
     elif lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
         warnings.append(f"images range [{lo:.3g}, {hi:.3g}] slightly exceeds [-1, 1]")
     return problems, warnings
-
-
-NEAR_CONSTANT = 1e-3  # pixel spread (images in [-1, 1]) below which images count as constant
 
 
 def constant_images(images: torch.Tensor) -> list[str]:
@@ -756,7 +756,7 @@ def check_model(
     with RandomCalls() as recorder:
         images, acts = run(ids)
     image_problems, warnings = _image_problems(images, models.device)
-    if not image_problems:
+    if all(p.kind == "range" for p in image_problems):  # images to look at
         warnings += constant_images(images)
     if any(p.kind != "range" for p in image_problems):  # no images to compare
         return replace(

@@ -72,3 +72,35 @@ def test_check_warns_about_near_constant_images():
 
 def test_band_sample_counts():
     assert [samples_needed(b) for b in BANDS] == [1, 550, 110, 10]
+
+
+class _ConstantGenerator(torch.nn.Module):
+    """A generator whose weights were never loaded, as it were: every sample one grey image."""
+
+    z_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer1 = torch.nn.Conv2d(8, 4, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.layer1(z.view(-1, 8, 1, 1).expand(-1, 8, 8, 8))
+        return h[:, :3] * 0 + 0.2
+
+
+def test_check_model_warns_once_and_does_not_call_a_constant_image_zero_to_one():
+    import sys
+    from pathlib import Path
+
+    from dissect_report.contract import check_model
+    from dissect_report.models import Models
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from dissect_toys import planted_segmenter
+
+    models = Models.from_modules(_ConstantGenerator(), planted_segmenter())
+    result = check_model(models, ["layer1"])
+    assert result.passed  # legal ...
+    (warning,) = result.warnings  # ... but said, in one line
+    assert warning.startswith("every sample gives the same image")
+    assert "warning: every sample gives the same image" in "\n".join(result.lines())
