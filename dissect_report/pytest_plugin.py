@@ -215,7 +215,7 @@ class _SummaryPlugin:
             return
         for key, value in report.user_properties:
             if key == _PROPERTY:
-                record = json.loads(value)
+                record = json.loads(str(value))
                 self.used.add(record["golden"])
                 self.roots.add(Path(record["golden"]).parent)
                 if record["outcome"] != "read":

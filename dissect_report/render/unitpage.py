@@ -148,7 +148,7 @@ def unit_extras(
     out: dict[int, list[Extra]] = {}
     if iv is not None and find_layer(site, iv.layer) is layer:
         for unit, e in iv.unit_effects.items():
-            rows = (
+            rows: tuple[Row, ...] = (
                 Row("concept (its label)", site.concept_link(e.concept, UNIT_ROOT)),
                 Row(f"share of {esc(e.concept)} removed, net", pct(e.share)),
                 Row(f"share of its {esc(e.concept)} pixels erased", pct(e.erased)),
@@ -236,7 +236,7 @@ def _position(
     base = float(pos.baseline_iou[index, names.index(row.concept)])
     need = pos.lift * base
     iou_text, need_text = versus(row.iou, need)
-    rows = (
+    rows: tuple[Row, ...] = (
         Row(
             f"IoU with {esc(row.concept)} of a fixed mask at its mean position",
             need_text if pos.lift == 1 else fixed(base, 3),

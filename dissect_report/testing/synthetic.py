@@ -205,8 +205,8 @@ def _write_layer(
             "concept_totals": counts.sum(axis=(0, 1)),
             "topk_values": np.asarray(acts, dtype=np.float64),
             "topk_ids": np.asarray(top, dtype=np.int64),
-            "nonfinite": np.int64(0),
-            "samples": np.int64(spec.samples),
+            "nonfinite": np.asarray(0, dtype=np.int64),
+            "samples": np.asarray(spec.samples, dtype=np.int64),
         },
     )
     covered = {names[b] for b, ok in zip(best, interpretable, strict=True) if ok}
