@@ -473,7 +473,7 @@ class RepairRow:
 
     @property
     def direction(self) -> str:
-        """ "lower is better" / "higher is better" ("" when an older report did not say)."""
+        """``lower is better`` / ``higher is better`` ("" when an older report did not say)."""
         if self.lower_is_better is None:
             return ""
         return "lower is better" if self.lower_is_better else "higher is better"
@@ -487,9 +487,9 @@ class ArtifactVerdict:
     """What the artifacts stage concluded (``repair.json``: ``verdict``, ``units``, ``tried``).
 
     ``status``: "repaired", "rejected", "none-confirmed", "no-metric" ("" in a report older
-    than the verdict: then ``tried`` is ``units``); ``units`` the repair set (empty unless repaired), ``tried`` the set the
-    damage guard judged, ``reason`` one sentence, ``enable`` the flags that would make a repair
-    possible (status "no-metric").
+    than the verdict: then ``tried`` is ``units``); ``units`` the repair set (empty unless
+    repaired), ``tried`` the set the damage guard judged, ``reason`` one sentence, ``enable``
+    the flags that would make a repair possible (status "no-metric").
     """
 
     status: str
