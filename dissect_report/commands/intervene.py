@@ -105,6 +105,12 @@ def handler(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inserted(c: Any) -> str:
+    """The inserted set in a few words: ``measured set of 16`` or ``IoU-top 32``."""
+    n = len(c.insert_units or c.top_units)
+    return f"measured set of {n}" if c.insert_method == "optimized" else f"IoU-top {n}"
+
+
 def print_summary(result: Any) -> None:
     """The interventions' findings, one line per concept (also used by ``run``)."""
     # the site's numbers: percentages ("n/a" for NaN) and decimals that never read "-0.00"
@@ -116,8 +122,13 @@ def print_summary(result: Any) -> None:
         insertion = (
             "no insertion site (no patch without the concept)"
             if math.isnan(c.insert_success)
-            else f"insertion succeeds at {c.insert_success:.0%} of sites, "
+            else f"insertion ({_inserted(c)}) succeeds at {c.insert_success:.0%} of sites, "
             f"adding {fixed(c.insert_added, 2)} of a patch per site"
+            + (
+                f" (IoU-top units: {pct(c.insert_success_iou, 'n/a')})"
+                if c.insert_method != "iou"
+                else ""
+            )
         )
         print(
             f"  {c.concept}: top {c.n_max} units remove {pct(c.share, 'n/a')} of it, net "

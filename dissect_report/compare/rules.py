@@ -70,6 +70,8 @@ _BY_NAME: dict[str, Rule] = {
     "insert_added": _SHARE,
     "success": _SHARE,
     "insert_success": _SHARE,
+    "insert_added_iou": _SHARE,
+    "insert_success_iou": _SHARE,
     "top_units": _IDS,
     "compare_samples": _IDS,
     "iou": Rule("number", "iou"),
@@ -112,6 +114,12 @@ _BY_PATH: dict[tuple[str, str], Rule] = {
     ("concepts/*/ace.json", "optimized"): Rule("number", "optimized"),
     ("concepts/*/optimized.parquet", "alpha"): Rule("unstable"),
     ("concepts/*/optimized.parquet", "rank"): Rule("unstable"),
+    # the inserted set: chosen among sets ranked by alpha (noise can pick another), so its
+    # units and method are notes and its effect compares with optimized_atol
+    ("concepts/index.parquet", "insert_method"): Rule("unstable"),
+    ("concepts/index.parquet", "insert_units"): Rule("unstable"),
+    ("concepts/index.parquet", "insert_added"): Rule("number", "optimized"),
+    ("concepts/index.parquet", "insert_success"): Rule("number", "optimized"),
     # the site's example samples per (unit, band, slot): a sample chosen by its peak
     ("layers/*/examples.parquet", "sample"): Rule("rank", basis=("peak",)),
     ("layers/*/examples.parquet", "peak"): Rule("number", "activation"),

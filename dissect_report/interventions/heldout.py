@@ -71,15 +71,17 @@ def heldout_pass(
     batch_size: int,
     quantile: float = 0.995,
     desc: str = "held-out samples",
+    first: int = 0,
 ) -> HeldOut:
+    """Samples ``first`` .. ``first + count - 1`` of ``seed``, unedited (see the module doc)."""
     if count < 1:
         raise ConfigError(f"held-out sample count must be >= 1; got {count}")
-    ids = list(range(count))
+    ids = list(range(first, first + count))
     z = models.latents(ids, seed=seed)
     n_concepts = len(models.concepts)
     labels_list, counts_list, acts, sums, pix = [], [], [], [], []
     with frozen(models.generator):
-        for chunk in bar(list(batches(ids, batch_size)), desc=desc, unit="batch"):
+        for chunk in bar(list(batches(range(count), batch_size)), desc=desc, unit="batch"):
             with trace(models.generator, layer) as t:
                 images = models.generate(z[chunk])
             assert t.output is not None

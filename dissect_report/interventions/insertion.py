@@ -119,8 +119,11 @@ def insertion_sites(
     return sites
 
 
-def by_context(sites: Sequence[Site], concepts: Sequence[str]) -> list[InsertionRow]:
-    """Sites grouped by the concept that was there before, most sites first."""
+def by_context(
+    sites: Sequence[Site], concepts: Sequence[str], method: str = "iou"
+) -> list[InsertionRow]:
+    """Sites grouped by the concept that was there before, most sites first (``method``: the
+    unit set inserted, ``optimized`` or ``iou``)."""
     groups: dict[int, list[float]] = {}
     for s in sites:
         groups.setdefault(s.context, []).append(s.added)
@@ -129,6 +132,8 @@ def by_context(sites: Sequence[Site], concepts: Sequence[str]) -> list[Insertion
     for ctx, n in sorted(order.items(), key=lambda kv: (-kv[1], kv[0])):
         added = np.array(groups[ctx])
         rows.append(
-            InsertionRow(concepts[ctx], n, float(added.mean()), float((added >= SUCCESS).mean()))
+            InsertionRow(
+                concepts[ctx], n, float(added.mean()), float((added >= SUCCESS).mean()), method
+            )
         )
     return rows

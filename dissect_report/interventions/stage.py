@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ from dissect_report.images import outline, tile_grid, to_uint8
 from dissect_report.interventions import write
 from dissect_report.interventions.ace import Ablator, ace_curve, random_order
 from dissect_report.interventions.heldout import HeldOut, heldout_pass
+from dissect_report.interventions.insert_set import SIZES, InsertChoice, choose_insert_set
 from dissect_report.interventions.insertion import (
+    SUCCESS,
     Site,
     by_context,
     candidate_sites,
@@ -63,8 +66,10 @@ class ConceptResult(ConceptIndexRow):
     :class:`~dissect_report.reportdir.schema.ConceptIndexRow`) and what its files hold."""
 
     curve: tuple[AceRow, ...] = field(repr=False, kw_only=True)
-    insertion: tuple[InsertionRow, ...] = field(repr=False, kw_only=True)
-    sites: tuple[Site, ...] = field(repr=False, kw_only=True)
+    insertion: tuple[InsertionRow, ...] = field(repr=False, kw_only=True)  # both sets' rows
+    sites: tuple[Site, ...] = field(repr=False, kw_only=True)  # the inserted set's
+    sites_iou: tuple[Site, ...] = field(default=(), repr=False, kw_only=True)  # the IoU-top set's
+    choice: InsertChoice | None = field(default=None, repr=False, kw_only=True)
     alpha: tuple[float, ...] | None = field(default=None, repr=False, kw_only=True)
     levels: tuple[float, ...] | None = field(default=None, repr=False, kw_only=True)  # (U,)
 
@@ -198,12 +203,14 @@ def _compare(
     held: HeldOut,
     c: int,
     units: list[int],
+    insert_units: list[int],
     level: torch.Tensor,
     rows: list[InsertionRow],
     config: InterventionConfig,
     patch: int,
 ) -> tuple[bytes | None, list[int]]:
-    """compare.png: the samples with the most concept, original | ablated | inserted (outlined)."""
+    """compare.png: the samples with the most concept, original | ``units`` ablated |
+    ``insert_units`` inserted (outlined)."""
     if config.compare_samples == 0:
         return None, []
     pick = sorted(range(held.count), key=lambda j: (-int(held.counts[j, c]), j))[
@@ -228,7 +235,7 @@ def _compare(
         original = to_uint8(models.generate(z))
         with edit(models.generator, layer, ablate(units)):
             ablated = to_uint8(models.generate(z))
-        with edit(models.generator, layer, insert(units, level, region=masks)):
+        with edit(models.generator, layer, insert(insert_units, level, region=masks)):
             inserted = to_uint8(models.generate(z))
     grid = [[original[k], ablated[k], outline(inserted[k], boxes[k])] for k in range(len(pick))]
     return tile_grid(grid), [held.ids[j] for j in pick]
@@ -249,7 +256,8 @@ def optimize_settings(config: InterventionConfig, patch: int) -> OptimizeSetting
 @dataclass(frozen=True)
 class Shared:
     """What every concept's measurement shares: the held-out pass, its ablator and controls,
-    the layer's IoUs, the training latents of the optimized sets (``learn``: None, none)."""
+    the layer's IoUs, the training latents of the optimized sets (``learn``: None, none) and
+    the dissection's samples the inserted set is chosen on (``select``: None without ``learn``)."""
 
     models: Models
     layer: str
@@ -263,6 +271,7 @@ class Shared:
     z_train: torch.Tensor
     patch: int
     learn: OptimizeSettings | None
+    select: HeldOut | None = None
 
 
 def measure_concept(s: Shared, name: str) -> tuple[ConceptResult, bytes | None]:
@@ -284,26 +293,36 @@ def measure_concept(s: Shared, name: str) -> tuple[ConceptResult, bytes | None]:
         orderings["optimized"] = alpha_order(alpha)
     curve = ace_curve(s.ablator, c, orderings, s.randoms, n_max)
     top = ranked[:n_max]
-    sites = insertion_sites(
-        models,
-        layer,
-        held,
-        c,
-        top,
-        level,
-        config.insert_samples,
-        config.grid,
-        s.patch,
-        config.batch_size,
+    choice = (
+        choose_insert_set(
+            models, layer, s.select, c, top, alpha, level, config.grid, s.patch, config.batch_size
+        )
+        if s.select is not None
+        else InsertChoice("iou", tuple(top), ())
     )
-    ctx_rows = by_context(sites, names)
-    png, compare_ids = _compare(models, layer, held, c, top, level, ctx_rows, config, s.patch)
+
+    def inserted(units: Sequence[int]) -> list[Site]:
+        return insertion_sites(
+            models, layer, held, c, units, level, config.insert_samples, config.grid, s.patch,
+            config.batch_size,
+        )  # fmt: skip
+
+    sites = inserted(choice.units)
+    sites_iou = sites if list(choice.units) == top else inserted(top)
+    ctx_rows = by_context(sites, names, choice.method)
+    if choice.method != "iou":  # the comparison: the IoU-top set at the same sites
+        ctx_rows += by_context(sites_iou, names, "iou")
+    own = [r for r in ctx_rows if r.method == choice.method]  # where the inserted set works
+    png, compare_ids = _compare(
+        models, layer, held, c, top, list(choice.units), level, own, config, s.patch
+    )
     last = {r.method: r for r in curve if r.n == n_max}
     before = held.fraction(c)
     # Every unit off: what the generator draws without this layer. A concept that stays
     # (sky, drawn as the default background) cannot be removed by any unit set here.
     ace_all = before - s.ablator.fraction(list(range(held.shape[0])), c)
     added = np.array([x.added for x in sites]) if sites else np.zeros(0)
+    added_iou = np.array([x.added for x in sites_iou]) if sites_iou else np.zeros(0)
     opt = last.get("optimized")
     rnd = last.get("random")
     result = ConceptResult(
@@ -326,21 +345,32 @@ def measure_concept(s: Shared, name: str) -> tuple[ConceptResult, bytes | None]:
         share_all=ace_all / before if before > 0 else math.nan,
         insert_sites=len(sites),
         insert_added=float(added.mean()) if len(added) else math.nan,
-        insert_success=float((added >= 0.05).mean()) if len(added) else math.nan,
+        insert_success=float((added >= SUCCESS).mean()) if len(added) else math.nan,
         compare_samples=tuple(compare_ids),
+        insert_method=choice.method,
+        insert_units=tuple(choice.units),
+        insert_added_iou=float(added_iou.mean()) if len(added_iou) else math.nan,
+        insert_success_iou=float((added_iou >= SUCCESS).mean()) if len(added_iou) else math.nan,
         curve=tuple(curve),
         insertion=tuple(ctx_rows),
         sites=tuple(sites),
+        sites_iou=tuple(sites_iou),
+        choice=choice,
         alpha=tuple(float(a) for a in alpha) if alpha is not None else None,
         levels=tuple(float(v) for v in level.tolist()),
     )
     log.debug(
-        "%s: removed %.0f%% (random %.0f%%) with %d units; insertion added %.2f/patch",
+        "%s: removed %.0f%% (random %.0f%%) with %d units; insertion (%s, %d units) succeeds "
+        "at %.0f%% of sites (IoU-top %.0f%%); selection: %s",
         name,
         100 * result.share,
         100 * result.share_random,
         n_max,
-        result.insert_added,
+        choice.method,
+        len(choice.units),
+        100 * result.insert_success,
+        100 * result.insert_success_iou,
+        choice.tried,
     )
     return result, png
 
@@ -388,9 +418,18 @@ def intervene(
         optimize = False
 
     learn = optimize_settings(config, patch)
+    # The inserted set is chosen on dissection samples the optimizer did not train on.
+    select = (
+        heldout_pass(
+            models, layer, dissect_seed, config.insert_samples, config.batch_size,
+            config.quantile, desc="selection samples", first=len(z_train),
+        )
+        if optimize
+        else None
+    )  # fmt: skip
     shared = Shared(
         models, layer, config, held, ablator, randoms, ious, by_concept, unique_slugs(chosen),
-        z_train, patch, learn if optimize else None,
+        z_train, patch, learn if optimize else None, select,
     )  # fmt: skip
     results = []
     for name in bar(chosen, desc="intervene", unit="concept"):
@@ -414,6 +453,10 @@ def intervene(
         "optimize": optimize,
         "optimize_skipped": skipped,
         "ranking": iou_source,
+        # the inserted set: top-n by alpha (n in insert_sizes) or the IoU-top set, whichever
+        # succeeds most on the dissection's samples insert_select (first, count)
+        "insert_sizes": list(SIZES) if optimize else [],
+        "insert_select": [len(z_train), config.insert_samples] if optimize else None,
     }
     seconds = time.perf_counter() - start
     publish_section(

@@ -84,16 +84,21 @@ def insertion_tables(
     ctx = result.insertion
     by_context = to_table(ctx, InsertionRow)
     names = concepts or []
-    sites = result.sites
+    # The inserted set's sites, then (when it is another set) the IoU-top set's at the same sites.
+    sets = [(result.insert_method, result.sites)]
+    if result.insert_method != "iou" and result.sites_iou:
+        sets.append(("iou", result.sites_iou))
+    sites = [(method, s) for method, group in sets for s in group]
     raw = pa.table(
         {
-            "sample": pa.array([s.sample for s in sites], I64),
-            "row": pa.array([s.row for s in sites], I32),
-            "col": pa.array([s.col for s in sites], I32),
+            "sample": pa.array([s.sample for _, s in sites], I64),
+            "row": pa.array([s.row for _, s in sites], I32),
+            "col": pa.array([s.col for _, s in sites], I32),
             "context": pa.array(
-                [names[s.context] if names else str(s.context) for s in sites], STR
+                [names[s.context] if names else str(s.context) for _, s in sites], STR
             ),
-            "added": pa.array([s.added for s in sites], F64),
+            "added": pa.array([s.added for _, s in sites], F64),
+            "method": pa.array([m for m, _ in sites], STR),
         }
     )
     return by_context, raw

@@ -19,7 +19,12 @@ from markupsafe import Markup
 
 from dissect_report.render.context import Card, Link, Row, Site, card, data_links, unit_href
 from dissect_report.render.fmt import DASH, esc, num, pct, yaml_str
-from dissect_report.render.sections import Artifacts, Interventions, gain_text
+from dissect_report.render.sections import (
+    Artifacts,
+    ConceptIntervention,
+    Interventions,
+    gain_text,
+)
 from dissect_report.render.unitpage import find_layer
 from dissect_report.reportdir.read import read_json
 from dissect_report.reportdir.records import LayerData
@@ -113,11 +118,12 @@ class ConceptLayer:
 @dataclass(frozen=True)
 class InterventionBlock:
     facts: tuple[Row, ...]
-    insertion: tuple[tuple[Markup, str, str, str], ...]
+    insertion: tuple[tuple[Markup, Markup, str, str, str], ...]
     ace_svg: str
     compare_png: str
     n_max: int
     samples: str
+    inserted: str = "units"  # what the compare picture's last column inserted
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,38 @@ def _unit_links(site: Site, layer_name: str, units: tuple[int, ...], root: str) 
     )
 
 
+_SET_NAMES = {"optimized": "measured set", "iou": "IoU-top units"}
+
+
+def _insertion_rows(site: Site, c: ConceptIntervention) -> tuple[Row, ...]:
+    """Which set insertion forced on (units linked) and both sets' measured success."""
+    units = c.insert_units or c.top_units  # older reports inserted the IoU-top units
+    if c.insert_method == "iou" and not c.insert_units:  # a report before measured sets
+        return (Row("insertion success (IoU-top units inserted)", pct(c.insert_success)),)
+    how = (
+        f"measured set: top {len(units)} by learned alpha, the best insertion success on the "
+        "dissection's samples"
+        if c.insert_method == "optimized"
+        else f"IoU-top {len(units)}: no set by learned alpha did better on the dissection's "
+        "samples (or none was learned)"
+    )
+    return (
+        Row(esc(f"units inserted ({how})"), _unit_links(site, c.layer, units, "../../")),
+        Row(
+            "insertion success, held out",
+            Markup("IoU-top units: {} &middot; measured set: {}").format(
+                pct(c.insert_success_iou), pct(c.insert_success)
+            ),
+        ),
+        Row(
+            "concept added per site (share of the patch)",
+            Markup("IoU-top units: {} &middot; measured set: {}").format(
+                num(c.insert_added_iou), num(c.insert_added)
+            ),
+        ),
+    )
+
+
 def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView:
     from urllib.parse import quote
 
@@ -259,11 +297,13 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
                     ),
                 ),
                 Row("insertion sites", str(c.insert_sites)),
-                Row("insertion success", pct(c.insert_success)),
+                *_insertion_rows(site, c),
             )
             ins = tuple(
-                (esc(r.context), str(r.sites), num(r.added), pct(r.success)) for r in c.insertion
-            )
+                (esc(_SET_NAMES.get(r.method, r.method)), esc(r.context), str(r.sites),
+                 num(r.added), pct(r.success))
+                for r in c.insertion
+            )  # fmt: skip
             blocks.append(
                 InterventionBlock(
                     facts=facts,
@@ -272,6 +312,11 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
                     compare_png="compare.png" if c.has_compare_png else "",
                     n_max=c.n_max,
                     samples=", ".join(map(str, c.compare_samples)),
+                    inserted=(
+                        f"measured set ({len(c.insert_units)})"
+                        if c.insert_method == "optimized"
+                        else f"top {len(c.insert_units or c.top_units)} units"
+                    ),
                 )
             )
     title = esc(f"Concept {name}")
@@ -323,6 +368,7 @@ def interventions_view(site: Site, iv: Interventions) -> InterventionsView:
             Markup(pct(c.share)),
             Markup(pct(c.share_random)),
             Markup(pct(c.insert_success)),
+            Markup(pct(c.insert_success if c.insert_method == "iou" else c.insert_success_iou)),
         )
         for c in iv.concepts
     )

@@ -334,6 +334,12 @@ class ConceptIndexRow:
     insert_added: float = column("float64", math.nan)
     insert_success: float = column("float64", math.nan)
     compare_samples: tuple[int, ...] = column("list<int64>", ())  # the rows of compare.png
+    # The inserted set: chosen by measured insertion success on the dissection's samples
+    # among top-n by learned alpha and the IoU-top set; older reports inserted top_units ("iou").
+    insert_method: str = column("string", "iou")
+    insert_units: tuple[int, ...] = column("list<int32>", ())  # () = top_units (older reports)
+    insert_added_iou: float = column("float64", math.nan)  # the IoU-top set, same sites
+    insert_success_iou: float = column("float64", math.nan)
 
 
 CONCEPT_INDEX = columns(ConceptIndexRow)
@@ -365,12 +371,14 @@ ACE = columns(AceRow)
 class InsertionRow:
     """A row of ``insertion.parquet``: the concept's units forced on at ``sites`` patches whose
     surroundings show ``context``; ``added`` pixels of the concept per patch, ``success`` the
-    share of sites where it appeared."""
+    share of sites where it appeared; ``method`` the unit set inserted (``optimized``: the
+    measured set of top units by learned alpha, ``iou``: the IoU-top set)."""
 
     context: str = column("string")
     sites: int = column("int64")
     added: float = column("float64", math.nan)
     success: float = column("float64", math.nan)
+    method: str = column("string", "iou")
 
 
 INSERTION = columns(InsertionRow)

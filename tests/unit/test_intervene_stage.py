@@ -20,6 +20,8 @@ from test_intervene_toys import (
 
 from dissect_report.errors import ConfigError
 from dissect_report.interventions import InterventionConfig, intervene
+from dissect_report.interventions.heldout import heldout_pass
+from dissect_report.interventions.insertion import SUCCESS, insertion_sites
 from dissect_report.models import Models
 from dissect_report.sampler import latents
 
@@ -101,15 +103,21 @@ def test_random_control_and_index(run: tuple[Path, object]) -> None:
 
 def test_insertion_adds_doors_on_buildings_only(run: tuple[Path, object]) -> None:
     report, _ = run
+    index = {
+        r["concept"]: r for r in pq.read_table(report / "concepts" / "index.parquet").to_pylist()
+    }
+    method = index["door"]["insert_method"]
     rows = {
         r["context"]: r
         for r in pq.read_table(report / "concepts" / "door" / "insertion.parquet").to_pylist()
+        if r["method"] == method
     }
     assert rows["building"]["added"] == pytest.approx(1.0)  # the whole patch becomes door
     assert rows["building"]["success"] == 1.0
     assert rows["sky"]["added"] == 0.0 and rows["sky"]["success"] == 0.0
     assert rows["sky"]["sites"] > rows["building"]["sites"]
     sites = pq.read_table(report / "concepts" / "door" / "insertion_sites.parquet").to_pylist()
+    sites = [s for s in sites if s["method"] == method]
     assert sum(s["context"] == "building" for s in sites) == rows["building"]["sites"]
     assert {(s["row"], s["col"]) for s in sites if s["context"] == "building"} <= {
         (2, 0),
@@ -117,6 +125,39 @@ def test_insertion_adds_doors_on_buildings_only(run: tuple[Path, object]) -> Non
         (4, 0),
         (4, 2),
     }  # building
+
+
+def test_the_inserted_set_is_the_measured_set(run: tuple[Path, object]) -> None:
+    """Insertion forces on the candidate that measured best on the selection samples, and the
+    held-out numbers are that set's and the IoU-top set's, at the same sites."""
+    report, result = run
+    models = _models()
+    held = heldout_pass(models, "layer", 2, 40, 7)
+    index = {
+        r["concept"]: r for r in pq.read_table(report / "concepts" / "index.parquet").to_pylist()
+    }
+    for c in result.concepts:
+        choice = c.choice
+        assert choice is not None and choice.tried  # every candidate was measured
+        mine = [t for t in choice.tried if (t[0], t[1]) == (choice.method, len(choice.units))]
+        assert mine and mine[0][2] == max(t[2] for t in choice.tried)  # the best success
+        row = index[c.concept]
+        assert tuple(row["insert_units"]) == choice.units and row["insert_method"] == choice.method
+        if choice.method == "optimized":
+            alpha = c.alpha
+            assert alpha is not None
+            assert (
+                list(choice.units)
+                == sorted(range(len(alpha)), key=lambda u: (-alpha[u], u))[: len(choice.units)]
+            )
+        else:
+            assert choice.units == tuple(row["top_units"])
+        k = CONCEPTS.index(c.concept)
+        level = held.levels("quantile", k)
+        for units, success in ((choice.units, row["insert_success"]),
+                               (row["top_units"], row["insert_success_iou"])):  # fmt: skip
+            sites = insertion_sites(models, "layer", held, k, units, level, 12, 4, 2, 7)
+            assert success == pytest.approx(np.mean([s.added >= SUCCESS for s in sites]))
 
 
 def test_optimized_alpha_finds_the_planted_units(run: tuple[Path, object]) -> None:
