@@ -13,6 +13,11 @@ strokes (2x2 cells of the layer on grass, one per sample, the interventions' hel
 samples from ``--first``), through the interventions' edit hook and the real segmenter:
 precision = share of the stroke's changed pixels that become the concept. Prints a Markdown
 table; never asserted.
+
+A second table measures each brush (the after set, at its n) where its concept belongs too:
+strokes at the windows where the concept occurs most often in the dissection's samples
+(:func:`dissect_report.paint.brushes.concept_prior`), context = what those strokes covered
+before (sky for cloud, ...), beside the strokes on the ground: one row per (concept, context).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def main() -> None:
     inputs = brush_inputs(args.report, opened.raw)
     wanted = [c for c in args.concepts.split(",") if c] or [i.name for i in inputs.concepts]
     names = models.concepts
-    rows = []
+    rows, places = [], []
     for item in inputs.concepts:
         if item.name not in wanted:
             continue
@@ -79,12 +84,29 @@ def main() -> None:
             f"| {'yes' if brush.offered else 'marked'} | {brush.strokes} | {seconds:.1f} s |"
         )
         print(rows[-1], flush=True)
+        where = "ground (" + ", ".join(settings.ground) + ")" if brush.on_ground else "lowest"
+        places.append(
+            f"| {item.name} | {where} | {brush.strokes} | {brush.precision:.0%} "
+            f"| {brush.coverage:.0%} | {new_others} | {brush.n} |"
+        )
+        if brush.place is not None:
+            p = brush.place
+            else_ = ", ".join(f"{n} {v:.0%}" for n, v in p.others)
+            places.append(
+                f"| {item.name} | in its place ({p.context}) | {p.strokes} | {p.precision:.0%} "
+                f"| {p.coverage:.0%} | {else_} | {brush.n} |"
+            )
     print(
         "\n| concept | before: units | precision | coverage | else | after: units | precision "
         "| coverage | else | offered | strokes | time |\n|---|---|---:|---:|---|---|---:|---:|---|"
         "---|---:|---:|"
     )
     print("\n".join(rows))
+    print(
+        "\n| concept | context | strokes | precision | coverage | else | units |"
+        "\n|---|---|---:|---:|---:|---|---:|"
+    )
+    print("\n".join(places))
 
 
 if __name__ == "__main__":

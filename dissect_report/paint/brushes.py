@@ -119,6 +119,72 @@ class Brush:
     on_ground: bool  # False when the concept had to be stroked elsewhere
     offered: bool
     selection: tuple[tuple[int, float, float], ...] = field(default=())  # (n, precision, coverage)
+    place: Placed | None = None  # the same brush measured where the concept belongs
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A brush measured where its concept belongs: held-out strokes at the windows where the
+    concept occurs most often in the dissection's samples (without it there), ``context`` the
+    concept those strokes covered most before."""
+
+    context: str
+    precision: float
+    coverage: float
+    others: tuple[tuple[str, float], ...]
+    strokes: int
+
+
+def concept_prior(
+    labels: torch.Tensor, concept: int, layer_hw: tuple[int, int], size: int
+) -> np.ndarray:
+    """(H - size + 1, W - size + 1): the concept's mean share of each stroke window over the
+    samples ``labels`` (N, Hi, Wi): where in the image it naturally appears."""
+    h, w = layer_hw
+    present = (labels == concept).float().mean(0)  # (Hi, Wi)
+    sy, sx = labels.shape[1] / h, labels.shape[2] / w
+    out = np.zeros((h - size + 1, w - size + 1))
+    for r in range(h - size + 1):
+        for c in range(w - size + 1):
+            out[r, c] = float(
+                present[
+                    int(r * sy) : int(math.ceil((r + size) * sy)),
+                    int(c * sx) : int(math.ceil((c + size) * sx)),
+                ].mean()
+            )
+    return out
+
+
+def place_strokes(
+    labels: torch.Tensor, concept: int, prior: np.ndarray, layer_hw: tuple[int, int], size: int
+) -> tuple[list[Stroke], int | None]:
+    """One stroke per sample where the concept is (nearly) absent, at the window where it is
+    most often found (``prior``; ties: lowest, then left; never a window where it was never
+    found: such a sample gets no stroke), and the concept those strokes covered most before
+    (None without strokes). Deterministic."""
+    h, w = layer_hw
+    image_hw = (int(labels.shape[1]), int(labels.shape[2]))
+    sy, sx = image_hw[0] / h, image_hw[1] / w
+    order = sorted(
+        ((r, c) for r in range(h - size + 1) for c in range(w - size + 1) if prior[r, c] > 0),
+        key=lambda rc: (-prior[rc], -rc[0], rc[1]),
+    )
+    out, covered = [], []
+    for j in range(labels.shape[0]):
+        for r, c in order:
+            box = labels[
+                j,
+                int(r * sy) : int(math.ceil((r + size) * sy)),
+                int(c * sx) : int(math.ceil((c + size) * sx)),
+            ]
+            if float((box == concept).float().mean()) <= 0.05:
+                out.append(Stroke(j, r, c, False))
+                covered.append(box[box != concept].flatten())
+                break
+    if not out:
+        return [], None
+    counts = torch.bincount(torch.cat(covered))
+    return out, int(counts.argmax())
 
 
 def _region_cells(strokes: Sequence[Stroke], size: int, hw: tuple[int, int]) -> torch.Tensor:
@@ -290,6 +356,18 @@ def make_brush(
     n = _choose(tried, s.min_coverage, len(ranked))
     held = score(models, layer, mea_z, mea_before, mea_strokes, s.stroke, probe, ranked[:n], levels)
     precision = held.precision(c)
+    place = None
+    prior = concept_prior(sel_before, c, probe, s.stroke)
+    if prior.max() > 0:  # the concept occurs in the dissection's samples: measure it there too
+        strokes, context = place_strokes(mea_before, c, prior, probe, s.stroke)
+        if strokes and context is not None:
+            got = score(
+                models, layer, mea_z, mea_before, strokes, s.stroke, probe, ranked[:n], levels
+            )
+            place = Placed(
+                names[context], got.precision(c), got.coverage(c), tuple(got.others(c, names)),
+                got.strokes,
+            )  # fmt: skip
     return Brush(
         concept=concept,
         method=method,
@@ -303,6 +381,7 @@ def make_brush(
         on_ground=bool(mea_strokes) and all(st.on_ground for st in mea_strokes),
         offered=bool(precision >= s.min_precision),
         selection=tuple(tried),
+        place=place,
     )
 
 

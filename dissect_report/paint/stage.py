@@ -236,9 +236,24 @@ def _brushes(
                 "offered": brush.offered,
                 "selection": [[n, _finite(p), _finite(c)] for n, p, c in brush.selection],
                 "iou_units": list(item.top_units),
+                "place": _place(brush),
             }
         )
     return out
+
+
+def _place(brush: Brush) -> dict[str, Any] | None:
+    """paint.json ``place``: the brush measured where its concept belongs (None: not measured)."""
+    p = brush.place
+    if p is None:
+        return None
+    return {
+        "context": p.context,
+        "precision": _finite(p.precision),
+        "coverage": _finite(p.coverage),
+        "others": [[name, share] for name, share in p.others],
+        "strokes": p.strokes,
+    }
 
 
 def _finite(value: float) -> float | None:

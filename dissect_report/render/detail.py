@@ -140,6 +140,24 @@ class ConceptView:
     unreachable: Markup = Markup("")  # why the floor is out of reach at the policy, and the fix
 
 
+def _place_rows(place: dict[str, Any] | None, name: str) -> tuple[Row, ...]:
+    """The brush measured where its concept belongs (paint.json ``place``), if it was."""
+    if not place:
+        return ()
+    precision = place.get("precision")
+    others = ", ".join(f"{o} {pct(v)}" for o, v in place.get("others") or []) or DASH
+    return (
+        Row(
+            esc(
+                f"precision where {name} belongs (strokes on {place.get('context')}, where it "
+                "occurs most in the dissection's samples)"
+            ),
+            (pct(precision) if precision is not None else DASH)
+            + f" ({int(place.get('strokes') or 0)} held-out strokes; else {others})",
+        ),
+    )
+
+
 def _brush_rows(site: Site, name: str) -> tuple[Row, ...]:
     """The concept's Paint brush as paint/paint.json records it (the Paint page's numbers)."""
     path = site.report.root / "paint" / "paint.json"
@@ -172,6 +190,7 @@ def _brush_rows(site: Site, name: str) -> tuple[Row, ...]:
             + f" ({int(entry.get('strokes') or 0)} held-out strokes {where})",
         ),
         Row("what the other changed pixels became", others),
+        *_place_rows(entry.get("place"), name),
         Row(
             f"share of the stroke painted {name}",
             pct(entry["coverage"]) if entry.get("coverage") is not None else DASH,

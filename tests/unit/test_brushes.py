@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from test_intervene_toys import CONCEPTS, PaletteSegmenter, PlantedGenerator
 
 from dissect_report.models import Models
-from dissect_report.paint.brushes import BrushSettings, Stroke, find_strokes, make_brush, score
+from dissect_report.paint.brushes import (
+    BrushSettings,
+    Stroke,
+    concept_prior,
+    find_strokes,
+    make_brush,
+    place_strokes,
+    score,
+)
 
 SETTINGS = BrushSettings(select_samples=8, measure_samples=12, sizes=(1, 2, 4), batch_size=5)
 LEVELS = torch.full((6,), 2.0)  # every unit forced to 2.0 (its region's value at z = 1)
@@ -36,11 +45,31 @@ def test_strokes_lie_on_the_grass_where_there_is_grass() -> None:
     assert strokes == [Stroke(0, 6, 0, True), Stroke(1, 6, 3, True)]
 
 
+def test_a_brush_is_measured_where_its_concept_occurs_not_on_a_named_region() -> None:
+    """Cloud lives in the sky's top-left in the selection samples: its place strokes go there
+    on a sample without cloud, and the context is what they covered (sky), found from data."""
+    sky, grass, cloud = (CONCEPTS.index(c) for c in ("sky", "grass", "tree"))  # "tree" as cloud
+    labels = torch.full((3, 16, 16), sky, dtype=torch.long)
+    labels[:, 8:, :] = grass
+    labels[:2, :4, :4] = cloud  # layer cells (0..1, 0..1) in samples 0 and 1
+    prior = concept_prior(labels, cloud, (8, 8), 2)
+    assert prior.shape == (7, 7)
+    assert prior[0, 0] == pytest.approx(2 / 3) and prior[0, 1] == pytest.approx(1 / 3)
+    assert prior[3:].max() == 0.0  # never on the grass
+    strokes, context = place_strokes(labels, cloud, prior, (8, 8), 2)
+    # Samples 0 and 1 hold cloud in every window where it occurs: no stroke on them.
+    assert strokes == [Stroke(2, 0, 0, False)] and context == sky
+    none, nothing = place_strokes(labels[:2], cloud, prior, (8, 8), 2)
+    assert none == [] and nothing is None
+
+
 def test_tree_brush_paints_tree_and_is_offered() -> None:
     brush = _brush("tree", [3, 4])
     assert brush.method == "optimized" and set(brush.units[:2]) == {3, 4}
     assert brush.precision == 1.0 and brush.offered and brush.on_ground
     assert brush.others == () and brush.coverage == 1.0 and brush.strokes >= 6
+    # Measured where tree occurs in the selection samples too: the same units paint it there.
+    assert brush.place is not None and brush.place.precision == 1.0 and brush.place.strokes > 0
     # The precision is what the edit gives, recounted here pixel by pixel.
     models = _models()
     z = models.latents(range(100, 112), seed=2)

@@ -332,6 +332,9 @@
       "): " + pct(c.precision) + " of the pixels a stroke changed became " + c.name +
       " on " + c.strokes + " held-out strokes " + (c.on_ground ? "on the ground" : "away from it") +
       (others.length ? " (else " + others.join(", ") + ")" : "") + "." +
+      (c.place && c.place.precision !== null && c.place.precision !== undefined ?
+        " Where " + c.name + " belongs (strokes on " + c.place.context + "): " +
+        pct(c.place.precision) + "." : "") +
       (n !== c.n ? " You chose " + n + " units: not measured." : "");
   }
 
