@@ -44,7 +44,12 @@ def print_summary(result: Any) -> None:
                 else "its held-out strokes changed no pixel, so how much of a stroke becomes "
                 f"{b.concept} is unknown"
             )
-            print(f"  {b.concept} brush: {b.n} units by {b.method}; {measured}{mark}")
+            place = (
+                f"; where it belongs (on {b.place.context}): {pct(b.place.precision, 'n/a')}"
+                if b.place is not None
+                else ""
+            )
+            print(f"  {b.concept} brush: {b.n} units by {b.method}; {measured}{place}{mark}")
     else:
         print(f"paint: not available: {result.note}", file=sys.stderr)
 

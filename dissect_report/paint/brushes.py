@@ -7,6 +7,7 @@ Usage::
                        select=(dissect_seed, range(16)), measure=(heldout_seed, range(256, 288)))
     brush.units[: brush.n]          # the units the brush sets by default, strongest first
     brush.precision, brush.offered  # measured on held-out strokes; offered if >= 70%
+    brush.place                     # measured where the concept belongs (cloud: in the sky)
 
 What a brush is measured by (GANPaint's test, run here before the page offers it): on each
 sample a stroke of ``stroke`` x ``stroke`` cells of the layer on the ground (cells the
@@ -15,7 +16,11 @@ itself ground is stroked where it is not), the brush's units forced to their ins
 levels there, the image regenerated through the interventions' own edit hook and segmented.
 Of the image pixels inside the stroke whose label changes, ``precision`` is the share that
 become the concept; ``others`` says what the rest became; ``coverage`` is the share of the
-whole stroke that became the concept.
+whole stroke that became the concept. The same brush is measured where its concept belongs
+(``place``): one held-out stroke per sample at the window where the concept occurs most often
+in the dissection's selection samples (without it in that sample), so a cloud or mountain
+brush is measured in the sky, chosen from the data rather than a list of concepts. A brush is
+offered when either measurement reaches ``min_precision``.
 
 How the units are chosen (GANPaint's optimized sets): a per-unit alpha in [0, 1] is learned
 with Adam to make the segmenter see the concept inside the strokes (``-mean log p(concept)``
@@ -379,7 +384,9 @@ def make_brush(
         others=tuple(held.others(c, names)),
         strokes=held.strokes,
         on_ground=bool(mea_strokes) and all(st.on_ground for st in mea_strokes),
-        offered=bool(precision >= s.min_precision),
+        # Offered where it works: on the ground, or where its concept belongs (the page says which).
+        offered=bool(precision >= s.min_precision)
+        or (place is not None and bool(place.precision >= s.min_precision)),
         selection=tuple(tried),
         place=place,
     )

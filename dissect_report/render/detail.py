@@ -174,8 +174,11 @@ def _brush_rows(site: Site, name: str) -> tuple[Row, ...]:
     precision = entry.get("precision")
     where = "on the ground" if entry.get("on_ground") else "away from the ground"
     others = ", ".join(f"{o} {pct(v)}" for o, v in entry.get("others") or []) or DASH
+    place = entry.get("place") or {}
     offered = (
         "yes"
+        if entry.get("offered") and precision is not None and precision >= float(bar)
+        else f"yes, for where {name} belongs (on {place.get('context')})"
         if entry.get("offered")
         else f"marked: below {pct(float(bar))} precision (listed apart on the Paint page)"
     )

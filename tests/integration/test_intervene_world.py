@@ -44,9 +44,11 @@ def test_intervene_removes_concepts_and_inserts_them_where_they_fit(
         assert row["n_max"] == 32 and row["layer"] == "layer2"
         assert row["share"] > 0.4, row  # its top units remove a large share of it ...
         assert row["share"] > row["share_random"] + 0.3, row  # ... random units far less
+    inserted = index["building"]["insert_method"]
     ctx = {
         r["context"]: r
         for r in pq.read_table(report / "concepts/building/insertion.parquet").to_pylist()
+        if r["method"] == inserted
     }
     assert (
         ctx["grass"]["success"] > ctx["sky"]["success"]

@@ -347,6 +347,11 @@
       var o = document.createElement("option");
       o.value = String(i);
       var p = c.precision === undefined || c.precision === null ? "" : ", " + pct(c.precision);
+      var bar = data.brushes ? data.brushes.min_precision : 0;
+      if (c.place && c.place.precision !== null && c.place.precision !== undefined &&
+          !(c.precision >= bar) && c.place.precision >= bar) {  // offered for where it belongs
+        p = ", " + pct(c.place.precision) + " on " + c.place.context;
+      }
       o.textContent = c.name + " (" + (c.n || c.units.length) + " units" + p + ")";
       if (c.offered === false) {  // measured below the bar: listed apart, marked
         if (!marked) {
