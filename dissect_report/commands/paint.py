@@ -45,9 +45,11 @@ def print_summary(result: Any) -> None:
                 f"{b.concept} is unknown"
             )
             place = (
-                f"; where it belongs (on {b.place.context}): {pct(b.place.precision, 'n/a')}"
-                if b.place is not None
-                else ""
+                ""
+                if b.place is None
+                else f"; where it belongs (on {b.place.context}): {pct(b.place.precision)}"
+                if math.isfinite(b.place.precision)
+                else f"; where it belongs (on {b.place.context}) its strokes changed no pixel"
             )
             print(f"  {b.concept} brush: {b.n} units by {b.method}; {measured}{place}{mark}")
     else:

@@ -37,6 +37,9 @@ def test_intervene_summary_never_prints_minus_zero(capsys):
         share_optimized=math.nan,
         insert_success=0.0,
         insert_added=-0.0004,
+        insert_method="iou",
+        insert_units=(),
+        top_units=tuple(range(20)),
     )
     result = SimpleNamespace(layer="layer3", seed=7, seconds=1.0, concepts=[concept])
     intervene_cmd.print_summary(result)
@@ -45,7 +48,9 @@ def test_intervene_summary_never_prints_minus_zero(capsys):
 
 
 def test_paint_summary_says_why_a_precision_is_unknown(capsys):
-    brush = SimpleNamespace(concept="door", n=4, method="iou", precision=math.nan, offered=False)
+    brush = SimpleNamespace(
+        concept="door", n=4, method="iou", precision=math.nan, offered=False, place=None
+    )
     result = SimpleNamespace(
         available=True, samples=8, layer="layer3", model_bytes=2e6, seconds=1.0, brushes=[brush]
     )
