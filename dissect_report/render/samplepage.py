@@ -1,4 +1,4 @@
-"""View model of a sample page: one drawn sample and the units that fire most on it.
+"""View model of a sample page: one drawn sample and the units that say what it contains.
 
 Usage::
 
@@ -7,8 +7,16 @@ Usage::
         ...   # "samples/1234/index.md", SampleView
 
 The inverse of a unit page: the image and its segmentation, the concepts in it, per layer
-the units whose peak activation on it is furthest above their own threshold, and the units
-whose pages show it as an example. Units link here from their tiles; this page links back.
+the units that say what it contains (:func:`rank_hits`), and the units whose pages show it as
+an example. Units link here from their tiles; this page links back.
+
+The units that fire most on a sample, by peak over threshold, are mostly broad unlabelled
+ones that fire on every image: they say nothing about this one. So a layer's list puts the
+labelled units whose concept is in the image first, then other labelled units, then the
+unlabelled; within each, the units for which this image is most exceptional first: where
+this image's peak ranks among the unit's peaks on the dissection's fixed subset of samples
+(``peaks`` in stats.npz; a broad unit's peak on any one image is ordinary for it), else the
+band of the unit's examples it appears in; then peak over threshold. The page says so.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 from markupsafe import Markup
 
 from dissect_report.render.context import (
@@ -28,8 +38,20 @@ from dissect_report.render.context import (
 )
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import esc, num, pct, yaml_str
+from dissect_report.reportdir.read import read_arrays
 
 ROOT = "../../"  # from samples/<id>/index.html back to the site root
+HITS_PER_LAYER = 8
+NAN = float("nan")
+RANKING = (
+    "Per layer, the units that say what this image contains: labelled units whose concept is "
+    "in it first, then other labelled units, then unlabelled ones (dimmed, with why in a few "
+    "words). Within each, the units for which this image is most exceptional come first: "
+    "\u201cfor the unit\u201d is where its peak on this image ranks among its peaks on all "
+    "the images its examples are drawn from (top 1% = stronger than on 99% of them). "
+    "Ranking by activation alone would put broad units first: they fire on most images, so "
+    "their strongest is ordinary for them and says little about this one."
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +62,83 @@ class UnitHit:
     peak: str
     ratio: str
     dim: bool
+    band: str = ""  # where this image falls among the unit's examples ("top", "95-99%")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A unit that may say what a sample contains, with what :func:`rank_hits` sorts by."""
+
+    layer: str
+    unit: int
+    peak: float
+    ratio: float  # nan when unknown
+    labelled: bool
+    in_image: bool  # its concept is in the sample's segmentation
+    band: int  # rank of the sample's band among the unit's examples (0 = top); large: none
+    band_label: str = ""
+    rank: float = float("nan")  # share of the unit's sampled peaks below this one (nan: unknown)
+
+
+def rank_hits(candidates: list[Candidate], n: int = HITS_PER_LAYER) -> list[Candidate]:
+    """The ``n`` units of one layer that best say what a sample contains (module docstring).
+
+    Usage::
+
+        rank_hits([Candidate("layer3", 7, 2.1, 9.0, True, True, 0, "top"), ...])
+    """
+    best: dict[int, Candidate] = {}
+    for c in candidates:  # one entry per unit: its strongest band, its known ratio
+        old = best.get(c.unit)
+        if old is None or (c.band, -_num(c.ratio)) < (old.band, -_num(old.ratio)):
+            best[c.unit] = c
+
+    def key(c: Candidate) -> tuple[int, float, int, float, int]:
+        group = 0 if c.labelled and c.in_image else 1 if c.labelled else 2
+        return (group, -_num(c.rank), c.band, -_num(c.ratio), c.unit)
+
+    return sorted(best.values(), key=key)[:n]
+
+
+def _num(x: float) -> float:
+    return x if x == x else float("-inf")
+
+
+def peak_ranks(layer_dir: Path) -> tuple[dict[int, int], np.ndarray, np.ndarray] | None:
+    """``({sample: column}, ranks, peaks)`` (both ``(units, samples)``) from the layer's
+    stats.npz: a rank is the share of that unit's sampled peaks below its peak on that
+    sample; None when the report has no sampled peaks.
+
+    Usage::
+
+        columns, ranks, peaks = peak_ranks(report / "layers" / "layer3")
+        ranks[7, columns[12]]   # 0.99: unit 7 fires more on sample 12 than on 99% of them
+    """
+    path = layer_dir / "stats.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as npz:
+        if "peaks" not in npz.files or "peak_ids" not in npz.files:
+            return None
+    arrays = read_arrays(path, ("peaks", "peak_ids"))
+    peaks = np.asarray(arrays["peaks"], np.float64)
+    all_ids = np.asarray(arrays["peak_ids"], np.int64)
+    if peaks.ndim != 2 or peaks.shape[1] != len(all_ids):
+        return None
+    # Fewer samples than the subset's size leave pad columns (the largest id, no peaks).
+    keep = (all_ids != np.iinfo(np.int64).max) & np.isfinite(peaks).all(axis=0)
+    peaks, ids = peaks[:, keep], [int(i) for i in all_ids[keep]]
+    if not ids:
+        return None
+    order = np.sort(peaks, axis=1)
+    ranks = np.stack([np.searchsorted(order[u], peaks[u], "left") for u in range(len(peaks))])
+    return {s: j for j, s in enumerate(ids)}, ranks / max(len(ids) - 1, 1), peaks
+
+
+def _for_unit(rank: float) -> str:
+    if rank != rank:
+        return ""
+    return "top" if rank >= 1 else f"top {pct(1 - rank)}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +181,7 @@ class SampleView:
     prev: str
     next: str
     segmentation: str = ""  # set when the image and its segmentation are separate files
+    ranking: str = RANKING  # how the units of each layer are ordered, said on the page
 
 
 def sample_pages(
@@ -127,20 +227,50 @@ def sample_pages(
             for i, b in enumerate(ex.bands):
                 band_rank.setdefault(b.label, i)
 
-    def hit(layer: str, unit: int, peak: float, extra: str) -> UnitHit:
-        row = rows_by_layer.get(layer, {}).get(unit)
+    def hit(c: Candidate) -> UnitHit:
+        row = rows_by_layer.get(c.layer, {}).get(c.unit)
         label = (
-            unit_label(row, site.floor, SHORT_REASON[guard_reason(site.layer_by_name[layer], row)])
+            unit_label(
+                row, site.floor, SHORT_REASON[guard_reason(site.layer_by_name[c.layer], row)]
+            )
             if row is not None
             else ""
         )
         return UnitHit(
-            href=unit_href(slug.get(layer, layer), unit, ROOT),
-            unit=f"{layer} #{unit}",
+            href=unit_href(slug.get(c.layer, c.layer), c.unit, ROOT),
+            unit=f"{c.layer} #{c.unit}",
             label=esc(label),
-            peak=num(peak),
-            ratio=extra,
+            peak=num(c.peak),
+            ratio=f"{num(c.ratio)}\u00d7" if c.ratio == c.ratio else "",
             dim=row is None or not row.interpretable,
+            band=_for_unit(c.rank) or c.band_label,
+        )
+
+    ranks = {layer.entry.name: peak_ranks(layer.dir) for layer in site.report.layers}
+
+    def candidate(
+        layer: str,
+        unit: int,
+        peak: float,
+        ratio: float,
+        present: set[str],
+        band: str = "",
+        sample: int = -1,
+    ) -> Candidate:
+        row = rows_by_layer.get(layer, {}).get(unit)
+        labelled = row is not None and bool(row.interpretable)
+        known = ranks.get(layer)
+        column = known[0].get(sample) if known is not None else None
+        return Candidate(
+            layer,
+            unit,
+            peak,
+            ratio,
+            labelled,
+            labelled and row is not None and row.concept in present,
+            band_rank.get(band, 99) if band else 99,
+            band,
+            float(known[1][unit, column]) if known is not None and column is not None else NAN,
         )
 
     for i, sample in enumerate(ids):
@@ -155,12 +285,36 @@ def sample_pages(
                 samples.concepts.get(sample, ()), samples.areas.get(sample, ()), strict=False
             )
         )
-        by_layer: dict[str, list[UnitHit]] = {}
+        present = set(samples.concepts.get(sample, ()))
+        by_layer: dict[str, list[Candidate]] = {}
+        ratios: dict[tuple[str, int], float] = {}
         for t in samples.top_units.get(sample, ()):
-            ratio = f"{num(t.ratio)}\u00d7" if t.ratio == t.ratio else ""
-            by_layer.setdefault(t.layer, []).append(hit(t.layer, t.unit, t.peak, ratio))
+            ratios[(t.layer, t.unit)] = t.ratio
+            by_layer.setdefault(t.layer, []).append(
+                candidate(t.layer, t.unit, t.peak, t.ratio, present, "", sample)
+            )
+        for layer, unit, band, peak in shown_by.get(sample, ()):
+            ratio = ratios.get((layer, unit), NAN)
+            by_layer.setdefault(layer, []).append(
+                candidate(layer, unit, peak, ratio, present, band, sample)
+            )
+        for layer in site.report.layers:  # every unit, where the peaks say how it ranks
+            name, known = layer.entry.name, ranks.get(layer.entry.name)
+            column = known[0].get(sample) if known is not None else None
+            if known is None or column is None:
+                continue
+            for row in layer.units:
+                if row.unit < known[1].shape[0]:
+                    peak = float(known[2][row.unit, column])
+                    ratio = peak / row.threshold if row.threshold > 0 else NAN
+                    by_layer.setdefault(name, []).append(
+                        candidate(name, row.unit, peak, ratio, present, "", sample)
+                    )
         layers = tuple(
-            LayerHits(esc(layer.entry.name), tuple(by_layer[layer.entry.name]))
+            LayerHits(
+                esc(layer.entry.name),
+                tuple(hit(c) for c in rank_hits(by_layer[layer.entry.name])),
+            )
             for layer in site.report.layers
             if layer.entry.name in by_layer
         )

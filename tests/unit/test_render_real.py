@@ -110,3 +110,25 @@ def test_the_built_in_worlds_site_names_no_path_of_this_machine(real_report: Pat
             text = path.read_text(encoding="utf-8", errors="replace")
             found = [n for n in needles if n in text]
             assert not found, (path, found)
+
+
+def test_sample_pages_list_labelled_units_of_the_image_before_broad_ones(
+    real_report: Path,
+) -> None:
+    site = real_report / "site"
+    rows = {r["unit"]: r for r in _units(real_report, "layer4")}
+    pages = sorted((site / "samples").glob("*/index.html"))
+    assert pages
+    led_by_labelled = 0
+    for page in pages:
+        html = page.read_text()
+        assert "Ranking by activation alone would put broad units first" in html
+        table = html[html.index("<h3>layer4</h3>") :]
+        table = table[: table.index("</table>")]
+        units = [int(u) for u in re.findall(r"layer4 #(\d+)</a>", table)]
+        assert units
+        labelled = [bool(rows[u]["interpretable"]) for u in units]
+        # every labelled unit comes before every unlabelled one
+        assert labelled == sorted(labelled, reverse=True), (page, units)
+        led_by_labelled += labelled[0]
+    assert led_by_labelled > len(pages) // 2
