@@ -497,7 +497,7 @@ def artifacts_view(site: Site, art: Artifacts) -> ArtifactsView:
             score=num(u.score),
             fsd=num(u.fsd),
             realism=num(u.realism),
-            gain=gain_text(u),
+            gain=gain_text(u, compact=True),
             repaired="yes" if u.repaired else "no",
             strip=f"units/{u.unit}.png" if u.has_strip else "",
         )

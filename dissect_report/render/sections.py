@@ -80,12 +80,15 @@ class ArtifactUnit(ArtifactUnitRow):
     has_strip: bool = field(kw_only=True)
 
 
-def gain_text(u: ArtifactUnitRow) -> str:
-    """The screen's gain: on all scoring samples, or on the even half where it stopped."""
+def gain_text(u: ArtifactUnitRow, compact: bool = False) -> str:
+    """The screen's gain: on all scoring samples, or on the even half where it stopped
+    (``compact``: marked with a dagger that the table's note explains, 2 digits)."""
     if u.ablation_gain == u.ablation_gain:
-        return num(u.ablation_gain)
+        return num(u.ablation_gain, 2) if compact else num(u.ablation_gain)
     if u.ablation_gain_even == u.ablation_gain_even:
         # the screen measured the even half first and stopped there: not confirmed
+        if compact:
+            return f"{num(u.ablation_gain_even, 2)}\u2020"
         return f"{num(u.ablation_gain_even)} (even half)"
     return ""  # not screened
 

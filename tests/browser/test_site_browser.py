@@ -190,3 +190,20 @@ def test_search_finds_a_unit_by_layer_and_number_first(wide_site: Path, page) ->
     p.click(".md-search-result__item a >> nth=0")
     p.wait_for_url("**/layers/layer3/units/115/index.html*")
     assert "unit 115" in p.inner_text(".dr-unitpage h1")
+
+
+@pytest.mark.parametrize("name", ["interventions", "artifacts"])
+def test_wide_tables_fit_at_1280_and_scroll_inside_at_390(site: Path, page, name: str) -> None:
+    p, _ = page
+    for width in (1280, 390):
+        p.set_viewport_size({"width": width, "height": 900})
+        p.goto((site / name / "index.html").as_uri())
+        tables = p.evaluate(
+            """() => [...document.querySelectorAll('.md-typeset table')]
+                  .map(t => [t.className, t.scrollWidth, t.clientWidth])"""
+        )
+        assert any("dr-wide" in cls for cls, _, _ in tables)
+        if width == 1280:  # every table fits: no sideways scrolling on a laptop
+            assert all(sw <= cw for _, sw, cw in tables), tables
+        # the page itself never scrolls sideways; a table may, inside its own box
+        assert p.evaluate("() => document.documentElement.scrollWidth") <= width
