@@ -339,13 +339,11 @@ class LayerStats:
         if self._bound + n * S * T > _INT32_MAX:  # a cell gains at most n*S*T per batch
             self._spill_counts()
         self._bound += n * S * T
-        finite = torch.isfinite(acts)
-        bad = int(finite.numel() - int(finite.sum()))
+        peaks, bad = _peaks(acts)
         self.nonfinite += bad
         self.samples += n
         self._concept_totals += torch.bincount(labels.reshape(-1), minlength=self.concepts)
         self._add_label_map(labels)
-        peaks = torch.where(finite, acts, -math.inf).amax(dim=(2, 3))
         self._add_topk(peaks, ids)
         self._add_peaks(peaks, ids)
         # Chunks of units (all samples) when a unit's batch fits, else of samples, one unit at
@@ -354,6 +352,8 @@ class LayerStats:
         unit_step = max(1, min(units, _CHUNK_ELEMENTS // per_unit))
         sample_step = n if unit_step > 1 else max(1, _CHUNK_ELEMENTS // (S * T))
         s = even_factor(h, w, (S, T))
+        if s is not None and self._count_fused(acts, labels, s, bad > 0):
+            return
         for i in range(0, n, sample_step):
             lab = labels[i : i + sample_step]
             # Labels in the layout of the values (cells of s x s for an even factor), as int32,
@@ -371,6 +371,22 @@ class LayerStats:
                 unit = torch.arange(u1 - u0, dtype=torch.int32, device=v.device).view(1, -1, 1)
                 self._count(v, cells.int(), unit, u0, u1, v.shape[0] * S * T, bad > 0)
 
+    def _count_fused(self, acts: torch.Tensor, labels: torch.Tensor, s: int, has_bad: bool) -> bool:
+        """The whole batch through the fused CPU kernel (:mod:`.cellcount`); False: not run.
+
+        It needs no temporaries of the batch's size, so it takes every unit and sample at once.
+        """
+        if not (self.fused and acts.device.type == "cpu"):
+            return False
+        n, units, h, w = acts.shape
+        view = self._counts.view(units, self.bins, self.concepts)
+        out = cellcount.count_pixels_cpu(acts, labels, s, self._e1, self._inv_w, view, has_bad)
+        if out is None:
+            return False
+        spoilt, resolved = out
+        self._low += torch.from_numpy(n * h * s * w * s - spoilt - resolved)
+        return True
+
     def _count_cells(
         self, a: torch.Tensor, cells: torch.Tensor, s: int, u0: int, u1: int, has_bad: bool
     ) -> None:
@@ -382,19 +398,13 @@ class LayerStats:
         "outside"). This equals ``F.interpolate(..., align_corners=False)`` up to float32
         rounding; :func:`bilinear_upsample` is the exact dense equivalent. A bilinear value
         never exceeds its largest corner, so a cell matters only if a corner reaches ``e1``
-        (or is not finite, to count what it spoils); when most do, every cell is evaluated.
+        (or is not finite, to count what it spoils); when most do, every cell is evaluated and
+        the others' pixels are dropped to bin 0 all the same (float32 rounding can lift a
+        value one ulp above its largest corner), so the counts never depend on that choice.
+        The fused CPU kernel (:func:`.cellcount.count_pixels_cpu`) counts exactly the same.
         """
         m, uc, h, w = a.shape
         dev = a.device
-        if self.fused and dev.type == "cpu":  # one compiled loop, the same counts
-            nb, cc = self.bins, self.concepts
-            view = self._counts[u0 * nb * cc : u1 * nb * cc].view(uc, nb, cc)
-            spoilt, resolved = cellcount.count_cells_cpu(
-                a, cells, s, self._e1[u0:u1], self._inv_w[u0:u1], view, has_bad
-            )
-            low = m * h * s * w * s - spoilt - resolved
-            self._low[u0:u1] += torch.from_numpy(low)
-            return
         pad = F.pad(a, (1, 1, 1, 1), mode="replicate")  # (m, uc, h+2, w+2)
         high = pad >= self._e1[u0:u1].view(1, uc, 1, 1)
         if has_bad:
@@ -407,7 +417,10 @@ class LayerStats:
         cand = high.reshape(-1).nonzero().squeeze(1)
         if 2 * cand.numel() > high.numel():  # most cells: all of them, without gathers
             p00, p01, p10, p11 = (c.reshape(m, uc, -1, 1) for c in corners)
-            lbl = cells.view(m, 1, -1, s * s)
+            # Cells that are no candidates count as "outside" (bin 0): the float32 blend of
+            # four corners just below e1 can round up onto it, and must count as if skipped.
+            outside = torch.tensor(self.concepts, dtype=cells.dtype, device=dev)
+            lbl = torch.where(high.view(m, uc, -1, 1), cells.view(m, 1, -1, s * s), outside)
             unit = torch.arange(uc, dtype=torch.int32, device=dev).view(1, uc, 1, 1)
         else:
             p00, p01, p10, p11 = (c.reshape(-1)[cand].view(-1, 1) for c in corners)
@@ -492,6 +505,20 @@ class LayerStats:
         values = torch.cat([self._topk_values, peaks.T], dim=1)
         all_ids = torch.cat([self._topk_ids, ids.expand(self.units, len(ids))], dim=1)
         self._topk_values, self._topk_ids = merge_topk_tensors(values, all_ids, self.top_k)
+
+
+def _peaks(acts: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Each map's largest finite value ``(n, U)`` (-inf: none) and the non-finite values' count.
+
+    ``amax`` / ``amin`` carry NaN and infinities through, so when both are finite every value
+    is, and ``amax`` is the peak: one cheap reduction each instead of a mask of every value.
+    """
+    peaks = acts.amax(dim=(2, 3))
+    if bool(torch.isfinite(peaks).all()) and bool(torch.isfinite(acts.amin(dim=(2, 3))).all()):
+        return peaks, 0
+    finite = torch.isfinite(acts)
+    bad = int(finite.numel() - int(finite.sum()))
+    return torch.where(finite, acts, -math.inf).amax(dim=(2, 3)), bad
 
 
 def merge_topk_tensors(
