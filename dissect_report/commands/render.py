@@ -27,8 +27,9 @@ directory. The site works from the file system with no network: open index.html,
 Several reports (or a collection.toml: [[reports]] path/name, out, ordered) build one site:
 each report's site under reports/<name>/, and a comparison page at index.html (interpretable
 units per concept x (model, layer) with links into every unit page, a chart of units per
-concept across the reports (training dynamics with --ordered), the units whose concept
-changed). --out is required then (or out in the file)."""
+concept across the reports (a bar per report; with --ordered, for training snapshots, a line
+per concept), the units whose concept changed); every page of each report's site links back
+to it. --out is required then (or out in the file)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -362,6 +362,12 @@ def to_markdown(c: Comparison) -> str:
         f"- {html.escape(_tolerance_line(c))}",
         "",
     ]
+    from dissect_report.compare.unrelated import count_lines, model_differences
+
+    reasons = model_differences(c)
+    if reasons:  # say it first; the per-table counts before thousands of rows
+        out += [f"**Different models**: {md('; '.join(reasons))}", ""]
+        out += [f"- {md(line.strip())}" for line in count_lines(c)] + [""]
     causes = c.probable_causes
     if c.settings:
         out += ["## Settings that differ", ""]

@@ -29,6 +29,8 @@ def test_different_models_are_said_first_and_counted_per_table(
     layer = next(row for row in out.splitlines() if row.strip().startswith("layer layer1"))
     assert f"{diff['layers'][0]['failures']:,}" in layer and "images" in layer
     assert len(out.splitlines()) < 25  # counts, not one line per difference
+    markdown = (tmp_path / "diff" / "diff.md").read_text()
+    assert markdown.splitlines()[6].startswith("**Different models**: generator weights")
     assert "unit 0 threshold" not in out
 
 
