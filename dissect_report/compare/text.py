@@ -362,12 +362,13 @@ def to_markdown(c: Comparison) -> str:
         f"- {html.escape(_tolerance_line(c))}",
         "",
     ]
-    from dissect_report.compare.unrelated import count_lines, model_differences
+    from dissect_report.compare.unrelated import count_rows, model_differences
 
     reasons = model_differences(c)
     if reasons:  # say it first; the per-table counts before thousands of rows
         out += [f"**Different models**: {md('; '.join(reasons))}", ""]
-        out += [f"- {md(line.strip())}" for line in count_lines(c)] + [""]
+        rows = [[md(name), f"{n:,}", md(detail)] for name, detail, n in count_rows(c)]
+        out += _md_table(["layer or table", "differences", "of which"], rows)
     causes = c.probable_causes
     if c.settings:
         out += ["## Settings that differ", ""]

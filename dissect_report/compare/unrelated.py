@@ -99,8 +99,8 @@ def _layer_counts(layer: LayerComparison) -> str:
     return ", ".join(parts) or "within tolerance"
 
 
-def count_lines(c: Comparison) -> list[str]:
-    """One line per layer and table: how many differences of each kind it holds."""
+def count_rows(c: Comparison) -> list[tuple[str, str, int]]:
+    """``(layer or table, what differs, how many)`` for every layer and table."""
     rows: list[tuple[str, str, int]] = []
     if c.concepts_missing or c.concepts_added:
         n = len(c.concepts_missing) + len(c.concepts_added)
@@ -115,6 +115,12 @@ def count_lines(c: Comparison) -> list[str]:
         rows.append(("other images", f"{len(c.images)} images", len(c.images)))
     if c.files_missing:
         rows.append(("files", f"{len(c.files_missing)} missing in new", len(c.files_missing)))
+    return rows
+
+
+def count_lines(c: Comparison) -> list[str]:
+    """One aligned line per layer and table: how many differences of each kind it holds."""
+    rows = count_rows(c)
     width = max(len(name) for name, _, _ in rows) if rows else 0
     count = max(len(f"{n:,}") for _, _, n in rows) if rows else 0
     return [f"  {name:<{width}}  {n:>{count},}  {detail}" for name, detail, n in rows]
