@@ -84,6 +84,13 @@ def test_units_table_and_pages_say_what_was_refused(report):
     assert guard_reason(data, unit) == BY_POSITION
     hint = card(data, unit, None, floor=0.04).hint
     assert "best sky 0.779 refused: position alone explains it" in hint, hint
+    from dissect_report.render.detail import _fallback_row
+
+    (row,) = _fallback_row(data)  # the layer page's fact
+    assert row.label == "labelled with a next concept"
+    assert (
+        str(row.value) == "1 (a label guard refused their best-scoring concept: 1 sky \u2192 door)"
+    )
 
 
 def test_choose_takes_the_highest_iou_that_passes():
