@@ -235,12 +235,14 @@ def summary(c: Comparison, max_items: int = 10) -> str:
     Two different models (:func:`~dissect_report.compare.unrelated.model_differences`) get
     one line saying so and counts per table instead of every difference.
     """
-    from dissect_report.compare.unrelated import model_differences, unrelated_summary
+    from dissect_report.compare.unrelated import COUNT_OVER, model_differences, unrelated_summary
 
-    reasons = model_differences(c)
-    if reasons:
+    reasons = model_differences(c) if not c.passed else ()
+    if reasons and c.failures > COUNT_OVER:
         return unrelated_summary(c, reasons, settings_lines(c, max_items))
     verdict = "PASS" if c.passed else f"FAIL ({c.failures} difference(s) outside tolerance)"
+    if reasons:  # a few differences of another model: say so first, then list them
+        verdict += f", DIFFERENT MODELS ({'; '.join(reasons)})"
     if c.notes:
         verdict += f", {len(c.notes)} note(s) within tolerance"
     lines = [f"compare {c.new} with golden {c.golden}: {verdict}", _tolerance_line(c)]
@@ -364,7 +366,7 @@ def to_markdown(c: Comparison) -> str:
     ]
     from dissect_report.compare.unrelated import count_rows, model_differences
 
-    reasons = model_differences(c)
+    reasons = model_differences(c) if not c.passed else ()
     if reasons:  # say it first; the per-table counts before thousands of rows
         out += [f"**Different models**: {md('; '.join(reasons))}", ""]
         rows = [[md(name), f"{n:,}", md(detail)] for name, detail, n in count_rows(c)]

@@ -9,9 +9,10 @@ Usage::
 
 A regression comparison of two different models (other weights, another generator, other
 layers or concepts) fails everywhere: thousands of unit lines say nothing a user can act on.
-The summary then leads with what makes the models different, counts the differences per
-table (every one is still in the JSON and Markdown diffs) and points to
-``compare --findings``, which compares what each model found. The exit status stays 1.
+The summary then leads with what makes the models different and, past :data:`COUNT_OVER`
+differences, counts them per table (every one is still in the JSON and Markdown diffs) and
+points to ``compare --findings``, which compares what each model found; fewer (an edited
+generator that moved two units) are still listed. The exit status stays 1.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dissect_report.compare.model import Comparison, LayerComparison
+
+# Over this many differences, two different models are summarized by counts per table; a
+# few (a retrained or edited generator) are still listed one by one.
+COUNT_OVER = 200
 
 # Settings that name the generator itself; any of them differing means another model.
 _MODEL_KEYS = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dissect_report.cli import main
@@ -56,3 +58,25 @@ def test_one_model_keeps_the_detailed_summary(
     assert main(["compare", str(a), str(b), "--no-diff-files"]) == 1
     out = capsys.readouterr().out
     assert "DIFFERENT MODELS" not in out and "FAIL (" in out.splitlines()[0]
+
+
+def test_a_few_differences_of_another_generator_are_still_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write_synthetic_report(tmp_path / "a", SyntheticSpec(layers=("layer1",), units=4))
+    b = write_synthetic_report(tmp_path / "b", SyntheticSpec(layers=("layer1",), units=4))
+    manifest = json.loads((b / "manifest.json").read_text())
+    manifest["model"]["factory"] = "pkg:edited"
+    (b / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["compare", str(a), str(b), "--no-diff-files"]) == 0  # same tables: a pass
+    assert "DIFFERENT MODELS" not in capsys.readouterr().out
+    units = pq.read_table(b / "layers" / "layer1" / "units.parquet").to_pandas()
+    units.loc[0, "threshold"] *= 3
+    pq.write_table(
+        pa.Table.from_pandas(units, preserve_index=False), b / "layers/layer1/units.parquet"
+    )
+    assert main(["compare", str(a), str(b), "--no-diff-files"]) == 1
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert "FAIL (" in first and "DIFFERENT MODELS (generator factory synthetic:none" in first
+    assert "unit 0 threshold" in out  # listed, not only counted
