@@ -213,6 +213,24 @@ def _config_defaults() -> dict[str, Any]:
     }
 
 
+def _one_sided_tables(golden: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted path, golden, new)`` of nested tables (two or more settings) that only one
+    side has."""
+    if not isinstance(golden, dict) or not isinstance(new, dict):
+        return []
+    paths: list[tuple[str, Any, Any]] = []
+    for key in sorted(golden.keys() | new.keys(), key=str):
+        path = f"{prefix}.{key}" if prefix else str(key)
+        g, n = golden.get(key), new.get(key)
+        if isinstance(g, dict) and isinstance(n, dict):
+            paths += _one_sided_tables(g, n, path)
+        elif (isinstance(g, dict) and len(g) > 1 and n is None) or (
+            isinstance(n, dict) and len(n) > 1 and g is None
+        ):
+            paths.append((path, g, n))
+    return paths
+
+
 def diff_settings(golden: dict[str, Any], new: dict[str, Any]) -> tuple[SettingChange, ...]:
     """Every setting that differs, relevant ones first, most probable cause first.
 
@@ -236,6 +254,16 @@ def diff_settings(golden: dict[str, Any], new: dict[str, Any]) -> tuple[SettingC
     inside = tuple(f"{name}." for name in one_sided) + tuple(
         f"sections.{name}" for name in one_sided
     )
+    # A nested table one side lacks (an older report's missing block): one change, not one
+    # "-> null" per setting inside it.
+    for top in sorted(golden.keys() & new.keys()):
+        if top in _SKIP_TOP or top == "concepts":
+            continue
+        for path, gv, nv in _one_sided_tables(golden[top], new[top], top):
+            kind = setting_kind(path)
+            hint = _hint(path) if kind == "contract" else None
+            changes.append(SettingChange(path, gv, nv, kind == "finding", kind, hint))
+            inside += (f"{path}.",)
     for key in sorted(g.keys() | n.keys()):
         if key.startswith(inside):
             continue

@@ -47,3 +47,12 @@ def test_findings_text_lists_the_generator_before_sections(
     assert settings[2].strip() == "model.factory: synthetic:none -> pkg:other_generator"
     assert "-> null" not in out
     assert sum("only in a: artifacts, interventions" in line for line in settings) == 1
+
+
+def test_a_nested_table_one_side_lacks_is_one_change() -> None:
+    golden = {"interventions": {"layer": "l4", "optimized": {"steps": 10, "lr": 0.1}}}
+    new = {"interventions": {"layer": "l4"}}
+    changes = diff_settings(golden, new)
+    assert [(c.key, c.golden, c.new) for c in changes] == [
+        ("interventions.optimized", {"steps": 10, "lr": 0.1}, None)
+    ]
