@@ -56,7 +56,7 @@ def available() -> bool:
 
 def _kernel(
     a: np.ndarray,  # (m, u, h, w) float32
-    labels: np.ndarray,  # (m, h*s, w*s) int64, each in [0, C)
+    labels: np.ndarray,  # (m, h*s, w*s) int16 (int32 past 32767 concepts), each in [0, C)
     f: np.ndarray,  # (s,) float32, (k + 0.5) / s
     g: np.ndarray,  # (s,) float32, 1 - f
     e1: np.ndarray,  # (u,) float32
@@ -79,18 +79,11 @@ def _kernel(
     one = np.int32(1)
     nil = np.int32(0)
     ncc = np.int32(cc)
-    # Pixel column X lies in cell cj = (X + s/2) // s at fraction j = (X + s/2) % s, between
-    # source columns max(cj - 1, 0) and min(cj, w - 1) (replicate padding).
-    xj = np.empty(cols, dtype=np.int64)
-    xc0 = np.empty(cols, dtype=np.int64)
-    xc1 = np.empty(cols, dtype=np.int64)
-    for x in range(cols):
-        cj = (x + half) // s
-        xj[x] = (x + half) % s
-        xc0[x] = max(cj - 1, 0)
-        xc1[x] = min(cj, w - 1)
-    across = np.empty((h, cols), dtype=np.float32)  # each source row interpolated along x
-    below = np.empty((h, cols), dtype=np.int32)  # 1: both of its source values below e1
+    # Each source row interpolated along x over the padded width (cell cj, fraction j at
+    # cj * s + j, between source columns max(cj - 1, 0) and min(cj, w - 1): replicate
+    # padding); pixel column x sits at x + s/2. below: 1 where both source values are below e1.
+    across = np.empty((h, (w + 1) * s), dtype=np.float32)
+    below = np.empty((h, (w + 1) * s), dtype=np.int32)
     row_below = np.empty(h, dtype=np.bool_)  # the whole source row below e1
     keys = np.empty(cols, dtype=np.int32)
     hist = np.empty(_COPIES * nb * cc, dtype=np.int64)
@@ -104,15 +97,16 @@ def _kernel(
             au = a[n, u]
             for r in range(h):
                 all_below = True
-                for x in range(cols):
-                    j = xj[x]
-                    p0 = au[r, xc0[x]]
-                    p1 = au[r, xc1[x]]
-                    across[r, x] = g[j] * p0 + f[j] * p1
+                for cj in range(w + 1):
+                    p0 = au[r, max(cj - 1, 0)]
+                    p1 = au[r, min(cj, w - 1)]
                     # finite and below e1 (NaN compares False, -inf is excluded): evaluated
                     lw = (p0 < lo) & (p1 < lo) & (p0 > ninf) & (p1 > ninf)
-                    below[r, x] = lw
                     all_below = all_below & lw
+                    flag = np.int32(lw)
+                    for j in range(s):
+                        across[r, cj * s + j] = g[j] * p0 + f[j] * p1
+                        below[r, cj * s + j] = flag
                 row_below[r] = all_below
             lab = labels[n]
             for y in range(rows):
@@ -124,10 +118,15 @@ def _kernel(
                 i = (y + half) % s
                 gi = g[i]
                 fi = f[i]
+                ly = lab[y]
+                a0 = across[r0, half : half + cols]
+                a1 = across[r1, half : half + cols]
+                b0 = below[r0, half : half + cols]
+                b1 = below[r1, half : half + cols]
                 if has_bad:
                     for x in range(cols):
-                        v = gi * across[r0, x] + fi * across[r1, x]
-                        live = one - (below[r0, x] & below[r1, x])
+                        v = gi * a0[x] + fi * a1[x]
+                        live = one - (b0[x] & b1[x])
                         fin = np.isfinite(v)
                         bad += 0 if fin else int(live)
                         live = live if fin else nil
@@ -136,17 +135,17 @@ def _kernel(
                         t = t if t <= tmax else tmax
                         k = np.int32(t) + one
                         k = k - one if not (v >= t * wu + lo) else k  # rounded onto an edge
-                        keys[x] = k * live * ncc + np.int32(lab[y, x])
+                        keys[x] = k * live * ncc + np.int32(ly[x])
                 else:
                     for x in range(cols):
-                        v = gi * across[r0, x] + fi * across[r1, x]
-                        live = one - (below[r0, x] & below[r1, x])
+                        v = gi * a0[x] + fi * a1[x]
+                        live = one - (b0[x] & b1[x])
                         t = np.floor((v - lo) * iw)
                         t = t if t >= zero else zero
                         t = t if t <= tmax else tmax
                         k = np.int32(t) + one
                         k = k - one if not (v >= t * wu + lo) else k
-                        keys[x] = k * live * ncc + np.int32(lab[y, x])
+                        keys[x] = k * live * ncc + np.int32(ly[x])
                 for x in range(cols):
                     hist[(x & (_COPIES - 1)) * (nb * cc) + keys[x]] += 1
         total = 0
@@ -207,7 +206,8 @@ def count_pixels_cpu(
     kernel = _get()
     kernel(  # type: ignore[operator]
         a.contiguous().numpy(),
-        labels.to(torch.int64).contiguous().numpy(),
+        # the narrowest labels: a unit's pass reads them all again
+        labels.to(torch.int16 if concepts <= 2**15 else torch.int32).contiguous().numpy(),
         f,
         g,
         e1.contiguous().numpy(),
