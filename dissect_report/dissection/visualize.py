@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -186,6 +186,154 @@ def _band_grid(tiles: Mapping[int, Sequence[np.ndarray]], layout: Layout) -> np.
     return grid([np.stack(row) for row in rows], GAP)
 
 
+@dataclass(frozen=True)
+class Regenerated:
+    """The example samples, regenerated once, and what every layer did on them."""
+
+    ids: np.ndarray  # (N,) sorted sample ids
+    images: np.ndarray  # (N, H, W, 3) uint8
+    labels: np.ndarray  # (N, h, w) int16: the segmentation at the segmenter's size
+    maps: dict[str, np.ndarray]  # layer -> (units, slots, h, w): each example slot's activation
+    peaks: dict[str, np.ndarray]  # layer -> (N, units): every unit's peak on every sample
+
+    def row(self, sample: int) -> int:
+        """The row of ``sample`` in ``images`` / ``labels``."""
+        return int(np.searchsorted(self.ids, sample))
+
+
+@dataclass(frozen=True)
+class Shading:
+    """Per sample once, not per tile: segmentation at image size, dimmed image, colours."""
+
+    seg: np.ndarray  # (N, H, W) int64 labels at the image's size
+    dim: np.ndarray  # (N, H, W, 3) the image dimmed outside a unit's region
+    seg_rgb: np.ndarray  # (N, H, W, 3) the segmentation in the segmenter's colours
+    palette: np.ndarray  # (concepts, 3) uint8
+
+
+@dataclass(frozen=True)
+class UnitPictures:
+    """One unit's tiles by slot (image, segmentation, mask comparison), grid and strip."""
+
+    unit: int
+    tiles: dict[int, tuple[np.ndarray, ...]]
+    band: np.ndarray  # the band grid ``<u>.png``
+    top: np.ndarray | None  # (k, H, W, 3) the top band's shown images for the strip
+
+
+@torch.no_grad()
+def regenerate(
+    models: Models,
+    layers: Sequence[LayerResult],
+    ids: np.ndarray,
+    needs: Mapping[str, _Need],
+    batch_size: int,
+) -> Regenerated:
+    """Regenerate the samples ``ids`` (sorted, unique) once, keeping each needed unit map."""
+    where = {int(i): p for p, i in enumerate(ids)}
+    images: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    slots = len(BANDS) * PER_BAND
+    maps = {
+        layer.name: np.zeros((layer.state.units, slots, *layer.shape[1:]), np.float32)
+        for layer in layers
+    }
+    # Every unit's peak on every example sample: the sample pages' "units that fire most".
+    peaks = {layer.name: np.zeros((len(ids), layer.state.units), np.float32) for layer in layers}
+    names = [layer.name for layer in layers]
+    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    for chunk in bar(batches, desc="regenerate example samples", unit="batch"):
+        with TraceDict(models.generator, names) as td:
+            x = models.sample(chunk.tolist())
+        lab = models.segment(x).cpu().numpy()
+        img = to_uint8(x)
+        if images is None or labels is None:
+            images = np.zeros((len(ids), *img.shape[1:]), np.uint8)
+            labels = np.zeros((len(ids), *lab.shape[1:]), np.int16)
+        start = where[int(chunk[0])]
+        images[start : start + len(chunk)] = img
+        labels[start : start + len(chunk)] = lab
+        for name, need in needs.items():
+            acts = td[name].float().cpu().numpy()
+            finite = np.where(np.isfinite(acts), acts, -np.inf)
+            peaks[name][start : start + len(chunk)] = finite.max(axis=(2, 3))
+            sel = np.nonzero(np.isin(need.ids, chunk))[0]
+            pos = np.array([where[int(i)] - start for i in need.ids[sel]], np.int64)
+            maps[name][need.units[sel], need.slots[sel]] = acts[pos, need.units[sel]]
+    assert images is not None and labels is not None  # ids is not empty
+    return Regenerated(ids, images, labels, maps, peaks)
+
+
+def shade(shots: Regenerated, palette: np.ndarray) -> Shading:
+    """The segmentation at the images' size, the dimmed images and the coloured labels."""
+    seg = _segmentation_at(shots.labels, shots.images.shape[1:3])
+    dim = (shots.images.astype(np.float32) * DIM).astype(np.uint8)
+    return Shading(seg, dim, colorize(seg, palette), palette)
+
+
+def unit_pictures(
+    layer: LayerResult,
+    picks: list[list[Example]],
+    shots: Regenerated,
+    shading: Shading,
+    layout: Layout,
+) -> Iterator[UnitPictures]:
+    """Every unit of ``layer`` with examples: its tiles, band grid and top-band images."""
+    band_index = {b.key: i for i, b in enumerate(BANDS)}
+    best = layer.scores.best
+    maps = shots.maps[layer.name]
+    for u0, masks in _unit_masks(layer, picks, maps, layout.tile_h, layout.tile_w):
+        for u, (mask, edge) in enumerate(masks, u0):
+            examples = picks[u]
+            if not examples:
+                continue
+            slot_of = [band_index[e.band] * PER_BAND + e.slot for e in examples]
+            rows = [shots.row(e.sample) for e in examples]
+            shown = np.where(mask[..., None], shots.images[rows], shading.dim[rows])
+            shown[edge] = OUTLINE
+            seg = shading.seg_rgb[rows]
+            seg[edge] = OUTLINE
+            versus = mask_compare(mask, shading.seg[rows] == int(best[u]))
+            tiles: dict[int, tuple[np.ndarray, ...]] = {
+                s: (shown[i], seg[i], versus[i]) for i, s in enumerate(slot_of)
+            }
+            top = [i for i, e in enumerate(examples) if e.band == "top"][:STRIP_TILES]
+            yield UnitPictures(u, tiles, _band_grid(tiles, layout), shown[top] if top else None)
+
+
+def _unit_jobs(
+    pool: ThreadPoolExecutor, unit_dir: Path, pictures: UnitPictures, layout: Layout
+) -> list[Future[None]]:
+    """Write one unit's files on ``pool``: grid, per-band files, strip and thumbnail."""
+    u = pictures.unit
+    jobs = [
+        pool.submit(_write_png, unit_dir / f"{u}.png", pictures.band),
+        pool.submit(_write_bands, unit_dir, u, pictures.tiles, layout),
+    ]
+    if pictures.top is not None:
+        strip = grid([pictures.top], GAP)
+        jobs.append(pool.submit(_write_png, unit_dir / f"{u}-strip.png", strip))
+        # The gallery's thumbnail at the card's size, ~10x lighter than the PNG.
+        thumb = thumb_bytes(pictures.top, GAP)
+        jobs.append(pool.submit(write_bytes, unit_dir / f"{u}-thumb.webp", thumb))
+    return jobs
+
+
+def _sample_jobs(
+    pool: ThreadPoolExecutor, sample_dir: Path, shots: Regenerated, shading: Shading
+) -> list[Future[None]]:
+    """Write every sample's ``<id>.png`` (image | segmentation) and the site's pair."""
+    jobs = []
+    for p, sample in enumerate(shots.ids):
+        seg_p = colorize(shading.seg[p], shading.palette)
+        side = grid([np.stack([shots.images[p], seg_p])], GAP)
+        jobs.append(pool.submit(_write_png, sample_dir / f"{int(sample)}.png", side))
+        jobs.append(
+            pool.submit(_write_sample_pair, sample_dir, int(sample), shots.images[p], seg_p)
+        )
+    return jobs
+
+
 @torch.no_grad()
 def write_unit_images(
     models: Models, layers: Sequence[LayerResult], out: Path, *, batch_size: int = 64
@@ -197,8 +345,9 @@ def write_unit_images(
     ``units/<u>-<band>.webp`` (images) and ``.png`` (segmentation and mask rows, exact colours;
     :mod:`dissect_report.bandfiles`), ``units/<u>-strip.png`` (top samples),
     ``layers/<l>/examples.parquet`` + ``examples.json``, and for every sample shown
-    ``samples/<id>.png`` (image | segmentation; for the site ``<id>.webp`` and ``<id>-seg.png``) with ``samples/index.parquet`` (concepts
-    present) and ``samples/units.parquet`` (the units of each layer that fire most on it).
+    ``samples/<id>.png`` (image | segmentation; for the site ``<id>.webp`` and
+    ``<id>-seg.png``) with ``samples/index.parquet`` (concepts present) and
+    ``samples/units.parquet`` (the units of each layer that fire most on it).
     Returns the number of files written.
     """
     picks = {layer.name: choose_examples(layer.state) for layer in layers}
@@ -206,98 +355,26 @@ def write_unit_images(
     ids = np.unique(np.concatenate([n.ids for n in needs.values()] or [np.zeros(0, np.int64)]))
     if len(ids) == 0:
         return 0
-    where = {int(i): p for p, i in enumerate(ids)}
-    images: np.ndarray | None = None
-    labels: np.ndarray | None = None
-    slots = len(BANDS) * PER_BAND
-    maps = {
-        layer.name: np.zeros((layer.state.units, slots, *layer.shape[1:]), np.float32)
-        for layer in layers
-    }
-    # Every unit's peak on every example sample: the sample pages' "units that fire most".
-    sample_peaks = {
-        layer.name: np.zeros((len(ids), layer.state.units), np.float32) for layer in layers
-    }
-    names = [layer.name for layer in layers]
-    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
-    for chunk in bar(batches, desc="regenerate example samples", unit="batch"):
-        with TraceDict(models.generator, names) as td:
-            x = models.sample(chunk.tolist())
-        lab = models.segment(x).cpu().numpy()
-        img = to_uint8(x)
-        if images is None:
-            images = np.zeros((len(ids), *img.shape[1:]), np.uint8)
-            labels = np.zeros((len(ids), *lab.shape[1:]), np.int16)
-        assert images is not None and labels is not None
-        start = where[int(chunk[0])]
-        images[start : start + len(chunk)] = img
-        labels[start : start + len(chunk)] = lab
-        for name, need in needs.items():
-            acts = td[name].float().cpu().numpy()
-            finite = np.where(np.isfinite(acts), acts, -np.inf)
-            sample_peaks[name][start : start + len(chunk)] = finite.max(axis=(2, 3))
-            sel = np.nonzero(np.isin(need.ids, chunk))[0]
-            pos = np.array([where[int(i)] - start for i in need.ids[sel]], np.int64)
-            maps[name][need.units[sel], need.slots[sel]] = acts[pos, need.units[sel]]
-    assert images is not None and labels is not None
-    palette = np.array([tuple(c) for c in models.segmenter.colors], np.uint8)
-    height, width = images.shape[1:3]
-    seg_all = _segmentation_at(labels, (height, width))
-    # Per sample once, not per tile: the dimmed image and the colored segmentation.
-    dim_all = (images.astype(np.float32) * DIM).astype(np.uint8)
-    seg_rgb = colorize(seg_all, palette)
+    shots = regenerate(models, layers, ids, needs, batch_size)
+    shading = shade(shots, np.array([tuple(c) for c in models.segmenter.colors], np.uint8))
+    height, width = shots.images.shape[1:3]
     layout = Layout(height, width, GAP, PER_BAND, tuple(b.key for b in BANDS))
-    band_index = {b.key: i for i, b in enumerate(BANDS)}
     written = 0
     # PNG encoding releases the GIL: encode and write on a few threads.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         jobs = []
         for layer in bar(layers, desc="unit images", unit="layer"):
             unit_dir = out / "layers" / layer.slug / "units"
-            best = layer.scores.best
-            for u0, masks in _unit_masks(layer, picks[layer.name], maps[layer.name], height, width):
-                for u, (mask, edge) in enumerate(masks, u0):
-                    examples = picks[layer.name][u]
-                    if not examples:
-                        continue
-                    slot_of = [band_index[e.band] * PER_BAND + e.slot for e in examples]
-                    rows = [where[e.sample] for e in examples]
-                    shown = np.where(mask[..., None], images[rows], dim_all[rows])
-                    shown[edge] = OUTLINE
-                    labs = seg_all[rows]
-                    seg = seg_rgb[rows]
-                    seg[edge] = OUTLINE
-                    versus = mask_compare(mask, labs == int(best[u]))
-                    tiles: dict[int, tuple[np.ndarray, ...]] = {
-                        s: (shown[i], seg[i], versus[i]) for i, s in enumerate(slot_of)
-                    }
-                    band = _band_grid(tiles, layout)
-                    jobs.append(pool.submit(_write_png, unit_dir / f"{u}.png", band))
-                    jobs.append(pool.submit(_write_bands, unit_dir, u, tiles, layout))
-                    top = [i for i, e in enumerate(examples) if e.band == "top"][:STRIP_TILES]
-                    if top:
-                        strip = grid([shown[top]], GAP)
-                        jobs.append(pool.submit(_write_png, unit_dir / f"{u}-strip.png", strip))
-                        # The gallery's thumbnail at the card's size, ~10x lighter than the PNG.
-                        jobs.append(
-                            pool.submit(
-                                write_bytes,
-                                unit_dir / f"{u}-thumb.webp",
-                                thumb_bytes(shown[top], GAP),
-                            )
-                        )
+            for pictures in unit_pictures(layer, picks[layer.name], shots, shading, layout):
+                jobs += _unit_jobs(pool, unit_dir, pictures, layout)
             _write_examples(out / "layers" / layer.slug, picks[layer.name], layout)
             written += 2
-        sample_dir = out / "samples"
-        for p, sample in enumerate(ids):
-            seg_p = colorize(seg_all[p], palette)
-            side = grid([np.stack([images[p], seg_p])], GAP)
-            jobs.append(pool.submit(_write_png, sample_dir / f"{int(sample)}.png", side))
-            jobs.append(pool.submit(_write_sample_pair, sample_dir, int(sample), images[p], seg_p))
+        jobs += _sample_jobs(pool, out / "samples", shots, shading)
         for job in jobs:
             job.result()
             written += 1
-    _write_samples(out / "samples", ids, seg_all, list(models.concepts), layers, sample_peaks)
+    concepts = list(models.concepts)
+    _write_samples(out / "samples", ids, shading.seg, concepts, layers, shots.peaks)
     return written + 2
 
 

@@ -41,7 +41,7 @@ from dissect_report.modeltools.edit import trace
 from dissect_report.modeltools.frozen import frozen
 from dissect_report.modeltools.reopen import models_from_manifest
 from dissect_report.paint.brushes import Brush, BrushSettings, make_brush
-from dissect_report.paint.export import PaintUnavailable, export_tail
+from dissect_report.paint.export import PaintUnavailable, TailModel, export_tail
 from dissect_report.paint.settings import PaintConfig
 from dissect_report.progress import bar
 from dissect_report.reportdir.atomic import write_bytes
@@ -204,10 +204,9 @@ def _brushes(
     models: Models,
     config: PaintConfig,
     entries: list[dict[str, Any]],
-    made: list[Brush],
-) -> list[dict[str, Any]]:
-    """paint.json concepts with each brush's units (ranked by effect) and measured precision;
-    appends the brushes to ``made``."""
+) -> tuple[list[dict[str, Any]], tuple[Brush, ...]]:
+    """paint.json concepts with each brush's units (ranked by effect) and measured precision,
+    and the brushes."""
     inputs = brush_inputs(root, manifest)
     settings = BrushSettings(
         select_samples=config.brush_select,
@@ -215,6 +214,7 @@ def _brushes(
         min_precision=config.min_precision,
     )
     out = []
+    made = []
     pairs = list(zip(entries, inputs.concepts, strict=True))
     for entry, item in bar(pairs, desc="paint brushes", unit="brush"):
         brush = concept_brush(models, inputs, item, settings)
@@ -239,7 +239,7 @@ def _brushes(
                 "place": _place(brush),
             }
         )
-    return out
+    return out, tuple(made)
 
 
 def _place(brush: Brush) -> dict[str, Any] | None:
@@ -260,6 +260,133 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+@dataclass(frozen=True)
+class LayerSamples:
+    """The page's samples at the layer: what the browser starts from (CPU, float32)."""
+
+    z: torch.Tensor  # (N, z_dim) latents
+    acts: torch.Tensor  # (N, U, H, W) the layer's output
+    image: tuple[int, ...]  # one generated image's shape
+
+
+@dataclass(frozen=True)
+class PaintSection:
+    """What ``paint/`` holds: ``paint.json``'s document and every file by name."""
+
+    meta: dict[str, Any]
+    files: dict[str, bytes]  # paint.json, and tail.onnx + the .npy files when available
+    brushes: tuple[Brush, ...]
+    model_bytes: int  # the exported tail's size (0 when it was not exported)
+
+
+def sample_layer(models: Models, layer: str, seed: int, samples: int) -> LayerSamples:
+    """Generate held-out samples ``0..samples-1`` of ``seed`` and keep ``layer``'s output."""
+    z = models.latents(list(range(samples)), seed=seed)
+    with frozen(models.generator), trace(models.generator, layer) as t:
+        images = models.generate(z)
+    if t.output is None or t.output.dim() != 4:
+        shape = None if t.output is None else tuple(t.output.shape)
+        raise ReportError(f"layer {layer!r} did not give an (N, U, H, W) output; got {shape}")
+    return LayerSamples(z.float().cpu(), t.output.float().cpu(), tuple(images.shape[1:]))
+
+
+def page_tail(models: Models, layer: str, samples: LayerSamples, config: PaintConfig) -> TailModel:
+    """The generator's tail from ``layer``, exported from a float32 CPU copy (what the browser
+    runs); raises :class:`PaintUnavailable` when it cannot be."""
+    generator = models.export_copy()
+    z, acts = samples.z[:1], samples.acts[:1]
+    with frozen(generator):
+        if models.identity.get("model", {}).get("seeded_noise"):
+            # --seeded-noise hashes each latent's bytes, which no exporter can trace: the
+            # page's samples' draws are recorded and the tail replays them (nearest latent).
+            with replaying(noise_table(generator, samples.z)):
+                return export_tail(generator, layer, z, acts, config.half_weights)
+        return export_tail(generator, layer, z, acts, config.half_weights)
+
+
+def _check_tail(tail: TailModel, layer: str, config: PaintConfig) -> None:
+    """Refuse a tail a page cannot carry or feed (:class:`PaintUnavailable`)."""
+    if len(tail.model) > config.max_model_mb * 1e6:
+        raise PaintUnavailable(
+            f"the generator's tail from {layer!r} is {len(tail.model) / 1e6:.0f} MB, over the "
+            f"{config.max_model_mb:g} MB a page can carry"
+        )
+    unknown = set(tail.inputs) - {"z", "h"}
+    if unknown:
+        raise PaintUnavailable(f"the exported tail wants unknown inputs {sorted(unknown)}")
+
+
+def _meta(
+    layer: str, seed: int, samples: LayerSamples, concepts: list[PaintConcept]
+) -> dict[str, Any]:
+    """paint.json before the export: an unavailable page's document."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "available": False,
+        "note": None,
+        "layer": layer,
+        "seed": seed,
+        "samples": list(range(len(samples.z))),
+        "shape": list(samples.acts.shape[1:]),
+        "image": list(samples.image),
+        "z_dim": int(samples.z.shape[1]),
+        "concepts": [
+            {
+                "name": c.name,
+                "slug": c.slug,
+                "color": c.color,
+                "units": list(c.units),
+                "levels": list(c.levels),
+            }
+            for c in concepts
+        ],  # fmt: skip
+    }
+
+
+def measure_paint(
+    config: PaintConfig,
+    root: Path,
+    manifest: dict[str, Any],
+    models: Models,
+    layer: str,
+    seed: int,
+    concepts: list[PaintConcept],
+) -> PaintSection:
+    """Everything ``paint/`` holds, measured; nothing written."""
+    samples = sample_layer(models, layer, seed, config.samples)
+    meta = _meta(layer, seed, samples, concepts)
+    files: dict[str, bytes] = {}
+    brushes: tuple[Brush, ...] = ()
+    model_bytes = 0
+    try:
+        tail = page_tail(models, layer, samples, config)
+        model_bytes = len(tail.model)
+        _check_tail(tail, layer, config)
+        meta.update(available=True, inputs=list(tail.inputs), half_weights=tail.half_weights)
+        if config.brushes:
+            meta["brushes"] = brush_settings(config)
+            meta["concepts"], brushes = _brushes(root, manifest, models, config, meta["concepts"])
+        files["tail.onnx"] = tail.model
+        files["activations.npy"] = _npy(samples.acts.numpy().astype(np.float16))
+        files["latents.npy"] = _npy(samples.z.numpy().astype(np.float32))
+    except PaintUnavailable as exc:
+        meta["note"] = str(exc)
+        log.info("paint: %s", exc)  # the CLI prints it, once
+    files["paint.json"] = (json.dumps(meta, indent=2) + "\n").encode()
+    return PaintSection(meta, files, brushes, model_bytes)
+
+
+def _write_section(root: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` beside the old ``paint/`` (:func:`publish_section` swaps it in)."""
+    new = begin_section(root, "paint")  # the old paint/ stays until this one is whole
+    try:
+        for name, data in files.items():
+            write_bytes(new / name, data)
+    except BaseException:
+        abort_section(root, "paint")
+        raise
+
+
 def build_paint(
     config: PaintConfig, report: str | Path, models: Models | None = None
 ) -> PaintResult:
@@ -276,98 +403,20 @@ def build_paint(
         raise ReportError("manifest.interventions has no layer; run 'dissect-report intervene'")
     seed = int(settings.get("seed", opened.dissection_seed + 1))
     models = models if models is not None else models_from_manifest(manifest)
-
-    ids = list(range(config.samples))
-    z = models.latents(ids, seed=seed)
-    with frozen(models.generator), trace(models.generator, layer) as t:
-        images = models.generate(z)
-    if t.output is None or t.output.dim() != 4:
-        shape = None if t.output is None else tuple(t.output.shape)
-        raise ReportError(f"layer {layer!r} did not give an (N, U, H, W) output; got {shape}")
-    acts = t.output.float()
-    host_z, host_acts = z.float().cpu(), acts.cpu()  # what the page gets: CPU, float32
-    meta: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "available": False,
-        "note": None,
-        "layer": layer,
-        "seed": seed,
-        "samples": ids,
-        "shape": list(acts.shape[1:]),
-        "image": list(images.shape[1:]),
-        "z_dim": int(z.shape[1]),
-        "concepts": [
-            {
-                "name": c.name,
-                "slug": c.slug,
-                "color": c.color,
-                "units": list(c.units),
-                "levels": list(c.levels),
-            }
-            for c in concepts
-        ],  # fmt: skip
-    }
-    files: dict[str, bytes] = {}
-    made: list[Brush] = []
-    model_bytes = 0
-    try:
-        # The browser runs float32 on its CPU: the tail is traced from a float32 CPU copy.
-        generator = models.export_copy()
-        with frozen(generator):
-            if models.identity.get("model", {}).get("seeded_noise"):
-                # --seeded-noise hashes each latent's bytes, which no exporter can trace: the
-                # page's samples' draws are recorded and the tail replays them (nearest latent).
-                with replaying(noise_table(generator, host_z)):
-                    tail = export_tail(
-                        generator, layer, host_z[:1], host_acts[:1], config.half_weights
-                    )
-            else:
-                tail = export_tail(generator, layer, host_z[:1], host_acts[:1], config.half_weights)
-        model_bytes = len(tail.model)
-        if model_bytes > config.max_model_mb * 1e6:
-            raise PaintUnavailable(
-                f"the generator's tail from {layer!r} is {model_bytes / 1e6:.0f} MB, over the "
-                f"{config.max_model_mb:g} MB a page can carry"
-            )
-        unknown = set(tail.inputs) - {"z", "h"}
-        if unknown:
-            raise PaintUnavailable(f"the exported tail wants unknown inputs {sorted(unknown)}")
-        meta.update(available=True, inputs=list(tail.inputs), half_weights=tail.half_weights)
-        if config.brushes:
-            meta["brushes"] = brush_settings(config)
-            meta["concepts"] = _brushes(root, manifest, models, config, meta["concepts"], made)
-        files["tail.onnx"] = tail.model
-        files["activations.npy"] = _npy(host_acts.numpy().astype(np.float16))
-        files["latents.npy"] = _npy(host_z.numpy().astype(np.float32))
-    except PaintUnavailable as exc:
-        meta["note"] = str(exc)
-        log.info("paint: %s", exc)  # the CLI prints it, once
-    files["paint.json"] = (json.dumps(meta, indent=2) + "\n").encode()
-    new = begin_section(root, "paint")  # the old paint/ stays until this one is whole
-    try:
-        for name, data in files.items():
-            write_bytes(new / name, data)
-    except BaseException:
-        abort_section(root, "paint")
-        raise
+    section = measure_paint(config, root, manifest, models, layer, seed, concepts)
+    _write_section(root, section.files)
     seconds = time.perf_counter() - start
+    available, note = bool(section.meta["available"]), section.meta["note"]
     publish_section(
         root,
         "paint",
         "paint",
         {
-            "paint": {"layer": layer, "samples": config.samples, "available": meta["available"],
-                      "note": meta["note"], "half_weights": config.half_weights},
+            "paint": {"layer": layer, "samples": config.samples, "available": available,
+                      "note": note, "half_weights": config.half_weights},
             "timings": {"paint_s": round(seconds, 3)},
         },
     )  # fmt: skip
     return PaintResult(
-        root,
-        bool(meta["available"]),
-        meta["note"],
-        layer,
-        config.samples,
-        model_bytes,
-        seconds,
-        tuple(made),
+        root, available, note, layer, config.samples, section.model_bytes, seconds, section.brushes
     )
