@@ -141,7 +141,9 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
-_SEEN_SIZES: set[tuple[int, ...]] = set()  # label/image sizes already warned about
+_SEEN_SIZES: set[tuple[tuple[int, ...], tuple[int, ...]]] = (
+    set()
+)  # label/image sizes already warned about
 
 
 def _at_image_size(labels: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
@@ -419,6 +421,7 @@ def _check_segmenter(seg: Any, spec: str) -> Segmenter:
 
 def load_segmenter(spec: str = BUILTIN_SEGMENTER, device: torch.device | str = "cpu") -> Segmenter:
     """``"builtin"`` (the world's segmenter) or a factory path returning a segmenter."""
+    seg: object  # checked to be a segmenter at the end (_check_segmenter)
     if spec == BUILTIN_SEGMENTER:
         from dissect_report import world
 
@@ -436,8 +439,9 @@ def load_segmenter(spec: str = BUILTIN_SEGMENTER, device: torch.device | str = "
     if isinstance(seg, nn.Module):
         seg.eval()
     module_dtype(seg, "segmenter")  # weights on the meta device or of mixed dtypes: refused
-    if callable(getattr(seg, "to", None)):  # modules and adapters (built-in, hf:) alike
-        seg.to(device)
+    to = getattr(seg, "to", None)
+    if callable(to):  # modules and adapters (built-in, hf:) alike
+        to(device)
     return _check_segmenter(seg, spec)
 
 

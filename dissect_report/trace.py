@@ -268,7 +268,7 @@ class LayerInfo:
 
 def describe_layers(model: nn.Module, z: torch.Tensor) -> list[LayerInfo]:
     """Every submodule's type, calls per forward pass and output shapes, from one forward."""
-    seen: dict[str, list[object]] = {}
+    seen: dict[str, list[tuple[int, ...] | tuple[tuple[int, ...] | None, ...]]] = {}
     kinds: dict[str, bool] = {}
     handles = []
 
@@ -300,7 +300,7 @@ def describe_layers(model: nn.Module, z: torch.Tensor) -> list[LayerInfo]:
     return [
         LayerInfo(
             name, type(modules[name]).__name__, len(seen[name]), tuple(seen[name]), kinds[name]
-        )  # type: ignore[arg-type]
+        )
         for name in module_names(model)
         if name in seen
     ]

@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+from typing import cast
 
 import torch
 
@@ -56,10 +57,11 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 def _output(info: LayerInfo) -> str:
     """One call's output as text: ``512 x 8 x 8`` or ``[0] 512 x 8 x 8, [1] 3 x 8 x 8``."""
 
-    def one(out: object) -> str:
-        if info.tuple_output:
-            return ", ".join(f"[{i}] {_shape(p)}" for i, p in enumerate(out))  # type: ignore[arg-type]
-        return _shape(out)  # type: ignore[arg-type]
+    def one(out: tuple[int, ...] | tuple[tuple[int, ...] | None, ...]) -> str:
+        if info.tuple_output:  # then every entry holds one shape (or None) per element
+            parts = cast(tuple[tuple[int, ...] | None, ...], out)
+            return ", ".join(f"[{i}] {_shape(p)}" for i, p in enumerate(parts))
+        return _shape(cast(tuple[int, ...], out))
 
     texts = [one(out) for out in info.outputs]
     if len(set(texts)) == 1:

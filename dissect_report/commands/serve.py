@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import logging
+import os
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 
 from dissect_report.errors import UserError
 
@@ -47,7 +50,7 @@ class _SiteHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
         log.debug("%s " + format, self.address_string(), *args)
 
-    def send_head(self):  # type: ignore[no-untyped-def]  (stdlib signature)
+    def send_head(self) -> io.BytesIO | BinaryIO | None:  # the stdlib's signature
         """Refuse a foreign Host and any path that is not a regular file inside the site."""
         if (self.headers.get("Host") or "").lower() not in self.hosts:
             self.send_error(HTTPStatus.FORBIDDEN, "unknown Host (serve answers 127.0.0.1 only)")
@@ -62,7 +65,7 @@ class _SiteHandler(SimpleHTTPRequestHandler):
             return None
         return super().send_head()
 
-    def list_directory(self, path):  # type: ignore[no-untyped-def]  (stdlib signature)
+    def list_directory(self, path: str | os.PathLike[str]) -> io.BytesIO | None:
         """Never list a directory."""
         self.send_error(HTTPStatus.NOT_FOUND, "File not found")
         return None
@@ -80,7 +83,7 @@ def _served(root: Path, target: Path) -> bool:
 def make_server(site: Path, port: int) -> ThreadingHTTPServer:
     """An HTTP server for ``site`` bound to 127.0.0.1:``port`` (not started)."""
     root = Path(site).resolve()
-    handler_class = type("SiteHandler", (_SiteHandler,), {"root": root})
+    handler_class: type[_SiteHandler] = type("SiteHandler", (_SiteHandler,), {"root": root})
     handler = functools.partial(handler_class, directory=str(root))
     try:
         server = ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -103,8 +106,8 @@ def handler(args: argparse.Namespace) -> int:
         log.info("no site yet; rendering %s", site)
         render_site(args.report)
     server = make_server(site, args.port)
-    host, port = server.server_address[:2]
-    print(f"serving {site} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    port = server.server_address[1]  # bound to 127.0.0.1 (make_server)
+    print(f"serving {site} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -162,7 +162,7 @@ def _gained_lost(names: list[str], concepts: pd.DataFrame) -> list[dict[str, Any
 
 
 def _ace_rows(names: list[str], reports: list[Report]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, report in zip(names, reports, strict=True):
         if not report.manifest.sections.get("interventions"):
             continue

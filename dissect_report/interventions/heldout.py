@@ -86,6 +86,7 @@ def heldout_pass(
                 images = models.generate(z[chunk])
             assert t.output is not None
             act = t.output.float()
+            h, w = int(act.shape[2]), int(act.shape[3])
             labels = models.segment(images)
             labels_list.append(labels)
             counts_list.append(concept_counts(labels, n_concepts))
@@ -105,7 +106,6 @@ def heldout_pass(
     npix = np.sum(np.stack(pix), axis=0)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         cmean = np.where(npix > 0, total / np.maximum(npix, 1), np.nan)
-    h, w = int(t.output.shape[2]), int(t.output.shape[3])
     return HeldOut(
         seed=seed,
         ids=ids,

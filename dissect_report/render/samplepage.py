@@ -293,10 +293,10 @@ def sample_pages(
             by_layer.setdefault(t.layer, []).append(
                 candidate(t.layer, t.unit, t.peak, t.ratio, present, "", sample)
             )
-        for layer, unit, band, peak in shown_by.get(sample, ()):
-            ratio = ratios.get((layer, unit), NAN)
-            by_layer.setdefault(layer, []).append(
-                candidate(layer, unit, peak, ratio, present, band, sample)
+        for lname, unit, band, peak in shown_by.get(sample, ()):
+            ratio = ratios.get((lname, unit), NAN)
+            by_layer.setdefault(lname, []).append(
+                candidate(lname, unit, peak, ratio, present, band, sample)
             )
         for layer in site.report.layers:  # every unit, where the peaks say how it ranks
             name, known = layer.entry.name, ranks.get(layer.entry.name)
@@ -320,19 +320,19 @@ def sample_pages(
         )
         # Every unit page that shows it, compactly: per layer, per band, unit links.
         groups: dict[tuple[str, str], list[UnitLink]] = {}
-        for layer, unit, band, _peak in shown_by.get(sample, ()):
-            row = rows_by_layer.get(layer, {}).get(unit)
-            groups.setdefault((layer, band), []).append(
+        for name, unit, band, _peak in shown_by.get(sample, ()):
+            shown_row = rows_by_layer.get(name, {}).get(unit)
+            groups.setdefault((name, band), []).append(
                 UnitLink(
-                    href=unit_href(slug.get(layer, layer), unit, ROOT),
+                    href=unit_href(slug.get(name, name), unit, ROOT),
                     text=f"#{unit}",
-                    dim=row is None or not row.interpretable,
+                    dim=shown_row is None or not shown_row.interpretable,
                 )
             )
         order = {layer.entry.name: i for i, layer in enumerate(site.report.layers)}
         shown = tuple(
-            ShownIn(esc(layer), esc(band), tuple(sorted(links, key=lambda x: int(x.text[1:]))))
-            for (layer, band), links in sorted(
+            ShownIn(esc(name), esc(band), tuple(sorted(links, key=lambda x: int(x.text[1:]))))
+            for (name, band), links in sorted(
                 groups.items(), key=lambda kv: (order.get(kv[0][0], 0), band_rank.get(kv[0][1], 9))
             )
         )

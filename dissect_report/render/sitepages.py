@@ -70,10 +70,10 @@ def iter_pages(
     paged = budget.paged_samples(site.examples) if budget is not None else None
     for layer in site.report.layers:
         ex = site.examples.get(layer.entry.name)
-        for path, view in unit_pages(
+        for path, uview in unit_pages(
             site, layer, interventions, artifacts, ex, site.samples, budget, paged
         ):
-            yield Page(path, "unit.md.j2", view)
+            yield Page(path, "unit.md.j2", uview)
     if site.samples is not None:
         keep = budget.keep_bands if budget is not None else None
         for path, sview in sample_pages(site, site.samples, site.examples, keep, paged):
