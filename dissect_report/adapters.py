@@ -104,21 +104,9 @@ def _draw(kind: str, shape: tuple[int, ...], gen: torch.Generator) -> torch.Tens
     return torch.rand(shape, generator=gen)
 
 
-class _SeededRandom(TorchFunctionMode):
-    """Fills the generator's own random draws from per-sample generators (see module doc)."""
-
-    def __init__(self, seeds: list[int]) -> None:
-        super().__init__()
-        self.rows = [torch.Generator().manual_seed(s) for s in seeds]
-        self.shared_calls = 0
-
-    def _fill(self, kind: str, shape: tuple[int, ...]) -> torch.Tensor:
-        n = len(self.rows)
-        if shape and shape[0] == n:
-            return torch.stack([_draw(kind, shape[1:], g) for g in self.rows])
-        self.shared_calls += 1
-        shared = torch.Generator().manual_seed(1_000_003 * self.shared_calls)
-        return _draw(kind, shape, shared)
+class _RandomOpMode(TorchFunctionMode):
+    """A mode that hands every torch call drawing from the global RNG (:func:`_draws`) to
+    :meth:`_random` and lets every other call through."""
 
     def __torch_function__(
         self,
@@ -131,6 +119,58 @@ class _SeededRandom(TorchFunctionMode):
         name = _name(func)
         if not _draws(name, args, kwargs):
             return func(*args, **kwargs)
+        return self._random(func, name, args, kwargs)
+
+    def _random(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class _NoiseMode(_RandomOpMode):
+    """Answers the generator's random draws with values of its own (:meth:`_unit`)."""
+
+    def _unit(self, kind: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """Standard ``kind`` ("normal" or "uniform") values of ``shape``, one row a sample."""
+        raise NotImplementedError
+
+    def _like(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
+        """``randn_like`` / ``rand_like``: the draw on the device of its model tensor."""
+        like: torch.Tensor = args[0]
+        out = self._unit(_LIKE[name], tuple(like.shape))
+        return out.to(device=like.device, dtype=kwargs.get("dtype") or like.dtype)
+
+    def _inplace(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
+        """The values an in-place draw (``normal_``, ``uniform_``) gives its tensor ``args[0]``,
+        in that tensor's dtype."""
+        target: torch.Tensor = args[0]
+        params = list(args[1:3]) + [None, None]
+        a = kwargs.get("mean", kwargs.get("from", params[0]))
+        b = kwargs.get("std", kwargs.get("to", params[1]))
+        unit = self._unit(_INPLACE[name], tuple(target.shape))
+        if _INPLACE[name] == "normal":
+            unit = unit * (1.0 if b is None else b) + (0.0 if a is None else a)
+        else:
+            lo, hi = (0.0 if a is None else a), (1.0 if b is None else b)
+            unit = unit * (hi - lo) + lo
+        return unit.to(target.dtype)
+
+
+class _SeededRandom(_NoiseMode):
+    """Fills the generator's own random draws from per-sample generators (see module doc)."""
+
+    def __init__(self, seeds: list[int]) -> None:
+        super().__init__()
+        self.rows = [torch.Generator().manual_seed(s) for s in seeds]
+        self.shared_calls = 0
+
+    def _unit(self, kind: str, shape: tuple[int, ...]) -> torch.Tensor:
+        n = len(self.rows)
+        if shape and shape[0] == n:
+            return torch.stack([_draw(kind, shape[1:], g) for g in self.rows])
+        self.shared_calls += 1
+        shared = torch.Generator().manual_seed(1_000_003 * self.shared_calls)
+        return _draw(kind, shape, shared)
+
+    def _random(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if name in _REFUSED:
             raise ModelError(
                 f"the generator calls torch {name} inside forward; seeded noise covers only "
@@ -138,25 +178,14 @@ class _SeededRandom(TorchFunctionMode):
             )
         if name in _FACTORY:
             dtype = kwargs.get("dtype") or torch.get_default_dtype()
-            out = self._fill(_FACTORY[name], _size(args, kwargs))
+            out = self._unit(_FACTORY[name], _size(args, kwargs))
             return out.to(device=kwargs.get("device"), dtype=dtype)
         if name in _LIKE:
-            like: torch.Tensor = args[0]
-            out = self._fill(_LIKE[name], tuple(like.shape))
-            return out.to(device=like.device, dtype=kwargs.get("dtype") or like.dtype)
+            return self._like(name, args, kwargs)
         if name in _INPLACE:
             target: torch.Tensor = args[0]
-            params = list(args[1:3]) + [None, None]
-            a = kwargs.get("mean", kwargs.get("from", params[0]))
-            b = kwargs.get("std", kwargs.get("to", params[1]))
-            unit = self._fill(_INPLACE[name], tuple(target.shape))
-            if _INPLACE[name] == "normal":
-                unit = unit * (1.0 if b is None else b) + (0.0 if a is None else a)
-            else:
-                lo, hi = (0.0 if a is None else a), (1.0 if b is None else b)
-                unit = unit * (hi - lo) + lo
             with torch.no_grad():
-                target.copy_(unit.to(target.dtype))
+                target.copy_(self._inplace(name, args, kwargs))
             return target
         # torch.normal(mean, std, size) with float mean/std; tensor means broadcast per element
         mean = kwargs.get("mean", args[0] if args else 0.0)
@@ -166,11 +195,11 @@ class _SeededRandom(TorchFunctionMode):
             shape = torch.broadcast_shapes(
                 tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ()))
             )
-            return self._fill("normal", shape).to(ref.device, ref.dtype) * std + mean
+            return self._unit("normal", shape).to(ref.device, ref.dtype) * std + mean
         size = kwargs.get("size", args[2] if len(args) > 2 else None)
         if size is None:
             return func(*args, **kwargs)
-        out = self._fill("normal", tuple(int(s) for s in size)) * std + mean
+        out = self._unit("normal", tuple(int(s) for s in size)) * std + mean
         return out.to(device=kwargs.get("device"), dtype=kwargs.get("dtype") or out.dtype)
 
 
@@ -181,14 +210,14 @@ class _Recording(_SeededRandom):
         super().__init__(seeds)
         self.draws: list[torch.Tensor] = []
 
-    def _fill(self, kind: str, shape: tuple[int, ...]) -> torch.Tensor:
-        out = super()._fill(kind, shape)
+    def _unit(self, kind: str, shape: tuple[int, ...]) -> torch.Tensor:
+        out = super()._unit(kind, shape)
         n = len(self.rows)
         self.draws.append(out if shape and shape[0] == n else out.expand(n, *out.shape[1:]))
         return out
 
 
-class _Replay(TorchFunctionMode):
+class _Replay(_NoiseMode):
     """Random draws replayed from a :class:`NoiseTable`: the row of the table whose latent is
     nearest each input latent (traceable: no hashing, so an exporter can follow it)."""
 
@@ -200,7 +229,8 @@ class _Replay(TorchFunctionMode):
         self.table = table
         self.calls = 0
 
-    def _next(self, shape: tuple[int, ...]) -> torch.Tensor:
+    def _unit(self, kind: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """The next recorded draw (``kind`` was fixed when it was recorded)."""
         if self.calls >= len(self.table.draws):
             raise ModelError("the generator drew more random numbers than when it was recorded")
         draw = self.table.draws[self.calls].to(self.index.device)
@@ -208,34 +238,15 @@ class _Replay(TorchFunctionMode):
         rows = draw.index_select(0, self.index)
         return rows if shape and shape[0] == rows.shape[0] else rows[:1].reshape(shape)
 
-    def __torch_function__(
-        self,
-        func: Any,
-        types: Any,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        kwargs = dict(kwargs or {})
-        name = _name(func)
-        if not _draws(name, args, kwargs) or name in _REFUSED:
+    def _random(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if name in _REFUSED:
             return func(*args, **kwargs)
         if name in _INPLACE:
-            target: torch.Tensor = args[0]
-            params = list(args[1:3]) + [None, None]
-            a = kwargs.get("mean", kwargs.get("from", params[0]))
-            b = kwargs.get("std", kwargs.get("to", params[1]))
-            unit = self._next(tuple(target.shape))
-            if _INPLACE[name] == "normal":
-                unit = unit * (1.0 if b is None else b) + (0.0 if a is None else a)
-            else:
-                lo, hi = (0.0 if a is None else a), (1.0 if b is None else b)
-                unit = unit * (hi - lo) + lo
-            return unit.to(target.dtype)  # the value, as the exporter's functional graph wants
+            return self._inplace(name, args, kwargs)  # the value, as the exporter's graph wants
         if name in _LIKE:
-            like: torch.Tensor = args[0]
-            return self._next(tuple(like.shape)).to(like.device, kwargs.get("dtype") or like.dtype)
+            return self._like(name, args, kwargs)
         size = _size(args, kwargs) if name in _FACTORY else tuple(kwargs.get("size", args[2]))
-        return self._next(tuple(int(d) for d in size)).to(
+        return self._unit("normal", tuple(int(d) for d in size)).to(
             dtype=kwargs.get("dtype") or torch.float32
         )
 
@@ -297,24 +308,15 @@ def seeded_noise(z: torch.Tensor) -> Iterator[None]:
         yield
 
 
-class RandomCalls(TorchFunctionMode):
+class RandomCalls(_RandomOpMode):
     """Records the names of unseeded random ops called inside the block (for the model check)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.names: list[str] = []
 
-    def __torch_function__(
-        self,
-        func: Any,
-        types: Any,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        kwargs = kwargs or {}
-        name = _name(func)
-        if _draws(name, args, kwargs):
-            self.names.append(name)
+    def _random(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self.names.append(name)
         return func(*args, **kwargs)
 
 
