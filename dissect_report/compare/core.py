@@ -145,22 +145,13 @@ def compare_reports(
         )
     g_concepts = _by_name(g_manifest["concepts"])
     n_concepts = _by_name(n_manifest["concepts"])
-    common_concepts = set(g_concepts) & set(n_concepts)
     g_layers = _by_name(g_manifest["layers"])
     n_layers = _by_name(n_manifest["layers"])
 
     floors = (_iou_floor(g_manifest), _iou_floor(n_manifest))
-    layers: dict[str, LayerComparison] = {}
-    for name, entry in g_layers.items():
-        if name not in n_layers:
-            layers[name] = LayerComparison(name, entry["slug"], "missing", _shape(entry))
-        else:
-            layers[name] = _compare_layer(
-                golden, new, entry, n_layers[name], tol, common_concepts, floors
-            )
-    for name, entry in n_layers.items():
-        if name not in g_layers:
-            layers[name] = LayerComparison(name, entry["slug"], "added", None, _shape(entry))
+    layers = _compare_layers(
+        (golden, new), (g_layers, n_layers), tol, set(g_concepts) & set(n_concepts), floors
+    )
 
     # a golden's review files (FINDINGS.md, UPDATE.md) are text for people, not findings
     g_files, n_files = list_files(golden) - REVIEW_FILES, list_files(new) - REVIEW_FILES
@@ -183,12 +174,7 @@ def compare_reports(
         if layer.status == "compared"
         for table in ("units", "iou")
     }
-    tables: list[TableComparison] = []
-    for rel in common:
-        if rel.endswith(".parquet") and rel not in compared_tables:
-            tables.append(compare_generic(_columns(golden / rel), _columns(new / rel), tol, rel))
-        elif rel.endswith(".json") and rel != "manifest.json":
-            tables.append(compare_json(read_json(golden / rel), read_json(new / rel), tol, rel))
+    tables = _compare_tables(golden, new, [r for r in common if r not in compared_tables], tol)
 
     comparison = Comparison(
         golden=golden,
@@ -206,6 +192,40 @@ def compare_reports(
     )
     log.debug("compared %s with %s: %d failures", new, golden, comparison.failures)
     return comparison
+
+
+def _compare_layers(
+    roots: tuple[Path, Path],
+    entries: tuple[dict[str, Any], dict[str, Any]],
+    tol: Tolerances,
+    concepts: set[str],
+    floors: tuple[float | None, float | None],
+) -> dict[str, LayerComparison]:
+    """Every layer of either report: compared, missing in new, or only in new."""
+    (golden, new), (g_layers, n_layers) = roots, entries
+    layers: dict[str, LayerComparison] = {}
+    for name, entry in g_layers.items():
+        if name not in n_layers:
+            layers[name] = LayerComparison(name, entry["slug"], "missing", _shape(entry))
+        else:
+            layers[name] = _compare_layer(golden, new, entry, n_layers[name], tol, concepts, floors)
+    for name, entry in n_layers.items():
+        if name not in g_layers:
+            layers[name] = LayerComparison(name, entry["slug"], "added", None, _shape(entry))
+    return layers
+
+
+def _compare_tables(
+    golden: Path, new: Path, files: list[str], tol: Tolerances
+) -> list[TableComparison]:
+    """The other tables (``.parquet``) and JSON documents both reports hold."""
+    tables: list[TableComparison] = []
+    for rel in files:
+        if rel.endswith(".parquet"):
+            tables.append(compare_generic(_columns(golden / rel), _columns(new / rel), tol, rel))
+        elif rel.endswith(".json") and rel != "manifest.json":
+            tables.append(compare_json(read_json(golden / rel), read_json(new / rel), tol, rel))
+    return tables
 
 
 def _with_images(layer: LayerComparison, changes: list[ImageChange]) -> LayerComparison:

@@ -210,6 +210,41 @@ def _short_hash(value: Any) -> str:
     return str(value)[:12] if isinstance(value, str) and len(value) == 64 else str(value)
 
 
+def _layer_lines(layer: str, table: list[dict[str, Any]]) -> list[str]:
+    """A layer's section of FINDINGS.md: units per concept, then every unit's label."""
+    units = sorted(table, key=lambda r: int(r["unit"]))
+    good = [r for r in units if r["interpretable"]]
+    lines = [
+        "",
+        f"## Layer {layer}: {len(good)} of {len(units)} units interpretable",
+        "",
+        "Units per concept (interpretable units):",
+        "",
+        "```",
+    ]
+    by_concept: dict[str, list[float]] = {}
+    for r in good:
+        by_concept.setdefault(str(r["concept"]), []).append(float(r["iou"]))
+    rows = [
+        [concept, str(len(ious)), _r3(sum(ious) / len(ious)), _r3(max(ious))]
+        for concept, ious in sorted(by_concept.items())
+    ]
+    lines += text_table(["concept", "units", "mean_iou", "max_iou"], rows)
+    lines += ["```", "", "Labels (every unit; * interpretable):", "", "```"]
+    rows = [
+        [
+            str(int(r["unit"])),
+            str(r["concept"]),
+            _r3(r["iou"]),
+            "*" if r["interpretable"] else "",
+        ]
+        for r in units
+    ]
+    lines += text_table(["unit", "concept", "iou", ""], rows)
+    lines.append("```")
+    return lines
+
+
 def findings_markdown(report: Report) -> str:
     """FINDINGS.md: a report's findings as small, rounded, sorted text tables.
 
@@ -239,36 +274,7 @@ def findings_markdown(report: Report) -> str:
         f"IoU floor {m.threshold.get('iou_floor')}",
     ]
     for layer in report.layers:
-        units = sorted(report.units_table(layer).to_pylist(), key=lambda r: int(r["unit"]))
-        good = [r for r in units if r["interpretable"]]
-        lines += [
-            "",
-            f"## Layer {layer}: {len(good)} of {len(units)} units interpretable",
-            "",
-            "Units per concept (interpretable units):",
-            "",
-            "```",
-        ]
-        by_concept: dict[str, list[float]] = {}
-        for r in good:
-            by_concept.setdefault(str(r["concept"]), []).append(float(r["iou"]))
-        rows = [
-            [concept, str(len(ious)), _r3(sum(ious) / len(ious)), _r3(max(ious))]
-            for concept, ious in sorted(by_concept.items())
-        ]
-        lines += text_table(["concept", "units", "mean_iou", "max_iou"], rows)
-        lines += ["```", "", "Labels (every unit; * interpretable):", "", "```"]
-        rows = [
-            [
-                str(int(r["unit"])),
-                str(r["concept"]),
-                _r3(r["iou"]),
-                "*" if r["interpretable"] else "",
-            ]
-            for r in units
-        ]
-        lines += text_table(["unit", "concept", "iou", ""], rows)
-        lines.append("```")
+        lines += _layer_lines(layer, report.units_table(layer).to_pylist())
     if m.sections.get("interventions"):
         path = report.root / "concepts" / "index.parquet"
         table = sorted(

@@ -127,6 +127,33 @@ def _label_margin(
     return g_margin + n_margin
 
 
+def _unit_rules(tol: Tolerances) -> dict[str, tuple[float, float, str]]:
+    """Column -> (rtol, atol, how the tolerance reads in the summary) of units.parquet."""
+    return {
+        "iou": (0.0, tol.iou_atol, f"±{tol.iou_atol:g}"),
+        "iqr": (0.0, tol.iqr_atol, f"±{tol.iqr_atol:g}"),
+        "threshold": (tol.threshold_rtol, tol.threshold_atol, f"rtol {tol.threshold_rtol:g}"),
+        "top_activations": (
+            tol.activation_rtol,
+            tol.threshold_atol,
+            f"rtol {tol.activation_rtol:g}",
+        ),
+    }
+
+
+def _label_note(change: LabelChange, tol: Tolerances) -> BoundaryNote:
+    """A best concept that changed while the margin between the two stayed in tolerance."""
+    g, n = change.golden, change.new
+    return BoundaryNote(
+        "concept",
+        change.unit,
+        g,
+        n,
+        f"margin between {g} and {n} moved {change.margin_moved:.2g} <= {tol.iou_atol:g}; "
+        f"best iou {change.golden_iou:.6g} -> {change.new_iou:.6g}",
+    )
+
+
 def compare_units(
     golden: dict[str, list[Any]],
     new: dict[str, list[Any]],
@@ -153,17 +180,7 @@ def compare_units(
     """
     gi, ni = _index(golden, golden_path), _index(new, new_path)
     common = sorted(gi.keys() & ni.keys())
-    # Column -> (rtol, atol, how the tolerance reads in the summary).
-    rules: dict[str, tuple[float, float, str]] = {
-        "iou": (0.0, tol.iou_atol, f"±{tol.iou_atol:g}"),
-        "iqr": (0.0, tol.iqr_atol, f"±{tol.iqr_atol:g}"),
-        "threshold": (tol.threshold_rtol, tol.threshold_atol, f"rtol {tol.threshold_rtol:g}"),
-        "top_activations": (
-            tol.activation_rtol,
-            tol.threshold_atol,
-            f"rtol {tol.activation_rtol:g}",
-        ),
-    }
+    rules = _unit_rules(tol)
     generic = (tol.table_rtol, tol.table_atol, f"±{tol.table_atol:g} or rtol {tol.table_rtol:g}")
     labels: list[LabelChange] = []
     values: list[ValueChange] = []
@@ -181,16 +198,7 @@ def compare_units(
             if moved > tol.iou_atol:
                 labels.append(change)
             else:
-                notes.append(
-                    BoundaryNote(
-                        "concept",
-                        unit,
-                        g_concept,
-                        n_concept,
-                        f"margin between {g_concept} and {n_concept} moved {moved:.2g} "
-                        f"<= {tol.iou_atol:g}; best iou {g_best:.6g} -> {n_best:.6g}",
-                    )
-                )
+                notes.append(_label_note(change, tol))
         for column in columns:
             g, n = golden[column][g_row], new[column][n_row]
             if column == "top_samples":

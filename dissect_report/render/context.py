@@ -35,6 +35,7 @@ from dissect_report.render.fmt import (
 )
 from dissect_report.render.svg import heatmap_svg, safe_color
 from dissect_report.reportdir.records import LayerData, ReportData, UnitRow
+from dissect_report.reportdir.schema import Manifest
 
 
 @dataclass(frozen=True)
@@ -356,11 +357,9 @@ def model_check_text(check: Any) -> str:
     return f"{verdict} ({samples} samples alone and in batches, tolerance {check.get('tolerance')})"
 
 
-def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
-    m = site.report.manifest
-    model_name = str(m.model.get("name", "model"))
-    title = esc(f"{model_name}: dissection")
-    model = [
+def _model_rows(m: Manifest, model_name: str) -> tuple[Row, ...]:
+    """The overview's model table: generator, weights, latent, model check, segmenter."""
+    return (
         Row("model", esc(model_name)),
         Row("factory", esc(m.model.get("factory", DASH))),
         Row("weights", esc(m.model.get("weights") or DASH)),
@@ -382,21 +381,27 @@ def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
         Row("model check", esc(model_check_text(getattr(m, "model_check", None)))),
         Row("segmenter", esc(m.segmenter.get("name", DASH))),
         Row("concepts", esc(len(m.concepts))),
-    ]
-    layers = []
-    for layer in site.report.layers:
-        e = layer.entry
-        n_int = sum(r.interpretable for r in layer.units)
-        n = len(layer.units)
-        layers.append(
-            LayerSummary(
-                link=Link(f"layers/{e.slug}/index.html", esc(e.name)),
-                shape=esc(" \u00d7 ".join(map(str, e.shape))),
-                units=str(n),
-                interpretable=f"{n_int} ({pct(n_int / n) if n else DASH})",
-                covered=str(len({r.concept for r in layer.units if r.interpretable})),
-            )
-        )
+    )
+
+
+def _layer_summary(layer: LayerData) -> LayerSummary:
+    """A layer's line on the overview: its shape, units and how many are labelled."""
+    e = layer.entry
+    n_int = sum(r.interpretable for r in layer.units)
+    n = len(layer.units)
+    return LayerSummary(
+        link=Link(f"layers/{e.slug}/index.html", esc(e.name)),
+        shape=esc(" \u00d7 ".join(map(str, e.shape))),
+        units=str(n),
+        interpretable=f"{n_int} ({pct(n_int / n) if n else DASH})",
+        covered=str(len({r.concept for r in layer.units if r.interpretable})),
+    )
+
+
+def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
+    m = site.report.manifest
+    model_name = str(m.model.get("name", "model"))
+    title = esc(f"{model_name}: dissection")
     counts = interpretable_counts(site)
     concepts = [(c.name, site.concept_color[c.name]) for c in m.concepts]
     order = [i for i in np.argsort(-counts.sum(axis=1), kind="stable") if counts[i].sum() > 0]
@@ -448,9 +453,9 @@ def overview(site: Site, sections: tuple[Link, ...]) -> OverviewView:
         unreachable=unreachable,
         title=title,
         title_yaml=yaml_str(title),
-        model=tuple(model),
+        model=_model_rows(m, model_name),
         run=tuple(_run_rows(m)),
-        layers=tuple(layers),
+        layers=tuple(_layer_summary(layer) for layer in site.report.layers),
         heatmap=heat,
         heatmap_empty=not order,
         concepts=tuple(summaries),
