@@ -638,6 +638,20 @@ def run_models_check(models: Models, config: DissectConfig) -> Models:
     return dataclasses.replace(models, check=result)
 
 
+def config_generator(config: DissectConfig, device: torch.device | str = "cpu") -> nn.Module:
+    """The generator ``config`` names (factory, weights, adapters), on ``device``."""
+    return load_generator(
+        config.generator,
+        config.weights,
+        device,
+        weights_key=config.weights_key,
+        latent_shape=config.latent_shape,
+        seeded_noise=config.seeded_noise,
+        clamp_output=config.clamp_output,
+        factory_args=config.generator_args,
+    )
+
+
 def load_models(config: DissectConfig, *, check: bool = True) -> Models:
     """The generator and segmenter of ``config``, with their identity for the manifest.
 
@@ -648,16 +662,7 @@ def load_models(config: DissectConfig, *, check: bool = True) -> Models:
         device = torch.device(config.device)
     except RuntimeError:
         raise ConfigError(f"unknown device {config.device!r}") from None
-    generator = load_generator(
-        config.generator,
-        config.weights,
-        device,
-        weights_key=config.weights_key,
-        latent_shape=config.latent_shape,
-        seeded_noise=config.seeded_noise,
-        clamp_output=config.clamp_output,
-        factory_args=config.generator_args,
-    )
+    generator = config_generator(config, device)
     z_dim = latent_size(generator, config.z_dim, config.generator)
     segmenter = load_segmenter(config.segmenter, device)
     identity = model_identity(config, generator, segmenter, z_dim)

@@ -73,7 +73,7 @@ def handle(args: argparse.Namespace) -> int:
     from dissect_report.config import make_config
     from dissect_report.contract import forward_error
     from dissect_report.errors import UserError
-    from dissect_report.models import generator_latents, latent_size, load_generator
+    from dissect_report.models import config_generator, generator_latents, latent_size
     from dissect_report.trace import describe_layers
 
     config = make_config(
@@ -92,15 +92,7 @@ def handle(args: argparse.Namespace) -> int:
             if v is not None
         }
     )
-    generator = load_generator(
-        config.generator,
-        config.weights,
-        weights_key=config.weights_key,
-        latent_shape=config.latent_shape,
-        seeded_noise=config.seeded_noise,
-        clamp_output=config.clamp_output,
-        factory_args=config.generator_args,
-    )
+    generator = config_generator(config)
     z_dim = latent_size(generator, config.z_dim, config.generator)
     z = generator_latents(generator, 0, [0, 1], z_dim)
     try:
