@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dissect_report.commands.dissect import (
     add_config_arguments,
@@ -32,6 +32,9 @@ from dissect_report.config import DissectConfig, read_table
 from dissect_report.errors import ReportError
 from dissect_report.outlock import locked
 from dissect_report.swap import check_schema, remove_stale_builds
+
+if TYPE_CHECKING:
+    from dissect_report.models import Models
 
 log = logging.getLogger(__name__)
 RUN_DEFAULTS: dict[str, Any] = {"samples": 1000}
@@ -174,6 +177,33 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_dissection(
+    args: argparse.Namespace, config: DissectConfig, out: Path, done: set[str]
+) -> Models | None:
+    """Dissect (unless ``done`` holds it); returns the models it loaded (None when resumed)."""
+    if "dissect" in done:
+        _check_same_config(out, config)
+        print(f"dissection: already complete in {out}; resuming after it")
+        return None
+    from dissect_report.dissection.stage import dissect
+    from dissect_report.models import load_models
+
+    models = load_models(config)  # loaded, hashed and checked once, for every stage
+    result = dissect(
+        config,
+        out,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        images=args.images,
+        command=command_line(),
+        models=models,
+    )
+    from dissect_report.commands.dissect import print_summary as print_dissection
+
+    print_dissection(result, images=args.images)
+    return models
+
+
 def _run_stages(
     args: argparse.Namespace,
     config: DissectConfig,
@@ -182,29 +212,7 @@ def _run_stages(
     out: Path,
     done: set[str],
 ) -> None:
-    from dissect_report.dissection.stage import dissect
-    from dissect_report.models import Models
-
-    models: Models | None = None
-    if "dissect" in done:
-        _check_same_config(out, config)
-        print(f"dissection: already complete in {out}; resuming after it")
-    else:
-        from dissect_report.models import load_models
-
-        models = load_models(config)  # loaded, hashed and checked once, for every stage
-        result = dissect(
-            config,
-            out,
-            overwrite=args.overwrite,
-            resume=args.resume,
-            images=args.images,
-            command=command_line(),
-            models=models,
-        )
-        from dissect_report.commands.dissect import print_summary as print_dissection
-
-        print_dissection(result, images=args.images)
+    models = _run_dissection(args, config, out, done)
     # Paint: on by default for the built-in world, opt-in (--paint) for your own generator,
     # whose tail may be large or not exportable. It needs the interventions' unit sets.
     paint = args.interventions and (args.paint if args.paint is not None else _builtin(config))
