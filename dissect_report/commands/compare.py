@@ -26,9 +26,9 @@ are printed first as the probable cause. Writes a JSON and a Markdown diff (by d
 NEW/compare/diff.json and diff.md). Tolerances and the figures behind their defaults:
 docs/regression-tests.md.
 
-Two different models (another generator weights or factory hash, or no layer in common)
-are said so in the first line, with the differences counted per table (all of them in the
-diffs); they exit 1.
+Two different models (another generator weights hash or factory, or no layer in common)
+are said so in the first line and, past 200 differences, counted per table (all of them in
+the diffs); they exit 1.
 
 With --findings, compare what two or more reports (any models, layer names, checkpoints or
 datasets, in the order given) found instead, as GAN Dissection's figures do: interpretable

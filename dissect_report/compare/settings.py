@@ -87,8 +87,6 @@ _PRIORITY = (
     "model.weights_sha256",
     "model.state_sha256",
     "model.factory",
-    "model.source_sha256",
-    "model.factory_sha256",
     "model.name",
     "config.generator_args",
     "config.clamp_output",
@@ -99,6 +97,10 @@ _PRIORITY = (
     "config.seed",
     "samples.count",
     "config.samples",
+    # The code's bytes change with any edit (a comment, a refactor): weaker evidence than
+    # the weights, so they rank with the tool's version.
+    "model.source_sha256",
+    "model.factory_sha256",
     "tool.version",
     "threshold.policy",
     "threshold.level",

@@ -26,13 +26,12 @@ if TYPE_CHECKING:
 # few (a retrained or edited generator) are still listed one by one.
 COUNT_OVER = 200
 
-# Settings that name the generator itself; any of them differing means another model.
+# Settings that name the generator itself; any of them differing means another model. (The
+# source's bytes are not among them: any edit changes them, a refactor or a comment too.)
 _MODEL_KEYS = {
     "model.weights_sha256": "generator weights",
     "model.state_sha256": "generator state",
     "model.factory": "generator factory",
-    "model.factory_sha256": "generator code",
-    "model.source_sha256": "generator source",
 }
 
 
