@@ -127,6 +127,30 @@ def _half_weights(model: object) -> int:
     return saved
 
 
+def _strip_provenance(model: object) -> int:
+    """Drop the exporter's per-node metadata (``pkg.torch.onnx.stack_trace`` and the like:
+    absolute source paths of the machine that exported it), so the site ships no local path;
+    returns the entries removed. Subgraphs and functions are walked too."""
+    removed = 0
+
+    def graph(g: object) -> None:
+        nonlocal removed
+        for node in g.node:  # type: ignore[attr-defined]
+            removed += len(node.metadata_props)
+            del node.metadata_props[:]
+            node.doc_string = ""
+            for attr in node.attribute:
+                if attr.HasField("g"):
+                    graph(attr.g)
+                for sub in attr.graphs:
+                    graph(sub)
+
+    graph(model.graph)  # type: ignore[attr-defined]
+    for function in model.functions:  # type: ignore[attr-defined]
+        graph(function)
+    return removed
+
+
 def export_tail(
     generator: nn.Module,
     layer: str,
@@ -169,6 +193,7 @@ def export_tail(
         raise PaintUnavailable(
             f"the exported tail has {len(outputs)} outputs; Paint needs one image"
         )
+    _strip_provenance(model)
     saved = _half_weights(model) if half_weights else 0
     weight_bytes = sum(
         int(np.prod(i.dims)) * (2 if i.data_type == onnx.TensorProto.FLOAT16 else 4)

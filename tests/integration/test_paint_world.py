@@ -77,6 +77,9 @@ def test_paint_exports_the_tail_activations_and_the_interventions_unit_sets(
 
     model = onnx.load(str(report / "paint/tail.onnx"))
     onnx.checker.check_model(model, full_check=True)
+    # the exporter's stack traces name this machine's source paths: none may ship
+    assert not any(n.metadata_props or n.doc_string for n in model.graph.node)
+    assert b".py" not in (report / "paint/tail.onnx").read_bytes()
     assert [i.name for i in model.graph.input] == meta["inputs"]
     ops = {n.op_type for n in model.graph.node}
     assert "BatchNormalization" not in ops and "ConvTranspose" in ops  # folded, layer3 on only
