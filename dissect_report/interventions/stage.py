@@ -274,6 +274,34 @@ class Shared:
     select: HeldOut | None = None
 
 
+def _insertion(
+    s: Shared, c: int, top: list[int], alpha: np.ndarray | None, level: torch.Tensor
+) -> tuple[InsertChoice, list[Site], list[Site], list[InsertionRow]]:
+    """The inserted set (chosen on ``s.select``, else the IoU-top set), its held-out sites,
+    the IoU-top set's sites and both sets' rows per context."""
+    models, layer, config, held = s.models, s.layer, s.config, s.held
+    choice = (
+        choose_insert_set(
+            models, layer, s.select, c, top, alpha, level, config.grid, s.patch, config.batch_size
+        )
+        if s.select is not None
+        else InsertChoice("iou", tuple(top), ())
+    )
+
+    def inserted(units: Sequence[int]) -> list[Site]:
+        return insertion_sites(
+            models, layer, held, c, units, level, config.insert_samples, config.grid, s.patch,
+            config.batch_size,
+        )  # fmt: skip
+
+    sites = inserted(choice.units)
+    sites_iou = sites if list(choice.units) == top else inserted(top)
+    ctx_rows = by_context(sites, models.concepts, choice.method)
+    if choice.method != "iou":  # the comparison: the IoU-top set at the same sites
+        ctx_rows += by_context(sites_iou, models.concepts, "iou")
+    return choice, sites, sites_iou, ctx_rows
+
+
 def measure_concept(s: Shared, name: str) -> tuple[ConceptResult, bytes | None]:
     """One concept's ablation curves, insertion and comparison picture (compare.png bytes)."""
     models, layer, config, held = s.models, s.layer, s.config, s.held
@@ -293,25 +321,7 @@ def measure_concept(s: Shared, name: str) -> tuple[ConceptResult, bytes | None]:
         orderings["optimized"] = alpha_order(alpha)
     curve = ace_curve(s.ablator, c, orderings, s.randoms, n_max)
     top = ranked[:n_max]
-    choice = (
-        choose_insert_set(
-            models, layer, s.select, c, top, alpha, level, config.grid, s.patch, config.batch_size
-        )
-        if s.select is not None
-        else InsertChoice("iou", tuple(top), ())
-    )
-
-    def inserted(units: Sequence[int]) -> list[Site]:
-        return insertion_sites(
-            models, layer, held, c, units, level, config.insert_samples, config.grid, s.patch,
-            config.batch_size,
-        )  # fmt: skip
-
-    sites = inserted(choice.units)
-    sites_iou = sites if list(choice.units) == top else inserted(top)
-    ctx_rows = by_context(sites, names, choice.method)
-    if choice.method != "iou":  # the comparison: the IoU-top set at the same sites
-        ctx_rows += by_context(sites_iou, names, "iou")
+    choice, sites, sites_iou, ctx_rows = _insertion(s, c, top, alpha, level)
     own = [r for r in ctx_rows if r.method == choice.method]  # where the inserted set works
     png, compare_ids = _compare(
         models, layer, held, c, top, list(choice.units), level, own, config, s.patch
@@ -362,17 +372,58 @@ def measure_concept(s: Shared, name: str) -> tuple[ConceptResult, bytes | None]:
     log.debug(
         "%s: removed %.0f%% (random %.0f%%) with %d units; insertion (%s, %d units) succeeds "
         "at %.0f%% of sites (IoU-top %.0f%%); selection: %s",
-        name,
-        100 * result.share,
-        100 * result.share_random,
-        n_max,
-        choice.method,
-        len(choice.units),
-        100 * result.insert_success,
-        100 * result.insert_success_iou,
+        name, 100 * result.share, 100 * result.share_random, n_max, choice.method,
+        len(choice.units), 100 * result.insert_success, 100 * result.insert_success_iou,
         choice.tried,
-    )
+    )  # fmt: skip
     return result, png
+
+
+def _shared(
+    opened: Report,
+    models: Models,
+    config: InterventionConfig,
+    layer: str,
+    seed: int,
+    by_concept: dict[str, list[tuple[int, float]]],
+    chosen: list[str],
+) -> tuple[Shared, str | None, str]:
+    """The held-out pass and what every concept's measurement shares; the reason optimized
+    sets were skipped (None: they were not) and where the unit IoUs came from."""
+    dissect_seed = opened.dissection_seed
+    held = heldout_pass(models, layer, seed, config.samples, config.batch_size, config.quantile)
+    units_total, h, _ = held.shape
+    patch = config.patch if config.patch is not None else max(1, h // 4)
+    if patch > min(held.shape[1:]):
+        raise ConfigError(f"patch {patch} is larger than layer {layer!r} ({h}x{held.shape[2]})")
+    ablator = Ablator(models, layer, held, config.batch_size)
+    randoms = [random_order(seed, t, units_total) for t in range(config.random_trials)]
+    ious, iou_source = unit_ious(opened, layer, models.concepts, units_total)
+    # The learned sets train on the dissection's samples, as the IoU ordering does.
+    z_train = models.latents(
+        range(config.optimize_steps * config.optimize_batch), seed=dissect_seed
+    )
+    optimize = config.optimize and config.optimize_steps > 0
+    skipped = gradient_problem(models, layer, z_train) if optimize else None
+    if skipped is not None:  # alpha would stay at 0.0 and rank the units by index
+        log.warning("no optimized unit sets: %s", skipped)
+        optimize = False
+
+    learn = optimize_settings(config, patch)
+    # The inserted set is chosen on dissection samples the optimizer did not train on.
+    select = (
+        heldout_pass(
+            models, layer, dissect_seed, config.insert_samples, config.batch_size,
+            config.quantile, desc="selection samples", first=len(z_train),
+        )
+        if optimize
+        else None
+    )  # fmt: skip
+    shared = Shared(
+        models, layer, config, held, ablator, randoms, ious, by_concept, unique_slugs(chosen),
+        z_train, patch, learn if optimize else None, select,
+    )  # fmt: skip
+    return shared, skipped, iou_source
 
 
 @writes_section("concepts")
@@ -398,39 +449,9 @@ def intervene(
         )
 
     section = begin_section(report, "concepts")  # the old concepts/ stays until the swap
-
-    held = heldout_pass(models, layer, seed, config.samples, config.batch_size, config.quantile)
-    units_total, h, _ = held.shape
-    patch = config.patch if config.patch is not None else max(1, h // 4)
-    if patch > min(held.shape[1:]):
-        raise ConfigError(f"patch {patch} is larger than layer {layer!r} ({h}x{held.shape[2]})")
-    ablator = Ablator(models, layer, held, config.batch_size)
-    randoms = [random_order(seed, t, units_total) for t in range(config.random_trials)]
-    ious, iou_source = unit_ious(opened, layer, names, units_total)
-    # The learned sets train on the dissection's samples, as the IoU ordering does.
-    z_train = models.latents(
-        range(config.optimize_steps * config.optimize_batch), seed=dissect_seed
-    )
-    optimize = config.optimize and config.optimize_steps > 0
-    skipped = gradient_problem(models, layer, z_train) if optimize else None
-    if skipped is not None:  # alpha would stay at 0.0 and rank the units by index
-        log.warning("no optimized unit sets: %s", skipped)
-        optimize = False
-
-    learn = optimize_settings(config, patch)
-    # The inserted set is chosen on dissection samples the optimizer did not train on.
-    select = (
-        heldout_pass(
-            models, layer, dissect_seed, config.insert_samples, config.batch_size,
-            config.quantile, desc="selection samples", first=len(z_train),
-        )
-        if optimize
-        else None
-    )  # fmt: skip
-    shared = Shared(
-        models, layer, config, held, ablator, randoms, ious, by_concept, unique_slugs(chosen),
-        z_train, patch, learn if optimize else None, select,
-    )  # fmt: skip
+    shared, skipped, iou_source = _shared(opened, models, config, layer, seed, by_concept, chosen)
+    held, ious, z_train, patch = shared.held, shared.ious, shared.z_train, shared.patch
+    optimize = shared.learn is not None
     results = []
     for name in bar(chosen, desc="intervene", unit="concept"):
         result, png = measure_concept(shared, name)
@@ -465,5 +486,5 @@ def intervene(
         "interventions",
         {"interventions": settings, "timings": {"intervene_s": round(seconds, 3)}},
     )
-    log.info("interventions: %d ablation passes, %.1f s", ablator.passes, seconds)
+    log.info("interventions: %d ablation passes, %.1f s", shared.ablator.passes, seconds)
     return InterventionResult(report, layer, seed, tuple(results), settings, seconds)
