@@ -26,7 +26,9 @@ it at each unit's own threshold for it, ablate the top n (n = 1, 2, 4, ... up to
 --max-units) on held-out samples and measure how much of the concept disappears (ACE, net;
 and the share of its pixels erased), against n random units and against the whole layer
 switched off; insert its units in patches where the concept is absent and report where it
-appears (by what was there before); learn an optimized unit set with the segmenter's
+appears (by what was there before), with the unit set that inserts best on the dissection's
+samples (top units by learned alpha, or the IoU-top set) beside the IoU-top set; learn an
+optimized unit set with the segmenter's
 gradients on the dissection's samples; and draw original | ablated | inserted images.
 Writes REPORT/concepts/ and updates manifest.json (see docs/report-format.md)."""
 
@@ -40,6 +42,11 @@ FLAGS: FlagTable = {
     "--random-trials": ("random_trials", int, "random-unit control draws per n (0: none)"),
     "--quantile": ("quantile", float, "activation quantile used as insertion level"),
     "--insert-samples": ("insert_samples", int, "held-out samples tried for insertion"),
+    "--insert-select": (
+        "insert_select",
+        int,
+        "dissection samples the inserted unit set is chosen on (by insertion success)",
+    ),
     "--grid": ("grid", int, "insertion sites per side (grid x grid per sample)"),
     "--patch": ("patch", int, "insertion patch side in layer pixels (default: 1/4 of the side)"),
     "--compare-samples": ("compare_samples", int, "rows of compare.png (0: no picture)"),

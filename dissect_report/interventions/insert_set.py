@@ -31,7 +31,9 @@ from dissect_report.interventions.insertion import SUCCESS, insertion_sites
 from dissect_report.interventions.optimize import alpha_order
 from dissect_report.models import Models
 
-SIZES = (8, 16, 32)  # top-n by learned alpha tried (capped at the IoU-top set's size)
+# Top-n by learned alpha tried (capped at the IoU-top set's size). 8 never won on the built-in
+# world's default concepts (16 selection samples) and costs a fourth of the selection.
+SIZES = (16, 32)
 
 
 @dataclass(frozen=True)

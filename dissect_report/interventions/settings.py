@@ -33,6 +33,7 @@ class InterventionConfig:
     insert_level: str = "quantile"
     quantile: float = 0.995
     insert_samples: int = 8
+    insert_select: int = 16  # dissection samples the inserted set is chosen on
     grid: int = 3
     patch: int | None = None  # side in layer pixels; None: a quarter of the layer's side
     compare_samples: int = 3
@@ -50,6 +51,7 @@ class InterventionConfig:
             "samples",
             "max_units",
             "insert_samples",
+            "insert_select",
             "grid",
             "optimize_batch",
             "batch_size",

@@ -413,7 +413,7 @@ def _shared(
     # The inserted set is chosen on dissection samples the optimizer did not train on.
     select = (
         heldout_pass(
-            models, layer, dissect_seed, config.insert_samples, config.batch_size,
+            models, layer, dissect_seed, config.insert_select, config.batch_size,
             config.quantile, desc="selection samples", first=len(z_train),
         )
         if optimize
@@ -475,9 +475,9 @@ def intervene(
         "optimize_skipped": skipped,
         "ranking": iou_source,
         # the inserted set: top-n by alpha (n in insert_sizes) or the IoU-top set, whichever
-        # succeeds most on the dissection's samples insert_select (first, count)
+        # succeeds most on the dissection's samples insert_select_ids [first, count]
         "insert_sizes": list(SIZES) if optimize else [],
-        "insert_select": [len(z_train), config.insert_samples] if optimize else None,
+        "insert_select_ids": [len(z_train), config.insert_select] if optimize else None,
     }
     seconds = time.perf_counter() - start
     publish_section(
