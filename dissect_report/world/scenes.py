@@ -152,9 +152,9 @@ def _shade(color: np.ndarray, rng: np.random.Generator, amount: float = 0.08) ->
 
 
 def _sky(c: _Canvas, rng: np.random.Generator, horizon: int, time: int) -> None:
-    _, top, bottom, _ = _TIMES[time]
-    top = _shade(np.array(top, np.float32), rng, 0.12)
-    bottom = _shade(np.array(bottom, np.float32), rng, 0.12)
+    _, top_rgb, bottom_rgb, _ = _TIMES[time]
+    top = _shade(np.array(top_rgb, np.float32), rng, 0.12)
+    bottom = _shade(np.array(bottom_rgb, np.float32), rng, 0.12)
     t = (np.arange(horizon, dtype=np.float32) / max(horizon - 1, 1))[:, None, None]
     c.img[:horizon] = top + (bottom - top) * t
     c.lab[:horizon] = SKY
@@ -253,12 +253,12 @@ def _ground(c: _Canvas, rng: np.random.Generator, horizon: int, light: np.ndarra
         np.broadcast_to(wcolor, (SIZE, SIZE, 3))
         * (1 + 0.18 * ((_YY % 3) == 0) * ((_XX + _YY) % 9 < 4))[..., None]
     )
-    water = np.zeros((SIZE, SIZE), bool)
+    water: np.ndarray = np.zeros((SIZE, SIZE), bool)
     if water_kind == 1:  # sea along the horizon
         water = (horizon <= _YY) & (horizon + rng.integers(3, 12) > _YY)
     road = np.zeros((SIZE, SIZE), bool)
     if rng.random() < 0.5:
-        start = horizon if water_kind != 1 else int(water.any(axis=1).nonzero()[0].max()) + 1
+        start = horizon if water_kind != 1 else int(np.flatnonzero(water.any(axis=1)).max()) + 1
         xv, xb, wb = rng.uniform(12, 52), rng.uniform(4, 60), rng.uniform(5, 13)
         t = np.clip((_YY - start) / max(SIZE - 1 - start, 1), 0, 1)
         xc, hw = xv + (xb - xv) * t, 0.6 + (wb - 0.6) * t
