@@ -250,97 +250,94 @@ def _insertion_rows(site: Site, c: ConceptIntervention) -> tuple[Row, ...]:
     )
 
 
-def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView:
+def _concept_layer(site: Site, layer: LayerData, name: str) -> ConceptLayer:
+    """The concept's units in one layer: labelled, below the floor, refused by a guard."""
     from urllib.parse import quote
 
-    groups = []
-    for layer in site.report.layers:
-        mine = sorted((r for r in layer.units if r.concept == name), key=lambda r: (-r.iou, r.unit))
-        good = [r for r in mine if r.interpretable]
-        below = sum(1 for r in mine if not r.interpretable and r.iou < site.floor)
-        refused = len(mine) - len(good) - below  # at or above the floor, refused by a guard
-        summary = f"{len(good)} interpretable, {below} more below the floor"
-        if refused:
-            summary += f", {refused} refused by a label guard (position, coverage or chance)"
-        elsewhere = sum(
-            1 for r in layer.units if r.interpretable and r.refused_concept == name != r.concept
+    mine = sorted((r for r in layer.units if r.concept == name), key=lambda r: (-r.iou, r.unit))
+    good = [r for r in mine if r.interpretable]
+    below = sum(1 for r in mine if not r.interpretable and r.iou < site.floor)
+    refused = len(mine) - len(good) - below  # at or above the floor, refused by a guard
+    summary = f"{len(good)} interpretable, {below} more below the floor"
+    if refused:
+        summary += f", {refused} refused by a label guard (position, coverage or chance)"
+    elsewhere = sum(
+        1 for r in layer.units if r.interpretable and r.refused_concept == name != r.concept
+    )
+    if elsewhere:
+        summary += (
+            f"; {elsewhere} more score best on it but a guard refused it, so they are "
+            "labelled with their next concept"
         )
-        if elsewhere:
-            summary += (
-                f"; {elsewhere} more score best on it but a guard refused it, so they are "
-                "labelled with their next concept"
-            )
-        groups.append(
-            ConceptLayer(
-                link=Link(f"../../layers/{layer.entry.slug}/index.html", esc(layer.entry.name)),
-                summary=summary,
-                filter_href=f"../../layers/{layer.entry.slug}/index.html#concept="
-                + quote(name, safe=""),
-                cards=tuple(
-                    card(
-                        layer, r, "../../", False, site.floor, site.strip_size.get(layer.entry.slug)
-                    )
-                    for r in good
-                ),
-            )
-        )
-    blocks = []
-    if iv is not None:
-        for c in iv.concepts:
-            if c.concept != name:
-                continue
-            facts = (
-                Row("layer", esc(c.layer)),
-                Row("interpretable units in the layer", str(c.units)),
-                Row(
-                    "top units ablated (by their IoU for it)",
-                    _unit_links(site, c.layer, c.top_units, "../../"),
-                ),
-                Row("concept pixel fraction", pct(c.fraction)),
-                Row(f"ACE, top {c.n_max} units", f"{num(c.ace)} ({pct(c.share)} removed, net)"),
-                Row(f"its pixels erased, top {c.n_max} units", pct(c.erased)),
-                Row(f"ACE, {c.n_max} random units", f"{num(c.ace_random)} ({pct(c.share_random)})"),
-                Row(f"its pixels erased, {c.n_max} random units", pct(c.erased_random)),
-                Row(
-                    f"ACE, top {c.n_max} optimized units",
-                    f"{num(c.ace_optimized)} ({pct(c.share_optimized)})",
-                ),
-                Row(
-                    "optimized units (alpha, IoU rank)",
-                    esc(", ".join(f"{u} ({a:.2f}, #{r})" for u, a, r in c.optimized_units) or DASH),
-                ),
-                Row(
-                    f"ACE, all units of {c.layer} ablated (a ceiling)",
-                    f"{num(c.ace_all)} ({pct(c.share_all)} of the concept"
-                    + (
-                        "; negative: zeroing the whole layer adds the concept rather than removing it)"
-                        if c.share_all < 0
-                        else ")"
-                    ),
-                ),
-                Row("insertion sites", str(c.insert_sites)),
-                *_insertion_rows(site, c),
-            )
-            ins = tuple(
-                (esc(_SET_NAMES.get(r.method, r.method)), esc(r.context), str(r.sites),
-                 num(r.added), pct(r.success))
-                for r in c.insertion
-            )  # fmt: skip
-            blocks.append(
-                InterventionBlock(
-                    facts=facts,
-                    insertion=ins,
-                    ace_svg="ace.svg" if c.has_ace_svg else "",
-                    compare_png="compare.png" if c.has_compare_png else "",
-                    n_max=c.n_max,
-                    samples=", ".join(map(str, c.compare_samples)),
-                    inserted=(
-                        f"measured set ({len(c.insert_units)})"
-                        if c.insert_method == "optimized"
-                        else f"top {len(c.insert_units or c.top_units)} units"
-                    ),
-                )
-            )
+    return ConceptLayer(
+        link=Link(f"../../layers/{layer.entry.slug}/index.html", esc(layer.entry.name)),
+        summary=summary,
+        filter_href=f"../../layers/{layer.entry.slug}/index.html#concept=" + quote(name, safe=""),
+        cards=tuple(
+            card(layer, r, "../../", False, site.floor, site.strip_size.get(layer.entry.slug))
+            for r in good
+        ),
+    )
+
+
+def _intervention_block(site: Site, c: ConceptIntervention) -> InterventionBlock:
+    """What the interventions measured for the concept: ACE, erased pixels, insertion."""
+    facts = (
+        Row("layer", esc(c.layer)),
+        Row("interpretable units in the layer", str(c.units)),
+        Row(
+            "top units ablated (by their IoU for it)",
+            _unit_links(site, c.layer, c.top_units, "../../"),
+        ),
+        Row("concept pixel fraction", pct(c.fraction)),
+        Row(f"ACE, top {c.n_max} units", f"{num(c.ace)} ({pct(c.share)} removed, net)"),
+        Row(f"its pixels erased, top {c.n_max} units", pct(c.erased)),
+        Row(f"ACE, {c.n_max} random units", f"{num(c.ace_random)} ({pct(c.share_random)})"),
+        Row(f"its pixels erased, {c.n_max} random units", pct(c.erased_random)),
+        Row(
+            f"ACE, top {c.n_max} optimized units",
+            f"{num(c.ace_optimized)} ({pct(c.share_optimized)})",
+        ),
+        Row(
+            "optimized units (alpha, IoU rank)",
+            esc(", ".join(f"{u} ({a:.2f}, #{r})" for u, a, r in c.optimized_units) or DASH),
+        ),
+        Row(
+            f"ACE, all units of {c.layer} ablated (a ceiling)",
+            f"{num(c.ace_all)} ({pct(c.share_all)} of the concept"
+            + (
+                "; negative: zeroing the whole layer adds the concept rather than removing it)"
+                if c.share_all < 0
+                else ")"
+            ),
+        ),
+        Row("insertion sites", str(c.insert_sites)),
+        *_insertion_rows(site, c),
+    )
+    ins = tuple(
+        (esc(_SET_NAMES.get(r.method, r.method)), esc(r.context), str(r.sites),
+         num(r.added), pct(r.success))
+        for r in c.insertion
+    )  # fmt: skip
+    return InterventionBlock(
+        facts=facts,
+        insertion=ins,
+        ace_svg="ace.svg" if c.has_ace_svg else "",
+        compare_png="compare.png" if c.has_compare_png else "",
+        n_max=c.n_max,
+        samples=", ".join(map(str, c.compare_samples)),
+        inserted=(
+            f"measured set ({len(c.insert_units)})"
+            if c.insert_method == "optimized"
+            else f"top {len(c.insert_units or c.top_units)} units"
+        ),
+    )
+
+
+def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView:
+    groups = [_concept_layer(site, layer, name) for layer in site.report.layers]
+    concepts = iv.concepts if iv is not None else ()
+    blocks = [_intervention_block(site, c) for c in concepts if c.concept == name]
     title = esc(f"Concept {name}")
     slug = site.concept_slug.get(name, "")
     folder = site.report.root / "concepts" / slug
