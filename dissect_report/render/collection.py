@@ -138,6 +138,47 @@ def link_home(site_dir: Path, home: Path) -> int:
     return changed
 
 
+def _members(found: FindingsComparison) -> dict[tuple[str, str, str], list[int]]:
+    """``(report, layer, concept) -> its interpretable units``, from each units table."""
+    from dissect_report.reportdir.report import open_report
+
+    members: dict[tuple[str, str, str], list[int]] = {}
+    for name, path in zip(found.names, found.paths, strict=True):
+        report = open_report(path)
+        for layer in report.layers:
+            for row in report.units_table(layer).to_pylist():
+                if row["interpretable"]:
+                    key = (name, layer, str(row["concept"]))
+                    members.setdefault(key, []).append(int(row["unit"]))
+    return members
+
+
+def _changed_table(
+    found: FindingsComparison, prefixes: dict[str, str], slugs: dict[tuple[str, str], str]
+) -> list[str]:
+    """The table of units whose concept changed between reports ([] when none did)."""
+    changed = found.changed
+    if not len(changed):
+        return []
+    body = [
+        "<h2>Units whose concept changed</h2>",
+        '<div class="dr-scroll"><table id="changed"><tr><th>from</th><th>to</th><th>layer</th><th>unit</th>'
+        "<th>change</th><th>concept</th></tr>",
+    ]
+    for r in changed.to_dict("records"):
+        before, after = prefixes[r["before"]], prefixes[r["after"]]
+        a = unit_href(slugs[(r["before"], r["layer"])], r["unit_before"], f"{before}/")
+        b = unit_href(slugs[(r["after"], r["layer"])], r["unit_after"], f"{after}/")
+        body.append(
+            f"<tr><td>{_e(r['before'])}</td><td>{_e(r['after'])}</td><td>{_e(r['layer'])}</td>"
+            f'<td><a href="{_e(a)}">{r["unit_before"]}</a> &rarr; '
+            f'<a href="{_e(b)}">{r["unit_after"]}</a></td><td>{_e(r["change"])}</td>'
+            f"<td>{_e(r['concept_before'])} &rarr; {_e(r['concept_after'])}</td></tr>"
+        )
+    body.append("</table></div>")
+    return body
+
+
 def comparison_page(
     found: FindingsComparison,
     prefixes: dict[str, str],
@@ -161,16 +202,7 @@ def comparison_page(
         (r["report"], r["layer"], r["concept"]): int(r["units"])
         for r in found.concepts.to_dict("records")
     }
-    members: dict[tuple[str, str, str], list[int]] = {}
-    for name, path in zip(found.names, found.paths, strict=True):
-        from dissect_report.reportdir.report import open_report
-
-        report = open_report(path)
-        for layer in report.layers:
-            for row in report.units_table(layer).to_pylist():
-                if row["interpretable"]:
-                    key = (name, layer, str(row["concept"]))
-                    members.setdefault(key, []).append(int(row["unit"]))
+    members = _members(found)
     body += [
         "<h2>Interpretable units per concept</h2>",
         '<p class="dr-note">Per layer of each report: how many units are labelled with the '
@@ -213,24 +245,7 @@ def comparison_page(
             grouped_bars_svg(counts, list(found.names)),
             "</div>",
         ]
-    changed = found.changed
-    if len(changed):
-        body += [
-            "<h2>Units whose concept changed</h2>",
-            '<div class="dr-scroll"><table id="changed"><tr><th>from</th><th>to</th><th>layer</th><th>unit</th>'
-            "<th>change</th><th>concept</th></tr>",
-        ]
-        for r in changed.to_dict("records"):
-            before, after = prefixes[r["before"]], prefixes[r["after"]]
-            a = unit_href(slugs[(r["before"], r["layer"])], r["unit_before"], f"{before}/")
-            b = unit_href(slugs[(r["after"], r["layer"])], r["unit_after"], f"{after}/")
-            body.append(
-                f"<tr><td>{_e(r['before'])}</td><td>{_e(r['after'])}</td><td>{_e(r['layer'])}</td>"
-                f'<td><a href="{_e(a)}">{r["unit_before"]}</a> &rarr; '
-                f'<a href="{_e(b)}">{r["unit_after"]}</a></td><td>{_e(r["change"])}</td>'
-                f"<td>{_e(r['concept_before'])} &rarr; {_e(r['concept_after'])}</td></tr>"
-            )
-        body.append("</table></div>")
+    body += _changed_table(found, prefixes, slugs)
     body += [
         "<h2>As text</h2>",
         "<details><summary>What <code>dissect-report compare --findings</code> prints</summary>"
