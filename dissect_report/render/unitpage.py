@@ -364,6 +364,116 @@ def paint_layer(root: Path) -> str | None:
     return str(meta["layer"]) if meta.get("available") and meta.get("layer") else None
 
 
+def _verdict(site: Site, row: UnitRow, reason: str, refused: str, texts: tuple[str, str]) -> Markup:
+    """One sentence: labelled (and what a guard refused for it), or why not."""
+    iou_text, floor_text = texts
+    floor = site.floor
+    if row.interpretable and refused:
+        return Markup(
+            "Labelled {}: IoU {} \u2265 the floor {}, at its own threshold for {}. Its "
+            "best-scoring concept, {} (IoU {}), was refused: {}; so it takes the best "
+            "concept that passes every label guard."
+        ).format(
+            site.concept_link(row.concept, UNIT_ROOT),
+            iou_text,
+            floor_text,
+            row.concept,
+            site.concept_link(row.refused_concept, UNIT_ROOT),
+            fixed(row.refused_iou, 3),
+            reason,
+        )
+    if row.interpretable:
+        return Markup("Labelled {}: IoU {} \u2265 the floor {}.").format(
+            site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text
+        )
+    if not row.concept:
+        return Markup(
+            "No finite activations: the unit is NaN or infinite on every sample, so it has "
+            "no region to compare with a concept; it is flagged, never labelled."
+        )
+    if not row.iou < floor:  # refused by a guard, not by the floor
+        return Markup(
+            "Unlabelled: its best concept is {} at IoU {}, at or above the floor {}, but {}."
+        ).format(site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text, reason)
+    return Markup(
+        "Unlabelled: its best concept is {} at IoU {}, below the floor {} "
+        "(the IoU a unit needs to count as detecting a concept)."
+    ).format(site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text)
+
+
+def _top_concepts(site: Site, layer: LayerData, row: UnitRow) -> tuple[TopConcept, ...]:
+    """The unit's best concepts with their IoU, IQR and bar width (% of the best)."""
+    best = max([v for v in row.top_ious if v == v] + [1e-9])
+    return tuple(
+        TopConcept(
+            concept=site.concept_link(name, UNIT_ROOT),
+            iou=fixed(iou, 3),
+            iqr=fixed(layer.iqr.get((row.unit, name), float("nan")), 3),
+            width=f"{max(0.0, 100 * iou / best):.0f}" if iou == iou else "0",
+        )
+        for name, iou in zip(row.top_concepts, row.top_ious, strict=False)
+    )
+
+
+def _facts(
+    site: Site, row: UnitRow, label: str, reason: str, refused: str, iou_text: str
+) -> tuple[Row, ...]:
+    """The unit's fact table: label, concept (and a refused better one), IoU, IQR, threshold."""
+    return (
+        Row("label", esc(label)),
+        Row(
+            "labelled concept" if refused else "best concept",
+            site.concept_link(row.concept, UNIT_ROOT),
+        ),
+        *(
+            (
+                Row(
+                    "refused better concept",
+                    Markup("{} (IoU {}): {}").format(
+                        site.concept_link(row.refused_concept, UNIT_ROOT),
+                        fixed(row.refused_iou, 3),
+                        reason,
+                    ),
+                ),
+            )
+            if refused
+            else ()
+        ),
+        Row("IoU with it", iou_text),
+        Row("IQR (information quality ratio)", fixed(row.iqr, 3)),
+        Row("threshold (raw activation)", num(row.threshold, 4)),
+    )
+
+
+def _search_title(title: Markup, row: UnitRow) -> Markup:
+    """The title the search index holds: a labelled unit's with its IoU (Lunr weighs titles
+    1000x the text, so "tree 0.05" finds tree units at 0.05x before every other tree unit)."""
+    return (
+        title + Markup(" \u00b7 IoU {}").format(fixed(row.iou, 3)) if row.interpretable else title
+    )
+
+
+def _mask_key(concept: str) -> tuple[KeyEntry, ...]:
+    """The colours of the mask row: the unit's region against its concept's."""
+    return (
+        KeyEntry("#ffd600", Markup("unit only")),
+        KeyEntry("#2979ff", Markup("{} only").format(concept)),
+        KeyEntry("#ffffff", Markup("both (the IoU's overlap)")),
+        KeyEntry("#202020", Markup("neither")),
+    )
+
+
+def _grid_size(ex: Examples | None) -> tuple[int, int, int]:
+    """``(per_band, width, height)`` of a unit's band grid in pixels."""
+    th, tw = ex.tile if ex is not None else (64, 64)
+    per_band = ex.per_band if ex is not None else 5
+    gap = ex.gap if ex is not None else 2
+    width = per_band * (tw + gap) - gap
+    rows_n = len(ex.rows) if ex is not None else 3
+    height = len(ex.bands) * rows_n * (th + gap) - gap if ex is not None else 0
+    return per_band, width, height
+
+
 def unit_pages(
     site: Site,
     layer: LayerData,
@@ -391,94 +501,19 @@ def unit_pages(
         title = esc(f"{layer.entry.name} \u00b7 unit {row.unit} \u00b7 {label}")
         iou_text, floor_text = versus(row.iou, floor)
         refused = refused_note(row)
-        if row.interpretable and refused:
-            verdict = Markup(
-                "Labelled {}: IoU {} \u2265 the floor {}, at its own threshold for {}. Its "
-                "best-scoring concept, {} (IoU {}), was refused: {}; so it takes the best "
-                "concept that passes every label guard."
-            ).format(
-                site.concept_link(row.concept, UNIT_ROOT),
-                iou_text,
-                floor_text,
-                row.concept,
-                site.concept_link(row.refused_concept, UNIT_ROOT),
-                fixed(row.refused_iou, 3),
-                reason,
-            )
-        elif row.interpretable:
-            verdict = Markup("Labelled {}: IoU {} \u2265 the floor {}.").format(
-                site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text
-            )
-        elif not row.concept:
-            verdict = Markup(
-                "No finite activations: the unit is NaN or infinite on every sample, so it has "
-                "no region to compare with a concept; it is flagged, never labelled."
-            )
-        elif not row.iou < floor:  # refused by a guard, not by the floor
-            verdict = Markup(
-                "Unlabelled: its best concept is {} at IoU {}, at or above the floor {}, but {}."
-            ).format(site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text, reason)
-        else:
-            verdict = Markup(
-                "Unlabelled: its best concept is {} at IoU {}, below the floor {} "
-                "(the IoU a unit needs to count as detecting a concept)."
-            ).format(site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text)
-        best = max([v for v in row.top_ious if v == v] + [1e-9])
-        top = tuple(
-            TopConcept(
-                concept=site.concept_link(name, UNIT_ROOT),
-                iou=fixed(iou, 3),
-                iqr=fixed(layer.iqr.get((row.unit, name), float("nan")), 3),
-                width=f"{max(0.0, 100 * iou / best):.0f}" if iou == iou else "0",
-            )
-            for name, iou in zip(row.top_concepts, row.top_ious, strict=False)
-        )
-        facts = (
-            Row("label", esc(label)),
-            Row(
-                "labelled concept" if refused else "best concept",
-                site.concept_link(row.concept, UNIT_ROOT),
-            ),
-            *(
-                (
-                    Row(
-                        "refused better concept",
-                        Markup("{} (IoU {}): {}").format(
-                            site.concept_link(row.refused_concept, UNIT_ROOT),
-                            fixed(row.refused_iou, 3),
-                            reason,
-                        ),
-                    ),
-                )
-                if refused
-                else ()
-            ),
-            Row("IoU with it", iou_text),
-            Row("IQR (information quality ratio)", fixed(row.iqr, 3)),
-            Row("threshold (raw activation)", num(row.threshold, 4)),
-        )
+        verdict = _verdict(site, row, reason, refused, (iou_text, floor_text))
+        facts = _facts(site, row, label, reason, refused, iou_text)
         where = _position(site, layer, index, row)
         grid = f"{row.unit}.png" in layer.images
         search = search_text(row)
-        th, tw = ex.tile if ex is not None else (64, 64)
-        per_band = ex.per_band if ex is not None else 5
-        gap = ex.gap if ex is not None else 2
-        width = per_band * (tw + gap) - gap
-        rows_n = len(ex.rows) if ex is not None else 3
-        height = len(ex.bands) * rows_n * (th + gap) - gap if ex is not None else 0
+        per_band, width, height = _grid_size(ex)
         yield (
             f"layers/{layer.entry.slug}/units/{row.unit}/index.md",
             UnitView(
                 title=title,
                 title_yaml=yaml_str(title),
                 search_yaml=yaml_str(esc(search)),
-                # Lunr weighs titles 1000x the text: the IoU in the title lets "tree 0.05"
-                # find tree units at 0.05x before every other tree unit.
-                search_title_yaml=yaml_str(
-                    title + Markup(" \u00b7 IoU {}").format(fixed(row.iou, 3))
-                    if row.interpretable
-                    else title
-                ),
+                search_title_yaml=yaml_str(_search_title(title, row)),
                 verdict=verdict,
                 layer=Link("../../index.html", esc(layer.entry.name)),
                 home=f"{UNIT_ROOT}index.html",
@@ -505,13 +540,8 @@ def unit_pages(
                     if grid or b.images
                 ),
                 key=_key(site, row.unit, ex, samples),
-                mask_key=(
-                    KeyEntry("#ffd600", Markup("unit only")),
-                    KeyEntry("#2979ff", Markup("{} only").format(row.concept)),
-                    KeyEntry("#ffffff", Markup("both (the IoU's overlap)")),
-                    KeyEntry("#202020", Markup("neither")),
-                ),
-                top=top,
+                mask_key=_mask_key(row.concept),
+                top=_top_concepts(site, layer, row),
                 histogram=hists[index],
                 extras=extras.get(row.unit, ()),
                 budget_note=budget.note(),
