@@ -30,7 +30,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 from PIL import Image
 
 from dissect_report import progress
@@ -38,7 +37,13 @@ from dissect_report.bandfiles import band_files, exact_png_bytes, thumb_bytes, w
 from dissect_report.dissection.bands import BANDS, PER_BAND
 from dissect_report.render import render_site
 from dissect_report.reportdir.atomic import write_bytes, write_json
-from dissect_report.reportdir.schema import EXAMPLES, SAMPLES_INDEX, arrow_schema
+from dissect_report.reportdir.schema import (
+    EXAMPLES,
+    SAMPLES_INDEX,
+    ExampleRow,
+    SampleRow,
+    to_table,
+)
 from dissect_report.reportdir.write import write_table
 from dissect_report.testing import SyntheticSpec, write_synthetic_report
 from dissect_report.world import scenes
@@ -111,14 +116,8 @@ def make_report(root: Path, layers: int, units: int, px: int, distinct: int) -> 
             ids = rng.integers(0, pool, len(bands) * PER_BAND)
             for k, sample in enumerate(ids):
                 band = bands[k // PER_BAND]
-                rows.append((u, band, k % PER_BAND, int(sample), float(10 - k * 0.3)))
-        table = pa.table(
-            {
-                c: [r[i] for r in rows]
-                for i, c in enumerate(("unit", "band", "slot", "sample", "peak"))
-            },
-            schema=arrow_schema(EXAMPLES),
-        )
+                rows.append(ExampleRow(u, band, k % PER_BAND, int(sample), float(10 - k * 0.3)))
+        table = to_table(rows, ExampleRow)
         write_table(root / "layers" / layer / "examples.parquet", table, EXAMPLES)
         write_json(
             root / "layers" / layer / "examples.json",
@@ -141,13 +140,8 @@ def make_report(root: Path, layers: int, units: int, px: int, distinct: int) -> 
         a, b = pair[s % len(pair)]
         write_bytes(root / "samples" / f"{s}.webp", a)
         write_bytes(root / "samples" / f"{s}-seg.png", b)
-    index = {"sample": list(range(pool)), "concepts": [["sky", "grass"]] * pool,
-             "areas": [[0.5, 0.5]] * pool}  # fmt: skip
-    write_table(
-        root / "samples" / "index.parquet",
-        pa.table(index, schema=arrow_schema(SAMPLES_INDEX)),
-        SAMPLES_INDEX,
-    )
+    index = [SampleRow(s, ("sky", "grass"), (0.5, 0.5)) for s in range(pool)]
+    write_table(root / "samples" / "index.parquet", to_table(index, SampleRow), SAMPLES_INDEX)
 
 
 def zipped_bytes(site: Path) -> int:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from dissect_report.compare.model import SettingChange
     from dissect_report.reportdir.report import Report
+    from dissect_report.reportdir.schema import UnitRow
 
 MatchMethod = Literal["auto", "activation", "iou"]
 
@@ -112,29 +113,33 @@ def report_names(paths: list[Path]) -> list[str]:
 def _layer_rows(name: str, report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     layers, concepts = [], []
     for layer in report.layers:
-        units = report.units(layer)
+        units = report.unit_rows(layer)
         n = len(units)
-        good = units[units["interpretable"].astype(bool)]
+        by_concept: dict[str, list[float]] = {}
+        for r in units:
+            if r.interpretable:
+                by_concept.setdefault(str(r.concept), []).append(r.iou)
+        good = sum(len(v) for v in by_concept.values())
         layers.append(
             {
                 "report": name,
                 "layer": layer,
                 "units": n,
-                "interpretable": len(good),
-                "share": len(good) / n if n else float("nan"),
-                "concepts": int(good["concept"].nunique()),
+                "interpretable": good,
+                "share": good / n if n else float("nan"),
+                "concepts": len(by_concept),
             }
         )
-        for concept, group in sorted(good.groupby("concept"), key=lambda kv: str(kv[0])):
+        for concept, ious in sorted(by_concept.items()):
             concepts.append(
                 {
                     "report": name,
                     "layer": layer,
-                    "concept": str(concept),
-                    "units": len(group),
-                    "share": len(group) / n,
-                    "mean_iou": float(group["iou"].mean()),
-                    "max_iou": float(group["iou"].max()),
+                    "concept": concept,
+                    "units": len(ious),
+                    "share": len(ious) / n,
+                    "mean_iou": float(np.mean(ious)),
+                    "max_iou": float(np.max(ious)),
                 }
             )
     return layers, concepts
@@ -206,10 +211,10 @@ def _shapes(report: Report) -> dict[str, tuple[int, ...]]:
     return {entry.name: tuple(entry.shape or ()) for entry in report.manifest.layers}
 
 
-def _change(a: pd.Series, b: pd.Series) -> str:
-    ia, ib = bool(a["interpretable"]), bool(b["interpretable"])
+def _change(a: UnitRow, b: UnitRow) -> str:
+    ia, ib = a.interpretable, b.interpretable
     if ia and ib:
-        return "same" if a["concept"] == b["concept"] else "relabelled"
+        return "same" if a.concept == b.concept else "relabelled"
     if ia or ib:
         return "gained" if ib else "lost"
     return "none"
@@ -244,8 +249,9 @@ def _match_rows(
     concepts = sorted(set(a.concepts) & set(b.concepts))
     rows = []
     for layer in layers:
-        ua, ub = a.units(layer).set_index("unit"), b.units(layer).set_index("unit")
-        units_a, units_b = sorted(ua.index), sorted(ub.index)
+        ua = {r.unit: r for r in a.unit_rows(layer)}
+        ub = {r.unit: r for r in b.unit_rows(layer)}
+        units_a, units_b = sorted(ua), sorted(ub)
         if layer in by_activation:
             pairs, scores = by_activation[layer]
             how = "activation"
@@ -255,7 +261,7 @@ def _match_rows(
             )
             how = "iou"
         for (i, j), score in zip(pairs, scores, strict=True):
-            ra, rb = ua.loc[units_a[i]], ub.loc[units_b[j]]
+            ra, rb = ua[units_a[i]], ub[units_b[j]]
             rows.append(
                 {
                     "before": na,
@@ -265,10 +271,10 @@ def _match_rows(
                     "unit_before": int(units_a[i]),
                     "unit_after": int(units_b[j]),
                     "similarity": score,
-                    "concept_before": str(ra["concept"]),
-                    "concept_after": str(rb["concept"]),
-                    "iou_before": float(ra["iou"]),
-                    "iou_after": float(rb["iou"]),
+                    "concept_before": str(ra.concept),
+                    "concept_after": str(rb.concept),
+                    "iou_before": ra.iou,
+                    "iou_after": rb.iou,
                     "change": _change(ra, rb),
                 }
             )

@@ -21,6 +21,7 @@ from dissect_report.compare.text import fmt, section_lines
 if TYPE_CHECKING:
     from dissect_report.compare.findings import FindingsComparison
     from dissect_report.reportdir.report import Report
+    from dissect_report.reportdir.schema import UnitRow
 
 
 def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -210,10 +211,10 @@ def _short_hash(value: Any) -> str:
     return str(value)[:12] if isinstance(value, str) and len(value) == 64 else str(value)
 
 
-def _layer_lines(layer: str, table: list[dict[str, Any]]) -> list[str]:
+def _layer_lines(layer: str, units: list[UnitRow]) -> list[str]:
     """A layer's section of FINDINGS.md: units per concept, then every unit's label."""
-    units = sorted(table, key=lambda r: int(r["unit"]))
-    good = [r for r in units if r["interpretable"]]
+    units = sorted(units, key=lambda r: r.unit)
+    good = [r for r in units if r.interpretable]
     lines = [
         "",
         f"## Layer {layer}: {len(good)} of {len(units)} units interpretable",
@@ -224,7 +225,7 @@ def _layer_lines(layer: str, table: list[dict[str, Any]]) -> list[str]:
     ]
     by_concept: dict[str, list[float]] = {}
     for r in good:
-        by_concept.setdefault(str(r["concept"]), []).append(float(r["iou"]))
+        by_concept.setdefault(str(r.concept), []).append(r.iou)
     rows = [
         [concept, str(len(ious)), _r3(sum(ious) / len(ious)), _r3(max(ious))]
         for concept, ious in sorted(by_concept.items())
@@ -232,13 +233,7 @@ def _layer_lines(layer: str, table: list[dict[str, Any]]) -> list[str]:
     lines += text_table(["concept", "units", "mean_iou", "max_iou"], rows)
     lines += ["```", "", "Labels (every unit; * interpretable):", "", "```"]
     rows = [
-        [
-            str(int(r["unit"])),
-            str(r["concept"]),
-            _r3(r["iou"]),
-            "*" if r["interpretable"] else "",
-        ]
-        for r in units
+        [str(r.unit), str(r.concept), _r3(r.iou), "*" if r.interpretable else ""] for r in units
     ]
     lines += text_table(["unit", "concept", "iou", ""], rows)
     lines.append("```")
@@ -257,8 +252,8 @@ def findings_markdown(report: Report) -> str:
     and the artifact verdict. No path, no timestamp: it changes only with a finding.
     Arrow and plain Python only (no pandas): the pytest plugin writes it.
     """
-    from dissect_report.reportdir.read import read_rows, read_table
-    from dissect_report.reportdir.schema import ArtifactUnitRow
+    from dissect_report.reportdir.read import read_rows
+    from dissect_report.reportdir.schema import ArtifactUnitRow, ConceptIndexRow
 
     m = report.manifest
     model, seg = m.model, m.segmenter
@@ -274,16 +269,11 @@ def findings_markdown(report: Report) -> str:
         f"IoU floor {m.threshold.get('iou_floor')}",
     ]
     for layer in report.layers:
-        lines += _layer_lines(layer, report.units_table(layer).to_pylist())
+        lines += _layer_lines(layer, report.unit_rows(layer))
     if m.sections.get("interventions"):
         path = report.root / "concepts" / "index.parquet"
-        table = sorted(
-            read_table(path, ("concept", "ace")).to_pylist(), key=lambda r: str(r["concept"])
-        )
-        rows = [
-            [str(r["concept"]), str(r.get("layer", "")), _r3(r["ace"]), _r3(r.get("share"))]
-            for r in table
-        ]
+        index = sorted(read_rows(path, ConceptIndexRow), key=lambda r: r.concept)
+        rows = [[r.concept, r.layer, _r3(r.ace), _r3(r.share)] for r in index]
         lines += ["", "## Interventions", "", "```"]
         lines += text_table(["concept", "layer", "ace", "share"], rows)
         lines.append("```")

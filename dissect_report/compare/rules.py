@@ -33,8 +33,20 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
+from typing import Any
 
 from dissect_report.compare.model import Tolerances
+from dissect_report.reportdir.schema import (
+    AceRow,
+    ArtifactUnitRow,
+    ConceptIndexRow,
+    ExampleRow,
+    OptimizedRow,
+    SampleRow,
+    SampleUnitRow,
+    column_names,
+    row_type_at,
+)
 
 
 @dataclass(frozen=True)
@@ -98,39 +110,49 @@ _BY_NAME: dict[str, Rule] = {
     "worst_samples": _IDS,
 }
 
-# (path pattern, column) -> rule, where a name means something else in one table.
-_BY_PATH: dict[tuple[str, str], Rule] = {
+# (row type, column) -> rule, where a column of a table with a row type
+# (reportdir.schema.ROW_TYPES) is compared other than by its name; checked against the row
+# types' fields at import, so a renamed column cannot leave a rule behind.
+_BY_FIELD: dict[tuple[type[Any], str], Rule] = {
     # an int here: the layer's interpretable units of the concept, compared with the layer
-    ("concepts/index.parquet", "units"): Rule("derived"),
+    (ConceptIndexRow, "units"): Rule("derived"),
     # a list here: the units ablated
-    ("concepts/*/ace.parquet", "units"): _IDS,
-    ("artifacts/repair.json", "units"): _IDS,
+    (AceRow, "units"): _IDS,
+    (OptimizedRow, "alpha"): Rule("unstable"),
+    (OptimizedRow, "rank"): Rule("unstable"),
+    # the inserted set: chosen among sets ranked by alpha (noise can pick another), so its
+    # units and method are notes and its effect compares with optimized_atol
+    (ConceptIndexRow, "insert_method"): Rule("unstable"),
+    (ConceptIndexRow, "insert_units"): Rule("unstable"),
+    (ConceptIndexRow, "insert_added"): Rule("number", "optimized"),
+    (ConceptIndexRow, "insert_success"): Rule("number", "optimized"),
     # the unit's label, copied from the layer's units.parquet (compared there)
-    ("artifacts/units.parquet", "concept"): Rule("derived"),
+    (ArtifactUnitRow, "concept"): Rule("derived"),
+    # the site's example samples per (unit, band, slot): a sample chosen by its peak
+    (ExampleRow, "sample"): Rule("rank", basis=("peak",)),
+    (ExampleRow, "peak"): Rule("number", "activation"),
+    # each sample's concepts by area, and its units by ratio (rows aligned by rank)
+    (SampleRow, "concepts"): Rule("rank", basis=("areas",)),
+    (SampleRow, "areas"): _ACE,
+    (SampleUnitRow, "unit"): Rule("rank", basis=("ratio",)),
+    (SampleUnitRow, "peak"): Rule("rank", basis=("ratio",)),
+    (SampleUnitRow, "ratio"): Rule("number", "activation"),
+}
+
+# (path pattern, column) -> rule, for the files without a row type (JSON, artifacts tables).
+_BY_PATH: dict[tuple[str, str], Rule] = {
+    ("artifacts/repair.json", "units"): _IDS,
     # ace.json: the ACE curves of each method, aligned with n
     ("concepts/*/ace.json", "iou"): _ACE,
     ("concepts/*/ace.json", "random"): _ACE,
     ("concepts/*/ace.json", "random_std"): _ACE,
     ("concepts/*/ace.json", "optimized"): Rule("number", "optimized"),
-    ("concepts/*/optimized.parquet", "alpha"): Rule("unstable"),
-    ("concepts/*/optimized.parquet", "rank"): Rule("unstable"),
-    # the inserted set: chosen among sets ranked by alpha (noise can pick another), so its
-    # units and method are notes and its effect compares with optimized_atol
-    ("concepts/index.parquet", "insert_method"): Rule("unstable"),
-    ("concepts/index.parquet", "insert_units"): Rule("unstable"),
-    ("concepts/index.parquet", "insert_added"): Rule("number", "optimized"),
-    ("concepts/index.parquet", "insert_success"): Rule("number", "optimized"),
-    # the site's example samples per (unit, band, slot): a sample chosen by its peak
-    ("layers/*/examples.parquet", "sample"): Rule("rank", basis=("peak",)),
-    ("layers/*/examples.parquet", "peak"): Rule("number", "activation"),
-    # each sample's concepts by area, and its units by ratio (rows aligned by rank)
-    ("samples/index.parquet", "concepts"): Rule("rank", basis=("areas",)),
-    ("samples/index.parquet", "areas"): _ACE,
-    ("samples/units.parquet", "unit"): Rule("rank", basis=("ratio",)),
-    ("samples/units.parquet", "peak"): Rule("rank", basis=("ratio",)),
-    ("samples/units.parquet", "ratio"): Rule("number", "activation"),
     ("concepts/*/ace.json", "all"): _ACE,
 }
+
+
+for (_row_type, _column), _rule in _BY_FIELD.items():
+    column_names(_row_type, _column, *_rule.basis)
 
 
 def rule_for(rel: str, column: str, method: object = None) -> Rule | None:
@@ -144,14 +166,13 @@ def rule_for(rel: str, column: str, method: object = None) -> Rule | None:
     ``method`` is the row's ``method`` (ace.parquet): the ``optimized`` rows' unit sets are
     unstable and their effects compare with ``optimized_atol``.
     """
-    rule = None
+    row_type = row_type_at(rel)
+    rule = _BY_FIELD.get((row_type, column)) if row_type is not None else None
     for (pattern, name), candidate in _BY_PATH.items():
-        if name == column and fnmatch.fnmatchcase(rel, pattern):
+        if rule is None and name == column and fnmatch.fnmatchcase(rel, pattern):
             rule = candidate
-            break
-    else:
-        if rel.startswith(("concepts/", "artifacts/")):
-            rule = _BY_NAME.get(column)
+    if rule is None and rel.startswith(("concepts/", "artifacts/")):
+        rule = _BY_NAME.get(column)
     if method == "optimized" and rule is not None:
         if rule.kind == "ids":
             return Rule("unstable")

@@ -29,12 +29,13 @@ from dissect_report.compare.model import (
 )
 from dissect_report.compare.rules import rule_for, tolerance
 from dissect_report.errors import ReportError
+from dissect_report.reportdir.schema import UnitRow, column_names
 
 # Stored examples per table; counts always cover everything.
 MAX_STORED = 50
 
 # Derived from iou.parquet (compared there); comparing them again would double-count.
-_DERIVED_COLUMNS = frozenset({"unit", "concept", "top_concepts", "top_ious"})
+_DERIVED_COLUMNS = frozenset(column_names(UnitRow, "unit", "concept", "top_concepts", "top_ious"))
 
 
 def _close(golden: Any, new: Any, rtol: float, atol: float) -> bool:

@@ -5,7 +5,7 @@ Usage::
     from dissect_report.dissection.bands import BANDS, choose_examples, samples_needed
     picks = choose_examples(layer.state, per_band=5)   # one list per unit
     samples_needed(BANDS[1])                           # 550: fewer leave 99-99.9% empty
-    picks[7][0]      # Example(band='top', slot=0, sample=1234, peak=5.81)
+    picks[7][0]      # ExampleRow(unit=7, band='top', slot=0, sample=1234, peak=5.81)
 
 Top-k alone shows the few most extreme samples, which often look alike (or are the same
 odd samples for many units). As feature dashboards do, a unit is also shown on samples
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dissect_report.dissection.stats import LayerState
+from dissect_report.reportdir.schema import ExampleRow
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,6 @@ BANDS = (
 PER_BAND = 5
 
 
-@dataclass(frozen=True)
-class Example:
-    band: str
-    slot: int
-    sample: int
-    peak: float
-
-
 def samples_needed(band: Band, per_band: int = PER_BAND) -> int:
     """The fewest samples at which ``band`` can hold a sample the ``top`` band does not show
     already (1 for ``top``): at 200 samples the 99–99.9% band is empty for every unit (it
@@ -65,7 +58,7 @@ def samples_needed(band: Band, per_band: int = PER_BAND) -> int:
         m += 1
 
 
-def choose_examples(state: LayerState, per_band: int = PER_BAND) -> list[list[Example]]:
+def choose_examples(state: LayerState, per_band: int = PER_BAND) -> list[list[ExampleRow]]:
     """Up to ``per_band`` samples per band for every unit, highest peak first in each band.
 
     Within a band the samples are spread evenly over its quantile range; a sample already
@@ -73,9 +66,9 @@ def choose_examples(state: LayerState, per_band: int = PER_BAND) -> list[list[Ex
     simply empty. Deterministic: ties in peak are ordered by sample id.
     """
     ids, peaks = state.peak_subset()
-    out: list[list[Example]] = []
+    out: list[list[ExampleRow]] = []
     for u, top in enumerate(state.topk()):
-        chosen = [Example("top", k, s, v) for k, (s, v) in enumerate(top[:per_band])]
+        chosen = [ExampleRow(u, "top", k, s, v) for k, (s, v) in enumerate(top[:per_band])]
         seen = {e.sample for e in chosen}
         p = peaks[u].astype(np.float64) if len(ids) else np.zeros(0)
         m = len(p)
@@ -93,7 +86,7 @@ def choose_examples(state: LayerState, per_band: int = PER_BAND) -> list[list[Ex
                 spread = np.linspace(0, len(inside) - 1, min(per_band, len(inside)))
                 take = inside[np.unique(spread.round().astype(np.int64))]
                 for k, i in enumerate(take):
-                    chosen.append(Example(band.key, k, int(ids[i]), float(p[i])))
+                    chosen.append(ExampleRow(u, band.key, k, int(ids[i]), float(p[i])))
                     seen.add(int(ids[i]))
         out.append(chosen)
     return out

@@ -18,6 +18,7 @@ regenerated, each once.
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -36,7 +36,6 @@ from dissect_report.bandfiles import webp_bytes as photo_webp_bytes
 from dissect_report.dissection.bands import (
     BANDS,
     PER_BAND,
-    Example,
     choose_examples,
     samples_needed,
 )
@@ -44,7 +43,15 @@ from dissect_report.dissection.stats import bilinear_upsample
 from dissect_report.images import grid, to_uint8
 from dissect_report.progress import bar
 from dissect_report.reportdir.atomic import write_bytes, write_json
-from dissect_report.reportdir.schema import EXAMPLES, SAMPLES_INDEX, SAMPLES_UNITS, arrow_schema
+from dissect_report.reportdir.schema import (
+    EXAMPLES,
+    SAMPLES_INDEX,
+    SAMPLES_UNITS,
+    ExampleRow,
+    SampleRow,
+    SampleUnitRow,
+    to_table,
+)
 from dissect_report.reportdir.write import write_table
 from dissect_report.trace import TraceDict
 
@@ -113,7 +120,7 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _needs(picks: list[list[Example]]) -> _Need:
+def _needs(picks: list[list[ExampleRow]]) -> _Need:
     units, slots, ids = [], [], []
     band_index = {b.key: i for i, b in enumerate(BANDS)}
     for u, examples in enumerate(picks):
@@ -134,7 +141,7 @@ def mask_compare(unit: np.ndarray, concept: np.ndarray) -> np.ndarray:
 
 def _unit_masks(
     layer: LayerResult,
-    picks: list[list[Example]],
+    picks: list[list[ExampleRow]],
     maps: np.ndarray,
     height: int,
     width: int,
@@ -273,7 +280,7 @@ def shade(shots: Regenerated, palette: np.ndarray) -> Shading:
 
 def unit_pictures(
     layer: LayerResult,
-    picks: list[list[Example]],
+    picks: list[list[ExampleRow]],
     shots: Regenerated,
     shading: Shading,
     layout: Layout,
@@ -406,18 +413,8 @@ def _segmentation_at(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return F.interpolate(t, size=size, mode="nearest")[:, 0].long().numpy()
 
 
-def _write_examples(layer_dir: Path, picks: list[list[Example]], layout: Layout) -> None:
-    rows = [(u, e.band, e.slot, e.sample, e.peak) for u, ex in enumerate(picks) for e in ex]
-    table = pa.table(
-        {
-            "unit": [r[0] for r in rows],
-            "band": [r[1] for r in rows],
-            "slot": [r[2] for r in rows],
-            "sample": [r[3] for r in rows],
-            "peak": [r[4] for r in rows],
-        },
-        schema=arrow_schema(EXAMPLES),
-    )
+def _write_examples(layer_dir: Path, picks: list[list[ExampleRow]], layout: Layout) -> None:
+    table = to_table([e for ex in picks for e in ex], ExampleRow)
     write_table(layer_dir / "examples.parquet", table, EXAMPLES)
     doc = {
         "tile": [layout.tile_h, layout.tile_w],
@@ -447,16 +444,15 @@ def _write_samples(
     sample_peaks: dict[str, np.ndarray],
 ) -> None:
     """index.parquet (concepts present, by area) and units.parquet (top units per layer)."""
-    present, areas = [], []
+    index = []
     for p in range(len(ids)):
         counts = np.bincount(seg[p].reshape(-1), minlength=len(concepts))
         order = [int(c) for c in np.argsort(-counts, kind="stable") if counts[c] > 0]
-        present.append([concepts[c] for c in order])
-        areas.append([float(counts[c] / seg[p].size) for c in order])
-    index = {"sample": [int(i) for i in ids], "concepts": present, "areas": areas}
-    table = pa.table(index, schema=arrow_schema(SAMPLES_INDEX))
-    write_table(out / "index.parquet", table, SAMPLES_INDEX)
-    cols: dict[str, list] = {k: [] for k in ("sample", "layer", "rank", "unit", "peak", "ratio")}
+        present = tuple(concepts[c] for c in order)
+        areas = tuple(float(counts[c] / seg[p].size) for c in order)
+        index.append(SampleRow(sample=int(ids[p]), concepts=present, areas=areas))
+    write_table(out / "index.parquet", to_table(index, SampleRow), SAMPLES_INDEX)
+    top: list[SampleUnitRow] = []
     for layer in layers:
         peaks = sample_peaks[layer.name]
         thr = layer.scores.threshold.astype(np.float64)
@@ -466,15 +462,18 @@ def _write_samples(
         ratio = np.where(np.isfinite(ratio), ratio, -np.inf)
         for p, sample in enumerate(ids):
             best = np.lexsort((np.arange(len(thr)), -ratio[p]))[:TOP_UNITS]
-            for rank, u in enumerate(best, 1):
-                cols["sample"].append(int(sample))
-                cols["layer"].append(layer.name)
-                cols["rank"].append(rank)
-                cols["unit"].append(int(u))
-                cols["peak"].append(float(peaks[p, u]))
-                cols["ratio"].append(float(ratio[p, u]) if np.isfinite(ratio[p, u]) else None)
-    table = pa.table(cols, schema=arrow_schema(SAMPLES_UNITS))
-    write_table(out / "units.parquet", table, SAMPLES_UNITS)
+            top += [
+                SampleUnitRow(
+                    sample=int(sample),
+                    layer=layer.name,
+                    rank=rank,
+                    unit=int(u),
+                    peak=float(peaks[p, u]),
+                    ratio=float(ratio[p, u]) if np.isfinite(ratio[p, u]) else math.nan,
+                )
+                for rank, u in enumerate(best, 1)
+            ]
+    write_table(out / "units.parquet", to_table(top, SampleUnitRow), SAMPLES_UNITS)
 
 
 def _write_png(path: Path, pixels: np.ndarray) -> None:

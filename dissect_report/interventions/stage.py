@@ -53,7 +53,7 @@ from dissect_report.modeltools.frozen import frozen
 from dissect_report.modeltools.reopen import open_with_models
 from dissect_report.progress import bar
 from dissect_report.reportdir.report import Report
-from dissect_report.reportdir.schema import AceRow, ConceptIndexRow, InsertionRow
+from dissect_report.reportdir.schema import AceRow, ConceptIndexRow, InsertionRow, UnitRow
 from dissect_report.slug import unique_slugs
 from dissect_report.swap import begin_section, publish_section, writes_section
 
@@ -94,12 +94,12 @@ def choose_layer(report: Report, requested: str | None) -> str:
     return best.name
 
 
-def concept_units(units: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+def concept_units(units: Sequence[UnitRow]) -> dict[str, list[tuple[int, float]]]:
     """Interpretable units per concept, best IoU first: {concept: [(unit, iou), ...]}."""
     out: dict[str, list[tuple[int, float]]] = {}
     for row in units:
-        if row["interpretable"] and row["concept"] is not None:
-            out.setdefault(str(row["concept"]), []).append((int(row["unit"]), float(row["iou"])))
+        if row.interpretable and row.concept is not None:
+            out.setdefault(row.concept, []).append((row.unit, row.iou))
     return {c: sorted(v, key=lambda t: (-t[1], t[0])) for c, v in out.items()}
 
 
@@ -129,7 +129,7 @@ def no_concept_message(report: Report, layer: str) -> str:
     entry = report.manifest.layer(layer)
     threshold = report.manifest.threshold
     floor = threshold.get("iou_floor")
-    ious = report.units_table(layer).column("iou").to_pylist()
+    ious = [r.iou for r in report.unit_rows(layer)]
     # Units over the floor that a label guard refused (mask too broad, chance, position):
     # a lower floor would not label them, so it is no fix then.
     reach = sum(1 for v in ious if floor is not None and v is not None and v == v and v >= floor)
@@ -165,13 +165,13 @@ def unit_ious(report: Report, layer: str, names: list[str], total: int) -> tuple
     if state is not None and state.units == total and state.counts.shape[2] == len(names):
         return concept_ious(state).iou, "stats"
     ious = np.full((total, len(names)), np.nan)
-    table = report.iou_table(layer)
-    if table is None:
+    rows = report.iou_rows(layer)
+    if rows is None:
         return ious, "none"
     index = {n: k for k, n in enumerate(names)}
-    for r in table.to_pylist():
-        if r["concept"] in index and 0 <= int(r["unit"]) < total:
-            ious[int(r["unit"]), index[r["concept"]]] = float(r["iou"])
+    for r in rows:
+        if r.concept in index and 0 <= r.unit < total:
+            ious[r.unit, index[r.concept]] = r.iou
     return ious, "iou.parquet"
 
 
@@ -436,7 +436,7 @@ def intervene(
     report = opened.root
     layer = choose_layer(opened, config.layer)
     names = models.concepts
-    by_concept = concept_units(opened.units_table(layer).to_pylist())
+    by_concept = concept_units(opened.unit_rows(layer))
     chosen = choose_concepts(by_concept, names, config, layer)
     if not chosen:
         raise NoConceptError(no_concept_message(opened, layer))
@@ -462,8 +462,8 @@ def intervene(
 
     write.concept_index(section / "index.parquet", results)
     if config.unit_samples:
-        units_rows = opened.units_table(layer).to_pylist()
-        own = unit_effects(models, layer, held, units_rows, config.unit_samples, config.batch_size)
+        rows = opened.unit_rows(layer)
+        own = unit_effects(models, layer, held, rows, config.unit_samples, config.batch_size)
         write.unit_effects(section / "units.parquet", own)
     settings = {
         **asdict(config),

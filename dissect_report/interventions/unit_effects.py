@@ -2,7 +2,7 @@
 
 Usage::
 
-    rows = unit_effects(models, "layer2", held, units_table, samples=16, batch_size=16)
+    rows = unit_effects(models, "layer2", held, report.unit_rows("layer2"), samples=16, batch_size=16)
     rows[0].unit, rows[0].concept, rows[0].share    # share of its concept removed (net)
 
 The concept-level curves ablate sets of units; a unit page needs the unit's own number. For
@@ -18,13 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from dissect_report.interventions.ace import Ablator
 from dissect_report.interventions.heldout import HeldOut
 from dissect_report.models import Models
 from dissect_report.progress import bar
-from dissect_report.reportdir.schema import UnitEffectRow
+from dissect_report.reportdir.schema import UnitEffectRow, UnitRow
 
 
 def first_samples(held: HeldOut, count: int) -> HeldOut:
@@ -39,7 +38,7 @@ def unit_effects(
     models: Models,
     layer: str,
     held: HeldOut,
-    units: Sequence[dict[str, Any]],
+    units: Sequence[UnitRow],
     samples: int,
     batch_size: int,
 ) -> list[UnitEffectRow]:
@@ -47,11 +46,7 @@ def unit_effects(
     names = models.concepts
     sub = first_samples(held, samples)
     ablator = Ablator(models, layer, sub, batch_size)
-    labelled = sorted(
-        (int(r["unit"]), str(r["concept"]))
-        for r in units
-        if r.get("interpretable") and r.get("concept") in names
-    )
+    labelled = sorted((r.unit, r.concept) for r in units if r.interpretable and r.concept in names)
     out = []
     for unit, concept in bar(labelled, desc="unit effects", unit="unit"):
         c = names.index(concept)

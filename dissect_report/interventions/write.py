@@ -22,10 +22,13 @@ from dissect_report.reportdir.schema import (
     CONCEPT_INDEX,
     INSERTION,
     OPTIMIZED,
+    RANKING,
     UNIT_EFFECTS,
     AceRow,
     ConceptIndexRow,
     InsertionRow,
+    OptimizedRow,
+    RankingRow,
     UnitEffectRow,
     to_table,
 )
@@ -104,20 +107,17 @@ def insertion_tables(
     return by_context, raw
 
 
-def optimized_table(alpha: Sequence[float], ious: np.ndarray, ranks: np.ndarray) -> pa.Table:
+def optimized_rows(
+    alpha: Sequence[float], ious: np.ndarray, ranks: np.ndarray
+) -> list[OptimizedRow]:
+    """One row per unit, largest alpha first (ties: lower unit first)."""
     order = sorted(range(len(alpha)), key=lambda u: (-alpha[u], u))
-    rank = np.zeros(len(alpha), np.int32)
-    for r, u in enumerate(order, start=1):
-        rank[u] = r
-    return pa.table(
-        {
-            "unit": pa.array(order, I32),
-            "alpha": pa.array([float(alpha[u]) for u in order], F64),
-            "rank": pa.array([int(rank[u]) for u in order], I32),
-            "iou": pa.array([float(ious[u]) for u in order], F64),
-            "iou_rank": pa.array([int(ranks[u]) for u in order], I32),
-        }
-    )
+    return [
+        OptimizedRow(
+            unit=u, alpha=float(alpha[u]), rank=r, iou=float(ious[u]), iou_rank=int(ranks[u])
+        )
+        for r, u in enumerate(order, start=1)
+    ]
 
 
 def concept_files(
@@ -136,20 +136,14 @@ def concept_files(
     write_parquet(directory / "insertion_sites.parquet", raw)
     # Every unit's IoU with the concept (at its own threshold for it) and its rank by it, the
     # order ablated: the unit pages read it, with or without an optimized set.
-    write_parquet(
-        directory / "ranking.parquet",
-        pa.table(
-            {
-                "unit": pa.array(range(len(ious)), I32),
-                "iou": pa.array([float(v) for v in ious], F64),
-                "iou_rank": pa.array([int(r) for r in ranks], I32),
-            }
-        ),
-    )
+    ranking = [
+        RankingRow(unit=u, iou=float(v), iou_rank=int(r))
+        for u, (v, r) in enumerate(zip(ious, ranks, strict=True))
+    ]
+    write_table(directory / "ranking.parquet", to_table(ranking, RankingRow), RANKING)
     if result.alpha is not None:
-        write_table(
-            directory / "optimized.parquet", optimized_table(result.alpha, ious, ranks), OPTIMIZED
-        )
+        rows = optimized_rows(result.alpha, ious, ranks)
+        write_table(directory / "optimized.parquet", to_table(rows, OptimizedRow), OPTIMIZED)
     if result.levels is not None:  # what insertion forced each unit to (Paint reuses them)
         levels = pa.table(
             {

@@ -146,10 +146,9 @@ def _members(found: FindingsComparison) -> dict[tuple[str, str, str], list[int]]
     for name, path in zip(found.names, found.paths, strict=True):
         report = open_report(path)
         for layer in report.layers:
-            for row in report.units_table(layer).to_pylist():
-                if row["interpretable"]:
-                    key = (name, layer, str(row["concept"]))
-                    members.setdefault(key, []).append(int(row["unit"]))
+            for row in report.unit_rows(layer):
+                if row.interpretable:
+                    members.setdefault((name, layer, str(row.concept)), []).append(row.unit)
     return members
 
 

@@ -33,7 +33,8 @@ from dissect_report.compare.text import (
     md,
 )
 from dissect_report.reportdir.atomic import write_text
-from dissect_report.reportdir.read import read_table
+from dissect_report.reportdir.read import read_rows
+from dissect_report.reportdir.schema import UnitRow
 from dissect_report.slug import slugify
 
 PAGE_DIR = "compare"
@@ -85,13 +86,10 @@ def _labels(report: Path, slug: str) -> dict[int, str]:
     from dissect_report.errors import ReportError
 
     try:
-        table = read_table(report / "layers" / slug / "units.parquet", ("unit", "concept", "iou"))
+        rows = read_rows(report / "layers" / slug / "units.parquet", UnitRow)
     except ReportError:
         return {}
-    return {
-        int(u): f"{c} (IoU {fmt(i)})"
-        for u, c, i in zip(table["unit"], table["concept"], table["iou"], strict=True)
-    }
+    return {r.unit: f"{r.concept} (IoU {fmt(r.iou)})" for r in rows}
 
 
 def _unit_changes(layer: LayerComparison) -> dict[int, list[str]]:

@@ -34,8 +34,8 @@ from dissect_report.render.fmt import (
     yaml_str,
 )
 from dissect_report.render.svg import heatmap_svg, safe_color
-from dissect_report.reportdir.records import LayerData, ReportData, UnitRow
-from dissect_report.reportdir.schema import Manifest
+from dissect_report.reportdir.records import LayerData, ReportData
+from dissect_report.reportdir.schema import Manifest, UnitRow
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Usage::
 
     from dissect_report.render.examples import load_examples, load_samples
     ex = load_examples(layer_dir)          # None for reports drawn before bands existed
-    ex.by_unit[7]                          # (Shown(band='top', slot=0, sample=12, peak=5.8), ...)
+    ex.by_unit[7]                          # (ExampleRow(unit=7, band='top', slot=0, ...), ...)
     samples = load_samples(report_root)    # None when the report has no samples/ folder
     samples.concepts[12]                   # ('sky', 'grass', ...) by area
 """
@@ -15,15 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dissect_report.errors import ReportError
-from dissect_report.reportdir.read import read_json, read_table
-
-
-@dataclass(frozen=True)
-class Shown:
-    band: str
-    slot: int
-    sample: int
-    peak: float
+from dissect_report.reportdir.read import read_json, read_rows
+from dissect_report.reportdir.schema import ExampleRow, SampleRow, SampleUnitRow
 
 
 @dataclass(frozen=True)
@@ -42,17 +35,8 @@ class Examples:
     per_band: int
     bands: tuple[BandInfo, ...]
     rows: tuple[str, ...]
-    by_unit: dict[int, tuple[Shown, ...]]
+    by_unit: dict[int, tuple[ExampleRow, ...]]
     display_factor: int | None = None  # per-band files (bandfiles.py); None: one grid per unit
-
-
-@dataclass(frozen=True)
-class TopUnit:
-    layer: str
-    rank: int
-    unit: int
-    peak: float
-    ratio: float
 
 
 @dataclass(frozen=True)
@@ -62,7 +46,7 @@ class Samples:
     ids: tuple[int, ...]
     concepts: dict[int, tuple[str, ...]]
     areas: dict[int, tuple[float, ...]]
-    top_units: dict[int, tuple[TopUnit, ...]]
+    top_units: dict[int, tuple[SampleUnitRow, ...]]  # rank order
 
 
 def load_examples(layer_dir: Path) -> Examples | None:
@@ -81,14 +65,9 @@ def load_examples(layer_dir: Path) -> Examples | None:
         factor = int(files["display_factor"]) if files else None
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise ReportError(f"unreadable {str(meta_path)!r}: {exc}") from exc
-    table = read_table(
-        layer_dir / "examples.parquet", ("unit", "band", "slot", "sample", "peak")
-    ).to_pydict()
-    by_unit: dict[int, list[Shown]] = {}
-    for u, b, k, s, p in zip(
-        table["unit"], table["band"], table["slot"], table["sample"], table["peak"], strict=True
-    ):
-        by_unit.setdefault(int(u), []).append(Shown(str(b), int(k), int(s), float(p)))
+    by_unit: dict[int, list[ExampleRow]] = {}
+    for row in read_rows(layer_dir / "examples.parquet", ExampleRow):
+        by_unit.setdefault(row.unit, []).append(row)
     return Examples(
         tile=tile,
         gap=gap,
@@ -105,30 +84,14 @@ def load_samples(root: Path) -> Samples | None:
     base = root / "samples"
     if not (base / "index.parquet").is_file():
         return None
-    index = read_table(base / "index.parquet", ("sample", "concepts", "areas")).to_pydict()
-    ids = tuple(int(s) for s in index["sample"])
-    concepts = {
-        int(s): tuple(str(c) for c in cs or ())
-        for s, cs in zip(index["sample"], index["concepts"], strict=True)
-    }
-    areas = {
-        int(s): tuple(float(a) for a in xs or ())
-        for s, xs in zip(index["sample"], index["areas"], strict=True)
-    }
-    top: dict[int, list[TopUnit]] = {}
+    index = read_rows(base / "index.parquet", SampleRow)
+    top: dict[int, list[SampleUnitRow]] = {}
     if (base / "units.parquet").is_file():
-        t = read_table(
-            base / "units.parquet", ("sample", "layer", "rank", "unit", "peak", "ratio")
-        ).to_pydict()
-        for s, lyr, r, u, p, q in zip(
-            t["sample"], t["layer"], t["rank"], t["unit"], t["peak"], t["ratio"], strict=True
-        ):
-            top.setdefault(int(s), []).append(
-                TopUnit(str(lyr), int(r), int(u), float(p), float("nan") if q is None else q)
-            )
+        for row in read_rows(base / "units.parquet", SampleUnitRow):
+            top.setdefault(row.sample, []).append(row)
     return Samples(
-        ids=ids,
-        concepts=concepts,
-        areas=areas,
+        ids=tuple(r.sample for r in index),
+        concepts={r.sample: r.concepts for r in index},
+        areas={r.sample: r.areas for r in index},
         top_units={s: tuple(v) for s, v in top.items()},
     )

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from dissect_report.errors import ReportError
-from dissect_report.reportdir.read import read_json, read_table
+from dissect_report.reportdir.read import read_json, read_rows, read_table
+from dissect_report.reportdir.schema import UnitRow
 
 
 @dataclass(frozen=True)
@@ -49,22 +50,16 @@ def unit_choices(report: Path, layer: str, units: int) -> UnitChoices:
     if entry is None:
         raise ReportError(f"paint.json names layer {layer!r}, which the manifest does not list")
     slug = str(entry.get("slug") or layer)
-    rows = {
-        int(r["unit"]): r
-        for r in read_table(
-            report / "layers" / slug / "units.parquet",
-            ("unit", "concept", "iou", "interpretable"),
-        ).to_pylist()
-    }
+    rows = {r.unit: r for r in read_rows(report / "layers" / slug / "units.parquet", UnitRow)}
     labels = []
     for u in range(units):
         r = rows.get(u)
         if r is None:
             labels.append("not dissected")
-        elif r["interpretable"]:
-            labels.append(f"{r['concept']} (IoU {float(r['iou']):.3f})")
+        elif r.interpretable:
+            labels.append(f"{r.concept} (IoU {r.iou:.3f})")
         else:
-            labels.append(f"unlabelled (best: {r['concept']}, IoU {float(r['iou']):.3f})")
+            labels.append(f"unlabelled (best: {r.concept}, IoU {r.iou:.3f})")
     concepts = [c for c in manifest.get("concepts", []) if "slug" in c]
     files = {
         str(c["name"]): report / "concepts" / str(c["slug"]) / "levels.parquet" for c in concepts
@@ -76,7 +71,7 @@ def unit_choices(report: Path, layer: str, units: int) -> UnitChoices:
     first = next(iter(tables.values()))
     levels = []
     for u in range(units):
-        own = tables.get(str(rows[u]["concept"])) if u in rows else None
+        own = tables.get(str(rows[u].concept)) if u in rows else None
         value = own[u] if own is not None and np.isfinite(own[u]) else first[u]
         levels.append(float(value) if np.isfinite(value) else 0.0)
     policy = str(manifest.get("interventions", {}).get("insert_level", "quantile"))

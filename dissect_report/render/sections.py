@@ -27,7 +27,9 @@ from dissect_report.reportdir.schema import (
     ConceptIndexRow,
     InsertionRow,
     Manifest,
+    OptimizedRow,
     R,
+    RankingRow,
     RepairDoc,
     RepairRow,
     UnitEffectRow,
@@ -116,19 +118,20 @@ def load_interventions(root: Path, manifest: Manifest) -> Interventions | None:
         if slug != slugify(slug):
             raise ReportError(f"unsafe concept slug {slug!r} in {str(base / 'index.parquet')!r}")
         ins = _typed_rows(base / slug / "insertion.parquet", InsertionRow)
-        optimized = _rows(base / slug / "optimized.parquet", ("unit", "alpha"), optional=True)
-        ranking = _rows(base / slug / "ranking.parquet", ("unit", "iou", "iou_rank"), optional=True)
+        optimized = _typed_rows(base / slug / "optimized.parquet", OptimizedRow)
+        ranking = {
+            r.unit: (r.iou, r.iou_rank)
+            for r in _typed_rows(base / slug / "ranking.parquet", RankingRow)
+        }
         concepts.append(
             ConceptIntervention(
                 **{c.name: getattr(row, c.name) for c in CONCEPT_INDEX},
                 optimized_units=tuple(
-                    (int(r["unit"]), _f(r["alpha"]), int(r.get("iou_rank") or 0))
-                    for r in optimized[: row.n_max]
+                    (r.unit, r.alpha, r.iou_rank) for r in optimized[: row.n_max]
                 ),
-                unit_ious={
-                    int(r["unit"]): (_f(r["iou"]), int(r["iou_rank"]))
-                    for r in (ranking or optimized)  # older reports: the optimized table's
-                    if r.get("iou_rank") is not None and "iou" in r
+                unit_ious=ranking
+                or {  # older reports: the optimized table's
+                    r.unit: (r.iou, r.iou_rank) for r in optimized if r.iou_rank > 0
                 },
                 insertion=tuple(ins),
                 has_ace_svg=(base / slug / "ace.svg").is_file(),

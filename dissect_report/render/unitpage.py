@@ -35,7 +35,8 @@ from dissect_report.render.fmt import DASH, esc, fixed, num, pct, versus, yaml_s
 from dissect_report.render.sections import Artifacts, Interventions, gain_text
 from dissect_report.render.svg import histogram_svg, position_svg
 from dissect_report.reportdir.read import read_json
-from dissect_report.reportdir.records import LayerData, UnitRow
+from dissect_report.reportdir.records import LayerData
+from dissect_report.reportdir.schema import UnitRow
 
 UNIT_ROOT = "../../../../"  # from layers/<l>/units/<n>/index.html back to the site root
 ZOOM = 2.5  # tiles shown at 2.5x their native size where the screen allows

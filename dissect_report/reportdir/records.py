@@ -15,47 +15,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from dissect_report.errors import ReportError
-from dissect_report.reportdir.read import read_arrays, read_manifest, read_table
-from dissect_report.reportdir.schema import POSITION_FILE, LayerEntry, Manifest
-
-# The columns of units.parquet the site shows (top_activations is not shown).
-_UNIT_COLUMNS = (
-    "unit",
-    "threshold",
-    "concept",
-    "iou",
-    "iqr",
-    "interpretable",
-    "top_samples",
-    "top_concepts",
-    "top_ious",
-)
-_REFUSED_COLUMNS = ("refused_concept", "refused_iou", "refused_reason")  # newer reports only
-
-
-@dataclass(frozen=True)
-class UnitRow:
-    """One row of units.parquet."""
-
-    unit: int
-    threshold: float
-    concept: str
-    iou: float
-    iqr: float
-    interpretable: bool
-    top_samples: tuple[int, ...]
-    top_concepts: tuple[str, ...]
-    top_ious: tuple[float, ...]
-    # The better-scoring concept a label guard refused, its IoU and the guard ("mask too
-    # broad", "chance level", "position alone"); "" / NaN where none (or an older report).
-    refused_concept: str = ""
-    refused_iou: float = float("nan")
-    refused_reason: str = ""
+from dissect_report.reportdir.read import read_arrays, read_manifest, read_rows
+from dissect_report.reportdir.schema import POSITION_FILE, IouRow, LayerEntry, Manifest, UnitRow
 
 
 @dataclass(frozen=True)
@@ -91,11 +56,6 @@ class ReportData:
     layers: tuple[LayerData, ...]
 
 
-def _read_table(path: Path, columns: tuple[str, ...]) -> dict[str, list[Any]]:
-    table = read_table(path, columns)
-    return {c: table.column(c).to_pylist() for c in columns}
-
-
 def _read_hist(path: Path, units: int) -> tuple[np.ndarray | None, np.ndarray | None]:
     if not path.is_file():
         return None, None
@@ -122,33 +82,8 @@ def _read_position(path: Path, units: int) -> Position | None:
 def load_layer(root: Path, entry: LayerEntry) -> LayerData:
     """Load one layer's units.parquet, iou.parquet and histograms."""
     d = root / "layers" / entry.slug
-    table = read_table(d / "units.parquet", _UNIT_COLUMNS)
-    cols = {c: table.column(c).to_pylist() for c in _UNIT_COLUMNS}
-    n = len(cols["unit"])
-    refused = {  # older reports lack them: the row's defaults
-        c: table.column(c).to_pylist() for c in _REFUSED_COLUMNS if c in table.column_names
-    }
-    units = tuple(
-        UnitRow(
-            unit=int(cols["unit"][i]),
-            threshold=float(cols["threshold"][i]),
-            concept=str(cols["concept"][i]),
-            iou=float(cols["iou"][i]),
-            iqr=float(cols["iqr"][i]),
-            interpretable=bool(cols["interpretable"][i]),
-            top_samples=tuple(cols["top_samples"][i] or ()),
-            top_concepts=tuple(cols["top_concepts"][i] or ()),
-            top_ious=tuple(cols["top_ious"][i] or ()),
-            **{c: v[i] for c, v in refused.items() if v[i] is not None},
-        )
-        for i in range(n)
-    )
-    units = tuple(sorted(units, key=lambda r: r.unit))
-    iou = _read_table(d / "iou.parquet", ("unit", "concept", "iqr"))
-    iqr = {
-        (int(u), str(c)): float(q)
-        for u, c, q in zip(iou["unit"], iou["concept"], iou["iqr"], strict=True)
-    }
+    units = tuple(sorted(read_rows(d / "units.parquet", UnitRow), key=lambda r: r.unit))
+    iqr = {(r.unit, r.concept): r.iqr for r in read_rows(d / "iou.parquet", IouRow)}
     edges, hist = _read_hist(d / "stats.npz", len(units))
     images = frozenset(  # a linked file is never published (render.files), so never shown
         n

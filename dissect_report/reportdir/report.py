@@ -29,17 +29,14 @@ from dissect_report.errors import ConfigError, ReportError
 from dissect_report.reportdir.read import (
     layer_dir,
     read_manifest_dict,
+    read_rows,
     read_state,
     read_table,
 )
-from dissect_report.reportdir.schema import (
-    ArtifactUnitRow,
-    Manifest,
-    required,
-)
+from dissect_report.reportdir.schema import ArtifactUnitRow, IouRow, Manifest, UnitRow, required
 
 # What every reader of units.parquet needs; hand-made tables (tests, other tools) may stop here.
-_UNITS_MIN = ("unit", "concept", "iou", "interpretable")
+_UNITS_MIN = required(UnitRow)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,6 +132,18 @@ class Report:
         """``layers/<slug>/iou.parquet`` as an Arrow table, or None when the layer has none."""
         path = self.layer_dir(layer) / "iou.parquet"
         return read_table(path, ("unit", "concept", "iou")) if path.is_file() else None
+
+    # Row types: the same rows as the stages wrote them (reportdir.schema).
+
+    def unit_rows(self, layer: str) -> list[UnitRow]:
+        """``layers/<slug>/units.parquet`` as :class:`UnitRow` objects, sorted by unit."""
+        rows = read_rows(self.layer_dir(layer) / "units.parquet", UnitRow)
+        return sorted(rows, key=lambda r: r.unit)
+
+    def iou_rows(self, layer: str) -> list[IouRow] | None:
+        """``layers/<slug>/iou.parquet`` as :class:`IouRow` objects, or None without one."""
+        path = self.layer_dir(layer) / "iou.parquet"
+        return read_rows(path, IouRow) if path.is_file() else None
 
     def state(self, layer: str) -> LayerState | None:
         """The layer's ``stats.npz`` (raw mergeable counts), or None when the report has none."""

@@ -2,10 +2,15 @@
 
 Usage::
 
-    from dissect_report.reportdir.schema import UNITS, Manifest, migrate
+    from dissect_report.reportdir.schema import UNITS, Manifest, UnitRow, migrate, to_table
     manifest = Manifest.model_validate(migrate(raw, "report/manifest.json"))
     manifest.layers[0].slug, manifest.concepts[0].color      # 'layer3', '#7ec0ee'
     [c.name for c in UNITS]                                  # the columns of units.parquet
+    to_table(rows, UnitRow)                                  # a list of UnitRow -> its table
+
+Every table is one frozen dataclass row type whose fields are its columns (:func:`column`);
+a new column is one field here, its meaning in docs/report-format.md, and the value where
+the stage builds the row (readers get it as an attribute; ``compare`` compares it by name).
 
 ``docs/report-format.md`` documents these same models; ``tests/unit/test_report_format.py``
 fails when the two drift. Bump :data:`SCHEMA_VERSION` when a change would mislead an older
@@ -201,13 +206,15 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
     return pa.schema([(c.name, c.arrow) for c in columns])
 
 
-def column(spelled: str, default: Any = MISSING) -> Any:
+def column(spelled: str, default: Any = MISSING, *, nan_as_null: bool = False) -> Any:
     """A field of a row type that is a table column of Arrow type ``spelled``.
 
     Usage: ``ace: float = column("float64", math.nan)``; without ``default`` the column is
-    required (a table without it is not a report's table).
+    required (a table without it is not a report's table). ``nan_as_null``: a float column
+    whose NaN is written as null (a null float always reads back as NaN).
     """
-    return field(default=default, metadata={"arrow": spelled})
+    meta = {"arrow": spelled, **({"nan_as_null": True} if nan_as_null else {})}
+    return field(default=default, metadata=meta)
 
 
 def columns(row_type: type) -> tuple[Column, ...]:
@@ -226,11 +233,28 @@ def required(row_type: type) -> tuple[str, ...]:
     )
 
 
+def column_names(row_type: type, *names: str) -> tuple[str, ...]:
+    """``names``, each checked to be a column of ``row_type`` (for code that names columns:
+    a renamed column then fails at import, not silently). Usage:
+    ``column_names(UnitRow, "iou", "iqr")`` -> ``("iou", "iqr")``."""
+    known = {c.name for c in columns(row_type)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise AssertionError(f"{row_type.__name__} has no column(s) {', '.join(unknown)}")
+    return names
+
+
 def to_table(rows: Sequence[object], row_type: type) -> pa.Table:
     """The table of ``rows`` (instances of ``row_type`` or of a subclass), its columns only."""
-    return pa.table(
-        {c.name: pa.array([getattr(r, c.name) for r in rows], c.arrow) for c in columns(row_type)}
-    )
+    data = {}
+    for f in fields(row_type):
+        if "arrow" not in f.metadata:
+            continue
+        values = [getattr(r, f.name) for r in rows]
+        if f.metadata.get("nan_as_null"):
+            values = [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+        data[f.name] = pa.array(values, arrow_type(f.metadata["arrow"]))
+    return pa.table(data)
 
 
 def _cell(spelled: str, value: Any, default: Any) -> Any:
@@ -272,32 +296,51 @@ def from_table(table: pa.Table, row_type: type[R]) -> list[R]:
 
 
 # layers/<layer-slug>/units.parquet
-UNITS = (
-    Column("unit", "int32"),
-    Column("threshold", "float64"),
-    Column("concept", "string"),
-    Column("iou", "float64"),
-    Column("iqr", "float64"),
-    Column("interpretable", "bool"),
-    Column("top_samples", "list<int64>"),
-    Column("top_activations", "list<float64>"),
-    Column("top_concepts", "list<string>"),
-    Column("top_ious", "list<float64>"),
-    Column("refused_concept", "string"),
-    Column("refused_iou", "float64"),
-    Column("refused_reason", "string"),
-)
+@dataclass(frozen=True, kw_only=True)
+class UnitRow:
+    """A row of ``layers/<layer>/units.parquet``: one unit's label at its threshold.
+
+    ``unit``, ``concept``, ``iou`` and ``interpretable`` are what every reader needs (hand-made
+    tables may stop there); a unit with no finite activation has concept ``""`` and NaN
+    threshold, IoU and IQR.
+    """
+
+    unit: int = column("int32")
+    threshold: float = column("float64", math.nan)
+    concept: str = column("string")  # the unit's best concept at its threshold
+    iou: float = column("float64")
+    iqr: float = column("float64", math.nan)
+    interpretable: bool = column("bool")
+    top_samples: tuple[int, ...] = column("list<int64>", ())  # by peak activation, best first
+    top_activations: tuple[float, ...] = column("list<float64>", ())
+    top_concepts: tuple[str, ...] = column("list<string>", ())  # the 5 best concepts by IoU
+    top_ious: tuple[float, ...] = column("list<float64>", ())
+    # The better-scoring concept a label guard refused (dissection.labels), its IoU and the
+    # guard ("mask too broad", "chance level", "position alone"); "" / NaN (null in the
+    # table, so repeated runs compare equal) where none, or in an older report.
+    refused_concept: str = column("string", "")
+    refused_iou: float = column("float64", math.nan, nan_as_null=True)
+    refused_reason: str = column("string", "")
+
+
+UNITS = columns(UnitRow)
+
 
 # layers/<layer-slug>/iou.parquet: every unit x every concept
-IOU = (
-    Column("unit", "int32"),
-    Column("concept", "string"),
-    Column("iou", "float64"),
-    Column("iqr", "float64"),
-)
+@dataclass(frozen=True)
+class IouRow:
+    """A row of ``layers/<layer>/iou.parquet``: one unit x one concept (long format)."""
 
-# The columns every reader needs (a table without one of these is not a report's table).
-UNITS_REQUIRED = ("unit", "threshold", "concept", "iou", "iqr", "interpretable")
+    unit: int = column("int32")
+    concept: str = column("string")
+    iou: float = column("float64")
+    iqr: float = column("float64", math.nan)
+
+
+IOU = columns(IouRow)
+
+# The columns a comparison insists on (a table without one of these is not a report's table).
+UNITS_REQUIRED = names(UNITS[:6])
 IOU_REQUIRED = names(IOU)
 
 
@@ -383,14 +426,35 @@ class InsertionRow:
 
 INSERTION = columns(InsertionRow)
 
+
 # concepts/<concept-slug>/optimized.parquet
-OPTIMIZED = (
-    Column("unit", "int32"),
-    Column("alpha", "float64"),
-    Column("rank", "int32"),
-    Column("iou", "float64"),
-    Column("iou_rank", "int32"),
-)
+@dataclass(frozen=True)
+class OptimizedRow:
+    """A row of ``optimized.parquet``: one unit's learned ablation coefficient ``alpha`` for
+    the concept, its ``rank`` by alpha (1 = largest) and its own ``iou`` / ``iou_rank``."""
+
+    unit: int = column("int32")
+    alpha: float = column("float64")
+    rank: int = column("int32", 0)  # 0: not in the table (older reports)
+    iou: float = column("float64", math.nan)
+    iou_rank: int = column("int32", 0)
+
+
+OPTIMIZED = columns(OptimizedRow)
+
+
+# concepts/<concept-slug>/ranking.parquet: the order "top units" ablates in
+@dataclass(frozen=True)
+class RankingRow:
+    """A row of ``ranking.parquet``: a unit's IoU with the concept at its own threshold for
+    it, and its rank by that IoU among the layer's units (1 = best)."""
+
+    unit: int = column("int32")
+    iou: float = column("float64")
+    iou_rank: int = column("int32")
+
+
+RANKING = columns(RankingRow)
 
 
 # concepts/units.parquet: each interpretable unit of the intervention layer ablated alone
@@ -635,30 +699,50 @@ class RepairDoc:
 
 
 # layers/<layer-slug>/examples.parquet (written by the visualize step)
-EXAMPLES = (
-    Column("unit", "int64"),
-    Column("band", "string"),
-    Column("slot", "int64"),
-    Column("sample", "int64"),
-    Column("peak", "float64"),
-)
+@dataclass(frozen=True)
+class ExampleRow:
+    """A row of ``examples.parquet``: a sample shown on ``unit``'s page, at ``slot`` of band
+    ``band`` (``dissection.bands.BANDS``), with the unit's ``peak`` activation on it."""
+
+    unit: int = column("int64")
+    band: str = column("string")
+    slot: int = column("int64")  # position in the band, highest peak first
+    sample: int = column("int64")
+    peak: float = column("float64")
+
+
+EXAMPLES = columns(ExampleRow)
+
 
 # samples/index.parquet: every sample some unit page shows
-SAMPLES_INDEX = (
-    Column("sample", "int64"),
-    Column("concepts", "list<string>"),
-    Column("areas", "list<float64>"),
-)
+@dataclass(frozen=True)
+class SampleRow:
+    """A row of ``samples/index.parquet``: the concepts a shown sample's segmentation holds,
+    largest area first, and their shares of its pixels."""
+
+    sample: int = column("int64")
+    concepts: tuple[str, ...] = column("list<string>")
+    areas: tuple[float, ...] = column("list<float64>")
+
+
+SAMPLES_INDEX = columns(SampleRow)
+
 
 # samples/units.parquet: per sample and layer, the units that fire most on it
-SAMPLES_UNITS = (
-    Column("sample", "int64"),
-    Column("layer", "string"),
-    Column("rank", "int64"),
-    Column("unit", "int64"),
-    Column("peak", "float64"),
-    Column("ratio", "float64"),
-)
+@dataclass(frozen=True)
+class SampleUnitRow:
+    """A row of ``samples/units.parquet``: the ``rank``-th unit of ``layer`` on ``sample``, by
+    ``ratio`` = peak / the unit's threshold (NaN, written as null, when that is not positive)."""
+
+    sample: int = column("int64")
+    layer: str = column("string")
+    rank: int = column("int64")
+    unit: int = column("int64")
+    peak: float = column("float64")
+    ratio: float = column("float64", nan_as_null=True)
+
+
+SAMPLES_UNITS = columns(SampleUnitRow)
 
 # Every table above by its path pattern (as the headings of docs/report-format.md name it).
 TABLES: dict[str, tuple[Column, ...]] = {
@@ -668,6 +752,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "concepts/<slug>/ace.parquet": ACE,
     "concepts/<slug>/insertion.parquet": INSERTION,
     "concepts/<slug>/optimized.parquet": OPTIMIZED,
+    "concepts/<slug>/ranking.parquet": RANKING,
     "concepts/units.parquet": UNIT_EFFECTS,
     "artifacts/units.parquet": ARTIFACT_UNITS,
     "artifacts/repair.parquet": ARTIFACT_REPAIR,
@@ -675,3 +760,33 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "samples/index.parquet": SAMPLES_INDEX,
     "samples/units.parquet": SAMPLES_UNITS,
 }
+
+# The tables with a row type, by their path in a report (a glob: ``*`` is a slug).
+ROW_TYPES: dict[str, type[Any]] = {
+    "layers/*/units.parquet": UnitRow,
+    "layers/*/iou.parquet": IouRow,
+    "layers/*/examples.parquet": ExampleRow,
+    "concepts/index.parquet": ConceptIndexRow,
+    "concepts/units.parquet": UnitEffectRow,
+    "concepts/*/ace.parquet": AceRow,
+    "concepts/*/insertion.parquet": InsertionRow,
+    "concepts/*/optimized.parquet": OptimizedRow,
+    "concepts/*/ranking.parquet": RankingRow,
+    "artifacts/units.parquet": ArtifactUnitRow,
+    "artifacts/repair.parquet": RepairRow,
+    "samples/index.parquet": SampleRow,
+    "samples/units.parquet": SampleUnitRow,
+}
+
+
+def row_type_at(rel: str) -> type[Any] | None:
+    """The row type of the table at ``rel`` (a POSIX path inside a report), or None.
+
+    Usage: ``row_type_at("layers/layer3/examples.parquet")`` -> :class:`ExampleRow`.
+    """
+    parts = rel.split("/")
+    for pattern, row_type in ROW_TYPES.items():
+        want = pattern.split("/")
+        if len(want) == len(parts) and all(w in ("*", p) for w, p in zip(want, parts, strict=True)):
+            return row_type
+    return None

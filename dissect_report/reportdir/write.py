@@ -14,6 +14,7 @@ incomplete report.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -38,8 +39,11 @@ from dissect_report.reportdir.schema import (
     SHARD_MANIFEST,
     UNITS,
     Column,
+    IouRow,
     Manifest,
+    UnitRow,
     arrow_schema,
+    to_table,
 )
 
 if TYPE_CHECKING:
@@ -114,11 +118,10 @@ def make_dir(out: Path) -> None:
         raise ReportError(f"cannot write report {str(out)!r}: {exc.strerror or exc}") from None
 
 
-def units_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
-    """One row per unit, the columns of docs/report-format.md."""
+def unit_rows(layer: LayerResult, concepts: list[str]) -> list[UnitRow]:
+    """One row per unit, in unit order (the columns of docs/report-format.md)."""
     scores, state = layer.scores, layer.state
     best = scores.best
-    rows = np.arange(state.units)
     order = np.argsort(-scores.iou, axis=1, kind="stable")[:, :5]
     topk = state.topk()
     # A unit with no finite activation has no region: no concept, threshold or IoU at all
@@ -129,51 +132,37 @@ def units_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
     # The better-scoring concept a label guard refused (its label is then the next concept
     # that passes every guard, or none): dissection.labels.
     refused, reason = refusals(layer)
-    has = refused >= 0
-    return pa.table(
-        {
-            "unit": pa.array(rows, pa.int32()),
-            "threshold": pa.array(scores.threshold + nan, pa.float64()),
-            "concept": pa.array(
-                ["" if none[u] else concepts[c] for u, c in enumerate(best)], pa.string()
-            ),
-            "iou": pa.array(scores.iou[rows, best] + nan, pa.float64()),
-            "iqr": pa.array(scores.iqr[rows, best] + nan, pa.float64()),
-            "interpretable": pa.array(layer.interpretable_mask, pa.bool_()),
-            "top_samples": pa.array([[i for i, _ in t] for t in topk], pa.list_(pa.int64())),
-            "top_activations": pa.array([[v for _, v in t] for t in topk], pa.list_(pa.float64())),
-            "top_concepts": pa.array(
-                [[] if none[u] else [concepts[c] for c in o] for u, o in enumerate(order)],
-                pa.list_(pa.string()),
-            ),
-            "top_ious": pa.array(
-                [[] if none[u] else list(scores.iou[u, o]) for u, o in enumerate(order)],
-                pa.list_(pa.float64()),
-            ),
-            "refused_concept": pa.array(
-                [concepts[c] if c >= 0 else "" for c in refused], pa.string()
-            ),
-            "refused_iou": pa.array(  # null, not NaN, where none: tables compare equal
-                scores.iou[rows, np.maximum(refused, 0)], pa.float64(), mask=~has
-            ),
-            "refused_reason": pa.array([str(r) for r in reason], pa.string()),
-        },
-        schema=arrow_schema(UNITS),
-    )
+    threshold = scores.threshold + nan
+    iou = scores.iou[np.arange(state.units), best] + nan
+    iqr = scores.iqr[np.arange(state.units), best] + nan
+    return [
+        UnitRow(
+            unit=u,
+            threshold=float(threshold[u]),
+            concept="" if none[u] else concepts[best[u]],
+            iou=float(iou[u]),
+            iqr=float(iqr[u]),
+            interpretable=bool(layer.interpretable_mask[u]),
+            top_samples=tuple(int(i) for i, _ in topk[u]),
+            top_activations=tuple(float(v) for _, v in topk[u]),
+            top_concepts=() if none[u] else tuple(concepts[c] for c in order[u]),
+            top_ious=() if none[u] else tuple(float(v) for v in scores.iou[u, order[u]]),
+            refused_concept=concepts[refused[u]] if refused[u] >= 0 else "",
+            refused_iou=float(scores.iou[u, refused[u]]) if refused[u] >= 0 else math.nan,
+            refused_reason=str(reason[u]),
+        )
+        for u in range(state.units)
+    ]
 
 
-def iou_table(layer: LayerResult, concepts: list[str]) -> pa.Table:
-    """Every unit x concept, long format: unit, concept, iou, iqr."""
-    units, count = layer.scores.iou.shape
-    return pa.table(
-        {
-            "unit": pa.array(np.repeat(np.arange(units), count), pa.int32()),
-            "concept": pa.array(concepts * units, pa.string()),
-            "iou": pa.array(layer.scores.iou.reshape(-1), pa.float64()),
-            "iqr": pa.array(layer.scores.iqr.reshape(-1), pa.float64()),
-        },
-        schema=arrow_schema(IOU),
-    )
+def iou_rows(layer: LayerResult, concepts: list[str]) -> list[IouRow]:
+    """Every unit x concept, long format (unit-major, concepts in the manifest's order)."""
+    iou, iqr = layer.scores.iou.tolist(), layer.scores.iqr.tolist()
+    return [
+        IouRow(unit=u, concept=name, iou=iou[u][c], iqr=iqr[u][c])
+        for u in range(len(iou))
+        for c, name in enumerate(concepts)
+    ]
 
 
 def write_table(
@@ -203,9 +192,9 @@ def write_layer(
     layer_dir: Path, layer: LayerResult, concepts: list[str], colors: list[str]
 ) -> None:
     """units.parquet, units.csv, iou.parquet, stats.npz and concepts.svg of one layer."""
-    table = units_table(layer, concepts)
-    write_table(layer_dir / "units.parquet", table, UNITS, csv=True)
-    write_table(layer_dir / "iou.parquet", iou_table(layer, concepts), IOU)
+    units = to_table(unit_rows(layer, concepts), UnitRow)
+    write_table(layer_dir / "units.parquet", units, UNITS, csv=True)
+    write_table(layer_dir / "iou.parquet", to_table(iou_rows(layer, concepts), IouRow), IOU)
     write_stats(layer_dir / "stats.npz", layer.state)
     if layer.position is not None:  # where each unit fires, and what that alone explains
         write_npz(

@@ -8,57 +8,57 @@ Usage::
     drop_units(report, "layer2", {5})
     edit_manifest(report, **{"samples.seed": 2})
 
-Tables are read and rewritten through :mod:`dissect_report.reportdir` with the columns of
-:mod:`dissect_report.reportdir.schema` (``units.csv`` follows ``units.parquet``).
+Tables are read and rewritten as their row types (:class:`~dissect_report.reportdir.schema.UnitRow`,
+:class:`~dissect_report.reportdir.schema.IouRow`; ``units.csv`` follows ``units.parquet``).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from dissect_report.reportdir.atomic import write_json
-from dissect_report.reportdir.read import read_json_object, read_table
-from dissect_report.reportdir.schema import IOU, MANIFEST, UNITS, Column, arrow_schema
+from dissect_report.reportdir.read import read_json_object, read_rows
+from dissect_report.reportdir.schema import IOU, MANIFEST, UNITS, IouRow, UnitRow, to_table
 from dissect_report.reportdir.write import write_table
 
 
-def _rewrite(
-    path: Path, columns: tuple[Column, ...], table: dict[str, list[Any]], csv: bool
-) -> None:
-    write_table(path, pa.table(table, schema=arrow_schema(columns)), columns, csv=csv)
+def _write_units(path: Path, rows: list[UnitRow]) -> None:
+    write_table(path, to_table(rows, UnitRow), UNITS, csv=True)
+
+
+def _write_iou(path: Path, rows: list[IouRow]) -> None:
+    write_table(path, to_table(rows, IouRow), IOU)
 
 
 def edit_units(report: str | Path, layer: str, unit: int, **values: Any) -> None:
     """Overwrite columns of one row of ``layers/<layer>/units.parquet`` (and units.csv)."""
     path = Path(report) / "layers" / layer / "units.parquet"
-    table = read_table(path).to_pydict()
-    row = table["unit"].index(unit)
-    for column, value in values.items():
-        table[column][row] = value
-    _rewrite(path, UNITS, table, csv=True)
+    rows = read_rows(path, UnitRow)
+    _write_units(path, [replace(r, **values) if r.unit == unit else r for r in rows])
 
 
 def edit_iou(report: str | Path, layer: str, unit: int, concept: str, **values: Any) -> None:
     """Overwrite ``iou``/``iqr`` of one (unit, concept) row of ``iou.parquet``."""
     path = Path(report) / "layers" / layer / "iou.parquet"
-    table = read_table(path).to_pydict()
-    pairs = zip(table["unit"], table["concept"], strict=True)
-    row = next(i for i, (u, c) in enumerate(pairs) if u == unit and c == concept)
-    for column, value in values.items():
-        table[column][row] = value
-    _rewrite(path, IOU, table, csv=False)
+    rows = read_rows(path, IouRow)
+    at = next(i for i, r in enumerate(rows) if r.unit == unit and r.concept == concept)
+    rows[at] = replace(rows[at], **values)
+    _write_iou(path, rows)
 
 
 def drop_units(report: str | Path, layer: str, units: set[int]) -> None:
     """Remove units from both tables of a layer (their images stay)."""
-    for name, columns, csv in (("units.parquet", UNITS, True), ("iou.parquet", IOU, False)):
-        path = Path(report) / "layers" / layer / name
-        table = read_table(path).to_pydict()
-        keep = [i for i, u in enumerate(table["unit"]) if u not in units]
-        _rewrite(path, columns, {k: [v[i] for i in keep] for k, v in table.items()}, csv)
+    base = Path(report) / "layers" / layer
+    _write_units(
+        base / "units.parquet",
+        [r for r in read_rows(base / "units.parquet", UnitRow) if r.unit not in units],
+    )
+    _write_iou(
+        base / "iou.parquet",
+        [r for r in read_rows(base / "iou.parquet", IouRow) if r.unit not in units],
+    )
 
 
 def edit_manifest(report: str | Path, **dotted: Any) -> None:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from PIL import Image
 
 from dissect_report.charts import vertical_bar_chart
@@ -36,13 +35,16 @@ from dissect_report.reportdir.schema import (
     IOU,
     SCHEMA_VERSION,
     UNITS,
+    AceRow,
     ArtifactUnitRow,
     ArtifactVerdict,
     ConceptIndexRow,
+    InsertionRow,
+    IouRow,
     RepairDoc,
     RepairRow,
     RepairStep,
-    arrow_schema,
+    UnitRow,
     to_table,
 )
 from dissect_report.reportdir.write import write_manifest, write_table
@@ -142,7 +144,7 @@ def _iou_matrix(
 
 def _write_layer(
     root: Path, spec: SyntheticSpec, name: str, slug: str, index: int, rng: np.random.Generator
-) -> tuple[dict[str, Any], pa.Table]:
+) -> tuple[dict[str, Any], list[UnitRow]]:
     names = [c for c, _ in spec.concept_colors]
     n_units, k, bins = spec.units_by_layer[name], spec.top_k, spec.bins
     matrix = _iou_matrix(n_units, len(names), index, rng)
@@ -155,36 +157,30 @@ def _write_layer(
         sorted((round(float(a), 4) for a in rng.uniform(1, 5, size=k)), reverse=True) for _ in rows
     ]
     interpretable = matrix[rows, best] >= spec.iou_floor
-    units = pa.table(
-        {
-            "unit": rows,
-            "threshold": np.round(rng.uniform(0.5, 2.0, size=n_units), 4),
-            "concept": [names[b] for b in best],
-            "iou": matrix[rows, best],
-            "iqr": iqr[rows, best],
-            "interpretable": interpretable,
-            "top_samples": top,
-            "top_activations": acts,
-            "top_concepts": [[names[c] for c in order[u, :5]] for u in rows],
-            "top_ious": [[float(matrix[u, c]) for c in order[u, :5]] for u in rows],
-            "refused_concept": [""] * n_units,
-            "refused_iou": [None] * n_units,
-            "refused_reason": [""] * n_units,
-        },
-        schema=arrow_schema(UNITS),
-    )
+    threshold = np.round(rng.uniform(0.5, 2.0, size=n_units), 4)
+    units = [
+        UnitRow(
+            unit=int(u),
+            threshold=float(threshold[u]),
+            concept=names[best[u]],
+            iou=float(matrix[u, best[u]]),
+            iqr=float(iqr[u, best[u]]),
+            interpretable=bool(interpretable[u]),
+            top_samples=tuple(top[u]),
+            top_activations=tuple(acts[u]),
+            top_concepts=tuple(names[c] for c in order[u, :5]),
+            top_ious=tuple(float(matrix[u, c]) for c in order[u, :5]),
+        )
+        for u in rows
+    ]
     d = root / "layers" / slug
-    write_table(d / "units.parquet", units, UNITS, csv=True)
-    long = pa.table(
-        {
-            "unit": np.repeat(rows, len(names)),
-            "concept": names * n_units,
-            "iou": matrix.reshape(-1),
-            "iqr": iqr.reshape(-1),
-        },
-        schema=arrow_schema(IOU),
-    )
-    write_table(d / "iou.parquet", long, IOU)
+    write_table(d / "units.parquet", to_table(units, UnitRow), UNITS, csv=True)
+    long = [
+        IouRow(unit=u, concept=c, iou=float(matrix[u, i]), iqr=float(iqr[u, i]))
+        for u in range(n_units)
+        for i, c in enumerate(names)
+    ]
+    write_table(d / "iou.parquet", to_table(long, IouRow), IOU)
     # Open outer bins as the pass makes them; bin 0 (under the calibration quantile) is
     # counted but not split by concept; the empty concept has no pixels at all.
     inner = np.tile(np.linspace(0.0, 4.0, bins - 1), (n_units, 1))
@@ -245,43 +241,36 @@ def _blocks(rng: np.random.Generator, colors: np.ndarray, n: int, px: int) -> np
 
 
 def _write_interventions(
-    root: Path, spec: SyntheticSpec, layer: str, units: pa.Table, slugs: dict[str, str], rng
+    root: Path, spec: SyntheticSpec, layer: str, units: list[UnitRow], slugs: dict[str, str], rng
 ) -> dict[str, Any]:
     names = [n for n, _ in spec.concept_colors]
-    rows = units.to_pylist()
     index = []
     for name in names[:3]:
         mine = sorted(
-            (r for r in rows if r["interpretable"] and r["concept"] == name),
-            key=lambda r: -r["iou"],
+            (r for r in units if r.interpretable and r.concept == name), key=lambda r: -r.iou
         )
         n_max = max(1, min(8, len(mine)))
         ns = sorted({1, 2, 4, n_max} - {x for x in (2, 4) if x > n_max})
         frac = float(rng.uniform(0.05, 0.3))
         ace = np.sort(rng.uniform(0, frac, size=len(ns)))
         d = root / "concepts" / slugs[name]
-        top = [r["unit"] for r in mine[:n_max]] or [0]
+        top = [r.unit for r in mine[:n_max]] or [0]
         curve = [
-            {"method": "iou", "n": n, "units": top[:n], "trials": 1, "fraction_before": frac,
-             "fraction_after": frac - a, "ace": a, "ace_std": 0.0, "share": a / frac,
-             "erased": a / frac}
+            AceRow(method="iou", n=n, units=tuple(top[:n]), trials=1, fraction_before=frac,
+                   fraction_after=frac - a, ace=a, ace_std=0.0, share=a / frac, erased=a / frac)
             for n, a in zip(ns, ace.tolist(), strict=True)
         ]  # fmt: skip
-        write_table(d / "ace.parquet", pa.Table.from_pylist(curve, schema=arrow_schema(ACE)), ACE)
+        write_table(d / "ace.parquet", to_table(curve, AceRow), ACE)
         doc = {"concept": name, "layer": layer, "fraction": frac, "n": ns, "iou": ace.tolist()}
         doc |= {"random": [0.0] * len(ns), "random_std": [0.0] * len(ns), "optimized": None}
         write_json(d / "ace.json", doc | {"all": frac})
         bars = [(f"n={n}", "#3f51b5", 1) for n in ns]
         write_bytes(d / "ace.svg", vertical_bar_chart(bars, title=name).encode())
         contexts = [
-            {"context": names[0], "sites": 5, "added": 0.2, "success": 0.8},
-            {"context": names[1], "sites": 3, "added": 0.01, "success": 0.0},
+            InsertionRow(context=names[0], sites=5, added=0.2, success=0.8),
+            InsertionRow(context=names[1], sites=3, added=0.01, success=0.0),
         ]
-        write_table(
-            d / "insertion.parquet",
-            pa.Table.from_pylist(contexts, schema=arrow_schema(INSERTION)),
-            INSERTION,
-        )
+        write_table(d / "insertion.parquet", to_table(contexts, InsertionRow), INSERTION)
         cmp = _blocks(rng, np.array([[200, 200, 200], [40, 90, 40]], np.uint8), 6, 24)
         write_bytes(d / "compare.png", _png(np.concatenate(list(cmp), 1)))
         last = float(ace[-1])
@@ -301,12 +290,14 @@ def _write_interventions(
     return {"layer": layer, "seed": spec.seed + 1, "samples": 64, "concepts": names[:3]}
 
 
-def _write_artifacts(root: Path, spec: SyntheticSpec, layer: str, units: pa.Table, rng) -> dict:
+def _write_artifacts(
+    root: Path, spec: SyntheticSpec, layer: str, units: list[UnitRow], rng
+) -> dict:
     d = root / "artifacts"
-    total = units.num_rows
+    total = len(units)
     n = min(total, 16)
     score = np.sort(rng.normal(size=n))[::-1]
-    labels = {r["unit"]: (r["concept"], r["iou"]) for r in units.to_pylist()}
+    labels = {r.unit: (r.concept, r.iou) for r in units}
     picked = [int(u) for u in rng.permutation(total)[:n]]
     rows = [
         ArtifactUnitRow(

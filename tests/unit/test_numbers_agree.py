@@ -14,7 +14,7 @@ from dissect_report.render.context import unit_label
 from dissect_report.render.fmt import pct, versus
 from dissect_report.render.sections import ArtifactUnit, gain_text
 from dissect_report.render.svg import position_svg
-from dissect_report.reportdir.records import UnitRow
+from dissect_report.reportdir.schema import UnitRow
 
 
 def _row(iou: float, interpretable: bool = False) -> UnitRow:

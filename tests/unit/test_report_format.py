@@ -134,3 +134,52 @@ def test_a_table_row_is_one_type_its_columns_derive_from_its_fields():
         table.drop_columns(["share", "insert_sites", "compare_samples"]), ConceptIndexRow
     )
     assert math.isnan(old[0].share) and old[0].insert_sites == 0 and old[0].compare_samples == ()
+
+
+def _sample_value(spelled: str, k: int) -> object:
+    if spelled.startswith("list<"):
+        return (_sample_value(spelled[5:-1], k), _sample_value(spelled[5:-1], k + 1))
+    return {"int32": k, "int64": k, "float64": k + 0.5, "string": f"v{k}", "bool": k % 2 == 1}[
+        spelled
+    ]
+
+
+@pytest.mark.parametrize("rel", sorted(schema.ROW_TYPES))
+def test_every_row_type_is_a_documented_table_and_reads_back_what_it_wrote(rel: str) -> None:
+    from dataclasses import fields
+
+    row_type = schema.ROW_TYPES[rel]
+    assert schema.row_type_at(rel.replace("*", "some-slug")) is row_type
+    assert schema.columns(row_type) in schema.TABLES.values(), rel
+    rows = [
+        row_type(
+            **{
+                f.name: _sample_value(f.metadata["arrow"], k + i)
+                for i, f in enumerate(fields(row_type))
+            }
+        )
+        for k in range(3)
+    ]
+    table = schema.to_table(rows, row_type)
+    assert table.schema.equals(schema.arrow_schema(schema.columns(row_type)))
+    assert schema.from_table(table, row_type) == rows
+
+
+def test_a_nan_as_null_column_writes_null_and_reads_nan() -> None:
+    import math
+
+    row = schema.SampleUnitRow(sample=3, layer="layer3", rank=1, unit=7, peak=2.0, ratio=math.nan)
+    table = schema.to_table([row], schema.SampleUnitRow)
+    assert table["ratio"].to_pylist() == [None] and table["peak"].to_pylist() == [2.0]
+    assert math.isnan(schema.from_table(table, schema.SampleUnitRow)[0].ratio)
+
+
+def test_compare_rules_name_columns_of_their_row_types() -> None:
+    from dissect_report.compare.rules import rule_for
+
+    assert rule_for("layers/layer3/examples.parquet", "sample").basis == ("peak",)
+    assert rule_for("concepts/tree/optimized.parquet", "alpha").kind == "unstable"
+    assert rule_for("concepts/tree/ace.parquet", "units").kind == "ids"
+    assert rule_for("concepts/index.parquet", "units").kind == "derived"
+    with pytest.raises(AssertionError, match="ExampleRow has no column"):
+        schema.column_names(schema.ExampleRow, "sample", "peak_activation")
