@@ -39,6 +39,7 @@ from dissect_report.render.context import (
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import esc, num, pct, yaml_str
 from dissect_report.reportdir.read import read_arrays
+from dissect_report.reportdir.records import UnitRow
 
 ROOT = "../../"  # from samples/<id>/index.html back to the site root
 HITS_PER_LAYER = 8
@@ -184,23 +185,142 @@ class SampleView:
     ranking: str = RANKING  # how the units of each layer are ordered, said on the page
 
 
-def sample_pages(
-    site: Site,
-    samples: Samples,
-    examples: dict[str, Examples | None],
-    keep_bands: frozenset[str] | None = None,
-    paged: frozenset[int] | None = None,
-) -> Iterator[tuple[str, SampleView]]:
-    """``(docs path, view)`` for every sample with an image in ``samples/``.
+@dataclass(frozen=True)
+class _Lookup:
+    """What the sample pages look units up in: rows, slugs, band order, sampled peak ranks."""
 
-    ``keep_bands``: the bands a site size budget keeps; then only the samples that a unit page
-    still shows get a page (None: every sample). ``paged``: the samples a budget gives a page
-    (:meth:`dissect_report.render.budget.Budget.paged_samples`; None: all).
-    """
-    rows_by_layer = {
-        layer.entry.name: {r.unit: r for r in layer.units} for layer in site.report.layers
-    }
-    slug = {layer.entry.name: layer.entry.slug for layer in site.report.layers}
+    site: Site
+    rows: dict[str, dict[int, UnitRow]]
+    slug: dict[str, str]
+    band_rank: dict[str, int]
+    ranks: dict[str, tuple[dict[int, int], np.ndarray, np.ndarray] | None]
+
+    @classmethod
+    def of(cls, site: Site, examples: dict[str, Examples | None]) -> _Lookup:
+        band_rank: dict[str, int] = {}
+        for ex in examples.values():
+            if ex is not None:
+                for i, b in enumerate(ex.bands):
+                    band_rank.setdefault(b.label, i)
+        layers = site.report.layers
+        return cls(
+            site,
+            {layer.entry.name: {r.unit: r for r in layer.units} for layer in layers},
+            {layer.entry.name: layer.entry.slug for layer in layers},
+            band_rank,
+            {layer.entry.name: peak_ranks(layer.dir) for layer in layers},
+        )
+
+    def hit(self, c: Candidate) -> UnitHit:
+        """A ranked unit as the page lists it."""
+        site = self.site
+        row = self.rows.get(c.layer, {}).get(c.unit)
+        label = (
+            unit_label(
+                row, site.floor, SHORT_REASON[guard_reason(site.layer_by_name[c.layer], row)]
+            )
+            if row is not None
+            else ""
+        )
+        return UnitHit(
+            href=unit_href(self.slug.get(c.layer, c.layer), c.unit, ROOT),
+            unit=f"{c.layer} #{c.unit}",
+            label=esc(label),
+            peak=num(c.peak),
+            ratio=f"{num(c.ratio)}\u00d7" if c.ratio == c.ratio else "",
+            dim=row is None or not row.interpretable,
+            band=_for_unit(c.rank) or c.band_label,
+        )
+
+    def candidate(
+        self,
+        layer: str,
+        unit: int,
+        peak: float,
+        ratio: float,
+        present: set[str],
+        band: str = "",
+        sample: int = -1,
+    ) -> Candidate:
+        """A unit that fired on ``sample``, with what :func:`rank_hits` sorts it by."""
+        row = self.rows.get(layer, {}).get(unit)
+        labelled = row is not None and bool(row.interpretable)
+        known = self.ranks.get(layer)
+        column = known[0].get(sample) if known is not None else None
+        return Candidate(
+            layer,
+            unit,
+            peak,
+            ratio,
+            labelled,
+            labelled and row is not None and row.concept in present,
+            self.band_rank.get(band, 99) if band else 99,
+            band,
+            float(known[1][unit, column]) if known is not None and column is not None else NAN,
+        )
+
+    def candidates(
+        self,
+        samples: Samples,
+        sample: int,
+        shown: list[tuple[str, int, str, float]],
+    ) -> dict[str, list[Candidate]]:
+        """Per layer: the sample's top units, the units whose pages show it, and every unit
+        where the sampled peaks say how it ranks."""
+        candidate = self.candidate
+        present = set(samples.concepts.get(sample, ()))
+        by_layer: dict[str, list[Candidate]] = {}
+        ratios: dict[tuple[str, int], float] = {}
+        for t in samples.top_units.get(sample, ()):
+            ratios[(t.layer, t.unit)] = t.ratio
+            by_layer.setdefault(t.layer, []).append(
+                candidate(t.layer, t.unit, t.peak, t.ratio, present, "", sample)
+            )
+        for lname, unit, band, peak in shown:
+            ratio = ratios.get((lname, unit), NAN)
+            by_layer.setdefault(lname, []).append(
+                candidate(lname, unit, peak, ratio, present, band, sample)
+            )
+        for layer in self.site.report.layers:  # every unit, where the peaks say how it ranks
+            name, known = layer.entry.name, self.ranks.get(layer.entry.name)
+            column = known[0].get(sample) if known is not None else None
+            if known is None or column is None:
+                continue
+            for row in layer.units:
+                if row.unit < known[1].shape[0]:
+                    peak = float(known[2][row.unit, column])
+                    ratio = peak / row.threshold if row.threshold > 0 else NAN
+                    by_layer.setdefault(name, []).append(
+                        candidate(name, row.unit, peak, ratio, present, "", sample)
+                    )
+        return by_layer
+
+    def shown_in(self, shown: list[tuple[str, int, str, float]]) -> tuple[ShownIn, ...]:
+        """Every unit page that shows the sample, compactly: per layer, per band, unit links."""
+        groups: dict[tuple[str, str], list[UnitLink]] = {}
+        for name, unit, band, _peak in shown:
+            shown_row = self.rows.get(name, {}).get(unit)
+            groups.setdefault((name, band), []).append(
+                UnitLink(
+                    href=unit_href(self.slug.get(name, name), unit, ROOT),
+                    text=f"#{unit}",
+                    dim=shown_row is None or not shown_row.interpretable,
+                )
+            )
+        band_rank = self.band_rank
+        order = {layer.entry.name: i for i, layer in enumerate(self.site.report.layers)}
+        return tuple(
+            ShownIn(esc(name), esc(band), tuple(sorted(links, key=lambda x: int(x.text[1:]))))
+            for (name, band), links in sorted(
+                groups.items(), key=lambda kv: (order.get(kv[0][0], 0), band_rank.get(kv[0][1], 9))
+            )
+        )
+
+
+def _shown_by(
+    site: Site, examples: dict[str, Examples | None], keep_bands: frozenset[str] | None
+) -> dict[int, list[tuple[str, int, str, float]]]:
+    """``sample -> [(layer, unit, band label, peak)]``: the unit pages that show each sample."""
     shown_by: dict[int, list[tuple[str, int, str, float]]] = {}
     for layer in site.report.layers:
         ex = examples.get(layer.entry.name)
@@ -214,6 +334,38 @@ def sample_pages(
                 shown_by.setdefault(s.sample, []).append(
                     (layer.entry.name, unit, labels.get(s.band, s.band), s.peak)
                 )
+    return shown_by
+
+
+def _concept_areas(site: Site, samples: Samples, sample: int) -> tuple[ConceptArea, ...]:
+    """The concepts present in ``sample``, largest first, with their share of the image."""
+    return tuple(
+        ConceptArea(
+            color=site.concept_color.get(name, "#9e9e9e"),
+            link=site.concept_link(name, ROOT),
+            area=pct(area),
+        )
+        for name, area in zip(
+            samples.concepts.get(sample, ()), samples.areas.get(sample, ()), strict=False
+        )
+    )
+
+
+def sample_pages(
+    site: Site,
+    samples: Samples,
+    examples: dict[str, Examples | None],
+    keep_bands: frozenset[str] | None = None,
+    paged: frozenset[int] | None = None,
+) -> Iterator[tuple[str, SampleView]]:
+    """``(docs path, view)`` for every sample with an image in ``samples/``.
+
+    ``keep_bands``: the bands a site size budget keeps; then only the samples that a unit page
+    still shows get a page (None: every sample). ``paged``: the samples a budget gives a page
+    (:meth:`dissect_report.render.budget.Budget.paged_samples`; None: all).
+    """
+    look = _Lookup.of(site, examples)
+    shown_by = _shown_by(site, examples, keep_bands)
     ids = sorted(samples.ids)
     if keep_bands is not None:
         ids = [i for i in ids if i in shown_by]
@@ -221,120 +373,16 @@ def sample_pages(
         ids = [i for i in ids if i in paged]
     folder = site.report.root / "samples"
     files = frozenset(os.listdir(folder)) if folder.is_dir() else frozenset()
-    band_rank: dict[str, int] = {}
-    for ex in examples.values():
-        if ex is not None:
-            for i, b in enumerate(ex.bands):
-                band_rank.setdefault(b.label, i)
-
-    def hit(c: Candidate) -> UnitHit:
-        row = rows_by_layer.get(c.layer, {}).get(c.unit)
-        label = (
-            unit_label(
-                row, site.floor, SHORT_REASON[guard_reason(site.layer_by_name[c.layer], row)]
-            )
-            if row is not None
-            else ""
-        )
-        return UnitHit(
-            href=unit_href(slug.get(c.layer, c.layer), c.unit, ROOT),
-            unit=f"{c.layer} #{c.unit}",
-            label=esc(label),
-            peak=num(c.peak),
-            ratio=f"{num(c.ratio)}\u00d7" if c.ratio == c.ratio else "",
-            dim=row is None or not row.interpretable,
-            band=_for_unit(c.rank) or c.band_label,
-        )
-
-    ranks = {layer.entry.name: peak_ranks(layer.dir) for layer in site.report.layers}
-
-    def candidate(
-        layer: str,
-        unit: int,
-        peak: float,
-        ratio: float,
-        present: set[str],
-        band: str = "",
-        sample: int = -1,
-    ) -> Candidate:
-        row = rows_by_layer.get(layer, {}).get(unit)
-        labelled = row is not None and bool(row.interpretable)
-        known = ranks.get(layer)
-        column = known[0].get(sample) if known is not None else None
-        return Candidate(
-            layer,
-            unit,
-            peak,
-            ratio,
-            labelled,
-            labelled and row is not None and row.concept in present,
-            band_rank.get(band, 99) if band else 99,
-            band,
-            float(known[1][unit, column]) if known is not None and column is not None else NAN,
-        )
-
     for i, sample in enumerate(ids):
         title = esc(f"Sample {sample}")
-        concepts = tuple(
-            ConceptArea(
-                color=site.concept_color.get(name, "#9e9e9e"),
-                link=site.concept_link(name, ROOT),
-                area=pct(area),
-            )
-            for name, area in zip(
-                samples.concepts.get(sample, ()), samples.areas.get(sample, ()), strict=False
-            )
-        )
-        present = set(samples.concepts.get(sample, ()))
-        by_layer: dict[str, list[Candidate]] = {}
-        ratios: dict[tuple[str, int], float] = {}
-        for t in samples.top_units.get(sample, ()):
-            ratios[(t.layer, t.unit)] = t.ratio
-            by_layer.setdefault(t.layer, []).append(
-                candidate(t.layer, t.unit, t.peak, t.ratio, present, "", sample)
-            )
-        for lname, unit, band, peak in shown_by.get(sample, ()):
-            ratio = ratios.get((lname, unit), NAN)
-            by_layer.setdefault(lname, []).append(
-                candidate(lname, unit, peak, ratio, present, band, sample)
-            )
-        for layer in site.report.layers:  # every unit, where the peaks say how it ranks
-            name, known = layer.entry.name, ranks.get(layer.entry.name)
-            column = known[0].get(sample) if known is not None else None
-            if known is None or column is None:
-                continue
-            for row in layer.units:
-                if row.unit < known[1].shape[0]:
-                    peak = float(known[2][row.unit, column])
-                    ratio = peak / row.threshold if row.threshold > 0 else NAN
-                    by_layer.setdefault(name, []).append(
-                        candidate(name, row.unit, peak, ratio, present, "", sample)
-                    )
+        by_layer = look.candidates(samples, sample, shown_by.get(sample, []))
         layers = tuple(
             LayerHits(
                 esc(layer.entry.name),
-                tuple(hit(c) for c in rank_hits(by_layer[layer.entry.name])),
+                tuple(look.hit(c) for c in rank_hits(by_layer[layer.entry.name])),
             )
             for layer in site.report.layers
             if layer.entry.name in by_layer
-        )
-        # Every unit page that shows it, compactly: per layer, per band, unit links.
-        groups: dict[tuple[str, str], list[UnitLink]] = {}
-        for name, unit, band, _peak in shown_by.get(sample, ()):
-            shown_row = rows_by_layer.get(name, {}).get(unit)
-            groups.setdefault((name, band), []).append(
-                UnitLink(
-                    href=unit_href(slug.get(name, name), unit, ROOT),
-                    text=f"#{unit}",
-                    dim=shown_row is None or not shown_row.interpretable,
-                )
-            )
-        order = {layer.entry.name: i for i, layer in enumerate(site.report.layers)}
-        shown = tuple(
-            ShownIn(esc(name), esc(band), tuple(sorted(links, key=lambda x: int(x.text[1:]))))
-            for (name, band), links in sorted(
-                groups.items(), key=lambda kv: (order.get(kv[0][0], 0), band_rank.get(kv[0][1], 9))
-            )
         )
         yield (
             f"samples/{sample}/index.md",
@@ -345,9 +393,9 @@ def sample_pages(
                 # has it; older reports: one PNG of both side by side.
                 image=f"../{sample}.webp" if f"{sample}.webp" in files else f"../{sample}.png",
                 segmentation=f"../{sample}-seg.png" if f"{sample}-seg.png" in files else "",
-                concepts=concepts,
+                concepts=_concept_areas(site, samples, sample),
                 layers=layers,
-                shown_in=shown,
+                shown_in=look.shown_in(shown_by.get(sample, [])),
                 prev=f"../{ids[i - 1]}/index.html" if i > 0 else "",
                 next=f"../{ids[i + 1]}/index.html" if i + 1 < len(ids) else "",
             ),
