@@ -341,7 +341,7 @@ IOU = columns(IouRow)
 
 # The columns a comparison insists on (a table without one of these is not a report's table).
 UNITS_REQUIRED = names(UNITS[:6])
-IOU_REQUIRED = names(IOU)
+IOU_REQUIRED = names(IOU[:4])  # a column added later has a default
 
 
 # concepts/index.parquet: one row per intervened concept
