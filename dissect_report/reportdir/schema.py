@@ -335,6 +335,7 @@ class IouRow:
     concept: str = column("string")
     iou: float = column("float64")
     iqr: float = column("float64", math.nan)
+    threshold: float = column("float64", math.nan)  # the pair's own; NaN: an older report
 
 
 IOU = columns(IouRow)

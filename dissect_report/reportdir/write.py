@@ -157,9 +157,9 @@ def unit_rows(layer: LayerResult, concepts: list[str]) -> list[UnitRow]:
 
 def iou_rows(layer: LayerResult, concepts: list[str]) -> list[IouRow]:
     """Every unit x concept, long format (unit-major, concepts in the manifest's order)."""
-    iou, iqr = layer.scores.iou.tolist(), layer.scores.iqr.tolist()
+    iou, iqr, at = layer.scores.iou.tolist(), layer.scores.iqr.tolist(), layer.scores.at
     return [
-        IouRow(unit=u, concept=name, iou=iou[u][c], iqr=iqr[u][c])
+        IouRow(unit=u, concept=name, iou=iou[u][c], iqr=iqr[u][c], threshold=at(u, c))
         for u in range(len(iou))
         for c, name in enumerate(concepts)
     ]

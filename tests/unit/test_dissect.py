@@ -101,7 +101,14 @@ def test_report_files_follow_the_contract(tmp_path):
     assert len(rows) == 4 and len(rows[0]["top_samples"]) == 5
     assert rows[0]["top_activations"] == sorted(rows[0]["top_activations"], reverse=True)
     iou = pq.read_table(layer / "iou.parquet")
-    assert iou.num_rows == 8 and iou.column_names == ["unit", "concept", "iou", "iqr"]
+    assert iou.num_rows == 8
+    assert iou.column_names == ["unit", "concept", "iou", "iqr", "threshold"]
+    # each pair carries the threshold it was measured at: a unit's label is its pair's
+    pairs = {(r["unit"], r["concept"]): r for r in iou.to_pylist()}
+    for row in rows:
+        if row["concept"]:
+            pair = pairs[row["unit"], row["concept"]]
+            assert (pair["threshold"], pair["iou"]) == (row["threshold"], row["iou"])
     csv = (layer / "units.csv").read_text().splitlines()
     assert csv[0].startswith('"unit","threshold"') and ";" in csv[1]
     with np.load(layer / "stats.npz") as npz:
