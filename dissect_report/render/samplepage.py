@@ -39,7 +39,7 @@ from dissect_report.render.context import (
 from dissect_report.render.examples import Examples, Samples
 from dissect_report.render.fmt import esc, num, pct, yaml_str
 from dissect_report.reportdir.read import read_arrays
-from dissect_report.reportdir.records import UnitRow
+from dissect_report.reportdir.schema import UnitRow
 
 ROOT = "../../"  # from samples/<id>/index.html back to the site root
 HITS_PER_LAYER = 8
