@@ -29,7 +29,7 @@ a one-line note (here and on the page); the rest of the report is unaffected."""
 def print_summary(result: Any) -> None:
     """One line on the Paint stage and one per brush (also used by ``run``); the note goes
     to stderr."""
-    from dissect_report.render.fmt import pct
+    from dissect_report.render.fmt import pct, usual_position
 
     if result.available:
         print(
@@ -47,9 +47,9 @@ def print_summary(result: Any) -> None:
             place = (
                 ""
                 if b.place is None
-                else f"; where it belongs (on {b.place.context}): {pct(b.place.precision)}"
+                else f"; {usual_position(b.place.context)}: {pct(b.place.precision)}"
                 if math.isfinite(b.place.precision)
-                else f"; where it belongs (on {b.place.context}) its strokes changed no pixel"
+                else f"; {usual_position(b.place.context)} its strokes changed no pixel"
             )
             print(f"  {b.concept} brush: {b.n} units by {b.method}; {measured}{place}{mark}")
     else:

@@ -18,7 +18,7 @@ from typing import Any
 from markupsafe import Markup
 
 from dissect_report.render.context import Card, Link, Row, Site, card, data_links, unit_href
-from dissect_report.render.fmt import DASH, esc, num, pct, yaml_str
+from dissect_report.render.fmt import DASH, esc, num, pct, usual_position, yaml_str
 from dissect_report.render.sections import (
     Artifacts,
     ConceptIntervention,
@@ -149,8 +149,8 @@ def _place_rows(place: dict[str, Any] | None, name: str) -> tuple[Row, ...]:
     return (
         Row(
             esc(
-                f"precision where {name} belongs (strokes on {place.get('context')}, where it "
-                "occurs most in the dissection's samples)"
+                f"precision {usual_position(place.get('context'))}: strokes where {name} "
+                "usually appears in the dissection's samples"
             ),
             (pct(precision) if precision is not None else DASH)
             + f" ({int(place.get('strokes') or 0)} held-out strokes; else {others})",
@@ -178,7 +178,7 @@ def _brush_rows(site: Site, name: str) -> tuple[Row, ...]:
     offered = (
         "yes"
         if entry.get("offered") and precision is not None and precision >= float(bar)
-        else f"yes, for where {name} belongs (on {place.get('context')})"
+        else f"yes, {usual_position(place.get('context'))}"
         if entry.get("offered")
         else f"marked: below {pct(float(bar))} precision (listed apart on the Paint page)"
     )

@@ -9,6 +9,7 @@ Usage::
     versus(0.0396, 0.04)   # ('0.0396', '0.04'): never "0.040 < 0.04"
     fixed(-0.0004, 2)      # '0.00': a value that rounds to zero never reads "-0.00"
     few([3, 5, 9, 12], 2)  # '3, 5 and 2 more': a long list of ids in a console line
+    usual_position("sky")  # 'at its usual position (mostly over sky)': a Paint brush's place
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ def few(items: Any, limit: int = 8) -> str:
     shown = ", ".join(map(str, items[:limit]))
     rest = len(items) - limit
     return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def usual_position(context: Any) -> str:
+    """Where a Paint brush's second measurement was taken (paint.json ``place``): the windows
+    where its concept usually appears in the dissection's samples, ``context`` the concept that
+    mostly covered them; e.g. ``usual_position("sky")`` -> "at its usual position (mostly over
+    sky)"."""
+    return f"at its usual position (mostly over {context})"
 
 
 def pct(value: float, missing: str = DASH) -> str:

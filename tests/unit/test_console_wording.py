@@ -63,6 +63,20 @@ def test_paint_summary_says_why_a_precision_is_unknown(capsys):
     )
 
 
+def test_paint_summary_names_the_usual_position_not_where_it_belongs(capsys):
+    place = SimpleNamespace(context="sky", precision=0.74)
+    brush = SimpleNamespace(
+        concept="water", n=32, method="optimized", precision=0.99, offered=True, place=place
+    )
+    result = SimpleNamespace(
+        available=True, samples=8, layer="layer3", model_bytes=2e6, seconds=1.0, brushes=[brush]
+    )
+    paint_cmd.print_summary(result)
+    out = capsys.readouterr().out
+    assert "; at its usual position (mostly over sky): 74%" in out
+    assert "belongs" not in out
+
+
 def test_check_warns_about_near_constant_images():
     torch.manual_seed(0)
     varied = torch.rand(4, 3, 8, 8) * 2 - 1

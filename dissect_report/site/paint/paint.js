@@ -333,7 +333,8 @@
       " on " + c.strokes + " held-out strokes " + (c.on_ground ? "on the ground" : "away from it") +
       (others.length ? " (else " + others.join(", ") + ")" : "") + "." +
       (c.place && c.place.precision !== null && c.place.precision !== undefined ?
-        " Where " + c.name + " belongs (strokes on " + c.place.context + "): " +
+        " At its usual position (strokes where " + c.name + " usually appears, mostly over " +
+        c.place.context + "): " +
         pct(c.place.precision) + "." : "") +
       (n !== c.n ? " You chose " + n + " units: not measured." : "");
   }
@@ -349,8 +350,9 @@
       var p = c.precision === undefined || c.precision === null ? "" : ", " + pct(c.precision);
       var bar = data.brushes ? data.brushes.min_precision : 0;
       if (c.place && c.place.precision !== null && c.place.precision !== undefined &&
-          !(c.precision >= bar) && c.place.precision >= bar) {  // offered for where it belongs
-        p = ", " + pct(c.place.precision) + " on " + c.place.context;
+          !(c.precision >= bar) && c.place.precision >= bar) {  // offered at its usual position
+        p = ", " + pct(c.place.precision) + " at its usual position (mostly over " +
+          c.place.context + ")";
       }
       o.textContent = c.name + " (" + (c.n || c.units.length) + " units" + p + ")";
       if (c.offered === false) {  // measured below the bar: listed apart, marked
