@@ -28,6 +28,7 @@ from dissect_report.render.sections import (
 from dissect_report.render.unitpage import find_layer
 from dissect_report.reportdir.read import read_json
 from dissect_report.reportdir.records import LayerData
+from dissect_report.reportdir.schema import ConceptIndexRow
 
 
 @dataclass(frozen=True)
@@ -370,13 +371,39 @@ def concept_view(site: Site, name: str, iv: Interventions | None) -> ConceptView
 class InterventionsView:
     facts: tuple[Row, ...]
     rows: tuple[tuple[Markup, ...], ...]
+    inserted: str  # the inserted set's column heading (where it was chosen)
+    worse: bool  # a row is marked: its chosen set did worse held out than the IoU-top set
+
+
+WORSE_MARK = "\u2020"  # after an inserted set's held-out success below the IoU-top set's
 
 
 def _settings(settings: dict[str, Any]) -> tuple[Row, ...]:
     return tuple(Row(esc(k), esc(v)) for k, v in settings.items() if not isinstance(v, dict | list))
 
 
+def inserted_heading(settings: dict[str, Any]) -> str:
+    """The Interventions page's heading for the inserted set's held-out success, e.g.
+    ``inserted_heading({"insert_select_ids": [40, 16]})`` -> "inserted set (chosen on 16
+    selection samples)"; without learned sets the inserted set is the IoU-top one."""
+    ids = settings.get("insert_select_ids")
+    if isinstance(ids, list | tuple) and len(ids) == 2:
+        return f"inserted set (chosen on {int(ids[1])} selection samples)"
+    return "inserted set"
+
+
+def insertion_cells(c: ConceptIndexRow) -> tuple[Markup, Markup, bool]:
+    """The held-out insertion success of the inserted set and of the IoU-top set, e.g.
+    ``insertion_cells(grass)`` -> ("18%\u2020", "50%", True): a set chosen on the selection
+    samples that then did worse held out than the IoU-top set is marked, not headlined."""
+    iou = c.insert_success if c.insert_method == "iou" else c.insert_success_iou
+    worse = c.insert_method != "iou" and c.insert_success < iou  # False when either is NaN
+    chosen = pct(c.insert_success) + (WORSE_MARK if worse else "")
+    return Markup(chosen), Markup(pct(iou)), worse
+
+
 def interventions_view(site: Site, iv: Interventions) -> InterventionsView:
+    cells = [insertion_cells(c) for c in iv.concepts]
     rows = tuple(
         (
             site.concept_link(c.concept, "../"),
@@ -386,12 +413,17 @@ def interventions_view(site: Site, iv: Interventions) -> InterventionsView:
             Markup(num(c.ace)),
             Markup(pct(c.share)),
             Markup(pct(c.share_random)),
-            Markup(pct(c.insert_success)),
-            Markup(pct(c.insert_success if c.insert_method == "iou" else c.insert_success_iou)),
+            chosen,
+            iou,
         )
-        for c in iv.concepts
+        for c, (chosen, iou, _) in zip(iv.concepts, cells, strict=True)
     )
-    return InterventionsView(facts=_settings(iv.settings), rows=rows)
+    return InterventionsView(
+        facts=_settings(iv.settings),
+        rows=rows,
+        inserted=inserted_heading(iv.settings),
+        worse=any(w for _, _, w in cells),
+    )
 
 
 @dataclass(frozen=True)

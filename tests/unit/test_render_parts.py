@@ -130,3 +130,30 @@ def test_ace_chart_has_round_ticks_real_minus_signs_and_the_random_spread() -> N
         re.search(r'<text x="([0-9.]+)" y="[0-9.]+" text-anchor="middle" transform', svg).group(1)
     )
     assert title_x + 8 < 74 - 6 - 6 * 5
+
+
+def test_interventions_page_marks_a_chosen_set_that_did_worse_held_out() -> None:
+    from dissect_report.render.detail import inserted_heading, insertion_cells
+    from dissect_report.reportdir.schema import ConceptIndexRow
+
+    base = {"slug": "grass", "layer": "layer2", "units": 40, "top_units": (1, 2)}
+    base |= {"n_max": 2, "fraction": 0.3, "ace": -0.1}
+    grass = ConceptIndexRow(
+        concept="grass",
+        **base,
+        insert_method="optimized",
+        insert_success=0.18,
+        insert_success_iou=0.5,
+    )
+    assert insertion_cells(grass) == ("18%\u2020", "50%", True)
+    road = ConceptIndexRow(
+        concept="road", **base, insert_method="optimized", insert_success=0.34,
+        insert_success_iou=0.31,
+    )  # fmt: skip
+    assert insertion_cells(road) == ("34%", "31%", False)
+    sky = ConceptIndexRow(concept="sky", **base, insert_method="iou", insert_success=0.04)
+    assert insertion_cells(sky) == ("4%", "4%", False)
+    assert inserted_heading({"insert_select_ids": [40, 16]}) == (
+        "inserted set (chosen on 16 selection samples)"
+    )
+    assert inserted_heading({"insert_select_ids": None}) == "inserted set"

@@ -158,6 +158,7 @@ def test_sections_render_their_results(built) -> None:
     site = root / "site"
     iv = (site / "interventions" / "index.html").read_text()
     assert "concepts/sky/index.html" in iv
+    assert ">inserted set" in iv and "measured set" not in iv and ">IoU-top units<" in iv
     sky = (site / "concepts" / "sky" / "index.html").read_text()
     assert 'src="ace.svg"' in sky and 'src="compare.png"' in sky
     assert (site / "concepts" / "sky" / "compare.png").is_file()
