@@ -55,7 +55,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--segmenter",
         metavar="SPEC",
-        help="'builtin', a factory PKG.MOD:FACTORY, or hf:DIR (a local transformers segmentation model)",
+        help="'builtin' (the default: the built-in world's 13-concept scene segmenter), a "
+        "factory PKG.MOD:FACTORY, or hf:DIR (a local transformers segmentation model)",
     )
     g.add_argument(
         "--layers",

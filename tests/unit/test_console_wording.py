@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import pytest
 import torch
 
+from dissect_report.cli import main
 from dissect_report.commands import intervene as intervene_cmd
 from dissect_report.commands import paint as paint_cmd
 from dissect_report.contract import constant_images
@@ -123,3 +125,12 @@ def test_check_model_warns_once_and_does_not_call_a_constant_image_zero_to_one()
     (warning,) = result.warnings  # ... but said, in one line
     assert warning.startswith("every sample gives the same image")
     assert "warning: every sample gives the same image" in "\n".join(result.lines())
+
+
+def test_run_and_dissect_help_say_the_builtin_segmenter_is_the_default(capsys):
+    for command in ("run", "dissect"):
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert "'builtin' (the default: the built-in world's 13-concept scene segmenter)" in out
