@@ -35,11 +35,12 @@ import torch
 from torch import nn
 
 from dissect_report.adapters import adapt_generator
-from dissect_report.config import BUILTIN_SEGMENTER, DissectConfig
+from dissect_report.config import BUILTIN_GENERATOR, BUILTIN_SEGMENTER, DissectConfig
 from dissect_report.contract import ModelCheck, check_model
 from dissect_report.errors import ConfigError, ModelError, user_code
 from dissect_report.sampler import latents
 from dissect_report.segmenter import Segmenter
+from dissect_report.trace import check_default_layers
 from dissect_report.weights_io import file_sha256, load_weights
 
 log = logging.getLogger(__name__)
@@ -663,6 +664,9 @@ def load_models(config: DissectConfig, *, check: bool = True) -> Models:
     except RuntimeError:
         raise ConfigError(f"unknown device {config.device!r}") from None
     generator = config_generator(config, device)
+    if config.generator != BUILTIN_GENERATOR:  # the default layers are the built-in world's
+        defaults = DissectConfig.model_fields["layers"].default
+        check_default_layers(generator, config.layers, defaults)
     z_dim = latent_size(generator, config.z_dim, config.generator)
     segmenter = load_segmenter(config.segmenter, device)
     identity = model_identity(config, generator, segmenter, z_dim)

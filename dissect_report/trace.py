@@ -76,10 +76,30 @@ def module_names(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_modules() if name]
 
 
-def _unknown(model: nn.Module, name: str) -> ConfigError:
+def layer_listing(model: nn.Module) -> str:
+    """The model's layers for a message: "fc, b1, b1.conv, ..." (the first 40, then a count)."""
     names = module_names(model)
-    shown = ", ".join(names[:40]) + (f", ... ({len(names)} in all)" if len(names) > 40 else "")
-    return ConfigError(f"unknown layer {name!r}; layers: {shown}")
+    return ", ".join(names[:40]) + (f", ... ({len(names)} in all)" if len(names) > 40 else "")
+
+
+def _unknown(model: nn.Module, name: str) -> ConfigError:
+    return ConfigError(f"unknown layer {name!r}; layers: {layer_listing(model)}")
+
+
+def check_default_layers(model: nn.Module, layers: Sequence[str], defaults: Sequence[str]) -> None:
+    """A ConfigError when ``layers`` are still ``defaults`` (the built-in world's) and this
+    model lacks one of them: the user named no layer, so "unknown layer 'layer2'" would
+    mislead; e.g. "no --layers given (the defaults are the built-in world's
+    layer2,layer3,layer4); this generator's layers: fc, b1, ...; pass --layers"."""
+    if tuple(layers) != tuple(defaults):
+        return
+    try:
+        resolve_layers(model, layers)
+    except ConfigError:
+        raise ConfigError(
+            f"no --layers given (the defaults are the built-in world's {','.join(defaults)}); "
+            f"this generator's layers: {layer_listing(model)}; pass --layers"
+        ) from None
 
 
 def resolve_layers(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Module]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -134,3 +135,20 @@ def test_run_and_dissect_help_say_the_builtin_segmenter_is_the_default(capsys):
         assert exc.value.code == 0
         out = " ".join(capsys.readouterr().out.split())
         assert "'builtin' (the default: the built-in world's 13-concept scene segmenter)" in out
+
+
+def test_default_layers_on_another_generator_say_no_layers_were_given(
+    capsys, monkeypatch, tmp_path
+):
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "models"))
+    model = ["--generator", "contract_toys:nan_unit", "--segmenter", "stylegan_like:make_segmenter"]
+    expected = (
+        "error: no --layers given (the defaults are the built-in world's layer2,layer3,layer4); "
+        "this generator's layers: fc, body, body.0, body.1, to_rgb; pass --layers\n"
+    )
+    for args in (["check", *model], ["dissect", *model, "--out", str(tmp_path / "r")]):
+        assert main(args) == 2
+        assert capsys.readouterr().err == expected
+    assert not (tmp_path / "r").exists()
+    assert main(["check", *model, "--layers", "layer2"]) == 2  # named: the plain message
+    assert "unknown layer 'layer2'; layers: fc, body" in capsys.readouterr().err
