@@ -125,6 +125,11 @@ class DissectConfig(BaseModel):
     )
     level: float = Field(0.99, gt=0.0, lt=1.0, description="quantile level of the quantile policy")
     iou_floor: float = Field(0.04, ge=0.0, le=1.0)
+    label_fallback: bool = Field(
+        False,
+        description="label a unit whose top concept a label guard refuses with its best concept "
+        "that passes every guard (default: it stays unlabelled, the refusal recorded)",
+    )
     bins: int = Field(256, ge=8, le=65536, description="histogram bins per unit")
     resolve_level: float | None = Field(
         None,

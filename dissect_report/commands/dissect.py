@@ -92,6 +92,13 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="IoU at which a unit counts as interpretable (default: 0.04)",
     )
+    s.add_argument(
+        "--label-fallback",
+        action="store_true",
+        default=None,
+        help="label a unit whose top concept a label guard refuses with its best concept that "
+        "passes every guard (default: it stays unlabelled; its pages name that concept)",
+    )
     s.add_argument("--top-k", type=int, metavar="K", help="top samples kept per unit (default: 12)")
     s.add_argument("--bins", type=int, help="histogram bins per unit (default: 256)")
     s.add_argument(

@@ -220,6 +220,11 @@ def _change(a: UnitRow, b: UnitRow) -> str:
     return "none"
 
 
+def _refused(row: UnitRow) -> str:
+    """The guard that refused an unlabelled unit's concept ("chance level"), else ""."""
+    return "" if row.interpretable or row.refused_concept != row.concept else row.refused_reason
+
+
 def _iou_matrix(report: Report, layer: str, units: list[int], concepts: list[str]) -> np.ndarray:
     wide = report.iou(layer).pivot_table(index="unit", columns="concept", values="iou")
     return wide.reindex(index=units, columns=concepts).fillna(0.0).to_numpy()
@@ -276,6 +281,8 @@ def _match_rows(
                     "iou_before": ra.iou,
                     "iou_after": rb.iou,
                     "change": _change(ra, rb),
+                    "refused_before": _refused(ra),
+                    "refused_after": _refused(rb),
                 }
             )
     return rows
@@ -300,6 +307,8 @@ _COLUMNS = {
         "iou_before",
         "iou_after",
         "change",
+        "refused_before",
+        "refused_after",
     ],
 }
 

@@ -120,14 +120,21 @@ def _match_lines(c: FindingsComparison, max_items: int) -> list[str]:
         changed = group[group["change"].isin(["relabelled", "gained", "lost"])]
         items = [
             f"unit {r['unit_before']} -> {r['unit_after']}: {r['change']}: "
-            f"{r['concept_before']} ({_r3(r['iou_before'])}) -> "
-            f"{r['concept_after']} ({_r3(r['iou_after'])})"
+            f"{_side(r, 'before')} -> {_side(r, 'after')}"
             for r in changed.to_dict("records")
         ]
         lines += ["  " + item for item in items[:max_items]]
         if len(items) > max_items:
             lines.append(f"  ... and {len(items) - max_items} more (see the JSON)")
     return lines
+
+
+def _side(row: dict[str, Any], which: str) -> str:
+    """One side of a matched unit: "sky (0.502)", then " refused (chance level)" where a label
+    guard refused that concept (so the unit is unlabelled there)."""
+    side = f"{row[f'concept_{which}']} ({_r3(row[f'iou_{which}'])})"
+    reason = row.get(f"refused_{which}") or ""
+    return f"{side} refused ({reason})" if isinstance(reason, str) and reason else side
 
 
 def _setting_lines(c: FindingsComparison, max_items: int) -> list[str]:

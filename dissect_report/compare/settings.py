@@ -105,6 +105,7 @@ _PRIORITY = (
     "threshold.policy",
     "threshold.level",
     "threshold.iou_floor",
+    "threshold.label_fallback",
     "samples.top_k",
 )
 

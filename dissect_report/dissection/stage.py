@@ -85,7 +85,8 @@ def finalize(
         )
         for name in config.layers
     )
-    layers = tuple(label_units(layer) for layer in layers)  # the guards before position
+    # the guards before position
+    layers = tuple(label_units(layer, config.label_fallback) for layer in layers)
     samples = next(iter(states.values())).samples
     return DissectResult(
         config,
@@ -103,13 +104,14 @@ def with_positions(result: DissectResult, models: Models) -> DissectResult:
     the first samples with the thresholds known: see :mod:`dissect_report.dissection.position`).
     """
     t0 = time.perf_counter()
-    # Each unit's own threshold, its top concept's and every pair that could label it once a
-    # guard refuses a better one (iqr: a threshold per pair, so a mean mask per pair).
+    # Each unit's own threshold and its top concept's; with the label fallback also every pair
+    # that could label it once a guard refuses a better one (iqr: a mean mask per pair).
+    fallback = result.config.label_fallback
     wanted = {}
     for layer in result.layers:
         top = np.zeros(layer.scores.iou.shape, bool)
         top[np.arange(layer.state.units), layer.scores.top] = True
-        wanted[layer.name] = candidates(layer) | top
+        wanted[layer.name] = (candidates(layer) | top) if fallback else top
     found = measure_positions(
         models,
         result.layers,
@@ -124,19 +126,21 @@ def with_positions(result: DissectResult, models: Models) -> DissectResult:
         masks = found.get(layer.name)
         if masks is not None:
             layer = dataclasses.replace(layer, position=masks.position(layer.state, layer.scores))
-            layer = label_units(layer)  # the next concept where position refuses the best
+            layer = label_units(layer, fallback)  # the next concept where position refuses
             layer = dataclasses.replace(layer, position=masks.position(layer.state, layer.scores))
         layers.append(layer)
         moved = position_flags(layer).get(POSITION, [])
         if moved:
             relabelled = int(layer.interpretable_mask[moved].sum())
             log.info(
-                "%s: %d unit(s) (%s) explained by where they fire (%d labelled with their "
-                "next concept instead; all in the manifest's flagged_units.position)",
+                "%s: %d unit(s) (%s) explained by where they fire (%s; all in the manifest's "
+                "flagged_units.position)",
                 layer.name,
                 len(moved),
                 few(moved),
-                relabelled,
+                f"{relabelled} labelled with their next concept instead"
+                if fallback
+                else "unlabelled; --label-fallback labels them with their next concept",
             )
     timings = {**result.timings, "positions_s": time.perf_counter() - t0}
     return dataclasses.replace(result, layers=tuple(layers), timings=timings)
@@ -197,6 +201,7 @@ def _manifest(result: DissectResult, models: Models, command: str | None) -> dic
             "policy": config.policy,
             "level": config.level,
             "iou_floor": config.iou_floor,
+            "label_fallback": config.label_fallback,
         },
         "nonfinite": {layer.name: layer.state.nonfinite for layer in result.layers},
         "model_check": models.check.summary() if models.check is not None else skipped_summary(),

@@ -219,12 +219,27 @@ def guard_reason(layer: LayerData, row: UnitRow) -> str:
 
 
 def refused_note(row: UnitRow) -> str:
-    """For a unit labelled with another concept because a guard refused its best-scoring
-    one: "best sky 0.779 refused: position alone explains it"; else ""."""
-    if not row.interpretable or not row.refused_concept or row.refused_concept == row.concept:
+    """For a unit whose top concept a guard refused: "top concept sky 0.779 refused: position
+    alone explains it", then "; labelled door 0.391 instead" (``--label-fallback``) or "; next
+    concept that passes: door IoU 0.391 (--label-fallback labels it)" where one does; else ""."""
+    if not row.refused_concept or row.refused_concept == row.concept and row.interpretable:
         return ""
     reason = SHORT_REASON.get(REFUSED.get(row.refused_reason, BY_GUARD), row.refused_reason)
-    return f"best {row.refused_concept} {fixed(row.refused_iou, 3)} refused: {reason}"
+    note = f"top concept {row.refused_concept} {fixed(row.refused_iou, 3)} refused: {reason}"
+    if row.interpretable:
+        return f"{note}; labelled {row.concept} {fixed(row.iou, 3)} instead"
+    return f"{note}{next_note(row)}"
+
+
+def next_note(row: UnitRow) -> str:
+    """ "; next concept that passes: door IoU 0.391 (--label-fallback labels it)" for an
+    unlabelled unit whose top concept a guard refused and another passes; else ""."""
+    if row.interpretable or not row.next_concept:
+        return ""
+    return (
+        f"; next concept that passes: {row.next_concept} IoU {fixed(row.next_iou, 3)} "
+        "(--label-fallback labels it)"
+    )
 
 
 def unit_label(row: UnitRow, floor: float, reason: str = BY_GUARD) -> str:
@@ -252,15 +267,15 @@ def card(
     base = "units/" if root is None else f"{root}layers/{layer.entry.slug}/units/"
     title = f"{layer.entry.name} #{row.unit}" if with_layer else f"#{row.unit}"
     iou, bound = versus(row.iou, floor)
-    hint = f"best concept {row.concept}, IoU {iou}"
-    if row.interpretable:
-        hint += f" \u2265 {bound}"
-    elif row.iou < floor:
-        hint += f" < floor {bound}"
-    else:
-        hint += f" \u2265 {bound}, unlabelled: {guard_reason(layer, row)}"
     if refused_note(row):
-        hint += f" ({refused_note(row)})"
+        hint = refused_note(row)
+    elif row.interpretable:
+        hint = f"top concept {row.concept}, IoU {iou} \u2265 {bound}"
+    elif row.iou < floor:
+        hint = f"top concept {row.concept}, IoU {iou} < floor {bound}"
+    else:
+        hint = f"top concept {row.concept}, IoU {iou} \u2265 {bound}, unlabelled: "
+        hint += guard_reason(layer, row)
     if not row.concept:
         hint = f"{NO_FINITE}: NaN or infinite on every sample"
     return Card(

@@ -372,8 +372,8 @@ def _verdict(site: Site, row: UnitRow, reason: str, refused: str, texts: tuple[s
     if row.interpretable and refused:
         return Markup(
             "Labelled {}: IoU {} \u2265 the floor {}, at its own threshold for {}. Its "
-            "best-scoring concept, {} (IoU {}), was refused: {}; so it takes the best "
-            "concept that passes every label guard."
+            "top concept, {} (IoU {}), was refused: {}; with <code>--label-fallback</code> "
+            "it takes the best concept that passes every label guard."
         ).format(
             site.concept_link(row.concept, UNIT_ROOT),
             iou_text,
@@ -394,8 +394,19 @@ def _verdict(site: Site, row: UnitRow, reason: str, refused: str, texts: tuple[s
         )
     if not row.iou < floor:  # refused by a guard, not by the floor
         return Markup(
-            "Unlabelled: its best concept is {} at IoU {}, at or above the floor {}, but {}."
-        ).format(site.concept_link(row.concept, UNIT_ROOT), iou_text, floor_text, reason)
+            "Unlabelled: its top concept is {} at IoU {}, at or above the floor {}, but {}.{}"
+        ).format(
+            site.concept_link(row.concept, UNIT_ROOT),
+            iou_text,
+            floor_text,
+            reason,
+            Markup(
+                " The next concept that passes every label guard is {} (IoU {}): "
+                "<code>--label-fallback</code> labels it with that."
+            ).format(site.concept_link(row.next_concept, UNIT_ROOT), fixed(row.next_iou, 3))
+            if row.next_concept
+            else "",
+        )
     return Markup(
         "Unlabelled: its best concept is {} at IoU {}, below the floor {} "
         "(the IoU a unit needs to count as detecting a concept)."
@@ -423,13 +434,13 @@ def _facts(
     return (
         Row("label", esc(label)),
         Row(
-            "labelled concept" if refused else "best concept",
+            "labelled concept" if refused and row.interpretable else "top concept",
             site.concept_link(row.concept, UNIT_ROOT),
         ),
         *(
             (
                 Row(
-                    "refused better concept",
+                    "refused top concept",
                     Markup("{} (IoU {}): {}").format(
                         site.concept_link(row.refused_concept, UNIT_ROOT),
                         fixed(row.refused_iou, 3),
@@ -437,7 +448,19 @@ def _facts(
                     ),
                 ),
             )
-            if refused
+            if refused and row.interpretable
+            else ()
+        ),
+        *(
+            (
+                Row(
+                    "next concept that passes",
+                    Markup("{} (IoU {}): <code>--label-fallback</code> labels it").format(
+                        site.concept_link(row.next_concept, UNIT_ROOT), fixed(row.next_iou, 3)
+                    ),
+                ),
+            )
+            if row.next_concept and not row.interpretable
             else ()
         ),
         Row("IoU with it", iou_text),

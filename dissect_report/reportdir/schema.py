@@ -321,6 +321,11 @@ class UnitRow:
     refused_concept: str = column("string", "")
     refused_iou: float = column("float64", math.nan, nan_as_null=True)
     refused_reason: str = column("string", "")
+    # Where a guard refused the top concept and the unit stays unlabelled (no
+    # --label-fallback): the next concept that passes the guards (its position baseline
+    # unmeasured) and its IoU, what --label-fallback labels it with; "" / NaN where none.
+    next_concept: str = column("string", "")
+    next_iou: float = column("float64", math.nan, nan_as_null=True)
 
 
 UNITS = columns(UnitRow)

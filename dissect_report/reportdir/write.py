@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from dissect_report.charts import vertical_bar_chart
 from dissect_report.dissection.caveats import NON_FINITE, unit_flags
-from dissect_report.dissection.labels import refusals
+from dissect_report.dissection.labels import next_passing, refusals
 from dissect_report.dissection.position import POSITION_LIFT
 from dissect_report.errors import ReportError
 from dissect_report.reportdir.atomic import write_json, write_npz, write_parquet, write_text
@@ -132,6 +132,7 @@ def unit_rows(layer: LayerResult, concepts: list[str]) -> list[UnitRow]:
     # The better-scoring concept a label guard refused (its label is then the next concept
     # that passes every guard, or none): dissection.labels.
     refused, reason = refusals(layer)
+    after = np.where(layer.interpretable_mask, -1, next_passing(layer))
     threshold = scores.threshold + nan
     iou = scores.iou[np.arange(state.units), best] + nan
     iqr = scores.iqr[np.arange(state.units), best] + nan
@@ -150,6 +151,8 @@ def unit_rows(layer: LayerResult, concepts: list[str]) -> list[UnitRow]:
             refused_concept=concepts[refused[u]] if refused[u] >= 0 else "",
             refused_iou=float(scores.iou[u, refused[u]]) if refused[u] >= 0 else math.nan,
             refused_reason=str(reason[u]),
+            next_concept=concepts[after[u]] if after[u] >= 0 else "",
+            next_iou=float(scores.iou[u, after[u]]) if after[u] >= 0 else math.nan,
         )
         for u in range(state.units)
     ]

@@ -22,7 +22,10 @@ def test_findings_of_two_synthetic_reports(tmp_path: Path) -> None:
     labels = {r["unit"]: r["concept"] for r in units if r["interpretable"]}
     sky = next(u for u, c in labels.items() if c == "sky")
     other = next(u for u, c in labels.items() if c not in ("sky", "door"))
-    edit_units(b, "layer1", sky, interpretable=False)  # the only sky unit: sky lost
+    # the only sky unit: sky lost, a label guard refused it
+    edit_units(
+        b, "layer1", sky, interpretable=False, refused_concept="sky", refused_reason="chance level"
+    )
     edit_units(b, "layer1", other, concept="door")  # relabelled
     found = compare_findings(a, b, match="iou")
     assert found.gained_lost[["concept", "change"]].values.tolist() == [["sky", "lost"]]
@@ -37,6 +40,11 @@ def test_findings_of_two_synthetic_reports(tmp_path: Path) -> None:
     assert counts.loc["door", ("b", "layer1")] == counts.loc["door", ("a", "layer1")] + 1
     text = found.summary()
     assert "lost sky (1 -> 0 units)" in text
+    iou = units[sky]["iou"]
+    assert (
+        f"unit {sky} -> {sky}: lost: sky ({iou:.3f}) -> sky ({iou:.3f}) refused (chance level)"
+        in (text)
+    ), text
     assert "no recorded setting differs" in text
     data = json.loads(json.dumps(found.to_dict(), allow_nan=False))
     assert data["format"] == "dissect-report-findings"

@@ -95,7 +95,7 @@ def test_report_files_follow_the_contract(tmp_path):
     assert units.column_names == [
         "unit", "threshold", "concept", "iou", "iqr", "interpretable",
         "top_samples", "top_activations", "top_concepts", "top_ious",
-        "refused_concept", "refused_iou", "refused_reason",
+        "refused_concept", "refused_iou", "refused_reason", "next_concept", "next_iou",
     ]  # fmt: skip
     rows = units.to_pylist()
     assert len(rows) == 4 and len(rows[0]["top_samples"]) == 5

@@ -1,10 +1,13 @@
-"""A unit takes its best concept that passes every label guard (issue 21: label fallback).
+"""With --label-fallback a unit takes its best concept that passes every label guard.
 
 The fallback toy (tests/dissect_toys.py): unit 0 fires at 1 on the sky rows (less a column
-set by z) and at 2 on the door's top rows. Its best concept by IoU is sky, but a fixed mask
-on the sky rows does as well (position alone), so it is labelled door, the next concept, at
-the door pair's own IQR threshold (its mask is the door part), and keeps sky as the refused
-better concept with the reason. Unit 1 is the whole door: labelled door, nothing refused.
+set by z) and at 2 on the door's top rows. Its top concept by IoU is sky, but a fixed mask
+on the sky rows does as well (position alone). By default (the fallback is opt-in: on the
+built-in world it labelled units with concepts their images do not show) unit 0 stays
+unlabelled, sky recorded as refused with the reason and door as the next concept that
+passes. With ``label_fallback`` it is labelled door, at the door pair's own IQR threshold
+(its mask is the door part), and keeps sky as the refused top concept. Unit 1 is the whole
+door: labelled door, nothing refused, either way.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dissect_report.config import DissectConfig  # noqa: E402
-from dissect_report.dissection.labels import POSITION_ONLY, choose, guards, refusals  # noqa: E402
+from dissect_report.dissection.labels import (  # noqa: E402
+    POSITION_ONLY,
+    choose,
+    guards,
+    next_passing,
+    refusals,
+)
 from dissect_report.dissection.stage import dissect  # noqa: E402
 from dissect_report.render.context import BY_POSITION, card, guard_reason  # noqa: E402
 from dissect_report.reportdir.read import read_manifest  # noqa: E402
@@ -33,6 +42,7 @@ CONFIG = DissectConfig(
     samples=96,
     batch_size=32,
     calibration_samples=32,
+    label_fallback=True,
 )
 
 
@@ -40,6 +50,58 @@ CONFIG = DissectConfig(
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("fallback") / "report"
     return dissect(CONFIG, out, images=True), out
+
+
+@pytest.fixture(scope="module")
+def default_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nofallback") / "report"
+    config = CONFIG.model_copy(update={"label_fallback": False})
+    return dissect(config, out, images=False), out
+
+
+def test_by_default_a_refused_top_concept_leaves_the_unit_unlabelled(default_report):
+    result, out = default_report
+    layer = result.layer("features")
+    sky, door = result.concepts.index("sky"), result.concepts.index("door")
+    assert layer.scores.best.tolist() == [sky, door]
+    assert layer.interpretable_mask.tolist() == [False, True]
+    refused, reason = refusals(layer)
+    assert refused.tolist() == [sky, -1] and reason.tolist() == [POSITION_ONLY, ""]
+    assert next_passing(layer).tolist() == [door, -1]
+    # without the fallback only the top pairs' thresholds are measured: unit 0's door pair
+    # (its own higher threshold) is not (unit 1's concepts share one threshold bin)
+    measured = np.isfinite(layer.position.baseline_iou)
+    assert measured[0].sum() == 1 and measured[0, sky] and measured[1, door]
+    table = pq.read_table(out / "layers" / "features" / "units.parquet").to_pylist()
+    row = table[0]
+    assert (row["concept"], row["interpretable"]) == ("sky", False)
+    assert (row["refused_concept"], row["refused_reason"]) == ("sky", "position alone")
+    assert (row["next_concept"], row["next_iou"]) == ("door", layer.scores.iou[0, door])
+    assert table[1]["next_concept"] == "" and table[1]["next_iou"] is None
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["layers"][0]["interpretable"] == 1
+    assert manifest["threshold"]["label_fallback"] is False
+    assert manifest["config"]["label_fallback"] is False
+    data = load_layer(out, read_manifest(out).layers[0])
+    hint = card(data, data.units[0], None, floor=0.04).hint
+    assert hint == (
+        "top concept sky 0.779 refused: position alone explains it; next concept that passes: "
+        f"door IoU {layer.scores.iou[0, door]:.3f} (--label-fallback labels it)"
+    ), hint
+
+
+def test_the_fallback_is_a_table_setting_with_a_flag():
+    import argparse
+
+    from dissect_report.commands.dissect import add_config_arguments, config_from_args
+
+    assert DissectConfig().label_fallback is False
+    assert CONFIG.table_key() != CONFIG.model_copy(update={"label_fallback": False}).table_key()
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    args = parser.parse_args(["--label-fallback"])
+    assert config_from_args(args).label_fallback is True
+    assert config_from_args(parser.parse_args([])).label_fallback is False
 
 
 def test_refused_best_concept_falls_back_to_the_next_that_passes(report):
@@ -79,11 +141,13 @@ def test_units_table_and_pages_say_what_was_refused(report):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["layers"][0]["flagged_units"]["position"] == [0]
     assert manifest["layers"][0]["interpretable"] == 2
+    assert manifest["threshold"]["label_fallback"] is True
     data = load_layer(out, read_manifest(out).layers[0])
     unit = data.units[0]
     assert guard_reason(data, unit) == BY_POSITION
     hint = card(data, unit, None, floor=0.04).hint
-    assert "best sky 0.779 refused: position alone explains it" in hint, hint
+    assert "top concept sky 0.779 refused: position alone explains it; labelled door" in hint
+    assert hint.endswith(" instead"), hint
     from dissect_report.render.detail import _fallback_row
 
     (row,) = _fallback_row(data)  # the layer page's fact
