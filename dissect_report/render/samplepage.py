@@ -37,7 +37,7 @@ from dissect_report.render.context import (
     unit_label,
 )
 from dissect_report.render.examples import Examples, Samples
-from dissect_report.render.fmt import esc, num, pct, yaml_str
+from dissect_report.render.fmt import DASH, esc, num, pct, yaml_str
 from dissect_report.reportdir.read import read_arrays
 from dissect_report.reportdir.schema import UnitRow
 
@@ -49,7 +49,11 @@ RANKING = (
     "in it first, then other labelled units, then unlabelled ones (dimmed, with why in a few "
     "words). Within each, the units for which this image is most exceptional come first: "
     "\u201cfor the unit\u201d is where its peak on this image ranks among its peaks on all "
-    "the images its examples are drawn from (top 1% = stronger than on 99% of them). "
+    "the images its examples are drawn from (top 1% = stronger than on 99% of them; "
+    "\u201cits strongest\u201d = no other of those images made it fire more); where those "
+    "peaks are unknown it names the band of the unit's examples the image appears in "
+    "(\u201ctop band\u201d: among its strongest examples). Peak / threshold is the image's peak "
+    "activation over the unit's threshold (above 1\u00d7: the unit is on in part of the image). "
     "Ranking by activation alone would put broad units first: they fire on most images, so "
     "their strongest is ordinary for them and says little about this one."
 )
@@ -136,10 +140,19 @@ def peak_ranks(layer_dir: Path) -> tuple[dict[int, int], np.ndarray, np.ndarray]
     return {s: j for j, s in enumerate(ids)}, ranks / max(len(ids) - 1, 1), peaks
 
 
-def _for_unit(rank: float) -> str:
-    if rank != rank:
-        return ""
-    return "top" if rank >= 1 else f"top {pct(1 - rank)}"
+def for_unit(rank: float, band: str = "") -> str:
+    """The "for the unit" cell: where the image's peak ranks among the unit's sampled peaks
+    (``for_unit(1.0)`` -> "its strongest", ``for_unit(0.97)`` -> "top 3%"), else the band of
+    its examples the image is in (``for_unit(nan, "top")`` -> "top band"), else ""."""
+    if rank == rank:
+        return "its strongest" if rank >= 1 else f"top {pct(1 - rank)}"
+    return f"{band} band" if band else ""
+
+
+def peak_ratio(peak: float, threshold: float) -> float:
+    """The image's peak over the unit's threshold; NaN where the unit has no usable threshold
+    (``peak_ratio(2.0, 0.5)`` -> 4.0)."""
+    return peak / threshold if threshold == threshold and threshold > 0 else NAN
 
 
 @dataclass(frozen=True)
@@ -227,9 +240,9 @@ class _Lookup:
             unit=f"{c.layer} #{c.unit}",
             label=esc(label),
             peak=num(c.peak),
-            ratio=f"{num(c.ratio)}\u00d7" if c.ratio == c.ratio else "",
+            ratio=f"{num(c.ratio)}\u00d7" if c.ratio == c.ratio else DASH,
             dim=row is None or not row.interpretable,
-            band=_for_unit(c.rank) or c.band_label,
+            band=for_unit(c.rank, c.band_label),
         )
 
     def candidate(
@@ -278,6 +291,9 @@ class _Lookup:
             )
         for lname, unit, band, peak in shown:
             ratio = ratios.get((lname, unit), NAN)
+            shown_row = self.rows.get(lname, {}).get(unit)
+            if ratio != ratio and shown_row is not None:  # not among its top units: compute it
+                ratio = peak_ratio(peak, shown_row.threshold)
             by_layer.setdefault(lname, []).append(
                 candidate(lname, unit, peak, ratio, present, band, sample)
             )
@@ -289,7 +305,7 @@ class _Lookup:
             for row in layer.units:
                 if row.unit < known[1].shape[0]:
                     peak = float(known[2][row.unit, column])
-                    ratio = peak / row.threshold if row.threshold > 0 else NAN
+                    ratio = peak_ratio(peak, row.threshold)
                     by_layer.setdefault(name, []).append(
                         candidate(name, row.unit, peak, ratio, present, "", sample)
                     )

@@ -123,6 +123,10 @@ def test_sample_pages_list_labelled_units_of_the_image_before_broad_ones(
     for page in pages:
         html = page.read_text()
         assert "Ranking by activation alone would put broad units first" in html
+        assert "\u201cits strongest\u201d" in html and 'title="where this image' in html
+        # every row's peak / threshold is filled (the built-in world's units have thresholds)
+        cells = re.findall(r"<td>([^<]*)</td>\s*</tr>", html)
+        assert cells and all(c.endswith("\u00d7") for c in cells), page
         table = html[html.index("<h3>layer4</h3>") :]
         table = table[: table.index("</table>")]
         units = [int(u) for u in re.findall(r"layer4 #(\d+)</a>", table)]

@@ -42,3 +42,13 @@ def test_the_rank_among_the_units_own_peaks_orders_each_group(tmp_path) -> None:
     broad = Candidate("l", 1, 4.0, 90.0, True, True, 99, rank=float(ranks[1, 2]))
     specific = Candidate("l", 0, 3.0, 2.0, True, True, 99, rank=float(ranks[0, 2]))
     assert [c.unit for c in rank_hits([broad, specific])] == [0, 1]
+
+
+def test_for_the_unit_and_peak_over_threshold_are_spelled_out() -> None:
+    from dissect_report.render.samplepage import for_unit, peak_ratio
+
+    assert for_unit(1.0) == "its strongest" and for_unit(0.97, "top") == "top 3%"
+    assert for_unit(NAN, "top") == "top band" and for_unit(NAN, "95\u201399%") == "95\u201399% band"
+    assert for_unit(NAN) == ""
+    assert peak_ratio(2.0, 0.5) == 4.0
+    assert peak_ratio(2.0, 0.0) != peak_ratio(2.0, 0.0) and peak_ratio(1.0, NAN) != 1.0
