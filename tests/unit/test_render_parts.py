@@ -157,3 +157,12 @@ def test_interventions_page_marks_a_chosen_set_that_did_worse_held_out() -> None
         "inserted set (chosen on 16 selection samples)"
     )
     assert inserted_heading({"insert_select_ids": None}) == "inserted set"
+
+
+def test_concept_page_names_the_brushs_usual_position_not_where_it_belongs() -> None:
+    from dissect_report.render.detail import _place_rows
+
+    place = {"context": "sky", "precision": 0.74, "strokes": 32, "others": [["road", 0.1]]}
+    (row,) = _place_rows(place, "water")
+    assert str(row.label).startswith("precision at its usual position (mostly over sky)")
+    assert "belongs" not in str(row.label) and row.value.startswith("74% (32 held-out strokes")
