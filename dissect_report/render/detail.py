@@ -85,14 +85,26 @@ def layer_view(site: Site, layer: LayerData) -> LayerView:
 
 def _fallback_row(layer: LayerData) -> tuple[Row, ...]:
     """A fact row counting the units labelled with a next concept because a guard refused
-    their best-scoring one, by refused -> labelled concept (none in older reports)."""
+    their best-scoring one, by refused -> labelled concept (--label-fallback); without it,
+    the unlabelled units a next concept would label (none in older reports)."""
     moved: dict[tuple[str, str], int] = {}
     for r in layer.units:
         if r.interpretable and r.refused_concept and r.refused_concept != r.concept:
             key = (r.refused_concept, r.concept)
             moved[key] = moved.get(key, 0) + 1
     if not moved:
-        return ()
+        waiting = sum(1 for r in layer.units if not r.interpretable and r.next_concept)
+        if not waiting:
+            return ()
+        return (
+            Row(
+                "unlabelled, a next concept passes",
+                esc(
+                    f"{waiting} (a label guard refused their top concept; --label-fallback "
+                    "labels them with the next concept that passes, each named on its page)"
+                ),
+            ),
+        )
     parts = ", ".join(
         f"{n} {a} \u2192 {b}" for (a, b), n in sorted(moved.items(), key=lambda kv: -kv[1])
     )
