@@ -78,9 +78,9 @@ def candidates(layer: LayerResult) -> np.ndarray:
 
 def next_passing(layer: LayerResult) -> np.ndarray:
     """(U,) per unit whose top concept a guard refused: its best concept that passes every
-    guard (what ``--label-fallback`` labels it with), else -1. Position is only known for
-    the pairs measured (without the fallback, the top pairs): a concept whose position
-    baseline was not measured counts as passing here."""
+    guard, else -1. Position is only known for the pairs measured (without the fallback, the
+    top pairs): a concept whose position baseline was not measured counts as passing here,
+    so ``--label-fallback``, which measures it, may pick a later concept."""
     ok = guards(layer) == ""
     refused, _ = refusals(layer)
     pick = choose(layer.scores.iou, ok)

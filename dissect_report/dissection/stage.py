@@ -140,7 +140,7 @@ def with_positions(result: DissectResult, models: Models) -> DissectResult:
                 few(moved),
                 f"{relabelled} labelled with their next concept instead"
                 if fallback
-                else "unlabelled; --label-fallback labels them with their next concept",
+                else "unlabelled; --label-fallback labels them with a next concept that passes",
             )
     timings = {**result.timings, "positions_s": time.perf_counter() - t0}
     return dataclasses.replace(result, layers=tuple(layers), timings=timings)

@@ -221,7 +221,8 @@ def guard_reason(layer: LayerData, row: UnitRow) -> str:
 def refused_note(row: UnitRow) -> str:
     """For a unit whose top concept a guard refused: "top concept sky 0.779 refused: position
     alone explains it", then "; labelled door 0.391 instead" (``--label-fallback``) or "; next
-    concept that passes: door IoU 0.391 (--label-fallback labels it)" where one does; else ""."""
+    concept that passes coverage and chance: door IoU 0.391 (--label-fallback also checks
+    position)" where one does; else ""."""
     if not row.refused_concept or row.refused_concept == row.concept and row.interpretable:
         return ""
     reason = SHORT_REASON.get(REFUSED.get(row.refused_reason, BY_GUARD), row.refused_reason)
@@ -232,13 +233,14 @@ def refused_note(row: UnitRow) -> str:
 
 
 def next_note(row: UnitRow) -> str:
-    """ "; next concept that passes: door IoU 0.391 (--label-fallback labels it)" for an
+    """ "; next concept that passes coverage and chance: door IoU 0.391 (--label-fallback also
+    checks position)" for an
     unlabelled unit whose top concept a guard refused and another passes; else ""."""
     if row.interpretable or not row.next_concept:
         return ""
     return (
-        f"; next concept that passes: {row.next_concept} IoU {fixed(row.next_iou, 3)} "
-        "(--label-fallback labels it)"
+        f"; next concept that passes coverage and chance: {row.next_concept} IoU "
+        f"{fixed(row.next_iou, 3)} (--label-fallback also checks position)"
     )
 
 

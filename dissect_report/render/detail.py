@@ -100,8 +100,9 @@ def _fallback_row(layer: LayerData) -> tuple[Row, ...]:
             Row(
                 "unlabelled, a next concept passes",
                 esc(
-                    f"{waiting} (a label guard refused their top concept; --label-fallback "
-                    "labels them with the next concept that passes, each named on its page)"
+                    f"{waiting} (a label guard refused their top concept and another passes "
+                    "coverage and chance, named on its page; --label-fallback labels them "
+                    "with the best that also beats position)"
                 ),
             ),
         )

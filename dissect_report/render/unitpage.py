@@ -401,8 +401,9 @@ def _verdict(site: Site, row: UnitRow, reason: str, refused: str, texts: tuple[s
             floor_text,
             reason,
             Markup(
-                " The next concept that passes every label guard is {} (IoU {}): "
-                "<code>--label-fallback</code> labels it with that."
+                " The next concept that passes the coverage and chance guards is {} (IoU {}); "
+                "<code>--label-fallback</code> labels the unit with its best concept that "
+                "also beats its position baseline (not measured without it)."
             ).format(site.concept_link(row.next_concept, UNIT_ROOT), fixed(row.next_iou, 3))
             if row.next_concept
             else "",
@@ -454,8 +455,10 @@ def _facts(
         *(
             (
                 Row(
-                    "next concept that passes",
-                    Markup("{} (IoU {}): <code>--label-fallback</code> labels it").format(
+                    "next concept past coverage and chance",
+                    Markup(
+                        "{} (IoU {}): position not measured (<code>--label-fallback</code> checks it)"
+                    ).format(
                         site.concept_link(row.next_concept, UNIT_ROOT), fixed(row.next_iou, 3)
                     ),
                 ),

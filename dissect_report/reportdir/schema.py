@@ -322,8 +322,8 @@ class UnitRow:
     refused_iou: float = column("float64", math.nan, nan_as_null=True)
     refused_reason: str = column("string", "")
     # Where a guard refused the top concept and the unit stays unlabelled (no
-    # --label-fallback): the next concept that passes the guards (its position baseline
-    # unmeasured) and its IoU, what --label-fallback labels it with; "" / NaN where none.
+    # --label-fallback): the next concept that passes the coverage and chance guards (its
+    # position baseline is not measured without the fallback) and its IoU; "" / NaN if none.
     next_concept: str = column("string", "")
     next_iou: float = column("float64", math.nan, nan_as_null=True)
 

@@ -85,14 +85,15 @@ def test_by_default_a_refused_top_concept_leaves_the_unit_unlabelled(default_rep
     data = load_layer(out, read_manifest(out).layers[0])
     hint = card(data, data.units[0], None, floor=0.04).hint
     assert hint == (
-        "top concept sky 0.779 refused: position alone explains it; next concept that passes: "
-        f"door IoU {layer.scores.iou[0, door]:.3f} (--label-fallback labels it)"
+        "top concept sky 0.779 refused: position alone explains it; next concept that passes "
+        f"coverage and chance: door IoU {layer.scores.iou[0, door]:.3f} (--label-fallback also "
+        "checks position)"
     ), hint
     from dissect_report.render.detail import _fallback_row
 
     (fact,) = _fallback_row(data)  # the layer page's fact
     assert fact.label == "unlabelled, a next concept passes"
-    assert str(fact.value).startswith("1 (a label guard refused their top concept; ")
+    assert str(fact.value).startswith("1 (a label guard refused their top concept and another")
 
 
 def test_the_fallback_is_a_table_setting_with_a_flag():
