@@ -82,7 +82,7 @@ def test_the_readme_example_runs(report_dir: Path, tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout
-    assert "refused_reason" in out and "[5 rows x 13 columns]" in out
+    assert "next_concept" in out and "[5 rows x 15 columns]" in out
     block = re.search(
         r"```python\n(import dissect_report as dr\n\nreport = dr.open_report.*?)```", text, re.S
     )
