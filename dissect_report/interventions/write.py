@@ -16,17 +16,21 @@ import numpy as np
 import pyarrow as pa
 
 from dissect_report.charts import line_chart
-from dissect_report.reportdir.atomic import write_bytes, write_json, write_parquet
+from dissect_report.reportdir.atomic import write_bytes, write_json
 from dissect_report.reportdir.schema import (
     ACE,
     CONCEPT_INDEX,
     INSERTION,
+    INSERTION_SITES,
+    LEVELS,
     OPTIMIZED,
     RANKING,
     UNIT_EFFECTS,
     AceRow,
     ConceptIndexRow,
     InsertionRow,
+    InsertionSiteRow,
+    LevelRow,
     OptimizedRow,
     RankingRow,
     UnitEffectRow,
@@ -36,8 +40,6 @@ from dissect_report.reportdir.write import write_table
 
 if TYPE_CHECKING:
     from dissect_report.interventions.stage import ConceptResult
-
-I32, I64, F64, STR = pa.int32(), pa.int64(), pa.float64(), pa.string()
 
 
 def ace_table(result: ConceptResult) -> pa.Table:
@@ -92,19 +94,18 @@ def insertion_tables(
     if result.insert_method != "iou" and result.sites_iou:
         sets.append(("iou", result.sites_iou))
     sites = [(method, s) for method, group in sets for s in group]
-    raw = pa.table(
-        {
-            "sample": pa.array([s.sample for _, s in sites], I64),
-            "row": pa.array([s.row for _, s in sites], I32),
-            "col": pa.array([s.col for _, s in sites], I32),
-            "context": pa.array(
-                [names[s.context] if names else str(s.context) for _, s in sites], STR
-            ),
-            "added": pa.array([s.added for _, s in sites], F64),
-            "method": pa.array([m for m, _ in sites], STR),
-        }
-    )
-    return by_context, raw
+    raw = [
+        InsertionSiteRow(
+            sample=s.sample,
+            row=s.row,
+            col=s.col,
+            context=names[s.context] if names else str(s.context),
+            added=s.added,
+            method=method,
+        )
+        for method, s in sites
+    ]
+    return by_context, to_table(raw, InsertionSiteRow)
 
 
 def optimized_rows(
@@ -133,7 +134,7 @@ def concept_files(
     write_bytes(directory / "ace.svg", ace_svg(result).encode())
     by_context, raw = insertion_tables(result, concepts)
     write_table(directory / "insertion.parquet", by_context, INSERTION)
-    write_parquet(directory / "insertion_sites.parquet", raw)
+    write_table(directory / "insertion_sites.parquet", raw, INSERTION_SITES)
     # Every unit's IoU with the concept (at its own threshold for it) and its rank by it, the
     # order ablated: the unit pages read it, with or without an optimized set.
     ranking = [
@@ -145,13 +146,8 @@ def concept_files(
         rows = optimized_rows(result.alpha, ious, ranks)
         write_table(directory / "optimized.parquet", to_table(rows, OptimizedRow), OPTIMIZED)
     if result.levels is not None:  # what insertion forced each unit to (Paint reuses them)
-        levels = pa.table(
-            {
-                "unit": pa.array(range(len(result.levels)), I32),
-                "level": pa.array(result.levels, F64),
-            }
-        )
-        write_parquet(directory / "levels.parquet", levels)
+        levels = [LevelRow(unit=u, level=v) for u, v in enumerate(result.levels)]
+        write_table(directory / "levels.parquet", to_table(levels, LevelRow), LEVELS)
     if png is not None:
         write_bytes(directory / "compare.png", png)
 

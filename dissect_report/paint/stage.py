@@ -45,9 +45,9 @@ from dissect_report.paint.export import PaintUnavailable, TailModel, export_tail
 from dissect_report.paint.settings import PaintConfig
 from dissect_report.progress import bar
 from dissect_report.reportdir.atomic import write_bytes
-from dissect_report.reportdir.read import read_rows, read_table
+from dissect_report.reportdir.read import read_rows
 from dissect_report.reportdir.report import open_report
-from dissect_report.reportdir.schema import ConceptIndexRow
+from dissect_report.reportdir.schema import ConceptIndexRow, LevelRow
 from dissect_report.swap import abort_section, begin_section, check_schema, publish_section
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,10 @@ def _levels(report: Path, slug: str) -> np.ndarray | None:
     path = report / "concepts" / slug / "levels.parquet"
     if not path.is_file():
         return None
-    rows = read_table(path).to_pylist()
-    out = np.full(max((int(r["unit"]) for r in rows), default=-1) + 1, np.nan)
+    rows = read_rows(path, LevelRow)
+    out = np.full(max((r.unit for r in rows), default=-1) + 1, np.nan)
     for r in rows:
-        out[int(r["unit"])] = float(r["level"])
+        out[r.unit] = r.level
     return out
 
 

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from dissect_report.errors import ReportError
-from dissect_report.reportdir.read import read_json, read_rows, read_table
-from dissect_report.reportdir.schema import UnitRow
+from dissect_report.reportdir.read import read_json, read_rows
+from dissect_report.reportdir.schema import LevelRow, UnitRow
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,9 @@ class UnitChoices:
 
 def _levels(path: Path, units: int) -> np.ndarray:
     out = np.full(units, np.nan)
-    for row in read_table(path, ("unit", "level")).to_pylist():
-        if 0 <= int(row["unit"]) < units:
-            out[int(row["unit"])] = float(row["level"])
+    for row in read_rows(path, LevelRow):
+        if 0 <= row.unit < units:
+            out[row.unit] = row.level
     return out
 
 

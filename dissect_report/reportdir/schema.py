@@ -433,6 +433,36 @@ class InsertionRow:
 INSERTION = columns(InsertionRow)
 
 
+# concepts/<concept-slug>/insertion_sites.parquet: every tried insertion site (raw)
+@dataclass(frozen=True)
+class InsertionSiteRow:
+    """One tried insertion site: the patch whose top-left is (``row``, ``col``) in layer pixels
+    of held-out ``sample``, the concept seen most there before (``context``), the concept's
+    pixels ``added`` over the image / patch area, and the set inserted (``method``)."""
+
+    sample: int = column("int64")
+    row: int = column("int32")
+    col: int = column("int32")
+    context: str = column("string")
+    added: float = column("float64")
+    method: str = column("string")
+
+
+INSERTION_SITES = columns(InsertionSiteRow)
+
+
+# concepts/<concept-slug>/levels.parquet: what insertion forces each unit to (Paint reuses it)
+@dataclass(frozen=True)
+class LevelRow:
+    """A unit of the intervention layer and the activation ``level`` insertion sets it to."""
+
+    unit: int = column("int32")
+    level: float = column("float64")
+
+
+LEVELS = columns(LevelRow)
+
+
 # concepts/<concept-slug>/optimized.parquet
 @dataclass(frozen=True)
 class OptimizedRow:
@@ -757,6 +787,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "concepts/index.parquet": CONCEPT_INDEX,
     "concepts/<slug>/ace.parquet": ACE,
     "concepts/<slug>/insertion.parquet": INSERTION,
+    "concepts/<slug>/insertion_sites.parquet": INSERTION_SITES,
+    "concepts/<slug>/levels.parquet": LEVELS,
     "concepts/<slug>/optimized.parquet": OPTIMIZED,
     "concepts/<slug>/ranking.parquet": RANKING,
     "concepts/units.parquet": UNIT_EFFECTS,
@@ -776,6 +808,8 @@ ROW_TYPES: dict[str, type[Any]] = {
     "concepts/units.parquet": UnitEffectRow,
     "concepts/*/ace.parquet": AceRow,
     "concepts/*/insertion.parquet": InsertionRow,
+    "concepts/*/insertion_sites.parquet": InsertionSiteRow,
+    "concepts/*/levels.parquet": LevelRow,
     "concepts/*/optimized.parquet": OptimizedRow,
     "concepts/*/ranking.parquet": RankingRow,
     "artifacts/units.parquet": ArtifactUnitRow,
